@@ -1,0 +1,194 @@
+// Package backend is the contract between the livedict store core and the
+// places values live: memory, SQLite and Redis.
+//
+// The store core (package runtime) owns the semantics users see: default
+// TTLs, hooks, the expiry scheduler, Update's retry loop, lock waiting. A
+// backend owns storage and the few operations that must be atomic where the
+// data lives, so that they stay correct when several processes share one
+// SQLite file or one Redis:
+//
+//   - Reads and writes of one key, with a deadline in Unix milliseconds. A
+//     backend never returns an entry whose deadline is at or before the now it
+//     is given, even when the entry has not been swept yet.
+//   - Versions. Every write gives the entry a new Version; Put and DeleteIf
+//     can be made conditional on it (compare-and-swap), which is how Update
+//     is built without holding a lock across user code.
+//   - Limits. The key limit of a bucket is enforced inside the write, so that
+//     RejectNew never overshoots and EvictLRU reports what it pushed out.
+//   - Expiry, in two steps. SweepExpired atomically moves due entries, with
+//     their last value, into the bucket's outbox; ClaimExpired hands outbox
+//     events to one consumer at a time; AckExpired removes them after the
+//     hooks ran. On a shared backend the outbox is durable, so an event whose
+//     consumer crashed is claimed again once its claim lease ends
+//     (at-least-once), and entries that expired while no process ran are
+//     swept by the next one. The outbox keeps at most Retention events; older
+//     unclaimed ones are dropped and counted, so events do not pile up when
+//     nobody listens. A write over an entry that expired but was not swept
+//     yet moves that entry to the outbox too: an expiry is never lost to a
+//     later Set.
+//   - Locks: advisory per-key leases held by an owner token, with a fencing
+//     number that grows with every acquisition. Lock keys are a namespace of
+//     their own, apart from data keys.
+//
+// A backend is shared by the stores of one process and, for SQLite and
+// Redis, by many processes; every store writes in its own bucket and a bucket
+// never reads, counts, lists or deletes anything outside itself.
+//
+// SQLite and Redis implement Backend, which stores bytes under string keys;
+// the store core encodes keys and values with the code livedictgen generates.
+// The memory backend is typed instead (no serialization on any path): it
+// implements Bucket[K, V] directly for the user's key and value types.
+package backend
+
+import (
+	"context"
+	"time"
+)
+
+// Backend is a byte-oriented backend shared by many buckets (SQLite, Redis).
+type Backend interface {
+	// Bucket opens the named bucket, creating what it needs on first use.
+	Bucket(ctx context.Context, cfg BucketConfig) (Bucket[string, []byte], error)
+	// PollInterval says how often the expiry scheduler must look for
+	// deadlines written by other processes; 0 means every write goes through
+	// this process, so the scheduler may sleep until the next known deadline.
+	PollInterval() time.Duration
+	// Close releases the backend. Buckets opened from it fail afterwards.
+	Close() error
+}
+
+// BucketConfig describes a bucket when it is opened.
+type BucketConfig struct {
+	Name      string
+	Limit     Limit
+	Retention int // outbox capacity; 0 means DefaultRetention
+}
+
+// DefaultRetention is how many expiry events a bucket keeps for a listener
+// that has not registered yet.
+const DefaultRetention = 100_000
+
+// Policy says what a full bucket does with a new key.
+type Policy int
+
+const (
+	// RejectNew refuses a new key with ErrLimit; existing keys can still be set.
+	RejectNew Policy = iota + 1
+	// EvictLRU removes the least recently used key to make room.
+	EvictLRU
+)
+
+func (p Policy) String() string {
+	switch p {
+	case RejectNew:
+		return "RejectNew"
+	case EvictLRU:
+		return "EvictLRU"
+	}
+	return "Policy(?)"
+}
+
+// Limit caps the number of live keys in a bucket. MaxKeys 0 means no limit.
+type Limit struct {
+	MaxKeys int
+	Policy  Policy
+}
+
+// Entry is a stored value with its deadline and version.
+type Entry[V any] struct {
+	Value    V
+	Deadline int64  // Unix milliseconds; 0 means no expiry
+	Version  uint64 // changes with every write of the key; never 0 for a stored entry
+}
+
+// Live reports whether the entry is still readable at now (Unix ms).
+func (e Entry[V]) Live(now int64) bool { return e.Deadline == 0 || e.Deadline > now }
+
+// Write is one Put.
+type Write[V any] struct {
+	Value    V
+	Deadline int64 // Unix ms; 0 means no expiry
+	// KeepTTL keeps the deadline of a live existing entry; a new key gets
+	// Deadline.
+	KeepTTL bool
+	// Conditional makes the write succeed only if the live entry's version is
+	// IfVersion (IfVersion 0: only if the key is absent); otherwise Put
+	// returns ErrConflict and changes nothing.
+	Conditional bool
+	IfVersion   uint64
+}
+
+// KV is a key with its entry.
+type KV[K comparable, V any] struct {
+	Key   K
+	Entry Entry[V]
+}
+
+// WriteResult tells what a Put replaced or pushed out.
+type WriteResult[K comparable, V any] struct {
+	Prev    Entry[V] // the live entry that was replaced, when Existed
+	Existed bool
+	Version uint64 // the version of the new entry
+	// Evicted holds entries that EvictLRU removed to make room.
+	Evicted []KV[K, V]
+	// ExpiredMoved is true when the key held an entry that had expired but
+	// was not swept yet; it went to the outbox.
+	ExpiredMoved bool
+}
+
+// Expired is one outbox event: a key that expired with its last value.
+type Expired[K comparable, V any] struct {
+	ID       string
+	Key      K
+	Value    V
+	Deadline int64
+}
+
+// Bucket is one store's data. Every method is safe for concurrent use.
+// Values passed in are not retained and values returned are the caller's:
+// mutating them never changes what is stored.
+type Bucket[K comparable, V any] interface {
+	Get(ctx context.Context, key K, now int64) (Entry[V], bool, error)
+	Put(ctx context.Context, key K, w Write[V], now int64) (WriteResult[K, V], error)
+	// Delete removes the live entry of key and returns it. An expired entry
+	// is not deleted: the sweep reports it.
+	Delete(ctx context.Context, key K, now int64) (Entry[V], bool, error)
+	// DeleteIf deletes key only when its live version is version; otherwise
+	// it returns ErrConflict.
+	DeleteIf(ctx context.Context, key K, version uint64, now int64) error
+	Len(ctx context.Context, now int64) (int, error)
+	// Range calls fn for the live entries, in no particular order, never
+	// while holding a backend lock; it stops when fn returns false. Entries
+	// written during Range may or may not be seen.
+	Range(ctx context.Context, now int64, fn func(key K, e Entry[V]) bool) error
+	// Clear deletes every entry of the bucket. Entries already expired go to
+	// the outbox first, so their expiry is still reported.
+	Clear(ctx context.Context, now int64) error
+
+	// NextDeadline returns the earliest deadline of any entry, swept or not.
+	NextDeadline(ctx context.Context) (int64, bool, error)
+	// SweepExpired moves up to max entries whose deadline is at or before
+	// now into the outbox, atomically per entry, and returns how many moved.
+	SweepExpired(ctx context.Context, now int64, max int) (int, error)
+	// ClaimExpired hands up to max outbox events to the caller. A claimed
+	// event is not handed out again until lease has passed without an ack
+	// (backends that lose everything on a crash may drop it at once).
+	ClaimExpired(ctx context.Context, now int64, max int, lease time.Duration) ([]Expired[K, V], error)
+	// AckExpired removes delivered events from the outbox.
+	AckExpired(ctx context.Context, ids []string) error
+	// DroppedExpired counts the events the outbox retention dropped.
+	DroppedExpired() uint64
+
+	// TryLock takes the lease on key for owner if it is free or its lease
+	// ended. It returns the fencing number of this acquisition, or ok false
+	// with the deadline of the current holder's lease.
+	TryLock(ctx context.Context, key K, owner string, lease time.Duration, now int64) (fence uint64, ok bool, heldUntil int64, err error)
+	// Unlock ends owner's lease; ErrLockLost when owner does not hold it.
+	Unlock(ctx context.Context, key K, owner string, now int64) error
+	// ExtendLock moves owner's lease deadline to now+lease; ErrLockLost when
+	// owner does not hold it.
+	ExtendLock(ctx context.Context, key K, owner string, lease time.Duration, now int64) error
+
+	// Close releases what the bucket holds; the backend stays open.
+	Close() error
+}

@@ -1,0 +1,294 @@
+package runtime
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/livedict/livedict/backend"
+)
+
+// Codec is what generated code supplies for one annotated type: its
+// defaults, how to copy a value, and how to turn keys and values into bytes
+// for SQLite and Redis.
+type Codec[K comparable, V any] struct {
+	TypeName   string        // the Go type, for messages
+	Bucket     string        // default bucket name
+	DefaultTTL time.Duration // from the directive; 0 means none
+
+	// Clone deep-copies a value; nil means V holds no references.
+	Clone func(V) V
+
+	// KeyString and ParseKey map keys to the strings byte backends store.
+	KeyString func(K) string
+	ParseKey  func(string) (K, error)
+	// Append appends the encoding of *v to dst; Decode fills *v from data
+	// and returns an error wrapping ErrCorrupt or ErrSchema when it cannot.
+	Append func(dst []byte, v *V) []byte
+	Decode func(data []byte, v *V) error
+}
+
+// StringKey returns the key functions of a string key type.
+func StringKey[K ~string]() (func(K) string, func(string) (K, error)) {
+	return func(k K) string { return string(k) }, func(s string) (K, error) { return K(s), nil }
+}
+
+// IntKey returns the key functions of a signed integer key type.
+func IntKey[K ~int | ~int8 | ~int16 | ~int32 | ~int64]() (func(K) string, func(string) (K, error)) {
+	return func(k K) string { return strconv.FormatInt(int64(k), 10) },
+		func(s string) (K, error) {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || int64(K(n)) != n {
+				return 0, fmt.Errorf("%w: key %q is not a valid integer of the key type", backend.ErrCorrupt, s)
+			}
+			return K(n), nil
+		}
+}
+
+// UintKey returns the key functions of an unsigned integer key type.
+func UintKey[K ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uintptr]() (func(K) string, func(string) (K, error)) {
+	return func(k K) string { return strconv.FormatUint(uint64(k), 10) },
+		func(s string) (K, error) {
+			n, err := strconv.ParseUint(s, 10, 64)
+			if err != nil || uint64(K(n)) != n {
+				return 0, fmt.Errorf("%w: key %q is not a valid integer of the key type", backend.ErrCorrupt, s)
+			}
+			return K(n), nil
+		}
+}
+
+// codecBucket presents a byte bucket as a typed one: the path of SQLite and
+// Redis. Records that do not decode are reported with their key and left
+// where they are.
+type codecBucket[K comparable, V any] struct {
+	raw    backend.Bucket[string, []byte]
+	c      Codec[K, V]
+	name   string
+	aeads  []cipher.AEAD // first encrypts; all decrypt
+	logger *slog.Logger
+}
+
+func newCodecBucket[K comparable, V any](raw backend.Bucket[string, []byte], c Codec[K, V], cfg *Config) (*codecBucket[K, V], error) {
+	if c.KeyString == nil || c.ParseKey == nil || c.Append == nil || c.Decode == nil {
+		return nil, fmt.Errorf("%w: type %s has no serializer; byte backends need the code livedictgen generates",
+			backend.ErrInvalidOption, c.TypeName)
+	}
+	cb := &codecBucket[K, V]{raw: raw, c: c, name: cfg.Bucket, logger: cfg.Logger}
+	for _, k := range cfg.CipherKeys {
+		block, err := aes.NewCipher(k)
+		if err != nil {
+			return nil, fmt.Errorf("%w: WithCipher: %v", backend.ErrInvalidOption, err)
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, fmt.Errorf("%w: WithCipher: %v", backend.ErrInvalidOption, err)
+		}
+		cb.aeads = append(cb.aeads, aead)
+	}
+	return cb, nil
+}
+
+// sealedV1 starts every encrypted record, so a plain record is told apart.
+const sealedV1 = 0xE1
+
+func (b *codecBucket[K, V]) aad(key string) []byte {
+	return append(append([]byte(b.name), 0), key...)
+}
+
+func (b *codecBucket[K, V]) encode(key string, v *V) []byte {
+	plain := b.c.Append(nil, v)
+	if len(b.aeads) == 0 {
+		return plain
+	}
+	aead := b.aeads[0]
+	out := make([]byte, 1+aead.NonceSize(), 1+aead.NonceSize()+len(plain)+aead.Overhead())
+	out[0] = sealedV1
+	if _, err := rand.Read(out[1:]); err != nil {
+		panic("livedict: crypto/rand failed: " + err.Error()) // crypto/rand does not fail on supported platforms
+	}
+	return aead.Seal(out, out[1:1+aead.NonceSize()], plain, b.aad(key))
+}
+
+func (b *codecBucket[K, V]) decode(key string, data []byte) (V, error) {
+	var v V
+	if len(b.aeads) > 0 {
+		if len(data) == 0 || data[0] != sealedV1 {
+			return v, b.recordErr(key, fmt.Errorf("%w: record is not encrypted but the store has a cipher", backend.ErrCorrupt))
+		}
+		var plain []byte
+		opened := false
+		for _, aead := range b.aeads {
+			ns := aead.NonceSize()
+			if len(data) < 1+ns+aead.Overhead() {
+				continue
+			}
+			p, err := aead.Open(nil, data[1:1+ns], data[1+ns:], b.aad(key))
+			if err == nil {
+				plain, opened = p, true
+				break
+			}
+		}
+		if !opened {
+			return v, b.recordErr(key, fmt.Errorf("%w: record does not decrypt with any key, or belongs to another key or bucket", backend.ErrCorrupt))
+		}
+		data = plain
+	}
+	if err := b.c.Decode(data, &v); err != nil {
+		if !errors.Is(err, backend.ErrCorrupt) && !errors.Is(err, backend.ErrSchema) {
+			err = fmt.Errorf("%w: %w", backend.ErrCorrupt, err)
+		}
+		return v, b.recordErr(key, err)
+	}
+	return v, nil
+}
+
+func (b *codecBucket[K, V]) recordErr(key string, err error) error {
+	return &backend.RecordError{Bucket: b.name, Key: key, Err: err}
+}
+
+func (b *codecBucket[K, V]) entry(key string, e backend.Entry[[]byte]) (backend.Entry[V], error) {
+	v, err := b.decode(key, e.Value)
+	return backend.Entry[V]{Value: v, Deadline: e.Deadline, Version: e.Version}, err
+}
+
+func (b *codecBucket[K, V]) Get(ctx context.Context, key K, now int64) (backend.Entry[V], bool, error) {
+	ks := b.c.KeyString(key)
+	e, ok, err := b.raw.Get(ctx, ks, now)
+	if err != nil || !ok {
+		return backend.Entry[V]{}, ok, err
+	}
+	te, err := b.entry(ks, e)
+	if err != nil {
+		return backend.Entry[V]{}, false, err
+	}
+	return te, true, nil
+}
+
+func (b *codecBucket[K, V]) Put(ctx context.Context, key K, w backend.Write[V], now int64) (backend.WriteResult[K, V], error) {
+	ks := b.c.KeyString(key)
+	raw := backend.Write[[]byte]{
+		Value: b.encode(ks, &w.Value), Deadline: w.Deadline, KeepTTL: w.KeepTTL,
+		Conditional: w.Conditional, IfVersion: w.IfVersion,
+	}
+	r, err := b.raw.Put(ctx, ks, raw, now)
+	if err != nil {
+		return backend.WriteResult[K, V]{}, err
+	}
+	res := backend.WriteResult[K, V]{Existed: r.Existed, Version: r.Version, ExpiredMoved: r.ExpiredMoved}
+	if r.Existed {
+		// The write succeeded; a previous value that does not decode only
+		// costs its hook the value, so it is logged rather than returned.
+		var derr error
+		if res.Prev, derr = b.entry(ks, r.Prev); derr != nil {
+			b.logger.Warn("livedict: replaced a record that did not decode", "err", derr)
+		}
+	}
+	for _, kv := range r.Evicted {
+		ek, kerr := b.c.ParseKey(kv.Key)
+		e, derr := b.entry(kv.Key, kv.Entry)
+		if err := errors.Join(kerr, derr); err != nil {
+			b.logger.Warn("livedict: evicted a record that did not decode", "bucket", b.name, "key", kv.Key, "err", err)
+			continue
+		}
+		res.Evicted = append(res.Evicted, backend.KV[K, V]{Key: ek, Entry: e})
+	}
+	return res, nil
+}
+
+func (b *codecBucket[K, V]) Delete(ctx context.Context, key K, now int64) (backend.Entry[V], bool, error) {
+	ks := b.c.KeyString(key)
+	e, ok, err := b.raw.Delete(ctx, ks, now)
+	if err != nil || !ok {
+		return backend.Entry[V]{}, ok, err
+	}
+	te, derr := b.entry(ks, e)
+	if derr != nil {
+		b.logger.Warn("livedict: deleted a record that did not decode", "err", derr)
+	}
+	return te, true, nil
+}
+
+func (b *codecBucket[K, V]) DeleteIf(ctx context.Context, key K, version uint64, now int64) error {
+	return b.raw.DeleteIf(ctx, b.c.KeyString(key), version, now)
+}
+
+func (b *codecBucket[K, V]) Len(ctx context.Context, now int64) (int, error) {
+	return b.raw.Len(ctx, now)
+}
+
+// Range skips records that do not decode and returns them, joined, after
+// visiting the rest: one bad record does not hide the others.
+func (b *codecBucket[K, V]) Range(ctx context.Context, now int64, fn func(K, backend.Entry[V]) bool) error {
+	var bad []error
+	err := b.raw.Range(ctx, now, func(ks string, e backend.Entry[[]byte]) bool {
+		k, kerr := b.c.ParseKey(ks)
+		if kerr != nil {
+			bad = append(bad, b.recordErr(ks, kerr))
+			return true
+		}
+		te, derr := b.entry(ks, e)
+		if derr != nil {
+			bad = append(bad, derr)
+			return true
+		}
+		return fn(k, te)
+	})
+	return errors.Join(append([]error{err}, bad...)...)
+}
+
+func (b *codecBucket[K, V]) Clear(ctx context.Context, now int64) error { return b.raw.Clear(ctx, now) }
+
+func (b *codecBucket[K, V]) NextDeadline(ctx context.Context) (int64, bool, error) {
+	return b.raw.NextDeadline(ctx)
+}
+
+func (b *codecBucket[K, V]) SweepExpired(ctx context.Context, now int64, max int) (int, error) {
+	return b.raw.SweepExpired(ctx, now, max)
+}
+
+// ClaimExpired leaves events that do not decode unacknowledged in the
+// outbox (they are logged): the data is kept, and the retention limit
+// bounds how long.
+func (b *codecBucket[K, V]) ClaimExpired(ctx context.Context, now int64, max int, lease time.Duration) ([]backend.Expired[K, V], error) {
+	raw, err := b.raw.ClaimExpired(ctx, now, max, lease)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]backend.Expired[K, V], 0, len(raw))
+	for _, ev := range raw {
+		k, kerr := b.c.ParseKey(ev.Key)
+		v, derr := b.decode(ev.Key, ev.Value)
+		if err := errors.Join(kerr, derr); err != nil {
+			b.logger.Error("livedict: expired record does not decode; left in the outbox", "bucket", b.name, "key", ev.Key, "err", err)
+			continue
+		}
+		out = append(out, backend.Expired[K, V]{ID: ev.ID, Key: k, Value: v, Deadline: ev.Deadline})
+	}
+	return out, nil
+}
+
+func (b *codecBucket[K, V]) AckExpired(ctx context.Context, ids []string) error {
+	return b.raw.AckExpired(ctx, ids)
+}
+
+func (b *codecBucket[K, V]) DroppedExpired() uint64 { return b.raw.DroppedExpired() }
+
+func (b *codecBucket[K, V]) TryLock(ctx context.Context, key K, owner string, lease time.Duration, now int64) (uint64, bool, int64, error) {
+	return b.raw.TryLock(ctx, b.c.KeyString(key), owner, lease, now)
+}
+
+func (b *codecBucket[K, V]) Unlock(ctx context.Context, key K, owner string, now int64) error {
+	return b.raw.Unlock(ctx, b.c.KeyString(key), owner, now)
+}
+
+func (b *codecBucket[K, V]) ExtendLock(ctx context.Context, key K, owner string, lease time.Duration, now int64) error {
+	return b.raw.ExtendLock(ctx, b.c.KeyString(key), owner, lease, now)
+}
+
+func (b *codecBucket[K, V]) Close() error { return b.raw.Close() }

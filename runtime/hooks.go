@@ -1,0 +1,281 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+
+	"github.com/livedict/livedict/sandbox"
+)
+
+// HookID names a registered hook, for SetHookEnabled and RemoveHook.
+type HookID uint64
+
+// HookError is one hook failure, as given to the WithHookErrorHandler
+// function.
+type HookError struct {
+	Kind     string // "panic", "timeout", "tripped" (switched off by the breaker) or "dropped" (queue full)
+	HookID   HookID
+	HookName string
+	Key      string
+	Err      error // for a panic, the value and the stack
+}
+
+func (e HookError) Error() string {
+	name := e.HookName
+	if name == "" {
+		name = fmt.Sprintf("#%d", e.HookID)
+	}
+	return fmt.Sprintf("livedict: hook %s %s on key %q: %v", name, e.Kind, e.Key, e.Err)
+}
+
+func (e HookError) Unwrap() error { return e.Err }
+
+type kind int
+
+const (
+	kindSet kind = iota
+	kindGet
+	kindDelete
+	kindExpire
+	kindEvict
+	numKinds
+)
+
+var kindNames = [numKinds]string{"OnSet", "OnGet", "OnDelete", "OnExpire", "OnEvict"}
+
+type hook[K comparable, V any] struct {
+	id     HookID
+	kind   kind
+	fn     func(ctx context.Context, key K, v V)
+	sb     *sandbox.Hook
+	inline bool
+	scoped bool
+	key    K
+}
+
+// hookTable is an immutable snapshot of the registered hooks; registration
+// replaces it, so the hot path reads it with one atomic load.
+type hookTable[K comparable, V any] struct {
+	global [numKinds][]*hook[K, V]
+	scoped [numKinds]map[K][]*hook[K, V]
+	byID   map[HookID]*hook[K, V]
+	async  int // hooks that run on the pool: writes take their stripe
+}
+
+func (t *hookTable[K, V]) has(k kind) bool {
+	return len(t.global[k]) > 0 || len(t.scoped[k]) > 0
+}
+
+type hooks[K comparable, V any] struct {
+	hookMu  sync.Mutex
+	current atomic.Pointer[hookTable[K, V]]
+	lastID  atomic.Uint64
+}
+
+func (s *Store[K, V]) table() *hookTable[K, V] { return s.current.Load() }
+
+// register adds a hook of kind k and returns its id.
+func (s *Store[K, V]) register(k kind, fn func(context.Context, K, V), opts []HookOption) HookID {
+	o := hookOptions{timeout: DefaultHookTimeout}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if fn == nil {
+		panic(fmt.Sprintf("livedict: %s(nil)", kindNames[k]))
+	}
+	id := HookID(s.lastID.Add(1))
+	name := o.name
+	if name == "" {
+		name = fmt.Sprintf("%s#%d", kindNames[k], id)
+	}
+	h := &hook[K, V]{id: id, kind: k, fn: fn, inline: o.inline, sb: sandbox.NewHook(uint64(id), name, o.timeout)}
+	if o.scoped {
+		h.scoped, h.key = true, keyOf[K](o.key, kindNames[k])
+	}
+	s.hookMu.Lock()
+	old := s.table()
+	next := old.clone()
+	if h.scoped {
+		if next.scoped[k] == nil {
+			next.scoped[k] = make(map[K][]*hook[K, V])
+		}
+		next.scoped[k][h.key] = append(next.scoped[k][h.key][:len(next.scoped[k][h.key]):len(next.scoped[k][h.key])], h)
+	} else {
+		next.global[k] = append(next.global[k][:len(next.global[k]):len(next.global[k])], h)
+	}
+	next.byID[id] = h
+	if !h.inline {
+		next.async++
+	}
+	s.current.Store(next)
+	s.hookMu.Unlock()
+	if k == kindExpire {
+		// Pending expiry events were waiting for a listener.
+		s.sched.kick()
+	}
+	return id
+}
+
+// keyOf converts a ForKey argument to K, accepting any value convertible to
+// it (ForKey(5) on an int64 key store), and panics with a clear message on a
+// key of another type: that is a programming error, like a bad regexp.
+func keyOf[K comparable](key any, hookKind string) K {
+	if k, ok := key.(K); ok {
+		return k
+	}
+	want := reflect.TypeFor[K]()
+	v := reflect.ValueOf(key)
+	if v.IsValid() && v.Type().ConvertibleTo(want) && v.Kind() != reflect.Interface {
+		kv := v.Kind()
+		wk := want.Kind()
+		sameFamily := (kv == reflect.String) == (wk == reflect.String)
+		if sameFamily {
+			return v.Convert(want).Interface().(K)
+		}
+	}
+	panic(fmt.Sprintf("livedict: %s(ForKey(%v)): the key is a %T; this store's keys are %v", hookKind, key, key, want))
+}
+
+func (t *hookTable[K, V]) clone() *hookTable[K, V] {
+	n := &hookTable[K, V]{byID: make(map[HookID]*hook[K, V], len(t.byID)+1), async: t.async}
+	n.global = t.global
+	for k := range t.scoped {
+		if t.scoped[k] != nil {
+			n.scoped[k] = make(map[K][]*hook[K, V], len(t.scoped[k]))
+			for key, hs := range t.scoped[k] {
+				n.scoped[k][key] = hs
+			}
+		}
+	}
+	for id, h := range t.byID {
+		n.byID[id] = h
+	}
+	return n
+}
+
+// SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
+func (s *Store[K, V]) SetHookEnabled(id HookID, on bool) bool {
+	h, ok := s.table().byID[id]
+	if ok {
+		h.sb.SetEnabled(on)
+	}
+	return ok
+}
+
+// RemoveHook unregisters a hook and reports whether it existed.
+func (s *Store[K, V]) RemoveHook(id HookID) bool {
+	s.hookMu.Lock()
+	defer s.hookMu.Unlock()
+	old := s.table()
+	h, ok := old.byID[id]
+	if !ok {
+		return false
+	}
+	h.sb.SetEnabled(false) // calls already queued are skipped
+	next := old.clone()
+	delete(next.byID, id)
+	without := func(list []*hook[K, V]) []*hook[K, V] {
+		out := make([]*hook[K, V], 0, len(list))
+		for _, x := range list {
+			if x != h {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	if h.scoped {
+		if l := without(next.scoped[h.kind][h.key]); len(l) > 0 {
+			next.scoped[h.kind][h.key] = l
+		} else {
+			delete(next.scoped[h.kind], h.key)
+		}
+	} else {
+		next.global[h.kind] = without(next.global[h.kind])
+	}
+	if !h.inline {
+		next.async--
+	}
+	s.current.Store(next)
+	return true
+}
+
+// OnSet registers fn to run after each Set or Update that stores a value.
+func (s *Store[K, V]) OnSet(fn func(ctx context.Context, key K, v V), opts ...HookOption) HookID {
+	return s.register(kindSet, fn, opts)
+}
+
+// OnGet registers fn to run after each Get that finds a value.
+func (s *Store[K, V]) OnGet(fn func(ctx context.Context, key K, v V), opts ...HookOption) HookID {
+	return s.register(kindGet, fn, opts)
+}
+
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value.
+func (s *Store[K, V]) OnDelete(fn func(ctx context.Context, key K, v V), opts ...HookOption) HookID {
+	return s.register(kindDelete, fn, opts)
+}
+
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit).
+func (s *Store[K, V]) OnExpire(fn func(ctx context.Context, key K, v V), opts ...HookOption) HookID {
+	return s.register(kindExpire, fn, opts)
+}
+
+// OnEvict registers fn to run for each value the key limit pushed out.
+func (s *Store[K, V]) OnEvict(fn func(ctx context.Context, key K, v V), opts ...HookOption) HookID {
+	return s.register(kindEvict, fn, opts)
+}
+
+// call is an inline hook call waiting for its operation to finish.
+type call = sandbox.Call
+
+// emit raises one event: it queues the calls of the asynchronous hooks and
+// returns the inline ones, appended to inline. Key-scoped hooks come first.
+// copyValue says whether v is shared with the caller and must be copied for
+// the hooks.
+func (s *Store[K, V]) emit(ctx context.Context, hs *hookTable[K, V], k kind, key K, h uint64, v V, copyValue bool, inline []call) []call {
+	scoped := hs.scoped[k][key]
+	global := hs.global[k]
+	if len(scoped)+len(global) == 0 {
+		return inline
+	}
+	if copyValue {
+		v = s.clone(v)
+	}
+	ks := s.keyString(key)
+	for _, list := range [2][]*hook[K, V]{scoped, global} {
+		for _, hk := range list {
+			fn := hk.fn
+			c := sandbox.Call{Hook: hk.sb, Key: ks, Fn: func(ctx context.Context) { fn(ctx, key, v) }}
+			if hk.inline {
+				inline = append(inline, c)
+				continue
+			}
+			// Failures (a full queue with Drop, a closed pool, a ctx that
+			// ended while waiting for room) are counted and reported by
+			// the pool; they never fail the operation that raised them.
+			_ = s.pool.Submit(ctx, h, c)
+		}
+	}
+	return inline
+}
+
+func (s *Store[K, V]) runInline(ctx context.Context, calls []call) {
+	for _, c := range calls {
+		s.pool.RunInline(ctx, c)
+	}
+}
+
+func (s *Store[K, V]) hookFailed(f sandbox.Failure) {
+	if s.cfg.OnHookError == nil {
+		return
+	}
+	s.cfg.OnHookError(HookError{Kind: f.Kind.String(), HookID: HookID(f.HookID), HookName: f.HookName, Key: f.Key, Err: f.Err})
+}
