@@ -64,7 +64,9 @@ func (s *syncMap) get(k string) (benchValue, bool) {
 
 func (s *syncMap) set(k string, v benchValue) { s.m.Store(k, v) }
 
-type storeKV struct{ s *runtime.Store[string, benchValue] }
+type storeKV struct {
+	s *runtime.Store[string, benchValue]
+}
 
 func (s storeKV) get(k string) (benchValue, bool) {
 	v, ok, _ := s.s.Get(context.Background(), k)

@@ -87,6 +87,13 @@ func (s *Store[K, V]) schedule() {
 		case <-sc.wakeCh:
 		default:
 		}
+		// While OnExpire hooks listen, a sweep and the delivery of what it
+		// swept exclude writers (see orderAfterSweep), so that a key set
+		// again right after its sweep raises OnSet after its OnExpire.
+		listening := s.table().has(kindExpire)
+		if listening {
+			s.expiryMu.Lock()
+		}
 		now := s.nowMs()
 		for {
 			n, err := s.b.SweepExpired(ctx, now, sweepBatch)
@@ -102,6 +109,9 @@ func (s *Store[K, V]) schedule() {
 			}
 		}
 		s.deliverExpired(ctx)
+		if listening {
+			s.expiryMu.Unlock()
+		}
 		s.flushAcks(ctx)
 
 		wait := time.Duration(-1) // no deadline known: sleep until woken
@@ -137,6 +147,18 @@ func (s *Store[K, V]) schedule() {
 			timer.Stop()
 		}
 	}
+}
+
+// orderAfterSweep makes a write that raises events wait for a sweep in
+// progress to deliver what it swept, and returns the release function (nil
+// when there is nothing to order against). A write from inside a hook does
+// not wait: the sweep may itself be waiting for that hook's queue.
+func (s *Store[K, V]) orderAfterSweep(ctx context.Context, hs *hookTable[K, V]) func() {
+	if !hs.has(kindExpire) || sandbox.InHook(ctx) {
+		return nil
+	}
+	s.expiryMu.RLock()
+	return s.expiryMu.RUnlock
 }
 
 // deliverExpired claims outbox events and queues them to the OnExpire hooks.
@@ -179,19 +201,14 @@ func (s *Store[K, V]) emitExpired(ctx context.Context, hs *hookTable[K, V], ev b
 	}
 	ks := s.keyString(ev.Key)
 	h := s.hash(ev.Key)
-	shared := len(scoped)+len(global) > 1
+	left := len(scoped) + len(global)
 	for _, list := range [2][]*hook[K, V]{scoped, global} {
 		for _, hk := range list {
-			fn, key, v := hk.fn, ev.Key, ev.Value
-			if shared {
-				v = s.clone(v) // hooks run concurrently: each gets its own copy
-			}
-			c := sandbox.Call{Hook: hk.sb, Key: ks, Fn: func(ctx context.Context) { fn(ctx, key, v) }, Done: done}
-			if hk.inline {
-				s.pool.RunInline(ctx, c)
-				continue
-			}
-			_ = s.pool.Submit(ctx, h, c)
+			left--
+			c := sandbox.Call{Hook: hk.sb, Key: ks, Fn: bind(hk.fn, ev.Key, s.hookValue(ev.Value, false, left)), Done: done}
+			// An inline OnExpire hook runs on the scheduler: there is no
+			// caller to run it before.
+			s.runInline(ctx, s.dispatch(ctx, hk, h, c, nil))
 		}
 	}
 	done()

@@ -238,32 +238,51 @@ type call = sandbox.Call
 
 // emit raises one event: it queues the calls of the asynchronous hooks and
 // returns the inline ones, appended to inline. Key-scoped hooks come first.
-// copyValue says whether v is shared with the caller and must be copied for
-// the hooks.
+// copyValue says whether v is shared with the caller, so that even the
+// first hook needs a copy.
 func (s *Store[K, V]) emit(ctx context.Context, hs *hookTable[K, V], k kind, key K, h uint64, v V, copyValue bool, inline []call) []call {
 	scoped := hs.scoped[k][key]
 	global := hs.global[k]
 	if len(scoped)+len(global) == 0 {
 		return inline
 	}
-	if copyValue {
-		v = s.clone(v)
-	}
 	ks := s.keyString(key)
+	left := len(scoped) + len(global)
 	for _, list := range [2][]*hook[K, V]{scoped, global} {
 		for _, hk := range list {
-			fn := hk.fn
-			c := sandbox.Call{Hook: hk.sb, Key: ks, Fn: func(ctx context.Context) { fn(ctx, key, v) }}
-			if hk.inline {
-				inline = append(inline, c)
-				continue
-			}
-			// Failures (a full queue with Drop, a closed pool, a ctx that
-			// ended while waiting for room) are counted and reported by
-			// the pool; they never fail the operation that raised them.
-			_ = s.pool.Submit(ctx, h, c)
+			left--
+			inline = s.dispatch(ctx, hk, h, sandbox.Call{Hook: hk.sb, Key: ks, Fn: bind(hk.fn, key, s.hookValue(v, copyValue, left))}, inline)
 		}
 	}
+	return inline
+}
+
+// hookValue gives a hook its own copy of an event's value: hooks run
+// concurrently with the caller and with each other. A value the caller does
+// not share (owned) goes, uncopied, to the last hook, once no more copies
+// will be made from it.
+func (s *Store[K, V]) hookValue(v V, shared bool, hooksLeft int) V {
+	if shared || hooksLeft > 0 {
+		return s.clone(v)
+	}
+	return v
+}
+
+// bind makes the call of fn on one event. It is a function of its own so
+// that emit's key and value stay on the stack when no hook is registered.
+func bind[K comparable, V any](fn func(context.Context, K, V), key K, v V) func(context.Context) {
+	return func(ctx context.Context) { fn(ctx, key, v) }
+}
+
+// dispatch queues c, or appends it to inline for an inline hook. Failures to
+// queue (a full queue with Drop, a closed pool, a ctx that ended while
+// waiting for room) are counted and reported by the pool; they never fail
+// the operation that raised the event.
+func (s *Store[K, V]) dispatch(ctx context.Context, hk *hook[K, V], h uint64, c sandbox.Call, inline []call) []call {
+	if hk.inline {
+		return append(inline, c)
+	}
+	_ = s.pool.Submit(ctx, h, c)
 	return inline
 }
 

@@ -66,7 +66,8 @@ type Store[K comparable, V any] struct {
 	waitMu  sync.Mutex
 	waiters map[K]*waiter
 
-	sched scheduler
+	sched    scheduler
+	expiryMu sync.RWMutex // see orderAfterSweep
 
 	asyncOnce sync.Once
 	async     *executor
@@ -219,10 +220,8 @@ func (s *Store[K, V]) lockStripe(ctx context.Context, h uint64) (func(), error) 
 // write computes the backend write for a Set of v with opts at now.
 func (s *Store[K, V]) write(v V, now time.Time, opts []SetOption) (backend.Write[V], error) {
 	var o setOptions
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
+	if len(opts) > 0 {
+		o = applySetOptions(opts)
 	}
 	if o.err != nil {
 		return backend.Write[V]{}, o.err
@@ -241,6 +240,18 @@ func (s *Store[K, V]) write(v V, now time.Time, opts []SetOption) (backend.Write
 		w.Deadline = deadline(now, ttl)
 	}
 	return w, nil
+}
+
+// applySetOptions is apart from write so that, without options, write's
+// setOptions stays on the stack.
+func applySetOptions(opts []SetOption) setOptions {
+	o := new(setOptions)
+	for _, opt := range opts {
+		if opt != nil {
+			opt(o)
+		}
+	}
+	return *o
 }
 
 // deadline rounds now+ttl up to the next millisecond, so a value is never
@@ -263,31 +274,52 @@ func (s *Store[K, V]) Set(ctx context.Context, key K, v V, opts ...SetOption) er
 	}
 	hs := s.table()
 	h := s.hash(key)
-	var unlock func()
-	if hs.async > 0 {
-		if unlock, err = s.lockStripe(ctx, h); err != nil {
-			return err
-		}
+	unlock, err := s.orderEvents(ctx, hs, h)
+	if err != nil {
+		return err
 	}
 	res, err := s.b.Put(ctx, key, w, now.UnixMilli())
 	if err != nil {
-		if unlock != nil {
-			unlock()
-		}
+		unlock()
 		return err
 	}
-	s.st.sets.Add(1)
+	s.st.sets.add(1)
 	s.afterWrite(w.Deadline, res)
 	var inline []call
-	{
+	if len(hs.byID) > 0 {
 		inline = s.writeEvents(ctx, hs, key, h, v, res)
 	}
-	if unlock != nil {
-		unlock()
-	}
+	unlock()
 	s.runInline(ctx, inline)
 	return nil
 }
+
+// orderEvents is taken by a write that may raise events, from before the
+// backend write until its events are queued, so that one key's events reach
+// the hook queue in the order of the writes. It returns the release
+// function; without hooks there is nothing to order and it costs nothing.
+func (s *Store[K, V]) orderEvents(ctx context.Context, hs *hookTable[K, V], h uint64) (func(), error) {
+	if hs.async == 0 && !hs.has(kindExpire) {
+		return noop, nil
+	}
+	afterSweep := s.orderAfterSweep(ctx, hs)
+	if hs.async == 0 {
+		return afterSweep, nil
+	}
+	unlockStripe, err := s.lockStripe(ctx, h)
+	if err != nil {
+		if afterSweep != nil {
+			afterSweep()
+		}
+		return nil, err
+	}
+	if afterSweep == nil {
+		return unlockStripe, nil
+	}
+	return func() { unlockStripe(); afterSweep() }, nil
+}
+
+func noop() {}
 
 // afterWrite tells the scheduler about a new deadline or a moved expiry.
 func (s *Store[K, V]) afterWrite(deadline int64, res backend.WriteResult[K, V]) {
@@ -324,12 +356,12 @@ func (s *Store[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
 	e, ok, err := s.b.Get(ctx, key, s.nowMs())
 	if err != nil || !ok {
 		if err == nil {
-			s.st.misses.Add(1)
+			s.st.misses.add(1)
 		}
 		return e.Value, false, err
 	}
-	s.st.hits.Add(1)
-	if hs := s.table(); hs != nil && hs.has(kindGet) {
+	s.st.hits.add(1)
+	if hs := s.table(); hs.has(kindGet) {
 		s.runInline(ctx, s.emit(ctx, hs, kindGet, key, s.hash(key), e.Value, true, nil))
 	}
 	return e.Value, true, nil
@@ -368,24 +400,17 @@ func (s *Store[K, V]) Delete(ctx context.Context, key K) (bool, error) {
 	}
 	hs := s.table()
 	h := s.hash(key)
-	var unlock func()
-	var err error
-	if hs.async > 0 {
-		if unlock, err = s.lockStripe(ctx, h); err != nil {
-			return false, err
-		}
+	unlock, err := s.orderEvents(ctx, hs, h)
+	if err != nil {
+		return false, err
 	}
 	e, ok, err := s.b.Delete(ctx, key, s.nowMs())
 	var inline []call
 	if err == nil && ok {
-		s.st.deletes.Add(1)
-		if hs != nil {
-			inline = s.emit(ctx, hs, kindDelete, key, h, e.Value, false, nil)
-		}
+		s.st.deletes.add(1)
+		inline = s.emit(ctx, hs, kindDelete, key, h, e.Value, false, nil)
 	}
-	if unlock != nil {
-		unlock()
-	}
+	unlock()
 	s.runInline(ctx, inline)
 	return ok, err
 }
@@ -426,31 +451,23 @@ func (s *Store[K, V]) Update(ctx context.Context, key K, fn func(cur V, exists b
 			w.Conditional, w.IfVersion = true, cur.Version
 		}
 		hs := s.table()
-		var unlock func()
-		if hs.async > 0 {
-			if unlock, err = s.lockStripe(ctx, h); err != nil {
-				return err
-			}
+		unlock, err := s.orderEvents(ctx, hs, h)
+		if err != nil {
+			return err
 		}
 		var inline []call
 		if keep {
 			var res backend.WriteResult[K, V]
 			if res, err = s.b.Put(ctx, key, w, now.UnixMilli()); err == nil {
-				s.st.sets.Add(1)
+				s.st.sets.add(1)
 				s.afterWrite(w.Deadline, res)
-				if hs != nil {
-					inline = s.writeEvents(ctx, hs, key, h, next, res)
-				}
+				inline = s.writeEvents(ctx, hs, key, h, next, res)
 			}
 		} else if err = s.b.DeleteIf(ctx, key, cur.Version, now.UnixMilli()); err == nil {
-			s.st.deletes.Add(1)
-			if hs != nil {
-				inline = s.emit(ctx, hs, kindDelete, key, h, cur.Value, true, nil)
-			}
+			s.st.deletes.add(1)
+			inline = s.emit(ctx, hs, kindDelete, key, h, cur.Value, true, nil)
 		}
-		if unlock != nil {
-			unlock()
-		}
+		unlock()
 		if errors.Is(err, backend.ErrConflict) {
 			continue
 		}
@@ -519,10 +536,10 @@ func (s *Store[K, V]) Clear(ctx context.Context) error {
 // Stats returns the store's counters.
 func (s *Store[K, V]) Stats() Stats {
 	return Stats{
-		Hits:           s.st.hits.Load(),
-		Misses:         s.st.misses.Load(),
-		Sets:           s.st.sets.Load(),
-		Deletes:        s.st.deletes.Load(),
+		Hits:           s.st.hits.load(),
+		Misses:         s.st.misses.load(),
+		Sets:           s.st.sets.load(),
+		Deletes:        s.st.deletes.load(),
 		Expired:        s.st.expired.Load(),
 		Evicted:        s.st.evicted.Load(),
 		ExpiredDropped: s.b.DroppedExpired(),
