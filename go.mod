@@ -1,8 +1,17 @@
 module github.com/livedict/livedict
 
-go 1.24
+go 1.24.0
 
 require (
+	github.com/dave/jennifer v1.7.1
 	github.com/google/go-cmp v0.7.0
 	go.uber.org/goleak v1.3.0
+	golang.org/x/tools v0.42.0
 )
+
+require (
+	golang.org/x/mod v0.33.0 // indirect
+	golang.org/x/sync v0.19.0 // indirect
+)
+
+tool github.com/livedict/livedict/cmd/livedictgen

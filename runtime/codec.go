@@ -28,9 +28,11 @@ type Codec[K comparable, V any] struct {
 	// KeyString and ParseKey map keys to the strings byte backends store.
 	KeyString func(K) string
 	ParseKey  func(string) (K, error)
-	// Append appends the encoding of *v to dst; Decode fills *v from data
-	// and returns an error wrapping ErrCorrupt or ErrSchema when it cannot.
-	Append func(dst []byte, v *V) []byte
+	// Append appends the encoding of *v to dst, or returns an error when *v
+	// cannot be encoded (a marshaler failed, a pointer cycle); Decode fills
+	// *v from data and returns an error wrapping ErrCorrupt or ErrSchema
+	// when it cannot.
+	Append func(dst []byte, v *V) ([]byte, error)
 	Decode func(data []byte, v *V) error
 }
 
@@ -101,10 +103,13 @@ func (b *codecBucket[K, V]) aad(key string) []byte {
 	return append(append([]byte(b.name), 0), key...)
 }
 
-func (b *codecBucket[K, V]) encode(key string, v *V) []byte {
-	plain := b.c.Append(nil, v)
+func (b *codecBucket[K, V]) encode(key string, v *V) ([]byte, error) {
+	plain, err := b.c.Append(nil, v)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %q, key %q: %w", b.name, key, err)
+	}
 	if len(b.aeads) == 0 {
-		return plain
+		return plain, nil
 	}
 	aead := b.aeads[0]
 	out := make([]byte, 1+aead.NonceSize(), 1+aead.NonceSize()+len(plain)+aead.Overhead())
@@ -112,7 +117,7 @@ func (b *codecBucket[K, V]) encode(key string, v *V) []byte {
 	if _, err := rand.Read(out[1:]); err != nil {
 		panic("livedict: crypto/rand failed: " + err.Error()) // crypto/rand does not fail on supported platforms
 	}
-	return aead.Seal(out, out[1:1+aead.NonceSize()], plain, b.aad(key))
+	return aead.Seal(out, out[1:1+aead.NonceSize()], plain, b.aad(key)), nil
 }
 
 func (b *codecBucket[K, V]) decode(key string, data []byte) (V, error) {
@@ -172,8 +177,12 @@ func (b *codecBucket[K, V]) Get(ctx context.Context, key K, now int64) (backend.
 
 func (b *codecBucket[K, V]) Put(ctx context.Context, key K, w backend.Write[V], now int64) (backend.WriteResult[K, V], error) {
 	ks := b.c.KeyString(key)
+	val, err := b.encode(ks, &w.Value)
+	if err != nil {
+		return backend.WriteResult[K, V]{}, err
+	}
 	raw := backend.Write[[]byte]{
-		Value: b.encode(ks, &w.Value), Deadline: w.Deadline, KeepTTL: w.KeepTTL,
+		Value: val, Deadline: w.Deadline, KeepTTL: w.KeepTTL,
 		Conditional: w.Conditional, IfVersion: w.IfVersion,
 	}
 	r, err := b.raw.Put(ctx, ks, raw, now)

@@ -136,6 +136,13 @@ func (s *Store[K, V]) schedule() {
 				timer.Reset(wait)
 			}
 			tick = timer.C()
+			// The clock may have moved between reading it and arming the
+			// timer (a fake clock in tests, a preempted goroutine): the
+			// timer then fires late, so look again now that it is armed.
+			if ok && s.nowMs() >= next {
+				timer.Stop()
+				continue
+			}
 		}
 		select {
 		case <-sc.stopCh:

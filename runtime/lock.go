@@ -83,6 +83,13 @@ func (s *Store[K, V]) Lock(ctx context.Context, key K, opts ...LockOption) (*Loc
 			d = min(d, s.poll/4+time.Millisecond)
 		}
 		t := s.clk.NewTimer(d)
+		if !s.clk.Now().Before(time.UnixMilli(heldUntil)) {
+			// The lease ended while the timer was being armed; see the
+			// scheduler for why this is checked after arming.
+			t.Stop()
+			s.doneWaiting(key)
+			continue
+		}
 		select {
 		case <-wake:
 		case <-t.C():

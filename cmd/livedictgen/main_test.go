@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/livedict/livedict/internal/testmod"
+)
+
+const itemSrc = `package p
+
+// Item is stored.
+//
+//livedict:store key=string ttl=1m
+type Item struct {
+	Name string
+	Tags []string
+}
+`
+
+// chdir runs the CLI from dir, as go generate does.
+func chdir(t *testing.T, dir string) {
+	t.Helper()
+	old, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chdir(old) })
+}
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	testmod.Write(t, dir, "example.com/p", false, map[string]string{"item.go": itemSrc})
+	chdir(t, dir)
+	gen := filepath.Join(dir, "item_livedict.go")
+
+	if code, _, stderr := runCLI(t, "-check"); code != 1 || !strings.Contains(stderr, "missing: item_livedict.go") {
+		t.Fatalf("missing file: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := runCLI(t); code != 0 {
+		t.Fatalf("generate: exit %d: %s", code, stderr)
+	}
+	info, err := os.Stat(gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := runCLI(t, "-check"); code != 0 || stdout != "" || stderr != "" {
+		t.Fatalf("current: exit %d, stdout %q, stderr %q; want 0 and silence", code, stdout, stderr)
+	}
+	// Regenerating an unchanged file leaves it alone.
+	if code, _, _ := runCLI(t); code != 0 {
+		t.Fatal("second generate failed")
+	}
+	if again, _ := os.Stat(gen); !again.ModTime().Equal(info.ModTime()) {
+		t.Error("an unchanged generated file was rewritten")
+	}
+
+	// Stale: the struct changed.
+	if err := os.WriteFile(filepath.Join(dir, "item.go"), []byte(strings.Replace(itemSrc, "Tags []string", "Tags []string\n\tSize int", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, "-check")
+	if code != 1 || !strings.Contains(stderr, "stale: item_livedict.go") || !strings.Contains(stderr, "Size") {
+		t.Fatalf("stale file: exit %d, stderr %q", code, stderr)
+	}
+
+	// Orphaned: the annotated type is gone.
+	if err := os.WriteFile(filepath.Join(dir, "item.go"), []byte("package p\n\ntype Item struct{ Name string }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI(t, "-check"); code != 1 || !strings.Contains(stderr, "orphaned: item_livedict.go") {
+		t.Fatalf("orphaned file: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	if code, stdout, _ := runCLI(t, "-version"); code != 0 || !strings.HasPrefix(stdout, "livedictgen ") {
+		t.Errorf("-version: exit %d, %q", code, stdout)
+	}
+	if code, _, stderr := runCLI(t, "-h"); code != 0 || !strings.Contains(stderr, "//livedict:store") {
+		t.Errorf("-h: exit %d, %q", code, stderr)
+	}
+	if code, _, _ := runCLI(t, "-nosuchflag"); code != 2 {
+		t.Errorf("unknown flag: exit %d, want 2", code)
+	}
+
+	dir := t.TempDir()
+	testmod.Write(t, dir, "example.com/p", false, map[string]string{
+		"item.go":   "package p\n\ntype Item struct{ A int }\n\ntype Other struct{ B string }\n",
+		"tagged.go": "//go:build special\n\npackage p\n\n//livedict:store\ntype Special struct{ C int }\n",
+	})
+	chdir(t, dir)
+	if code, _, stderr := runCLI(t, "-tags", "special", "-type", "Item,Special", "-output", "stores_livedict.go"); code != 2 || !strings.Contains(stderr, "-output needs exactly one") {
+		t.Errorf("-output with two files: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "-type", "Item,Other", "-output", "stores_livedict.go"); code != 0 {
+		t.Fatalf("-output: exit %d: %s", code, stderr)
+	}
+	if err := os.Remove(filepath.Join(dir, "stores_livedict.go")); err != nil {
+		t.Errorf("-output did not write its file: %v", err)
+	}
+	if code, _, stderr := runCLI(t, "-type", "Item"); code != 0 {
+		t.Fatalf("-type Item: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "item_livedict.go")); err != nil {
+		t.Errorf("-type Item wrote nothing: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tagged_livedict.go")); err == nil {
+		t.Error("a file behind a build tag was generated without -tags")
+	}
+	if code, _, stderr := runCLI(t, "-tags", "special"); code != 0 {
+		t.Fatalf("-tags special: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tagged_livedict.go")); err != nil {
+		t.Errorf("-tags special did not generate the tagged file: %v", err)
+	}
+	if code, _, stderr := runCLI(t, "-type", "Nope"); code != 1 || !strings.Contains(stderr, "no such type") {
+		t.Errorf("-type Nope: exit %d, %q", code, stderr)
+	}
+}
+
+// TestNewUser does what the README tells a new user to do, in a module of
+// its own: declare the tool, annotate a struct, go generate, use the store.
+func TestNewUser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module with the go command")
+	}
+	dir := t.TempDir()
+	testmod.Write(t, dir, "example.com/app", true, map[string]string{
+		"session/session.go": `package session
+
+//go:generate go tool livedictgen
+
+// Session is a signed-in user's session.
+//
+//livedict:store key=string ttl=30m
+type Session struct {
+	UserID string
+	Roles  []string
+}
+`,
+		"main.go": `package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/livedict/livedict"
+	"example.com/app/session"
+)
+
+func main() {
+	ctx := context.Background()
+	store, err := session.NewSessionStore()
+	if err != nil {
+		panic(err)
+	}
+	defer store.Close()
+	if err := store.Set(ctx, "tok", session.Session{UserID: "alice", Roles: []string{"admin"}}, livedict.TTL(time.Minute)); err != nil {
+		panic(err)
+	}
+	s, ok, err := store.Get(ctx, "tok")
+	fmt.Println(s.UserID, s.Roles, ok, err)
+}
+`,
+	})
+	for _, step := range [][]string{{"go", "generate", "./..."}, {"go", "vet", "./..."}, {"go", "run", "."}} {
+		cmd := exec.Command(step[0], step[1:]...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(step, " "), err, out)
+		}
+		if step[1] == "run" && strings.TrimSpace(string(out)) != "alice [admin] true <nil>" {
+			t.Fatalf("go run printed %q", out)
+		}
+	}
+}

@@ -1,0 +1,561 @@
+package gen
+
+import (
+	"fmt"
+	"go/ast"
+	"go/token"
+	"go/types"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"golang.org/x/tools/go/packages"
+
+	"github.com/livedict/livedict/templates"
+)
+
+// Directive is the comment that marks a type for livedictgen.
+const Directive = "//livedict:store"
+
+type outFile struct {
+	path  string
+	model *templates.File
+}
+
+// annotated is one type to generate a store for, before its model is built.
+type annotated struct {
+	spec    *ast.TypeSpec
+	file    string // source file path
+	dirPos  token.Pos
+	options string // the directive's text after its name
+	dirText string
+}
+
+// builder turns one loaded package into models, collecting diagnostics.
+type builder struct {
+	pkg     *packages.Package
+	diags   Diagnostics
+	structs map[string]*templates.Struct // by type name, for the package's structs
+	order   []string                     // struct names in the order first needed
+	imports map[string]string
+}
+
+func buildPackage(pkg *packages.Package, only []string) ([]outFile, Diagnostics) {
+	b := &builder{pkg: pkg, structs: map[string]*templates.Struct{}, imports: map[string]string{}}
+	targets := b.find(only)
+	if len(b.diags) > 0 || len(targets) == 0 {
+		return nil, b.diags
+	}
+	b.compileErrors(targets)
+	if len(b.diags) > 0 {
+		return nil, b.diags
+	}
+	type storeAt struct {
+		store *templates.Store
+		file  string
+		needs []string
+	}
+	var stores []storeAt
+	names := map[string]token.Pos{}
+	for _, a := range targets {
+		st := b.store(a)
+		if st == nil {
+			continue
+		}
+		for _, n := range append(templates.DeclaredNames(st), helperNames(st.TypeName)...) {
+			if prev, dup := names[n]; dup {
+				b.errorf(a.dirPos, "%s: the generated name %s is also generated for the type at %s; set name= to tell the stores apart",
+					a.spec.Name.Name, n, b.pkg.Fset.Position(prev))
+				continue
+			}
+			names[n] = a.dirPos
+			if obj := pkg.Types.Scope().Lookup(n); obj != nil {
+				b.errorf(a.dirPos, "%s: the generated name %s collides with the %s declared at %s; choose another store name with name=",
+					a.spec.Name.Name, n, objKind(obj), b.pkg.Fset.Position(obj.Pos()))
+			}
+		}
+		before := len(b.order)
+		b.structOf(a.spec.Name.Name, a.spec.Name.Pos())
+		stores = append(stores, storeAt{st, a.file, append([]string{}, b.order[before:]...)})
+	}
+	if len(b.diags) > 0 {
+		return nil, b.diags
+	}
+	byFile := map[string]*templates.File{}
+	var paths []string
+	for _, s := range stores {
+		f := byFile[s.file]
+		if f == nil {
+			f = &templates.File{PkgName: pkg.Name, PkgPath: pkg.PkgPath, Imports: b.imports}
+			byFile[s.file] = f
+			paths = append(paths, s.file)
+		}
+		f.Stores = append(f.Stores, s.store)
+		for _, name := range s.needs {
+			f.Structs = append(f.Structs, b.structs[name])
+		}
+	}
+	for n := range b.structs {
+		for _, h := range helperNames(n) {
+			if obj := pkg.Types.Scope().Lookup(h); obj != nil {
+				b.errorf(obj.Pos(), "%s collides with a function livedictgen generates for %s; rename it", h, n)
+			}
+		}
+	}
+	if len(b.diags) > 0 {
+		return nil, b.diags
+	}
+	sort.Strings(paths)
+	out := make([]outFile, 0, len(paths))
+	for _, p := range paths {
+		out = append(out, outFile{path: outputPath(p), model: byFile[p]})
+	}
+	return out, nil
+}
+
+func helperNames(typeName string) []string {
+	return []string{"livedictAppend" + typeName, "livedictDecode" + typeName, "livedictClone" + typeName}
+}
+
+func objKind(obj types.Object) string {
+	switch obj.(type) {
+	case *types.TypeName:
+		return "type"
+	case *types.Func:
+		return "function"
+	case *types.Var:
+		return "variable"
+	case *types.Const:
+		return "constant"
+	}
+	return "name"
+}
+
+func (b *builder) errorf(pos token.Pos, format string, args ...any) {
+	b.diags = append(b.diags, Diagnostic{Pos: b.pkg.Fset.Position(pos), Msg: "livedictgen: " + fmt.Sprintf(format, args...)})
+}
+
+// find returns the annotated types in source order, or those named by -type.
+func (b *builder) find(only []string) []annotated {
+	want := map[string]bool{}
+	for _, n := range only {
+		want[n] = true
+	}
+	var out []annotated
+	for _, f := range b.pkg.Syntax {
+		path := b.pkg.Fset.Position(f.Package).Filename
+		if strings.HasSuffix(path, Suffix) {
+			continue
+		}
+		for _, decl := range f.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.TYPE {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				ts := spec.(*ast.TypeSpec)
+				doc := ts.Doc
+				if doc == nil && len(gd.Specs) == 1 {
+					doc = gd.Doc
+				}
+				a := annotated{spec: ts, file: path}
+				found := false
+				// The directive is directive-shaped, so CommentGroup.Text
+				// drops it: read the raw list.
+				if doc != nil {
+					for _, c := range doc.List {
+						if c.Text == Directive || strings.HasPrefix(c.Text, Directive+" ") || strings.HasPrefix(c.Text, Directive+"\t") {
+							if found {
+								b.errorf(c.Slash, "%s has two %s directives; keep one", ts.Name.Name, Directive)
+							}
+							found = true
+							a.dirPos, a.dirText = c.Slash, c.Text
+							a.options = c.Text[len(Directive):]
+						} else if strings.HasPrefix(c.Text, "//livedict:") {
+							b.errorf(c.Slash, "unknown directive %q; the directive is %s", strings.Fields(c.Text)[0], Directive)
+						}
+					}
+				}
+				if len(only) > 0 {
+					if !want[ts.Name.Name] {
+						continue
+					}
+					delete(want, ts.Name.Name)
+					if !found {
+						a.dirPos = ts.Name.Pos()
+					}
+				} else if !found {
+					continue
+				}
+				out = append(out, a)
+			}
+		}
+	}
+	for n := range want {
+		b.diags = append(b.diags, Diagnostic{Msg: fmt.Sprintf("livedictgen: -type %s: no such type in package %s", n, b.pkg.PkgPath)})
+	}
+	return out
+}
+
+// compileErrors reports the package's type errors that fall inside an
+// annotated type: those make its model wrong. Other errors (code that uses
+// the not yet generated store, say) do not stop generation.
+func (b *builder) compileErrors(targets []annotated) {
+	parseFailed := map[string]bool{}
+	for _, e := range b.pkg.Errors {
+		pos := parsePos(e.Pos)
+		for _, a := range targets {
+			start, end := b.pkg.Fset.Position(a.spec.Pos()), b.pkg.Fset.Position(a.spec.End())
+			if pos.Filename == start.Filename && pos.Line >= start.Line && pos.Line <= end.Line {
+				b.diags = append(b.diags, Diagnostic{Pos: pos, Msg: fmt.Sprintf("livedictgen: %s does not compile: %s", a.spec.Name.Name, e.Msg)})
+			}
+		}
+		// The parser reports a cascade after the first error; the first
+		// of each file is the one to fix.
+		if e.Kind == packages.ParseError && !parseFailed[pos.Filename] {
+			parseFailed[pos.Filename] = true
+			b.diags = append(b.diags, Diagnostic{Pos: pos, Msg: "livedictgen: syntax error: " + e.Msg})
+		}
+	}
+}
+
+// parsePos reads the "file:line:col" of a packages.Error.
+func parsePos(s string) token.Position {
+	var p token.Position
+	parts := strings.Split(s, ":")
+	if len(parts) >= 3 {
+		fmt.Sscan(parts[len(parts)-2], &p.Line)
+		fmt.Sscan(parts[len(parts)-1], &p.Column)
+		p.Filename = strings.Join(parts[:len(parts)-2], ":")
+	} else if len(parts) == 2 {
+		fmt.Sscan(parts[1], &p.Line)
+		p.Filename = parts[0]
+	}
+	return p
+}
+
+// store builds the store model of a, from its directive options.
+func (b *builder) store(a annotated) *templates.Store {
+	name := a.spec.Name.Name
+	if a.spec.TypeParams != nil {
+		b.errorf(a.spec.Name.Pos(), "%s is a generic type; a store needs a concrete one: annotate a non-generic struct type instead", name)
+		return nil
+	}
+	obj, _ := b.pkg.TypesInfo.Defs[a.spec.Name].(*types.TypeName)
+	if obj == nil {
+		b.errorf(a.spec.Name.Pos(), "%s has no type information", name)
+		return nil
+	}
+	if obj.IsAlias() {
+		b.errorf(a.spec.Name.Pos(), "%s is an alias; annotate the struct type it names", name)
+		return nil
+	}
+	if _, ok := obj.Type().Underlying().(*types.Struct); !ok {
+		b.errorf(a.spec.Name.Pos(), "%s is a %s, not a struct; a store holds struct values", name, obj.Type().Underlying())
+		return nil
+	}
+	st := &templates.Store{
+		TypeName:  name,
+		StoreName: name + "Store",
+		Key:       &templates.Type{Kind: templates.String},
+		Bucket:    snake(name),
+	}
+	// Options are key=value words; each error points at its own word.
+	opts := a.options
+	offset := len(Directive)
+	for len(opts) > 0 {
+		trimmed := strings.TrimLeft(opts, " \t")
+		offset += len(opts) - len(trimmed)
+		opts = trimmed
+		if opts == "" {
+			break
+		}
+		word := opts
+		if i := strings.IndexAny(opts, " \t"); i >= 0 {
+			word = opts[:i]
+		}
+		pos := a.dirPos + token.Pos(offset)
+		b.option(st, word, pos)
+		opts = opts[len(word):]
+		offset += len(word)
+	}
+	return st
+}
+
+func (b *builder) option(st *templates.Store, word string, pos token.Pos) {
+	key, val, ok := strings.Cut(word, "=")
+	if !ok || val == "" {
+		b.errorf(pos, "%s: option %q needs a value: key=TYPE, name=StoreName, ttl=DURATION or bucket=NAME", st.TypeName, word)
+		return
+	}
+	switch key {
+	case "key":
+		st.Key = b.keyType(st.TypeName, val, pos)
+	case "name":
+		if !token.IsIdentifier(val) || !token.IsExported(val) {
+			b.errorf(pos, "%s: name=%s is not an exported Go identifier", st.TypeName, val)
+			return
+		}
+		st.StoreName = val
+	case "ttl":
+		d, err := time.ParseDuration(val)
+		if err != nil || d <= 0 {
+			b.errorf(pos, "%s: ttl=%s is not a positive duration; write it as time.ParseDuration does, e.g. ttl=30m or ttl=1h30m", st.TypeName, val)
+			return
+		}
+		st.TTL = d
+	case "bucket":
+		if len(val) > 200 {
+			b.errorf(pos, "%s: bucket=%s is longer than 200 bytes", st.TypeName, val)
+			return
+		}
+		st.Bucket = val
+	default:
+		b.errorf(pos, "%s: unknown option %q; the options are key=, name=, ttl= and bucket=", st.TypeName, key)
+	}
+}
+
+// keyType resolves key=TYPE: a predeclared string or integer type, or a type
+// of the package defined over one.
+func (b *builder) keyType(typeName, name string, pos token.Pos) *templates.Type {
+	fallback := &templates.Type{Kind: templates.String}
+	obj := types.Universe.Lookup(name)
+	if obj == nil {
+		obj = b.pkg.Types.Scope().Lookup(name)
+	}
+	tn, ok := obj.(*types.TypeName)
+	if !ok {
+		b.errorf(pos, "%s: key=%s: no such type; a key is string, an integer type, or a type of this package defined over one", typeName, name)
+		return fallback
+	}
+	t, msg := b.mapType(tn.Type(), nil)
+	if msg == "" && !validKey(t.Kind) {
+		msg = "not a string or integer type"
+	}
+	if msg != "" {
+		b.errorf(pos, "%s: key=%s is %s; a key is string, an integer type, or a type defined over one", typeName, name, msg)
+		return fallback
+	}
+	return t
+}
+
+func validKey(k templates.Kind) bool {
+	switch k {
+	case templates.String, templates.Int, templates.Int8, templates.Int16, templates.Int32, templates.Int64,
+		templates.Uint, templates.Uint8, templates.Uint16, templates.Uint32, templates.Uint64, templates.Uintptr:
+		return true
+	}
+	return false
+}
+
+// structOf builds (once) the model of the package's struct type name, and
+// of every struct type it needs, recording them in first-need order.
+func (b *builder) structOf(name string, pos token.Pos) {
+	if _, done := b.structs[name]; done {
+		return
+	}
+	obj, _ := b.pkg.Types.Scope().Lookup(name).(*types.TypeName)
+	if obj == nil {
+		b.errorf(pos, "%s: no such type", name)
+		return
+	}
+	st, _ := obj.Type().Underlying().(*types.Struct)
+	if st == nil {
+		b.errorf(pos, "%s is not a struct", name)
+		return
+	}
+	s := &templates.Struct{Name: name}
+	b.structs[name] = s // before the fields: recursive types end here
+	b.order = append(b.order, name)
+	wires := map[string]token.Pos{}
+	for i := range st.NumFields() {
+		f := st.Field(i)
+		if f.Name() == "_" {
+			continue
+		}
+		tag, hasTag := reflect.StructTag(st.Tag(i)).Lookup("livedict")
+		if tag == "-" {
+			continue
+		}
+		wire := f.Name()
+		if hasTag && tag != "" {
+			wire = strings.Split(tag, ",")[0]
+		}
+		if prev, dup := wires[wire]; dup {
+			b.errorf(f.Pos(), "%s.%s: wire name %q is already used by the field at %s; give one of them another name with a `livedict:\"name\"` tag",
+				name, f.Name(), wire, b.pkg.Fset.Position(prev))
+			continue
+		}
+		wires[wire] = f.Pos()
+		t, msg := b.mapType(f.Type(), f.Pos)
+		if msg != "" {
+			b.errorf(f.Pos(), "%s.%s: %s; skip the field with a `livedict:\"-\"` tag, or give it a supported type", name, f.Name(), msg)
+			continue
+		}
+		s.Fields = append(s.Fields, &templates.Field{Name: f.Name(), Wire: wire, Type: t})
+	}
+}
+
+// mapType returns the serializer's view of t, or why t is not supported.
+// pos, when set, is where to report nested struct problems.
+func (b *builder) mapType(t types.Type, pos func() token.Pos) (*templates.Type, string) {
+	t = types.Unalias(t)
+	if named, ok := t.(*types.Named); ok {
+		obj := named.Obj()
+		path := ""
+		if obj.Pkg() != nil {
+			path = obj.Pkg().Path()
+		}
+		if path == "time" && obj.Name() == "Time" {
+			b.imports["time"] = "time"
+			return &templates.Type{Kind: templates.Time}, ""
+		}
+		if path == "time" && obj.Name() == "Duration" {
+			b.imports["time"] = "time"
+			return &templates.Type{Kind: templates.Duration}, ""
+		}
+		if named.TypeArgs().Len() > 0 {
+			return nil, fmt.Sprintf("the generic type %s is not supported", types.TypeString(t, b.qualifier))
+		}
+		ref := &templates.Name{Path: path, Name: obj.Name()}
+		if path == b.pkg.PkgPath {
+			ref.Path = ""
+		} else if obj.Pkg() != nil {
+			b.imports[path] = obj.Pkg().Name()
+		}
+		if hasMethods(named, "MarshalBinary", "UnmarshalBinary") {
+			return &templates.Type{Kind: templates.BinaryMarshaler, Named: ref, Refs: holdsRefs(named.Underlying())}, ""
+		}
+		if hasMethods(named, "MarshalText", "UnmarshalText") {
+			return &templates.Type{Kind: templates.TextMarshaler, Named: ref, Refs: holdsRefs(named.Underlying())}, ""
+		}
+		switch named.Underlying().(type) {
+		case *types.Struct:
+			if ref.Path != "" {
+				delete(b.imports, path)
+				return nil, fmt.Sprintf("the struct %s is from another package; only structs of this package get a serializer (or implement encoding.BinaryMarshaler)", types.TypeString(t, b.qualifier))
+			}
+			var p token.Pos
+			if pos != nil {
+				p = pos()
+			}
+			b.structOf(obj.Name(), p)
+			return &templates.Type{Kind: templates.Nested, Named: ref}, ""
+		case *types.Interface:
+			return nil, fmt.Sprintf("%s is an interface; a store needs concrete types", types.TypeString(t, b.qualifier))
+		}
+		inner, msg := b.mapType(named.Underlying(), pos)
+		if msg != "" {
+			return nil, msg
+		}
+		cp := *inner
+		cp.Named = ref
+		return &cp, ""
+	}
+	switch u := t.(type) {
+	case *types.Basic:
+		if k, ok := basicKinds[u.Kind()]; ok {
+			return &templates.Type{Kind: k}, ""
+		}
+		return nil, fmt.Sprintf("%s values are not supported", u)
+	case *types.Pointer:
+		elem, msg := b.mapType(u.Elem(), pos)
+		if msg != "" {
+			return nil, msg
+		}
+		return &templates.Type{Kind: templates.Pointer, Elem: elem}, ""
+	case *types.Slice:
+		if basic, ok := types.Unalias(u.Elem()).(*types.Basic); ok && basic.Kind() == types.Uint8 {
+			return &templates.Type{Kind: templates.Bytes}, ""
+		}
+		elem, msg := b.mapType(u.Elem(), pos)
+		if msg != "" {
+			return nil, msg
+		}
+		return &templates.Type{Kind: templates.Slice, Elem: elem}, ""
+	case *types.Array:
+		elem, msg := b.mapType(u.Elem(), pos)
+		if msg != "" {
+			return nil, msg
+		}
+		return &templates.Type{Kind: templates.Array, Elem: elem, Len: u.Len()}, ""
+	case *types.Map:
+		key, msg := b.mapType(u.Key(), pos)
+		if msg != "" {
+			return nil, msg
+		}
+		elem, msg := b.mapType(u.Elem(), pos)
+		if msg != "" {
+			return nil, msg
+		}
+		return &templates.Type{Kind: templates.Map, Key: key, Elem: elem}, ""
+	case *types.Struct:
+		return nil, "anonymous struct types are not supported; declare a named struct type"
+	case *types.Chan:
+		return nil, fmt.Sprintf("channels (%s) cannot be stored", types.TypeString(t, b.qualifier))
+	case *types.Signature:
+		return nil, fmt.Sprintf("functions (%s) cannot be stored", types.TypeString(t, b.qualifier))
+	case *types.Interface:
+		return nil, fmt.Sprintf("interfaces (%s) cannot be stored: the serializer needs concrete types", types.TypeString(t, b.qualifier))
+	}
+	return nil, fmt.Sprintf("%s is not supported", types.TypeString(t, b.qualifier))
+}
+
+func (b *builder) qualifier(p *types.Package) string {
+	if p == b.pkg.Types {
+		return ""
+	}
+	return p.Name()
+}
+
+var basicKinds = map[types.BasicKind]templates.Kind{
+	types.Bool: templates.Bool, types.Int: templates.Int, types.Int8: templates.Int8, types.Int16: templates.Int16,
+	types.Int32: templates.Int32, types.Int64: templates.Int64, types.Uint: templates.Uint, types.Uint8: templates.Uint8,
+	types.Uint16: templates.Uint16, types.Uint32: templates.Uint32, types.Uint64: templates.Uint64,
+	types.Uintptr: templates.Uintptr, types.Float32: templates.Float32, types.Float64: templates.Float64,
+	types.String: templates.String,
+}
+
+// hasMethods reports whether *T has both methods, as the interfaces of
+// package encoding need (marshal on T or *T, unmarshal on *T).
+func hasMethods(named *types.Named, marshal, unmarshal string) bool {
+	ms := types.NewMethodSet(types.NewPointer(named))
+	return ms.Lookup(nil, marshal) != nil && ms.Lookup(nil, unmarshal) != nil
+}
+
+// holdsRefs reports whether a value of t shares memory when copied by
+// assignment, so that its deep copy needs more than an assignment.
+func holdsRefs(t types.Type) bool {
+	switch u := t.Underlying().(type) {
+	case *types.Pointer, *types.Slice, *types.Map, *types.Chan, *types.Signature, *types.Interface:
+		return true
+	case *types.Array:
+		return holdsRefs(u.Elem())
+	case *types.Struct:
+		for i := range u.NumFields() {
+			if holdsRefs(u.Field(i).Type()) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// snake turns a Go type name into a bucket name: HTTPSession -> http_session.
+func snake(name string) string {
+	rs := []rune(name)
+	var out []rune
+	for i, r := range rs {
+		if unicode.IsUpper(r) && i > 0 {
+			prevLower := unicode.IsLower(rs[i-1]) || unicode.IsDigit(rs[i-1])
+			nextLower := i+1 < len(rs) && unicode.IsLower(rs[i+1])
+			if prevLower || (unicode.IsUpper(rs[i-1]) && nextLower) {
+				out = append(out, '_')
+			}
+		}
+		out = append(out, unicode.ToLower(r))
+	}
+	return string(out)
+}

@@ -1,0 +1,217 @@
+// Package gen is livedictgen's pipeline: load packages with go/packages,
+// find the annotated types, build the templates model, and render one file
+// per source file. It writes nothing; the command decides what to do with
+// the outputs (write them, or compare them in -check mode).
+package gen
+
+import (
+	"bytes"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/tools/go/packages"
+
+	"github.com/livedict/livedict/templates"
+)
+
+// Suffix ends the name of every generated file: x.go -> x_livedict.go.
+const Suffix = "_livedict.go"
+
+// Config is one run of the generator.
+type Config struct {
+	Dir      string   // where patterns are resolved; "" means the current directory
+	Patterns []string // package patterns; none means "."
+	Tags     string   // build tags, comma separated
+	Types    []string // generate for these type names instead of reading directives
+}
+
+// Output is one generated file.
+type Output struct {
+	Path    string // absolute
+	Content []byte
+}
+
+// Result is what a run produced.
+type Result struct {
+	Outputs []Output
+	// Existing lists the generated files found on disk in the loaded
+	// packages' directories (by suffix and header), to tell orphans.
+	Existing []string
+}
+
+// Diagnostic is an error at a position in the user's source.
+type Diagnostic struct {
+	Pos token.Position
+	Msg string
+}
+
+func (d Diagnostic) String() string {
+	if !d.Pos.IsValid() {
+		return d.Msg
+	}
+	return fmt.Sprintf("%s: %s", d.Pos, d.Msg)
+}
+
+// Diagnostics is the error of a run that found problems in the source.
+type Diagnostics []Diagnostic
+
+func (ds Diagnostics) Error() string {
+	lines := make([]string, len(ds))
+	for i, d := range ds {
+		lines[i] = d.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Run loads, checks and renders. Any problem is returned as Diagnostics (or
+// another error for failures outside the source); then nothing is returned
+// to write.
+func Run(cfg Config) (*Result, error) {
+	patterns := cfg.Patterns
+	if len(patterns) == 0 {
+		patterns = []string{"."}
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		var err error
+		if dir, err = os.Getwd(); err != nil {
+			return nil, err
+		}
+	}
+	overlay, existing, err := hideGenerated(dir, patterns, cfg.Tags)
+	if err != nil {
+		return nil, err
+	}
+	pcfg := &packages.Config{
+		Mode: packages.NeedName | packages.NeedFiles | packages.NeedSyntax | packages.NeedTypes |
+			packages.NeedTypesInfo | packages.NeedImports | packages.NeedDeps,
+		Dir:     dir,
+		Overlay: overlay,
+		Tests:   false,
+	}
+	if cfg.Tags != "" {
+		pcfg.BuildFlags = []string{"-tags=" + cfg.Tags}
+	}
+	pkgs, err := packages.Load(pcfg, patterns...)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", strings.Join(patterns, " "), err)
+	}
+	if len(pkgs) == 0 {
+		return nil, fmt.Errorf("no packages match %s", strings.Join(patterns, " "))
+	}
+	res := &Result{Existing: existing}
+	var diags Diagnostics
+	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].PkgPath < pkgs[j].PkgPath })
+	for _, pkg := range pkgs {
+		files, ds := buildPackage(pkg, cfg.Types)
+		diags = append(diags, ds...)
+		if len(ds) > 0 {
+			continue
+		}
+		for _, f := range files {
+			content, err := templates.Render(f.model)
+			if err != nil {
+				return nil, err
+			}
+			res.Outputs = append(res.Outputs, Output{Path: f.path, Content: content})
+		}
+	}
+	if len(diags) > 0 {
+		sort.SliceStable(diags, func(i, j int) bool { return posLess(diags[i].Pos, diags[j].Pos) })
+		return nil, diags
+	}
+	return res, nil
+}
+
+func posLess(a, b token.Position) bool {
+	if a.Filename != b.Filename {
+		return a.Filename < b.Filename
+	}
+	if a.Line != b.Line {
+		return a.Line < b.Line
+	}
+	return a.Column < b.Column
+}
+
+// hideGenerated finds the generated files of the packages the patterns name
+// and replaces them, for the loader, with their package clause alone: a
+// package whose generated file is stale or missing must still type-check
+// well enough to generate it again.
+func hideGenerated(dir string, patterns []string, tags string) (map[string][]byte, []string, error) {
+	cfg := &packages.Config{Mode: packages.NeedName | packages.NeedFiles, Dir: dir}
+	if tags != "" {
+		cfg.BuildFlags = []string{"-tags=" + tags}
+	}
+	pkgs, err := packages.Load(cfg, patterns...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing %s: %w", strings.Join(patterns, " "), err)
+	}
+	overlay := map[string][]byte{}
+	var existing []string
+	seen := map[string]bool{}
+	for _, pkg := range pkgs {
+		dirs := map[string]bool{}
+		for _, f := range append(append([]string{}, pkg.GoFiles...), pkg.IgnoredFiles...) {
+			dirs[filepath.Dir(f)] = true
+		}
+		for d := range dirs {
+			matches, _ := filepath.Glob(filepath.Join(d, "*"+Suffix))
+			for _, m := range matches {
+				if seen[m] || !isGenerated(m) {
+					continue
+				}
+				seen[m] = true
+				existing = append(existing, m)
+				clause, err := packageClause(m)
+				if err != nil {
+					return nil, nil, err
+				}
+				overlay[m] = clause
+			}
+		}
+	}
+	sort.Strings(existing)
+	return overlay, existing, nil
+}
+
+// isGenerated reports whether the file starts with livedictgen's header.
+func isGenerated(path string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	return bytes.HasPrefix(data, []byte("// "+templates.Header))
+}
+
+// packageClause returns the file's build constraints and package clause,
+// so the hidden file keeps its place in the build.
+func packageClause(path string) ([]byte, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, path, nil, parser.PackageClauseOnly|parser.ParseComments)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	for _, cg := range f.Comments {
+		if cg.Pos() > f.Package {
+			break
+		}
+		for _, c := range cg.List {
+			if strings.HasPrefix(c.Text, "//go:build") {
+				b.WriteString(c.Text + "\n\n")
+			}
+		}
+	}
+	fmt.Fprintf(&b, "package %s\n", f.Name.Name)
+	return b.Bytes(), nil
+}
+
+// outputPath names the generated file of a source file.
+func outputPath(src string) string {
+	return strings.TrimSuffix(src, ".go") + Suffix
+}

@@ -1,0 +1,4 @@
+package x
+
+//livedict:store name=lower
+type T struct{ A int }

@@ -1,0 +1,4 @@
+package x
+
+//livedict:store ttl=soon
+type T struct{ A int }

@@ -1,0 +1,7 @@
+package x
+
+//livedict:store
+type T struct {
+	A int
+	C chan int
+}

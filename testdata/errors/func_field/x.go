@@ -1,0 +1,6 @@
+package x
+
+//livedict:store
+type T struct {
+	F func() error
+}

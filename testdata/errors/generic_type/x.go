@@ -1,0 +1,4 @@
+package x
+
+//livedict:store
+type T[V any] struct{ A V }

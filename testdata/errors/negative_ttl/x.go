@@ -1,0 +1,4 @@
+package x
+
+//livedict:store ttl=-5m
+type T struct{ A int }

@@ -1,0 +1,10 @@
+package x
+
+//livedict:store
+type T struct {
+	In Inner
+}
+
+type Inner struct {
+	Ptr *func()
+}

@@ -1,0 +1,5 @@
+package x
+
+//livedict:store
+type T struct {
+	A int

@@ -1,0 +1,4 @@
+package x
+
+//livedict:stor key=string
+type T struct{ A int }

@@ -1,0 +1,4 @@
+package x
+
+//livedict:store key=UserID
+type T struct{ A int }

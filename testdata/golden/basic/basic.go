@@ -1,0 +1,8 @@
+package basic
+
+// Item is a stored item.
+//
+//livedict:store key=int ttl=90s
+type Item struct {
+	Name string
+}
