@@ -36,20 +36,39 @@ func OpenURI(ctx context.Context, uri string) (Backend, error) {
 	return open(ctx)
 }
 
+// schemes maps a URI scheme to the function that opens its backend. The
+// SQLite and Redis backends add themselves from their own files of this
+// package, so a program that imports only livedict and its generated stores
+// can still name them by URI.
+var schemes = map[string]func(ctx context.Context, u *url.URL) (backend.Backend, error){
+	"memory": openMemory,
+}
+
+func openMemory(_ context.Context, u *url.URL) (backend.Backend, error) {
+	if u.Host != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return nil, fmt.Errorf("%w: WithURI(%q): a memory URI takes nothing after memory://", ErrInvalidOption, u.Redacted())
+	}
+	return memory.New(), nil
+}
+
 func opener(uri string) (func(context.Context) (backend.Backend, error), error) {
 	u, err := url.Parse(uri)
 	if err != nil {
-		return nil, fmt.Errorf("%w: WithURI(%q): %v", ErrInvalidOption, uri, err)
+		return nil, fmt.Errorf("%w: WithURI: %v", ErrInvalidOption, err)
 	}
-	switch u.Scheme {
-	case "memory":
-		if u.Host != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return nil, fmt.Errorf("%w: WithURI(%q): a memory URI takes nothing after memory://", ErrInvalidOption, uri)
+	open, ok := schemes[u.Scheme]
+	if !ok {
+		what := "no scheme"
+		if u.Scheme != "" {
+			what = fmt.Sprintf("unknown scheme %q", u.Scheme)
 		}
-		return func(context.Context) (backend.Backend, error) { return memory.New(), nil }, nil
-	case "":
-		return nil, fmt.Errorf("%w: WithURI(%q): no scheme; use memory://, sqlite:///path.db or redis://host:port/db", ErrInvalidOption, uri)
-	default:
-		return nil, fmt.Errorf("%w: WithURI(%q): unknown scheme %q; use memory://, sqlite:///path.db or redis://host:port/db", ErrInvalidOption, uri, u.Scheme)
+		return nil, fmt.Errorf("%w: WithURI(%q): %s; use memory://, sqlite:///path.db or redis://host:port/db", ErrInvalidOption, u.Redacted(), what)
 	}
+	if u.Scheme == "memory" {
+		// Check now, so a bad memory URI fails at the option, not at New.
+		if _, err := open(context.Background(), u); err != nil {
+			return nil, err
+		}
+	}
+	return func(ctx context.Context) (backend.Backend, error) { return open(ctx, u) }, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/livedict/livedict/backend"
 	"github.com/livedict/livedict/clock"
+	"go.uber.org/goleak"
 )
 
 func TestDeadlineRoundsUp(t *testing.T) {
@@ -154,3 +155,5 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
