@@ -150,12 +150,27 @@ func (f *fixture) store(opts ...runtime.Option) *Store {
 	if err != nil {
 		f.t.Fatalf("runtime.New: %v", err)
 	}
-	f.t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			f.t.Errorf("Close: %v", err)
-		}
-	})
+	f.t.Cleanup(func() { closeStore(f.t, s) })
 	return s
+}
+
+// closeStore closes s, failing the test if Close fails or does not return
+// within the guard (a store deadlocked by an earlier failure is left
+// behind, and the leak check of the test binary reports its goroutines).
+func closeStore(t testing.TB, s *Store) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	timer := time.NewTimer(guard)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-timer.C:
+		t.Errorf("Close has not returned after %v (deadlock?)", guard)
+	}
 }
 
 // raw returns the byte bucket named bucket on the fixture's backend; the
@@ -201,25 +216,29 @@ func (f *fixture) restTimers() int {
 var bg = context.Background()
 
 // jumpClock is a fake clock that, once told, moves by itself the next time
-// a store arms a timer, by the timer's duration and just before arming it:
-// the store read the time and worked out how long to sleep, and meanwhile
-// its deadline came. A real clock always moves in that window; a fake one
-// moved by a test can do so too, by chance. The jump is one-shot.
+// a store arms a timer, just before arming it, by a part of the timer's
+// duration: the store read the time and worked out how long to sleep, and
+// meanwhile time went on. A real clock always moves in that window; a fake
+// one moved by a test can do so too, by chance. The jump is one-shot.
 type jumpClock struct {
 	*clock.Fake
-	armed atomic.Bool
-	done  atomic.Bool
+	div   atomic.Int64 // the jump is the timer's duration divided by div; 0: not armed
+	moved atomic.Int64 // how far the jump moved the clock, once it did
 }
 
-func (c *jumpClock) jumpAtNextTimer() { c.armed.Store(true) }
+// jumpAtNextTimer arms the jump: by d/div for the next timer of duration d.
+func (c *jumpClock) jumpAtNextTimer(div int) { c.div.Store(int64(div)) }
 
 // jumped reports whether the jump happened.
-func (c *jumpClock) jumped() bool { return c.done.Load() }
+func (c *jumpClock) jumped() bool { return c.moved.Load() > 0 }
 
 func (c *jumpClock) maybeJump(d time.Duration) {
-	if d > 0 && c.armed.CompareAndSwap(true, false) {
-		c.Fake.Advance(d)
-		c.done.Store(true)
+	if d <= 0 {
+		return
+	}
+	if div := c.div.Load(); div > 0 && c.div.CompareAndSwap(div, 0) {
+		c.Fake.Advance(d / time.Duration(div))
+		c.moved.Store(int64(d / time.Duration(div)))
 	}
 }
 

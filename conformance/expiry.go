@@ -261,26 +261,33 @@ func testRetention(t *testing.T, f *fixture) {
 
 // testClockMovesWhileArming: the clock moves on between the moment the
 // scheduler reads it to work out how long to sleep and the moment it arms
-// its timer (a real clock always does): here it reaches the deadline just
-// then. The key must expire all the same, without the clock moving again.
+// its timer (a real clock always does), all the way to the deadline or half
+// way there. The key must expire as soon as the clock reaches its deadline.
 func testClockMovesWhileArming(t *testing.T, f *fixture) {
 	if f.h.Shared {
 		t.Skip("a shared backend's scheduler arms poll timers too: the jump would not hit the deadline's")
 	}
-	jc := &jumpClock{Fake: f.clk}
-	s := f.store(runtime.WithClock(jc))
-	rec := newRecorder()
-	s.OnExpire(rec.hook("expire"))
-	// Let the scheduler settle after the registration woke it.
-	waitStable(t, "the scheduler to sleep without a timer", func() bool { return f.clk.Timers() == 0 })
-	jc.jumpAtNextTimer()
-	set(t, s, "k", item("k", 1), runtime.TTL(10*time.Millisecond))
-	waitFor(t, "the clock to jump as the scheduler arms its timer", jc.jumped)
-	if now := f.clk.Now(); !now.Equal(epoch.Add(10 * time.Millisecond)) {
-		t.Fatalf("the scheduler armed its first timer for %v, want the deadline, 10ms", now.Sub(epoch))
+	for _, div := range []int{1, 2} {
+		t.Run(fmt.Sprintf("by 1/%d of the wait", div), func(t *testing.T) {
+			f := f.child(t)
+			jc := &jumpClock{Fake: f.clk}
+			s := f.store(runtime.WithClock(jc), runtime.WithBucket(fmt.Sprint("jump-", div)))
+			rec := newRecorder()
+			s.OnExpire(rec.hook("expire"))
+			// Let the scheduler settle after the registration woke it.
+			waitStable(t, "the scheduler to sleep without a timer", func() bool { return f.clk.Timers() == 0 })
+			jc.jumpAtNextTimer(div)
+			const ttl = 10 * time.Millisecond
+			set(t, s, "k", item("k", 1), runtime.TTL(ttl))
+			waitFor(t, "the clock to jump as the scheduler arms its timer", jc.jumped)
+			if moved := time.Duration(jc.moved.Load()); moved != ttl/time.Duration(div) {
+				t.Fatalf("the scheduler armed its first timer for %v, want the deadline, %v", moved*time.Duration(div), ttl)
+			}
+			f.clk.Advance(ttl - ttl/time.Duration(div))
+			wantMissing(t, s, "k")
+			rec.waitKey(t, "expire", "k")
+		})
 	}
-	wantMissing(t, s, "k")
-	rec.waitKey(t, "expire", "k")
 }
 
 // testOneTimerForManyKeys: the store waits for its next deadline with one

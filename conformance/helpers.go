@@ -157,7 +157,8 @@ func wantEvents(t testing.TB, what string, got, want []event) {
 // check that an event did not happen.
 func closeNow(t testing.TB, s *Store) {
 	t.Helper()
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
+	closeStore(t, s)
+	if t.Failed() {
+		t.FailNow()
 	}
 }

@@ -335,21 +335,31 @@ func testHookNeverReturns(t *testing.T, f *fixture) {
 }
 
 // testHooksCallBack: hooks that call Set, Get, Delete, Has, TTL, Len and
-// Update on their own store, on their own key and others, do not deadlock,
-// whether they run async or inline.
+// Update on their own store, on their own key and others, do not deadlock:
+// async or inline, with the ctx the hook was given or with another one (a
+// hook may well use context.Background()), OnExpire hooks included.
 func testHooksCallBack(t *testing.T, f *fixture) {
 	for _, mode := range []struct {
-		name string
-		opts []runtime.HookOption
+		name     string
+		opts     []runtime.HookOption
+		otherCtx bool
 	}{
-		{"Async", nil},
-		{"Inline", []runtime.HookOption{runtime.Inline()}},
+		{"Async/HookCtx", nil, false},
+		{"Async/OtherCtx", nil, true},
+		{"Inline/HookCtx", []runtime.HookOption{runtime.Inline()}, false},
+		{"Inline/OtherCtx", []runtime.HookOption{runtime.Inline()}, true},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			f := f.child(t)
-			s := f.store(runtime.WithBucket("callback-" + mode.name))
+			s := f.store(runtime.WithBucket("callback-" + strings.ReplaceAll(mode.name, "/", "-")))
 			opts := func(key string) []runtime.HookOption {
 				return append([]runtime.HookOption{runtime.ForKey(key)}, mode.opts...)
+			}
+			use := func(hookCtx context.Context) context.Context {
+				if mode.otherCtx {
+					return bg
+				}
+				return hookCtx
 			}
 			errs := make(chan error, 100)
 			check := func(what string, err error) {
@@ -360,6 +370,7 @@ func testHooksCallBack(t *testing.T, f *fixture) {
 			var runs atomic.Int64
 			var again, reget atomic.Bool
 			s.OnSet(func(ctx context.Context, key string, v Item) {
+				ctx = use(ctx)
 				_, _, err := s.Get(ctx, "a")
 				check("Get(a)", err)
 				if again.CompareAndSwap(false, true) {
@@ -382,15 +393,23 @@ func testHooksCallBack(t *testing.T, f *fixture) {
 			}, opts("a")...)
 			s.OnGet(func(ctx context.Context, key string, v Item) {
 				if reget.CompareAndSwap(false, true) {
-					_, _, err := s.Get(ctx, key) // the same key and event
+					_, _, err := s.Get(use(ctx), key) // the same key and event
 					check("Get from OnGet", err)
 				}
 			}, opts("a")...)
 			s.OnDelete(func(ctx context.Context, key string, v Item) {
-				check("Set(c2) from OnDelete", s.Set(ctx, "c2", v))
-				_, err := s.Delete(ctx, key)
+				check("Set(c2) from OnDelete", s.Set(use(ctx), "c2", v))
+				_, err := s.Delete(use(ctx), key)
 				check("Delete(c) from OnDelete", err)
 			}, opts("c")...)
+			s.OnExpire(func(ctx context.Context, key string, v Item) {
+				check("Update(d) from OnExpire", s.Update(use(ctx), "d", func(cur Item, _ bool) (Item, bool, error) {
+					cur.N++
+					return cur, true, nil
+				}))
+				// Bring the key back, as a cache refreshing itself would.
+				check("Set(e) from OnExpire", s.Set(use(ctx), key, item("reborn", 5), runtime.NoExpiry()))
+			}, opts("e")...)
 
 			set(t, s, "c", item("c", 4))
 			within(t, "Set(a) with hooks calling back into the store", func() error {
@@ -403,6 +422,17 @@ func testHooksCallBack(t *testing.T, f *fixture) {
 				return err
 			})
 			waitFor(t, "the OnGet hook to run", reget.Load)
+			set(t, s, "e", item("e", 6), runtime.TTL(10*time.Millisecond))
+			f.clk.Advance(10 * time.Millisecond)
+			waitFor(t, "the OnExpire hook of e to set it again", func() bool {
+				v, ok := get(t, s, "e")
+				return ok && v.Name == "reborn"
+			})
+			within(t, "Set(a) after the OnExpire hook ran", func() error { return s.Set(bg, "a", item("a", 7)) })
+			waitFor(t, "the OnSet hook of a to run a third time", func() bool { return runs.Load() >= 3 })
+			if d := mustGet(t, s, "d"); d.N != 2 {
+				t.Errorf("the hooks' Updates of d ran %d times, want 2", d.N)
+			}
 			closeNow(t, s)
 			close(errs)
 			for err := range errs {

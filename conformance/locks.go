@@ -365,27 +365,38 @@ func testLockKeysIndependent(t *testing.T, f *fixture) {
 
 // testLockClockMovesWhileArming: the clock moves on between the moment a
 // waiting Lock reads it to work out how long to sleep and the moment it arms
-// its timer: here it reaches the end of the holder's lease just then. The
-// waiter must get the key all the same, without the clock moving again.
+// its timer, all the way to the end of the holder's lease or half way
+// there. The waiter must get the key as soon as the clock reaches the end
+// of the lease.
 func testLockClockMovesWhileArming(t *testing.T, f *fixture) {
 	if f.h.Shared {
-		t.Skip("a shared backend's scheduler arms poll timers too: the jump would not hit the waiter's")
+		t.Skip("a shared backend's waiter polls: the jump would not hit the lease end")
 	}
-	jc := &jumpClock{Fake: f.clk}
-	s := f.store(runtime.WithClock(jc))
-	holder := lock(t, s, "k", runtime.Lease(100*time.Millisecond))
-	jc.jumpAtNextTimer()
-	ch := lockAsync(bg, s, "k")
-	waitFor(t, "the clock to jump as the waiter arms its timer", jc.jumped)
-	if now := f.clk.Now(); !now.Equal(holder.Deadline()) {
-		t.Fatalf("the waiter armed its timer for %v, want the lease end, %v", now.Sub(epoch), holder.Deadline().Sub(epoch))
+	for _, div := range []int{1, 2} {
+		t.Run(fmt.Sprintf("by 1/%d of the wait", div), func(t *testing.T) {
+			f := f.child(t)
+			jc := &jumpClock{Fake: f.clk}
+			s := f.store(runtime.WithClock(jc), runtime.WithBucket(fmt.Sprint("jump-", div)))
+			const lease = 100 * time.Millisecond
+			holder := lock(t, s, "k", runtime.Lease(lease))
+			jc.jumpAtNextTimer(div)
+			ch := lockAsync(bg, s, "k")
+			waitFor(t, "the clock to jump as the waiter arms its timer", jc.jumped)
+			if moved := time.Duration(jc.moved.Load()); moved != lease/time.Duration(div) {
+				t.Fatalf("the waiter armed its timer for %v, want the lease end, %v", moved*time.Duration(div), lease)
+			}
+			if div > 1 {
+				notYet(t, "before the lease ends", ch)
+			}
+			f.clk.Advance(lease - lease/time.Duration(div))
+			r := receive(t, "the holder's lease has ended", ch)
+			if r.err != nil {
+				t.Fatalf("Lock: %v", r.err)
+			}
+			if err := holder.Unlock(bg); !errors.Is(err, backend.ErrLockLost) {
+				t.Fatalf("Unlock of the ended lease: %v, want ErrLockLost", err)
+			}
+			unlock(t, r.l)
+		})
 	}
-	r := receive(t, "the holder's lease has ended", ch)
-	if r.err != nil {
-		t.Fatalf("Lock: %v", r.err)
-	}
-	if err := holder.Unlock(bg); !errors.Is(err, backend.ErrLockLost) {
-		t.Fatalf("Unlock of the ended lease: %v, want ErrLockLost", err)
-	}
-	unlock(t, r.l)
 }

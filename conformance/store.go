@@ -326,6 +326,7 @@ var asyncTests = []subtest{
 	{name: "IssueOrderOneKey", fn: testAsyncIssueOrder},
 }
 
+// outcome is what one operation gave, for comparing blocking and async.
 type outcome struct {
 	Val any
 	Err string
@@ -339,102 +340,109 @@ func result(v any, err error) outcome {
 	return o
 }
 
+// The shapes of the blocking calls' results, as the futures give them.
+func done(err error) outcome              { return result(nil, err) }
+func doneF(_ struct{}, err error) outcome { return result(nil, err) }
+func found(v Item, ok bool, err error) outcome {
+	return result(runtime.Lookup[Item]{Value: v, Found: ok}, err)
+}
+func remaining(d time.Duration, ok bool, err error) outcome {
+	return result(runtime.Lookup[time.Duration]{Value: d, Found: ok}, err)
+}
+func sortedKeys(ks []string, err error) outcome { slices.Sort(ks); return result(ks, err) }
+
 func awaitF[T any](f *runtime.Future[T]) (T, error) {
 	ctx, cancel := context.WithTimeout(bg, guard)
 	defer cancel()
 	return f.Wait(ctx)
 }
 
-func sortedKeys(ks []string, err error) ([]string, error) {
-	slices.Sort(ks)
-	return ks, err
-}
-
 // testAsyncSameResults runs one script of operations on two stores, one with
 // the blocking calls, one with futures, and compares every result.
 func testAsyncSameResults(t *testing.T, f *fixture) {
 	syn := f.store(runtime.WithBucket("blocking"))
-	asy := f.store(runtime.WithBucket("async"))
-	a := asy.Async()
+	a := f.store(runtime.WithBucket("async")).Async()
 	incr := func(cur Item, ok bool) (Item, bool, error) { cur.N++; return cur, true, nil }
 	drop := func(cur Item, ok bool) (Item, bool, error) { return cur, false, nil }
 	boom := errors.New("conformance: boom")
 	fail := func(Item, bool) (Item, bool, error) { return Item{}, false, boom }
+	minute := runtime.TTL(time.Minute)
 	steps := []struct {
-		name  string
-		sync  func(s *Store) outcome
-		async func() outcome
+		name        string
+		sync, async func() outcome
 	}{
-		{"Set a", func(s *Store) outcome { return result(nil, s.Set(bg, "a", item("a", 1), runtime.TTL(time.Minute))) },
-			func() outcome {
-				_, err := awaitF(a.Set(bg, "a", item("a", 1), runtime.TTL(time.Minute)))
-				return result(nil, err)
-			}},
-		{"Set b", func(s *Store) outcome { return result(nil, s.Set(bg, "b", item("b", 2))) },
-			func() outcome { _, err := awaitF(a.Set(bg, "b", item("b", 2))); return result(nil, err) }},
-		{"Set with TTL(0)", func(s *Store) outcome { return result(nil, s.Set(bg, "z", item("z", 0), runtime.TTL(0))) },
-			func() outcome {
-				_, err := awaitF(a.Set(bg, "z", item("z", 0), runtime.TTL(0)))
-				return result(nil, err)
-			}},
-		{"Get a", func(s *Store) outcome {
-			v, ok, err := s.Get(bg, "a")
-			return result(runtime.Lookup[Item]{Value: v, Found: ok}, err)
-		},
+		{"Set a",
+			func() outcome { return done(syn.Set(bg, "a", item("a", 1), minute)) },
+			func() outcome { return doneF(awaitF(a.Set(bg, "a", item("a", 1), minute))) }},
+		{"Set b",
+			func() outcome { return done(syn.Set(bg, "b", item("b", 2))) },
+			func() outcome { return doneF(awaitF(a.Set(bg, "b", item("b", 2)))) }},
+		{"Set with TTL(0)",
+			func() outcome { return done(syn.Set(bg, "z", item("z", 0), runtime.TTL(0))) },
+			func() outcome { return doneF(awaitF(a.Set(bg, "z", item("z", 0), runtime.TTL(0)))) }},
+		{"Get a",
+			func() outcome { return found(syn.Get(bg, "a")) },
 			func() outcome { return result(awaitF(a.Get(bg, "a"))) }},
-		{"Get missing", func(s *Store) outcome {
-			v, ok, err := s.Get(bg, "x")
-			return result(runtime.Lookup[Item]{Value: v, Found: ok}, err)
-		},
+		{"Get missing",
+			func() outcome { return found(syn.Get(bg, "x")) },
 			func() outcome { return result(awaitF(a.Get(bg, "x"))) }},
-		{"Has a", func(s *Store) outcome { return result(s.Has(bg, "a")) },
+		{"Has a",
+			func() outcome { return result(syn.Has(bg, "a")) },
 			func() outcome { return result(awaitF(a.Has(bg, "a"))) }},
-		{"Has missing", func(s *Store) outcome { return result(s.Has(bg, "x")) },
+		{"Has missing",
+			func() outcome { return result(syn.Has(bg, "x")) },
 			func() outcome { return result(awaitF(a.Has(bg, "x"))) }},
-		{"TTL a", func(s *Store) outcome {
-			d, ok, err := s.TTL(bg, "a")
-			return result(runtime.Lookup[time.Duration]{Value: d, Found: ok}, err)
-		}, func() outcome { return result(awaitF(a.TTL(bg, "a"))) }},
-		{"TTL b", func(s *Store) outcome {
-			d, ok, err := s.TTL(bg, "b")
-			return result(runtime.Lookup[time.Duration]{Value: d, Found: ok}, err)
-		}, func() outcome { return result(awaitF(a.TTL(bg, "b"))) }},
-		{"TTL missing", func(s *Store) outcome {
-			d, ok, err := s.TTL(bg, "x")
-			return result(runtime.Lookup[time.Duration]{Value: d, Found: ok}, err)
-		}, func() outcome { return result(awaitF(a.TTL(bg, "x"))) }},
-		{"Len", func(s *Store) outcome { return result(s.Len(bg)) },
+		{"TTL a",
+			func() outcome { return remaining(syn.TTL(bg, "a")) },
+			func() outcome { return result(awaitF(a.TTL(bg, "a"))) }},
+		{"TTL b",
+			func() outcome { return remaining(syn.TTL(bg, "b")) },
+			func() outcome { return result(awaitF(a.TTL(bg, "b"))) }},
+		{"TTL missing",
+			func() outcome { return remaining(syn.TTL(bg, "x")) },
+			func() outcome { return result(awaitF(a.TTL(bg, "x"))) }},
+		{"Len",
+			func() outcome { return result(syn.Len(bg)) },
 			func() outcome { return result(awaitF(a.Len(bg))) }},
-		{"Keys", func(s *Store) outcome { return result(sortedKeys(s.Keys(bg))) },
-			func() outcome { return result(sortedKeys(awaitF(a.Keys(bg)))) }},
-		{"Update a", func(s *Store) outcome { return result(nil, s.Update(bg, "a", incr)) },
-			func() outcome { _, err := awaitF(a.Update(bg, "a", incr)); return result(nil, err) }},
-		{"Update with an error", func(s *Store) outcome { return result(nil, s.Update(bg, "a", fail)) },
-			func() outcome { _, err := awaitF(a.Update(bg, "a", fail)); return result(nil, err) }},
-		{"Get a after Update", func(s *Store) outcome {
-			v, ok, err := s.Get(bg, "a")
-			return result(runtime.Lookup[Item]{Value: v, Found: ok}, err)
-		},
+		{"Keys",
+			func() outcome { return sortedKeys(syn.Keys(bg)) },
+			func() outcome { return sortedKeys(awaitF(a.Keys(bg))) }},
+		{"Update a",
+			func() outcome { return done(syn.Update(bg, "a", incr)) },
+			func() outcome { return doneF(awaitF(a.Update(bg, "a", incr))) }},
+		{"Update with an error",
+			func() outcome { return done(syn.Update(bg, "a", fail)) },
+			func() outcome { return doneF(awaitF(a.Update(bg, "a", fail))) }},
+		{"Get a after Update",
+			func() outcome { return found(syn.Get(bg, "a")) },
 			func() outcome { return result(awaitF(a.Get(bg, "a"))) }},
-		{"Update deleting a", func(s *Store) outcome { return result(nil, s.Update(bg, "a", drop)) },
-			func() outcome { _, err := awaitF(a.Update(bg, "a", drop)); return result(nil, err) }},
-		{"Delete b", func(s *Store) outcome { return result(s.Delete(bg, "b")) },
+		{"Update deleting a",
+			func() outcome { return done(syn.Update(bg, "a", drop)) },
+			func() outcome { return doneF(awaitF(a.Update(bg, "a", drop))) }},
+		{"Delete b",
+			func() outcome { return result(syn.Delete(bg, "b")) },
 			func() outcome { return result(awaitF(a.Delete(bg, "b"))) }},
-		{"Delete missing", func(s *Store) outcome { return result(s.Delete(bg, "b")) },
+		{"Delete missing",
+			func() outcome { return result(syn.Delete(bg, "b")) },
 			func() outcome { return result(awaitF(a.Delete(bg, "b"))) }},
-		{"Set c", func(s *Store) outcome { return result(nil, s.Set(bg, "c", item("c", 3))) },
-			func() outcome { _, err := awaitF(a.Set(bg, "c", item("c", 3))); return result(nil, err) }},
-		{"Len before Clear", func(s *Store) outcome { return result(s.Len(bg)) },
+		{"Set c",
+			func() outcome { return done(syn.Set(bg, "c", item("c", 3))) },
+			func() outcome { return doneF(awaitF(a.Set(bg, "c", item("c", 3)))) }},
+		{"Len before Clear",
+			func() outcome { return result(syn.Len(bg)) },
 			func() outcome { return result(awaitF(a.Len(bg))) }},
-		{"Clear", func(s *Store) outcome { return result(nil, s.Clear(bg)) },
-			func() outcome { _, err := awaitF(a.Clear(bg)); return result(nil, err) }},
-		{"Len after Clear", func(s *Store) outcome { return result(s.Len(bg)) },
+		{"Clear",
+			func() outcome { return done(syn.Clear(bg)) },
+			func() outcome { return doneF(awaitF(a.Clear(bg))) }},
+		{"Len after Clear",
+			func() outcome { return result(syn.Len(bg)) },
 			func() outcome { return result(awaitF(a.Len(bg))) }},
-		{"Keys after Clear", func(s *Store) outcome { return result(sortedKeys(s.Keys(bg))) },
-			func() outcome { return result(sortedKeys(awaitF(a.Keys(bg)))) }},
+		{"Keys after Clear",
+			func() outcome { return sortedKeys(syn.Keys(bg)) },
+			func() outcome { return sortedKeys(awaitF(a.Keys(bg))) }},
 	}
 	for _, st := range steps {
-		want, got := st.sync(syn), st.async()
+		want, got := st.sync(), st.async()
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("%s: async result differs from blocking (-blocking +async):\n%s", st.name, d)
 		}

@@ -72,6 +72,27 @@ func (sc *scheduler) stop() {
 	sc.done.Wait()
 }
 
+// armUntil arms t (a new timer when nil) to fire when clk reaches until.
+// The clock may move between reading it and arming the timer (a fake clock
+// in a test, a preempted goroutine), and the timer would then fire that much
+// late; so it is armed again until two readings around the arming agree to
+// the millisecond.
+func armUntil(clk clock.Clock, t clock.Timer, until time.Time) clock.Timer {
+	for range 8 {
+		before := clk.Now()
+		d := max(until.Sub(before), 0)
+		if t == nil {
+			t = clk.NewTimer(d)
+		} else {
+			t.Reset(d)
+		}
+		if clk.Now().Sub(before) < time.Millisecond {
+			break
+		}
+	}
+	return t
+}
+
 func (s *Store[K, V]) schedule() {
 	sc := &s.sched
 	var timer clock.Timer
@@ -108,41 +129,38 @@ func (s *Store[K, V]) schedule() {
 				break
 			}
 		}
-		s.deliverExpired(ctx)
+		inline := s.deliverExpired(ctx, nil)
 		if listening {
 			s.expiryMu.Unlock()
 		}
+		// Inline OnExpire hooks run on the scheduler, but outside the
+		// sweep's exclusion: they may write to the store.
+		s.runInline(ctx, inline)
 		s.flushAcks(ctx)
 
-		wait := time.Duration(-1) // no deadline known: sleep until woken
+		// Sleep until the next deadline, or for a backend that other
+		// processes write to, at most one poll interval; with neither,
+		// until woken.
+		var until time.Time
 		next, ok, err := s.b.NextDeadline(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("livedict: reading the next deadline failed", "err", err)
 		}
 		if ok {
-			wait = max(time.UnixMilli(next).Sub(s.clk.Now()), 0)
+			until = time.UnixMilli(next)
 			sc.nextWake.Store(next)
 		} else {
 			sc.nextWake.Store(math.MaxInt64)
 		}
-		if s.poll > 0 && (wait < 0 || wait > s.poll) {
-			wait = s.poll
+		if s.poll > 0 {
+			if p := s.clk.Now().Add(s.poll); !ok || p.Before(until) {
+				until = p
+			}
 		}
 		var tick <-chan time.Time
-		if wait >= 0 {
-			if timer == nil {
-				timer = s.clk.NewTimer(wait)
-			} else {
-				timer.Reset(wait)
-			}
+		if !until.IsZero() {
+			timer = armUntil(s.clk, timer, until)
 			tick = timer.C()
-			// The clock may have moved between reading it and arming the
-			// timer (a fake clock in tests, a preempted goroutine): the
-			// timer then fires late, so look again now that it is armed.
-			if ok && s.nowMs() >= next {
-				timer.Stop()
-				continue
-			}
 		}
 		select {
 		case <-sc.stopCh:
@@ -162,33 +180,34 @@ func (s *Store[K, V]) schedule() {
 // not wait: the sweep may itself be waiting for that hook's queue.
 func (s *Store[K, V]) orderAfterSweep(ctx context.Context, hs *hookTable[K, V]) func() {
 	if !hs.has(kindExpire) || sandbox.InHook(ctx) {
-		return nil
+		return noop
 	}
 	s.expiryMu.RLock()
 	return s.expiryMu.RUnlock
 }
 
-// deliverExpired claims outbox events and queues them to the OnExpire hooks.
-// With no OnExpire hook registered it leaves the outbox alone: events wait
-// for the first hook, up to the retention limit.
-func (s *Store[K, V]) deliverExpired(ctx context.Context) {
+// deliverExpired claims outbox events, queues them to the asynchronous
+// OnExpire hooks and returns the inline calls appended to inline. With no
+// OnExpire hook registered it leaves the outbox alone: events wait for the
+// first hook, up to the retention limit.
+func (s *Store[K, V]) deliverExpired(ctx context.Context, inline []call) []call {
 	for {
 		hs := s.table()
 		if !hs.has(kindExpire) {
-			return
+			return inline
 		}
 		evs, err := s.b.ClaimExpired(ctx, s.nowMs(), claimBatch, claimLease)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("livedict: claiming expiry events failed", "err", err)
 			}
-			return
+			return inline
 		}
 		for _, ev := range evs {
-			s.emitExpired(ctx, hs, ev)
+			inline = s.emitExpired(ctx, hs, ev, inline)
 		}
 		if len(evs) < claimBatch {
-			return
+			return inline
 		}
 	}
 }
@@ -196,7 +215,7 @@ func (s *Store[K, V]) deliverExpired(ctx context.Context) {
 // emitExpired queues one expiry to its hooks and acknowledges it once every
 // call has finished, failed or been skipped: a crash before that leaves the
 // event in a durable outbox, to be delivered again.
-func (s *Store[K, V]) emitExpired(ctx context.Context, hs *hookTable[K, V], ev backend.Expired[K, V]) {
+func (s *Store[K, V]) emitExpired(ctx context.Context, hs *hookTable[K, V], ev backend.Expired[K, V], inline []call) []call {
 	scoped := hs.scoped[kindExpire][ev.Key]
 	global := hs.global[kindExpire]
 	pending := &atomic.Int32{}
@@ -213,12 +232,11 @@ func (s *Store[K, V]) emitExpired(ctx context.Context, hs *hookTable[K, V], ev b
 		for _, hk := range list {
 			left--
 			c := sandbox.Call{Hook: hk.sb, Key: ks, Fn: bind(hk.fn, ev.Key, s.hookValue(ev.Value, false, left)), Done: done}
-			// An inline OnExpire hook runs on the scheduler: there is no
-			// caller to run it before.
-			s.runInline(ctx, s.dispatch(ctx, hk, h, c, nil))
+			inline = s.dispatch(ctx, hk, h, c, inline)
 		}
 	}
 	done()
+	return inline
 }
 
 func (s *Store[K, V]) queueAck(id string) {

@@ -78,18 +78,13 @@ func (s *Store[K, V]) Lock(ctx context.Context, key K, opts ...LockOption) (*Loc
 		}
 		// Sleep until a local unlock, the holder's lease end, or (for a
 		// backend shared with other processes) the next poll.
-		d := max(time.UnixMilli(heldUntil).Sub(s.clk.Now()), time.Millisecond)
+		until := time.UnixMilli(heldUntil)
 		if s.poll > 0 {
-			d = min(d, s.poll/4+time.Millisecond)
+			if p := s.clk.Now().Add(s.poll/4 + time.Millisecond); p.Before(until) {
+				until = p
+			}
 		}
-		t := s.clk.NewTimer(d)
-		if !s.clk.Now().Before(time.UnixMilli(heldUntil)) {
-			// The lease ended while the timer was being armed; see the
-			// scheduler for why this is checked after arming.
-			t.Stop()
-			s.doneWaiting(key)
-			continue
-		}
+		t := armUntil(s.clk, nil, until)
 		select {
 		case <-wake:
 		case <-t.C():

@@ -308,13 +308,8 @@ func (s *Store[K, V]) orderEvents(ctx context.Context, hs *hookTable[K, V], h ui
 	}
 	unlockStripe, err := s.lockStripe(ctx, h)
 	if err != nil {
-		if afterSweep != nil {
-			afterSweep()
-		}
+		afterSweep()
 		return nil, err
-	}
-	if afterSweep == nil {
-		return unlockStripe, nil
 	}
 	return func() { unlockStripe(); afterSweep() }, nil
 }
@@ -339,7 +334,7 @@ func (s *Store[K, V]) writeEvents(ctx context.Context, hs *hookTable[K, V], key 
 	var inline []call
 	if res.ExpiredMoved && hs.has(kindExpire) {
 		// Deliver the expiry of the replaced entry before the new Set.
-		s.deliverExpired(ctx)
+		inline = s.deliverExpired(ctx, inline)
 	}
 	for _, ev := range res.Evicted {
 		inline = s.emit(ctx, hs, kindEvict, ev.Key, s.hash(ev.Key), ev.Entry.Value, false, inline)
