@@ -5,6 +5,7 @@ go 1.24.0
 require (
 	github.com/dave/jennifer v1.7.1
 	github.com/google/go-cmp v0.7.0
+	github.com/mattn/go-sqlite3 v1.14.53
 	go.uber.org/goleak v1.3.0
 	golang.org/x/tools v0.42.0
 )

@@ -225,6 +225,7 @@ type hookErrors struct {
 	mu    sync.Mutex
 	kinds map[string]int
 	first map[string]runtime.HookError
+	any   *runtime.HookError
 }
 
 func newHookErrors() *hookErrors {
@@ -238,6 +239,16 @@ func (h *hookErrors) handle(e runtime.HookError) {
 	if _, ok := h.first[e.Kind]; !ok {
 		h.first[e.Kind] = e
 	}
+	if h.any == nil {
+		h.any = &e
+	}
+}
+
+// failed returns the first failure reported, if any.
+func (h *hookErrors) failed() *runtime.HookError {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.any
 }
 
 func (h *hookErrors) get(kind string) (int, runtime.HookError) {
@@ -351,7 +362,17 @@ func testHooksCallBack(t *testing.T, f *fixture) {
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			f := f.child(t)
-			s := f.store(runtime.WithBucket("callback-" + strings.ReplaceAll(mode.name, "/", "-")))
+			herr := newHookErrors()
+			s := f.store(runtime.WithBucket("callback-"+strings.ReplaceAll(mode.name, "/", "-")),
+				runtime.WithHookErrorHandler(herr.handle))
+			// until waits for cond, or fails at once when a hook failed.
+			until := func(what string, cond func() bool) {
+				t.Helper()
+				waitFor(t, what, func() bool { return cond() || herr.failed() != nil })
+				if e := herr.failed(); e != nil {
+					t.Fatalf("waiting for %s: a hook failed: %v", what, e)
+				}
+			}
 			opts := func(key string) []runtime.HookOption {
 				return append([]runtime.HookOption{runtime.ForKey(key)}, mode.opts...)
 			}
@@ -415,21 +436,21 @@ func testHooksCallBack(t *testing.T, f *fixture) {
 			within(t, "Set(a) with hooks calling back into the store", func() error {
 				return s.Set(bg, "a", item("a", 1))
 			})
-			waitFor(t, "the OnSet hook of a to run twice", func() bool { return runs.Load() >= 2 })
-			waitFor(t, "the OnDelete hook of c to copy it to c2", func() bool { return has(t, s, "c2") })
+			until("the OnSet hook of a to run twice", func() bool { return runs.Load() >= 2 })
+			until("the OnDelete hook of c to copy it to c2", func() bool { return has(t, s, "c2") })
 			within(t, "Get(a) with a hook calling Get", func() error {
 				_, _, err := s.Get(bg, "a")
 				return err
 			})
-			waitFor(t, "the OnGet hook to run", reget.Load)
+			until("the OnGet hook to run", reget.Load)
 			set(t, s, "e", item("e", 6), runtime.TTL(10*time.Millisecond))
 			f.clk.Advance(10 * time.Millisecond)
-			waitFor(t, "the OnExpire hook of e to set it again", func() bool {
+			until("the OnExpire hook of e to set it again", func() bool {
 				v, ok := get(t, s, "e")
 				return ok && v.Name == "reborn"
 			})
 			within(t, "Set(a) after the OnExpire hook ran", func() error { return s.Set(bg, "a", item("a", 7)) })
-			waitFor(t, "the OnSet hook of a to run a third time", func() bool { return runs.Load() >= 3 })
+			until("the OnSet hook of a to run a third time", func() bool { return runs.Load() >= 3 })
 			if d := mustGet(t, s, "d"); d.N != 2 {
 				t.Errorf("the hooks' Updates of d ran %d times, want 2", d.N)
 			}

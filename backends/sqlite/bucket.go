@@ -1,0 +1,791 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/livedict/livedict/backend"
+)
+
+// bucket is one bucket's view of the file. Handles are cheap; the data and
+// counters live in the file, the drop count in the Backend.
+type bucket struct {
+	be        *Backend
+	name      string
+	limit     backend.Limit
+	lru       bool // the bucket evicts least recently used keys: Get stamps access
+	retention int
+	owner     string // names this handle's claims in the outbox
+	dropped   *atomic.Uint64
+	closed    atomic.Bool
+
+	// inflight holds the events this handle handed out and has not seen
+	// acknowledged, with when (monotonic clock); see ClaimExpired.
+	inflightMu sync.Mutex
+	inflight   map[int64]time.Time
+}
+
+var _ backend.Bucket[string, []byte] = (*bucket)(nil)
+
+func randomID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("livedict/sqlite: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// SQL shared by several operations. Parameters are numbered where one is
+// used twice.
+const (
+	live      = `(deadline = 0 OR deadline > ?)`
+	getSQL    = `SELECT value, deadline, version FROM livedict_entries WHERE bucket = ? AND key = ?`
+	getLive   = getSQL + ` AND ` + live
+	nextSeq   = `INSERT INTO livedict_buckets (bucket, seq) VALUES (?, 1) ON CONFLICT (bucket) DO UPDATE SET seq = seq + 1 RETURNING seq`
+	nextFence = `INSERT INTO livedict_buckets (bucket, fence) VALUES (?, 1) ON CONFLICT (bucket) DO UPDATE SET fence = fence + 1 RETURNING fence`
+	countLive = `SELECT count(*) FROM livedict_entries WHERE bucket = ? AND ` + live
+	// dueSQL selects, in deadline order, the due entries of bucket ?1 at ?2,
+	// at most ?3; the partial index serves it.
+	dueSQL = ` FROM livedict_entries WHERE bucket = ?1 AND deadline > 0 AND deadline <= ?2 ORDER BY deadline, key LIMIT ?3`
+)
+
+// check fails when the bucket or its backend is closed.
+func (bk *bucket) check() error {
+	if bk.closed.Load() || bk.be.closed.Load() {
+		return backend.ErrClosed
+	}
+	return nil
+}
+
+// fail gives err the context of the operation; an error caused by a Close
+// that raced the operation becomes ErrClosed.
+func (bk *bucket) fail(op string, err error) error {
+	if bk.check() != nil {
+		err = backend.ErrClosed
+	}
+	return fmt.Errorf("livedict/sqlite: %s in bucket %q: %w", op, bk.name, err)
+}
+
+func (bk *bucket) failKey(op, key string, err error) error {
+	if bk.check() != nil {
+		err = backend.ErrClosed
+	}
+	return fmt.Errorf("livedict/sqlite: %s of key %q in bucket %q: %w", op, key, bk.name, err)
+}
+
+// outcome reports whether err is a result of the operation rather than a
+// failure: the transaction still commits what it did before.
+func outcome(err error) bool {
+	return errors.Is(err, backend.ErrConflict) || errors.Is(err, backend.ErrLimit) || errors.Is(err, backend.ErrLockLost)
+}
+
+// update runs fn in a write transaction on the writer connection:
+// BEGIN IMMEDIATE takes the file's write lock at once, waiting up to the
+// busy timeout for other processes. It commits when fn returns nil or an
+// outcome error (which it then returns), and rolls back otherwise. Drops fn
+// reports through *dropped are counted once the commit succeeded.
+//
+// The transaction is plain SQL on a dedicated *sql.Conn rather than a
+// *sql.Tx, which starts a goroutine per transaction.
+func (bk *bucket) update(ctx context.Context, fn func(tx *sql.Conn, dropped *int) error) error {
+	conn, err := bk.be.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close() // back to the pool
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	dropped := 0
+	ferr := fn(conn, &dropped)
+	if ferr != nil && !outcome(ferr) {
+		rollback(conn)
+		return ferr
+	}
+	// Once fn has done its work, a cancelled ctx no longer undoes it.
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
+		rollback(conn)
+		return err
+	}
+	if dropped > 0 {
+		bk.dropped.Add(uint64(dropped))
+	}
+	return ferr
+}
+
+// rollback ends a failed transaction, unless SQLite already did (an
+// interrupted statement, a failed COMMIT). A connection that cannot roll
+// back is discarded rather than returned to the pool inside a transaction.
+func rollback(conn *sql.Conn) {
+	conn.Raw(func(dc any) error {
+		c, ok := dc.(*sqlite3.SQLiteConn)
+		if !ok {
+			return driver.ErrBadConn
+		}
+		if c.AutoCommit() {
+			return nil
+		}
+		if _, err := c.Exec("ROLLBACK", nil); err != nil {
+			return driver.ErrBadConn
+		}
+		return nil
+	})
+}
+
+// seq takes the next number of the bucket's counter.
+func (bk *bucket) seq(ctx context.Context, tx *sql.Conn) (uint64, error) {
+	var n uint64
+	err := tx.QueryRowContext(ctx, nextSeq, bk.name).Scan(&n)
+	return n, err
+}
+
+// genShift splits a version into generation<<genShift + writes since.
+const genShift = 20
+
+// stamps returns the version and access stamp of a write over a live entry
+// of version prev (0: a new key). The version is prev+1, unless the key is
+// new or prev+1 would reach the next generation: then it is a new
+// generation of the bucket's counter. Generations only grow, so a key
+// never sees a version again, even across a Delete, and rewriting a key
+// touches no shared row. The access stamp, which orders EvictLRU, is a
+// number of the same counter in an EvictLRU bucket and 0 in others.
+func (bk *bucket) stamps(ctx context.Context, tx *sql.Conn, prev uint64) (version, stamp uint64, err error) {
+	if prev != 0 && (prev+1)&(1<<genShift-1) != 0 {
+		version = prev + 1
+	} else {
+		if stamp, err = bk.seq(ctx, tx); err != nil {
+			return 0, 0, err
+		}
+		version = stamp << genShift
+	}
+	if bk.lru && stamp == 0 {
+		stamp, err = bk.seq(ctx, tx)
+	}
+	if !bk.lru {
+		stamp = 0
+	}
+	return version, stamp, err
+}
+
+// scanEntry reads value, deadline and version.
+func scanEntry(row interface{ Scan(...any) error }) (backend.Entry[[]byte], error) {
+	var e backend.Entry[[]byte]
+	err := row.Scan(&e.Value, &e.Deadline, &e.Version)
+	if e.Value == nil && err == nil {
+		e.Value = []byte{}
+	}
+	return e, err
+}
+
+// nonNil keeps an empty value apart from SQL NULL, which the driver binds
+// for a nil slice.
+func nonNil(p []byte) []byte {
+	if p == nil {
+		return []byte{}
+	}
+	return p
+}
+
+func (bk *bucket) Get(ctx context.Context, key string, now int64) (backend.Entry[[]byte], bool, error) {
+	if err := bk.check(); err != nil {
+		return backend.Entry[[]byte]{}, false, err
+	}
+	if bk.lru {
+		return bk.getTouch(ctx, key, now)
+	}
+	e, err := scanEntry(bk.be.r.QueryRowContext(ctx, getLive, bk.name, key, now))
+	if errors.Is(err, sql.ErrNoRows) {
+		return backend.Entry[[]byte]{}, false, nil
+	}
+	if err != nil {
+		return backend.Entry[[]byte]{}, false, bk.failKey("Get", key, err)
+	}
+	return e, true, nil
+}
+
+// getTouch is Get in an EvictLRU bucket: it stamps the entry as used.
+func (bk *bucket) getTouch(ctx context.Context, key string, now int64) (backend.Entry[[]byte], bool, error) {
+	var e backend.Entry[[]byte]
+	found := false
+	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
+		var err error
+		e, err = scanEntry(tx.QueryRowContext(ctx, getLive, bk.name, key, now))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		stamp, err := bk.seq(ctx, tx)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE livedict_entries SET accessed = ? WHERE bucket = ? AND key = ?`, stamp, bk.name, key)
+		return err
+	})
+	if err != nil {
+		return backend.Entry[[]byte]{}, false, bk.failKey("Get", key, err)
+	}
+	return e, found, nil
+}
+
+func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], now int64) (backend.WriteResult[string, []byte], error) {
+	var res backend.WriteResult[string, []byte]
+	if err := bk.check(); err != nil {
+		return res, err
+	}
+	err := bk.update(ctx, func(tx *sql.Conn, dropped *int) error {
+		cur, err := scanEntry(tx.QueryRowContext(ctx, getSQL, bk.name, key))
+		exists := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if exists && !cur.Live(now) {
+			// An expiry the sweep has not reached yet: report it before the
+			// key is reused, so a Set never swallows an expiry.
+			if err := bk.moveToOutbox(ctx, tx, key, cur); err != nil {
+				return err
+			}
+			if err := bk.trimOutbox(ctx, tx, now, dropped); err != nil {
+				return err
+			}
+			res.ExpiredMoved, exists = true, false
+		}
+		if w.Conditional {
+			v := uint64(0)
+			if exists {
+				v = cur.Version
+			}
+			if v != w.IfVersion {
+				return backend.ErrConflict
+			}
+		}
+		if !exists && bk.limit.MaxKeys > 0 {
+			if res.Evicted, err = bk.makeRoom(ctx, tx, now); err != nil {
+				return err
+			}
+		}
+		var prev uint64
+		if exists {
+			prev = cur.Version
+		}
+		version, stamp, err := bk.stamps(ctx, tx, prev)
+		if err != nil {
+			return err
+		}
+		res.Version = version
+		if exists {
+			res.Prev, res.Existed = cur, true
+			deadline := w.Deadline
+			if w.KeepTTL {
+				deadline = cur.Deadline
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE livedict_entries SET value = ?, deadline = ?, version = ?, accessed = max(accessed, ?) WHERE bucket = ? AND key = ?`,
+				nonNil(w.Value), deadline, version, stamp, bk.name, key)
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO livedict_entries (bucket, key, value, deadline, version, accessed) VALUES (?, ?, ?, ?, ?, ?)`,
+			bk.name, key, nonNil(w.Value), w.Deadline, version, stamp)
+		return err
+	})
+	if err != nil {
+		if outcome(err) {
+			// Conflict or limit: what the transaction moved to the outbox
+			// stays there, as the result says.
+			return res, err
+		}
+		return backend.WriteResult[string, []byte]{}, bk.failKey("Put", key, err)
+	}
+	return res, nil
+}
+
+// makeRoom enforces the key limit for a new key: it fails with ErrLimit or
+// evicts the least recently used live entries.
+func (bk *bucket) makeRoom(ctx context.Context, tx *sql.Conn, now int64) ([]backend.KV[string, []byte], error) {
+	var n int
+	if err := tx.QueryRowContext(ctx, countLive, bk.name, now).Scan(&n); err != nil {
+		return nil, err
+	}
+	if n < bk.limit.MaxKeys {
+		return nil, nil
+	}
+	if !bk.lru {
+		return nil, fmt.Errorf("%w: bucket %q holds %d keys", backend.ErrLimit, bk.name, bk.limit.MaxKeys)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT key, value, deadline, version FROM livedict_entries WHERE bucket = ? AND `+live+` ORDER BY accessed LIMIT ?`,
+		bk.name, now, n-bk.limit.MaxKeys+1)
+	if err != nil {
+		return nil, err
+	}
+	var victims []backend.KV[string, []byte]
+	for rows.Next() {
+		var kv backend.KV[string, []byte]
+		if err := rows.Scan(&kv.Key, &kv.Entry.Value, &kv.Entry.Deadline, &kv.Entry.Version); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		kv.Entry.Value = nonNil(kv.Entry.Value)
+		victims = append(victims, kv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, v := range victims {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM livedict_entries WHERE bucket = ? AND key = ?`, bk.name, v.Key); err != nil {
+			return nil, err
+		}
+	}
+	return victims, nil
+}
+
+// moveToOutbox moves one expired entry to the outbox.
+func (bk *bucket) moveToOutbox(ctx context.Context, tx *sql.Conn, key string, e backend.Entry[[]byte]) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO livedict_outbox (bucket, key, value, deadline) VALUES (?, ?, ?, ?)`,
+		bk.name, key, nonNil(e.Value), e.Deadline); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM livedict_entries WHERE bucket = ? AND key = ?`, bk.name, key)
+	return err
+}
+
+// trimOutbox deletes the oldest unclaimed events beyond the retention and
+// adds how many to *dropped.
+func (bk *bucket) trimOutbox(ctx context.Context, tx *sql.Conn, now int64, dropped *int) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM livedict_outbox WHERE bucket = ?`, bk.name).Scan(&n); err != nil {
+		return err
+	}
+	if n <= bk.retention {
+		return nil
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM livedict_outbox WHERE id IN (
+		SELECT id FROM livedict_outbox WHERE bucket = ? AND claimed_until <= ? ORDER BY id LIMIT ?)`,
+		bk.name, now, n-bk.retention)
+	if err != nil {
+		return err
+	}
+	d, err := res.RowsAffected()
+	*dropped += int(d)
+	return err
+}
+
+func (bk *bucket) Delete(ctx context.Context, key string, now int64) (backend.Entry[[]byte], bool, error) {
+	if err := bk.check(); err != nil {
+		return backend.Entry[[]byte]{}, false, err
+	}
+	var e backend.Entry[[]byte]
+	found := false
+	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
+		var err error
+		e, err = scanEntry(tx.QueryRowContext(ctx,
+			`DELETE FROM livedict_entries WHERE bucket = ? AND key = ? AND `+live+` RETURNING value, deadline, version`, bk.name, key, now))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	if err != nil {
+		return backend.Entry[[]byte]{}, false, bk.failKey("Delete", key, err)
+	}
+	return e, found, nil
+}
+
+func (bk *bucket) DeleteIf(ctx context.Context, key string, version uint64, now int64) error {
+	if err := bk.check(); err != nil {
+		return err
+	}
+	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM livedict_entries WHERE bucket = ? AND key = ? AND version = ? AND `+live,
+			bk.name, key, version, now)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, backend.ErrConflict)
+		}
+		return nil
+	})
+	if errors.Is(err, backend.ErrConflict) {
+		return backend.ErrConflict
+	}
+	if err != nil {
+		return bk.failKey("DeleteIf", key, err)
+	}
+	return nil
+}
+
+func (bk *bucket) Len(ctx context.Context, now int64) (int, error) {
+	if err := bk.check(); err != nil {
+		return 0, err
+	}
+	var n int
+	if err := bk.be.r.QueryRowContext(ctx, countLive, bk.name, now).Scan(&n); err != nil {
+		return 0, bk.fail("Len", err)
+	}
+	return n, nil
+}
+
+// rangePage is how many entries Range reads per query.
+const rangePage = 256
+
+// Range reads the bucket in pages, in key order, and calls fn between
+// queries, holding no connection or transaction while fn runs.
+func (bk *bucket) Range(ctx context.Context, now int64, fn func(string, backend.Entry[[]byte]) bool) error {
+	if err := bk.check(); err != nil {
+		return err
+	}
+	const cols = `SELECT key, value, deadline, version FROM livedict_entries WHERE bucket = ? AND `
+	page := make([]backend.KV[string, []byte], 0, rangePage)
+	first := true
+	var after string
+	for {
+		var rows *sql.Rows
+		var err error
+		if first {
+			rows, err = bk.be.r.QueryContext(ctx, cols+live+` ORDER BY key LIMIT ?`, bk.name, now, rangePage)
+		} else {
+			rows, err = bk.be.r.QueryContext(ctx, cols+`key > ? AND `+live+` ORDER BY key LIMIT ?`, bk.name, after, now, rangePage)
+		}
+		if err != nil {
+			return bk.fail("Range", err)
+		}
+		page = page[:0]
+		for rows.Next() {
+			var kv backend.KV[string, []byte]
+			if err := rows.Scan(&kv.Key, &kv.Entry.Value, &kv.Entry.Deadline, &kv.Entry.Version); err != nil {
+				rows.Close()
+				return bk.fail("Range", err)
+			}
+			kv.Entry.Value = nonNil(kv.Entry.Value)
+			page = append(page, kv)
+		}
+		if err := rows.Err(); err != nil {
+			return bk.fail("Range", err)
+		}
+		for _, kv := range page {
+			if !fn(kv.Key, kv.Entry) {
+				return nil
+			}
+		}
+		if len(page) < rangePage {
+			return nil
+		}
+		first, after = false, page[len(page)-1].Key
+		if err := ctx.Err(); err != nil {
+			return bk.fail("Range", err)
+		}
+	}
+}
+
+func (bk *bucket) Clear(ctx context.Context, now int64) error {
+	if err := bk.check(); err != nil {
+		return err
+	}
+	err := bk.update(ctx, func(tx *sql.Conn, dropped *int) error {
+		// Entries that already expired go to the outbox first.
+		moved, err := tx.ExecContext(ctx, `INSERT INTO livedict_outbox (bucket, key, value, deadline) SELECT bucket, key, value, deadline`+dueSQL,
+			bk.name, now, -1)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM livedict_entries WHERE bucket = ?`, bk.name); err != nil {
+			return err
+		}
+		if n, err := moved.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return bk.trimOutbox(ctx, tx, now, dropped)
+	})
+	if err != nil {
+		return bk.fail("Clear", err)
+	}
+	return nil
+}
+
+func (bk *bucket) NextDeadline(ctx context.Context) (int64, bool, error) {
+	if err := bk.check(); err != nil {
+		return 0, false, err
+	}
+	var d sql.NullInt64
+	err := bk.be.r.QueryRowContext(ctx, `SELECT min(deadline) FROM livedict_entries WHERE bucket = ? AND deadline > 0`, bk.name).Scan(&d)
+	if err != nil {
+		return 0, false, bk.fail("NextDeadline", err)
+	}
+	return d.Int64, d.Valid, nil
+}
+
+// exists runs an EXISTS query on a reader: the sweep and the claim look
+// there first, so an idle poll takes no write lock.
+func (bk *bucket) exists(ctx context.Context, query string, args ...any) (bool, error) {
+	var ok bool
+	err := bk.be.r.QueryRowContext(ctx, `SELECT EXISTS (`+query+`)`, args...).Scan(&ok)
+	return ok, err
+}
+
+func (bk *bucket) SweepExpired(ctx context.Context, now int64, max int) (int, error) {
+	if err := bk.check(); err != nil {
+		return 0, err
+	}
+	if max <= 0 {
+		return 0, nil
+	}
+	due, err := bk.exists(ctx, `SELECT 1`+dueSQL, bk.name, now, 1)
+	if err != nil || !due {
+		if err != nil {
+			err = bk.fail("SweepExpired", err)
+		}
+		return 0, err
+	}
+	moved := 0
+	err = bk.update(ctx, func(tx *sql.Conn, dropped *int) error {
+		// The same deterministic selection twice in one transaction: copy,
+		// then delete.
+		res, err := tx.ExecContext(ctx, `INSERT INTO livedict_outbox (bucket, key, value, deadline) SELECT bucket, key, value, deadline`+dueSQL,
+			bk.name, now, max)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n == 0 {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, `DELETE FROM livedict_entries WHERE bucket = ?1 AND key IN (SELECT key`+dueSQL+`)`,
+			bk.name, now, max)
+		if err != nil {
+			return err
+		}
+		if d, err := res.RowsAffected(); err != nil || d != n {
+			return errors.Join(err, fmt.Errorf("moved %d entries to the outbox but deleted %d", n, d))
+		}
+		moved = int(n)
+		return bk.trimOutbox(ctx, tx, now, dropped)
+	})
+	if err != nil {
+		return 0, bk.fail("SweepExpired", err)
+	}
+	return moved, nil
+}
+
+// ClaimExpired claims, in one UPDATE ... RETURNING, the oldest events that
+// nobody claimed or whose claim lease ended at now. It does not hand back
+// an event this handle handed out and has not seen acknowledged, until the
+// lease has also passed on this process's monotonic clock: a clock that
+// jumps ahead of the lease while the hooks run (a wall clock stepped
+// forward, a fake clock in tests) then does not make the store deliver an
+// event twice. Other processes go by the lease in the file alone.
+func (bk *bucket) ClaimExpired(ctx context.Context, now int64, max int, lease time.Duration) ([]backend.Expired[string, []byte], error) {
+	if err := bk.check(); err != nil {
+		return nil, err
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	skip := bk.inflightIDs(lease)
+	const claimable = ` FROM livedict_outbox WHERE bucket = ?1 AND claimed_until <= ?2 AND id NOT IN (SELECT value FROM json_each(?3))`
+	ok, err := bk.exists(ctx, `SELECT 1`+claimable, bk.name, now, skip)
+	if err != nil || !ok {
+		if err != nil {
+			err = bk.fail("ClaimExpired", err)
+		}
+		return nil, err
+	}
+	var out []backend.Expired[string, []byte]
+	err = bk.update(ctx, func(tx *sql.Conn, _ *int) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE livedict_outbox SET owner = ?5, claimed_until = ?6
+			WHERE id IN (SELECT id`+claimable+` ORDER BY id LIMIT ?4)
+			RETURNING id, key, value, deadline`,
+			bk.name, now, skip, max, bk.owner, now+lease.Milliseconds())
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var ev backend.Expired[string, []byte]
+			if err := rows.Scan(&id, &ev.Key, &ev.Value, &ev.Deadline); err != nil {
+				return err
+			}
+			ev.ID, ev.Value = strconv.FormatInt(id, 10), nonNil(ev.Value)
+			out = append(out, ev)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, bk.fail("ClaimExpired", err)
+	}
+	// RETURNING gives no order; events of one key must go out in order.
+	slices.SortFunc(out, func(a, b backend.Expired[string, []byte]) int {
+		return compareIDs(a.ID, b.ID)
+	})
+	bk.inflightMu.Lock()
+	at := time.Now()
+	for _, ev := range out {
+		id, _ := strconv.ParseInt(ev.ID, 10, 64)
+		bk.inflight[id] = at
+	}
+	bk.inflightMu.Unlock()
+	return out, nil
+}
+
+// inflightIDs forgets the events handed out longer than lease ago and
+// returns the others as a JSON array, for json_each.
+func (bk *bucket) inflightIDs(lease time.Duration) string {
+	bk.inflightMu.Lock()
+	defer bk.inflightMu.Unlock()
+	b := []byte{'['}
+	for id, at := range bk.inflight {
+		if time.Since(at) >= lease {
+			delete(bk.inflight, id)
+			continue
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
+}
+
+func compareIDs(a, b string) int {
+	if len(a) != len(b) {
+		return len(a) - len(b)
+	}
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (bk *bucket) AckExpired(ctx context.Context, ids []string) error {
+	if err := bk.check(); err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	nums := make([]int64, len(ids))
+	for i, id := range ids {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return bk.fail("AckExpired", fmt.Errorf("event id %q is not one of this backend's", id))
+		}
+		nums[i] = n
+	}
+	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
+		for _, id := range nums {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM livedict_outbox WHERE bucket = ? AND id = ?`, bk.name, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return bk.fail("AckExpired", err)
+	}
+	bk.inflightMu.Lock()
+	for _, id := range nums {
+		delete(bk.inflight, id)
+	}
+	bk.inflightMu.Unlock()
+	return nil
+}
+
+func (bk *bucket) DroppedExpired() uint64 { return bk.dropped.Load() }
+
+func (bk *bucket) TryLock(ctx context.Context, key string, owner string, lease time.Duration, now int64) (uint64, bool, int64, error) {
+	if err := bk.check(); err != nil {
+		return 0, false, 0, err
+	}
+	var fence uint64
+	var heldUntil int64
+	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
+		err := tx.QueryRowContext(ctx, `SELECT until FROM livedict_locks WHERE bucket = ? AND key = ?`, bk.name, key).Scan(&heldUntil)
+		if err == nil && heldUntil > now {
+			return nil
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		heldUntil = 0
+		if err := tx.QueryRowContext(ctx, nextFence, bk.name).Scan(&fence); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO livedict_locks (bucket, key, owner, until) VALUES (?, ?, ?, ?)
+			ON CONFLICT (bucket, key) DO UPDATE SET owner = excluded.owner, until = excluded.until`,
+			bk.name, key, owner, now+lease.Milliseconds())
+		return err
+	})
+	if err != nil {
+		return 0, false, 0, bk.failKey("TryLock", key, err)
+	}
+	if fence == 0 {
+		return 0, false, heldUntil, nil
+	}
+	return fence, true, 0, nil
+}
+
+func (bk *bucket) Unlock(ctx context.Context, key string, owner string, now int64) error {
+	if err := bk.check(); err != nil {
+		return err
+	}
+	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
+		// The entry goes either way: a lease that ran out frees its row too.
+		var until int64
+		err := tx.QueryRowContext(ctx, `DELETE FROM livedict_locks WHERE bucket = ? AND key = ? AND owner = ? RETURNING until`,
+			bk.name, key, owner).Scan(&until)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && until <= now {
+			return backend.ErrLockLost
+		}
+		return err
+	})
+	if err != nil {
+		return bk.failKey("Unlock", key, err)
+	}
+	return nil
+}
+
+func (bk *bucket) ExtendLock(ctx context.Context, key string, owner string, lease time.Duration, now int64) error {
+	if err := bk.check(); err != nil {
+		return err
+	}
+	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
+		res, err := tx.ExecContext(ctx, `UPDATE livedict_locks SET until = ? WHERE bucket = ? AND key = ? AND owner = ? AND until > ?`,
+			now+lease.Milliseconds(), bk.name, key, owner, now)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, backend.ErrLockLost)
+		}
+		return nil
+	})
+	if err != nil {
+		return bk.failKey("ExtendLock", key, err)
+	}
+	return nil
+}
+
+// Close ends this handle; the data stays in the file and the backend stays
+// open.
+func (bk *bucket) Close() error {
+	bk.closed.Store(true)
+	return nil
+}
