@@ -1,6 +1,6 @@
 module github.com/livedict/livedict
 
-go 1.24.0
+go 1.26.0
 
 require (
 	github.com/dave/jennifer v1.7.1
@@ -11,8 +11,12 @@ require (
 )
 
 require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/redis/go-redis/v9 v9.23.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/mod v0.33.0 // indirect
 	golang.org/x/sync v0.19.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
 )
 
 tool github.com/livedict/livedict/cmd/livedictgen

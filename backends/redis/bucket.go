@@ -1,0 +1,659 @@
+package redis
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/livedict/livedict/backend"
+)
+
+// bucket is one bucket's handle. The data lives in Redis; the handle holds
+// the shard tags, its consumer name and the drop count of its process.
+type bucket struct {
+	be        *Backend
+	name      string
+	limit     backend.Limit
+	lru       bool
+	retention int // outbox events kept, over all shards
+	consumer  string
+	dropped   *atomic.Uint64
+	tags      []string // the key tag of each shard
+	closed    atomic.Bool
+}
+
+var _ backend.Bucket[string, []byte] = (*bucket)(nil)
+
+func randomID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("livedict/redis: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func (bk *bucket) check() error {
+	if bk.closed.Load() || bk.be.closed.Load() {
+		return errBackendClosed
+	}
+	return nil
+}
+
+func (bk *bucket) fail(op string, err error) error {
+	if bk.check() != nil {
+		err = backend.ErrClosed
+	}
+	return fmt.Errorf("livedict/redis: %s in bucket %q: %w", op, bk.name, err)
+}
+
+func (bk *bucket) failKey(op, key string, err error) error {
+	if bk.check() != nil {
+		err = backend.ErrClosed
+	}
+	return fmt.Errorf("livedict/redis: %s of key %q in bucket %q: %w", op, key, bk.name, err)
+}
+
+func (bk *bucket) tagOf(key string) string { return bk.tags[shardOf(key, len(bk.tags))] }
+
+// run runs one script through the batcher and returns its reply.
+func (bk *bucket) run(ctx context.Context, s *goredis.Script, tag string, args ...any) (any, error) {
+	cmds, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
+		return []goredis.Cmder{s.EvalSha(ctx, p, []string{tag + ":idx"}, append([]any{tag}, args...)...)}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cmds[0].(*goredis.Cmd).Result()
+}
+
+// eachShard queues one command list per shard in one pipeline.
+func (bk *bucket) eachShard(ctx context.Context, queue func(p goredis.Pipeliner, tag string) []goredis.Cmder) ([][]goredis.Cmder, error) {
+	var per [][]goredis.Cmder
+	_, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
+		per = make([][]goredis.Cmder, len(bk.tags))
+		var all []goredis.Cmder
+		for i, tag := range bk.tags {
+			per[i] = queue(p, tag)
+			all = append(all, per[i]...)
+		}
+		return all
+	})
+	return per, err
+}
+
+// reply helpers: script replies are arrays of integers and strings.
+
+func list(v any) []any { l, _ := v.([]any); return l }
+
+func num(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case string:
+		n, _ := strconv.ParseInt(x, 10, 64)
+		return n
+	}
+	return 0
+}
+
+func bytesOf(v any) []byte {
+	s, _ := v.(string)
+	return []byte(s)
+}
+
+// entryOf reads {v, d, n} from position i of a reply.
+func entryOf(l []any, i int) backend.Entry[[]byte] {
+	return backend.Entry[[]byte]{Value: bytesOf(l[i]), Deadline: num(l[i+1]), Version: uint64(num(l[i+2]))}
+}
+
+func (bk *bucket) Get(ctx context.Context, key string, now int64) (backend.Entry[[]byte], bool, error) {
+	var none backend.Entry[[]byte]
+	if err := bk.check(); err != nil {
+		return none, false, err
+	}
+	tag := bk.tagOf(key)
+	if bk.lru {
+		r, err := bk.run(ctx, getTouchScript, tag, key, now)
+		if err != nil {
+			return none, false, bk.failKey("Get", key, err)
+		}
+		if l := list(r); len(l) == 3 {
+			return entryOf(l, 0), true, nil
+		}
+		return none, false, nil
+	}
+	cmds, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
+		return []goredis.Cmder{p.HMGet(ctx, tag+":e:"+key, "v", "d", "n")}
+	})
+	if err == nil {
+		err = errs(cmds)
+	}
+	if err != nil {
+		return none, false, bk.failKey("Get", key, err)
+	}
+	l := cmds[0].(*goredis.SliceCmd).Val()
+	if l[0] == nil {
+		return none, false, nil
+	}
+	e := entryOf(l, 0)
+	if !e.Live(now) {
+		return none, false, nil
+	}
+	return e, true, nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], now int64) (backend.WriteResult[string, []byte], error) {
+	var res backend.WriteResult[string, []byte]
+	if err := bk.check(); err != nil {
+		return res, err
+	}
+	r, err := bk.run(ctx, putScript, bk.tagOf(key), key, w.Value, w.Deadline, flag(w.KeepTTL), flag(w.Conditional),
+		w.IfVersion, now, bk.limit.MaxKeys, flag(bk.lru), bk.be.cfg.reclaim.Milliseconds())
+	if err != nil {
+		return res, bk.failKey("Put", key, err)
+	}
+	l := list(r)
+	if len(l) < 2 {
+		return res, bk.failKey("Put", key, fmt.Errorf("unexpected reply %v", r))
+	}
+	if res.ExpiredMoved = num(l[1]) == 1; res.ExpiredMoved {
+		bk.trim(ctx)
+	}
+	switch num(l[0]) {
+	case 1:
+		return res, backend.ErrConflict
+	case 2:
+		return res, fmt.Errorf("%w: bucket %q holds %d keys", backend.ErrLimit, bk.name, bk.limit.MaxKeys)
+	}
+	if num(l[2]) == 1 {
+		res.Existed, res.Prev = true, entryOf(l, 3)
+	}
+	res.Version = uint64(num(l[6]))
+	for i := 7; i+3 < len(l); i += 4 {
+		res.Evicted = append(res.Evicted, backend.KV[string, []byte]{Key: l[i].(string), Entry: entryOf(l, i+1)})
+	}
+	return res, nil
+}
+
+func (bk *bucket) del(ctx context.Context, op, key string, version uint64, now int64) (backend.Entry[[]byte], bool, error) {
+	if err := bk.check(); err != nil {
+		return backend.Entry[[]byte]{}, false, err
+	}
+	r, err := bk.run(ctx, deleteScript, bk.tagOf(key), key, now, version)
+	if err != nil {
+		return backend.Entry[[]byte]{}, false, bk.failKey(op, key, err)
+	}
+	if l := list(r); len(l) == 3 {
+		return entryOf(l, 0), true, nil
+	}
+	return backend.Entry[[]byte]{}, false, nil
+}
+
+func (bk *bucket) Delete(ctx context.Context, key string, now int64) (backend.Entry[[]byte], bool, error) {
+	return bk.del(ctx, "Delete", key, 0, now)
+}
+
+func (bk *bucket) DeleteIf(ctx context.Context, key string, version uint64, now int64) error {
+	if version == 0 {
+		return backend.ErrConflict
+	}
+	_, ok, err := bk.del(ctx, "DeleteIf", key, version, now)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return backend.ErrConflict
+	}
+	return nil
+}
+
+func (bk *bucket) Len(ctx context.Context, now int64) (int, error) {
+	if err := bk.check(); err != nil {
+		return 0, err
+	}
+	nowStr := strconv.FormatInt(now, 10)
+	per, err := bk.eachShard(ctx, func(p goredis.Pipeliner, tag string) []goredis.Cmder {
+		return []goredis.Cmder{p.ZCard(ctx, tag+":idx"), p.ZCount(ctx, tag+":dl", "1", nowStr)}
+	})
+	if err != nil {
+		return 0, bk.fail("Len", err)
+	}
+	n := 0
+	for _, cmds := range per {
+		if err := errs(cmds); err != nil {
+			return 0, bk.fail("Len", err)
+		}
+		n += int(cmds[0].(*goredis.IntCmd).Val() - cmds[1].(*goredis.IntCmd).Val())
+	}
+	return n, nil
+}
+
+// rangePage is how many keys Range reads per shard and round trip.
+const rangePage = 256
+
+// Range pages through each shard's index by key and reads the entries of a
+// page in one pipeline; fn runs between round trips.
+func (bk *bucket) Range(ctx context.Context, now int64, fn func(string, backend.Entry[[]byte]) bool) error {
+	if err := bk.check(); err != nil {
+		return err
+	}
+	for _, tag := range bk.tags {
+		from := "-"
+		for {
+			cmds, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
+				return []goredis.Cmder{p.ZRangeByLex(ctx, tag+":idx", &goredis.ZRangeBy{Min: from, Max: "+", Count: rangePage})}
+			})
+			if err == nil {
+				err = errs(cmds)
+			}
+			if err != nil {
+				return bk.fail("Range", err)
+			}
+			keys := cmds[0].(*goredis.StringSliceCmd).Val()
+			if len(keys) == 0 {
+				break
+			}
+			vals, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
+				out := make([]goredis.Cmder, len(keys))
+				for i, k := range keys {
+					out[i] = p.HMGet(ctx, tag+":e:"+k, "v", "d", "n")
+				}
+				return out
+			})
+			if err == nil {
+				err = errs(vals)
+			}
+			if err != nil {
+				return bk.fail("Range", err)
+			}
+			for i, k := range keys {
+				l := vals[i].(*goredis.SliceCmd).Val()
+				if l[0] == nil {
+					continue
+				}
+				if e := entryOf(l, 0); e.Live(now) && !fn(k, e) {
+					return nil
+				}
+			}
+			if len(keys) < rangePage {
+				break
+			}
+			from = "(" + keys[len(keys)-1]
+			if err := ctx.Err(); err != nil {
+				return bk.fail("Range", err)
+			}
+		}
+	}
+	return nil
+}
+
+// clearBatch is how many entries one Clear script call deletes, so that a
+// large bucket does not block Redis in one long script.
+const clearBatch = 512
+
+func (bk *bucket) Clear(ctx context.Context, now int64) error {
+	if err := bk.check(); err != nil {
+		return err
+	}
+	for _, tag := range bk.tags {
+		for {
+			r, err := bk.run(ctx, clearScript, tag, now, clearBatch)
+			if err != nil {
+				return bk.fail("Clear", err)
+			}
+			l := list(r)
+			if len(l) != 2 {
+				return bk.fail("Clear", fmt.Errorf("unexpected reply %v", r))
+			}
+			if num(l[1]) > 0 {
+				bk.trim(ctx)
+			}
+			if num(l[0]) == 0 {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func (bk *bucket) NextDeadline(ctx context.Context) (int64, bool, error) {
+	if err := bk.check(); err != nil {
+		return 0, false, err
+	}
+	per, err := bk.eachShard(ctx, func(p goredis.Pipeliner, tag string) []goredis.Cmder {
+		return []goredis.Cmder{p.ZRangeWithScores(ctx, tag+":dl", 0, 0)}
+	})
+	if err != nil {
+		return 0, false, bk.fail("NextDeadline", err)
+	}
+	var next int64
+	found := false
+	for _, cmds := range per {
+		if err := errs(cmds); err != nil {
+			return 0, false, bk.fail("NextDeadline", err)
+		}
+		for _, z := range cmds[0].(*goredis.ZSliceCmd).Val() {
+			if d := int64(z.Score); !found || d < next {
+				next, found = d, true
+			}
+		}
+	}
+	return next, found, nil
+}
+
+func (bk *bucket) SweepExpired(ctx context.Context, now int64, max int) (int, error) {
+	if err := bk.check(); err != nil {
+		return 0, err
+	}
+	if max <= 0 {
+		return 0, nil
+	}
+	// One look at every shard's earliest deadline first, so an idle poll
+	// runs no script.
+	nowStr := strconv.FormatInt(now, 10)
+	per, err := bk.eachShard(ctx, func(p goredis.Pipeliner, tag string) []goredis.Cmder {
+		return []goredis.Cmder{p.ZCount(ctx, tag+":dl", "1", nowStr)}
+	})
+	if err != nil {
+		return 0, bk.fail("SweepExpired", err)
+	}
+	moved := 0
+	for i, cmds := range per {
+		if err := errs(cmds); err != nil {
+			return moved, bk.fail("SweepExpired", err)
+		}
+		if cmds[0].(*goredis.IntCmd).Val() == 0 {
+			continue
+		}
+		r, err := bk.run(ctx, sweepScript, bk.tags[i], now, max-moved)
+		if err != nil {
+			return moved, bk.fail("SweepExpired", err)
+		}
+		moved += int(num(r))
+		if moved >= max {
+			break
+		}
+	}
+	if moved > 0 {
+		bk.trim(ctx)
+	}
+	return moved, nil
+}
+
+// trim keeps the bucket's outbox at its retention: when the shards' streams
+// hold more events than that, the oldest go, by stream ID across shards,
+// and are counted. It runs after writes that moved events, outside their
+// scripts (the shards are in different slots), so two processes trimming
+// at once may drop a few more than needed: retention bounds memory, it is
+// not an exact count. A failure is left to the next trim.
+func (bk *bucket) trim(ctx context.Context) {
+	per, err := bk.eachShard(ctx, func(p goredis.Pipeliner, tag string) []goredis.Cmder {
+		return []goredis.Cmder{p.XLen(ctx, tag+":out")}
+	})
+	if err != nil {
+		return
+	}
+	total := int64(0)
+	for _, cmds := range per {
+		total += cmds[0].(*goredis.IntCmd).Val()
+	}
+	excess := total - int64(bk.retention)
+	if excess <= 0 {
+		return
+	}
+	heads, err := bk.eachShard(ctx, func(p goredis.Pipeliner, tag string) []goredis.Cmder {
+		return []goredis.Cmder{p.XRangeN(ctx, tag+":out", "-", "+", excess)}
+	})
+	if err != nil {
+		return
+	}
+	type head struct {
+		shard int
+		id    string
+	}
+	var all []head
+	for i, cmds := range heads {
+		for _, m := range cmds[0].(*goredis.XMessageSliceCmd).Val() {
+			all = append(all, head{i, m.ID})
+		}
+	}
+	slices.SortFunc(all, func(a, b head) int { return compareStreamIDs(a.id, b.id) })
+	byShard := make(map[int][]string)
+	for _, h := range all[:min(int(excess), len(all))] {
+		byShard[h.shard] = append(byShard[h.shard], h.id)
+	}
+	cmds, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
+		var out []goredis.Cmder
+		for n, ids := range byShard {
+			out = append(out, p.XDel(ctx, bk.tags[n]+":out", ids...))
+		}
+		return out
+	})
+	if err != nil {
+		return
+	}
+	for _, c := range cmds {
+		bk.dropped.Add(uint64(c.(*goredis.IntCmd).Val()))
+	}
+}
+
+// createGroups creates the consumer group of every shard's outbox (and the
+// stream), from the start of the stream so no event is skipped.
+func (bk *bucket) createGroups(ctx context.Context) error {
+	per, err := bk.eachShard(ctx, func(p goredis.Pipeliner, tag string) []goredis.Cmder {
+		return []goredis.Cmder{p.XGroupCreateMkStream(ctx, tag+":out", group, "0")}
+	})
+	if err != nil {
+		return err
+	}
+	for _, cmds := range per {
+		if err := cmds[0].Err(); err != nil && !isBusyGroup(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// ClaimExpired takes, per shard, the events whose consumer kept them
+// longer than lease without acknowledging them (XAUTOCLAIM), then new ones
+// (XREADGROUP). IDs are "shard/stream id".
+func (bk *bucket) ClaimExpired(ctx context.Context, now int64, max int, lease time.Duration) ([]backend.Expired[string, []byte], error) {
+	if err := bk.check(); err != nil {
+		return nil, err
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	per, err := bk.claim(ctx, max, lease)
+	if err == nil && anyNoGroup(per) {
+		// The server lost the groups (a restart without persistence).
+		if err = bk.createGroups(ctx); err == nil {
+			per, err = bk.claim(ctx, max, lease)
+		}
+	}
+	if err != nil {
+		return nil, bk.fail("ClaimExpired", err)
+	}
+	var out []backend.Expired[string, []byte]
+	for i, cmds := range per {
+		if err := errs(cmds); err != nil {
+			return out, bk.fail("ClaimExpired", err)
+		}
+		var msgs []goredis.XMessage
+		stale, _ := cmds[0].(*goredis.XAutoClaimCmd).Val()
+		msgs = append(msgs, stale...)
+		for _, s := range cmds[1].(*goredis.XStreamSliceCmd).Val() {
+			msgs = append(msgs, s.Messages...)
+		}
+		// One key's events go out in stream order.
+		slices.SortFunc(msgs, func(a, b goredis.XMessage) int { return compareStreamIDs(a.ID, b.ID) })
+		// Everything read is returned: an event read and not returned
+		// would wait in this consumer's pending list for a whole lease.
+		for _, m := range msgs {
+			out = append(out, bk.event(i, m))
+		}
+	}
+	return out, nil
+}
+
+func (bk *bucket) claim(ctx context.Context, max int, lease time.Duration) ([][]goredis.Cmder, error) {
+	return bk.eachShard(ctx, func(p goredis.Pipeliner, tag string) []goredis.Cmder {
+		out := tag + ":out"
+		return []goredis.Cmder{
+			p.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: out, Group: group, Consumer: bk.consumer, MinIdle: lease, Start: "0-0", Count: int64(max)}),
+			p.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: group, Consumer: bk.consumer, Streams: []string{out, ">"}, Count: int64(max), Block: -1}),
+		}
+	})
+}
+
+func anyNoGroup(per [][]goredis.Cmder) bool {
+	for _, cmds := range per {
+		for _, c := range cmds {
+			if isNoGroup(c.Err()) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (bk *bucket) event(shard int, m goredis.XMessage) backend.Expired[string, []byte] {
+	str := func(f string) string { s, _ := m.Values[f].(string); return s }
+	d, _ := strconv.ParseInt(str("d"), 10, 64)
+	return backend.Expired[string, []byte]{
+		ID:       strconv.Itoa(shard) + "/" + m.ID,
+		Key:      str("k"),
+		Value:    []byte(str("v")),
+		Deadline: d,
+	}
+}
+
+// compareStreamIDs orders "ms-seq" stream IDs.
+func compareStreamIDs(a, b string) int {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	an, _ := strconv.ParseUint(am, 10, 64)
+	bn, _ := strconv.ParseUint(bm, 10, 64)
+	if c := cmp.Compare(an, bn); c != 0 {
+		return c
+	}
+	an, _ = strconv.ParseUint(as, 10, 64)
+	bn, _ = strconv.ParseUint(bs, 10, 64)
+	return cmp.Compare(an, bn)
+}
+
+func (bk *bucket) AckExpired(ctx context.Context, ids []string) error {
+	if err := bk.check(); err != nil {
+		return err
+	}
+	byShard := make(map[int][]string)
+	for _, id := range ids {
+		s, sid, ok := strings.Cut(id, "/")
+		n, err := strconv.Atoi(s)
+		if !ok || err != nil || n < 0 || n >= len(bk.tags) {
+			return bk.fail("AckExpired", fmt.Errorf("event id %q is not one of this bucket's", id))
+		}
+		byShard[n] = append(byShard[n], sid)
+	}
+	if len(byShard) == 0 {
+		return nil
+	}
+	cmds, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
+		var out []goredis.Cmder
+		for n, sids := range byShard {
+			stream := bk.tags[n] + ":out"
+			out = append(out, p.XAck(ctx, stream, group, sids...), p.XDel(ctx, stream, sids...))
+		}
+		return out
+	})
+	if err == nil {
+		err = errs(cmds)
+	}
+	if err != nil {
+		return bk.fail("AckExpired", err)
+	}
+	return nil
+}
+
+func (bk *bucket) DroppedExpired() uint64 { return bk.dropped.Load() }
+
+func (bk *bucket) lockPX(lease time.Duration) int64 { return (lease + lockGrace).Milliseconds() }
+
+func (bk *bucket) TryLock(ctx context.Context, key string, owner string, lease time.Duration, now int64) (uint64, bool, int64, error) {
+	if err := bk.check(); err != nil {
+		return 0, false, 0, err
+	}
+	r, err := bk.run(ctx, tryLockScript, bk.tagOf(key), key, owner, lease.Milliseconds(), now, bk.lockPX(lease))
+	if err != nil {
+		return 0, false, 0, bk.failKey("TryLock", key, err)
+	}
+	l := list(r)
+	if len(l) != 2 {
+		return 0, false, 0, bk.failKey("TryLock", key, fmt.Errorf("unexpected reply %v", r))
+	}
+	if num(l[0]) == 1 {
+		return uint64(num(l[1])), true, 0, nil
+	}
+	return 0, false, num(l[1]), nil
+}
+
+func (bk *bucket) unlock(ctx context.Context, op, key, owner string, extend time.Duration, now int64) error {
+	if err := bk.check(); err != nil {
+		return err
+	}
+	r, err := bk.run(ctx, unlockScript, bk.tagOf(key), key, owner, now, extend.Milliseconds(), bk.lockPX(extend))
+	if err != nil {
+		return bk.failKey(op, key, err)
+	}
+	if num(r) != 1 {
+		return bk.failKey(op, key, backend.ErrLockLost)
+	}
+	return nil
+}
+
+func (bk *bucket) Unlock(ctx context.Context, key string, owner string, now int64) error {
+	return bk.unlock(ctx, "Unlock", key, owner, 0, now)
+}
+
+func (bk *bucket) ExtendLock(ctx context.Context, key string, owner string, lease time.Duration, now int64) error {
+	if lease <= 0 {
+		return bk.failKey("ExtendLock", key, errors.New("lease must be positive"))
+	}
+	return bk.unlock(ctx, "ExtendLock", key, owner, lease, now)
+}
+
+// Close ends this handle and removes its consumer from the outbox groups
+// when nothing is pending for it; the data stays.
+func (bk *bucket) Close() error {
+	if bk.closed.Swap(true) || bk.be.closed.Load() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
+		var out []goredis.Cmder
+		for _, tag := range bk.tags {
+			out = append(out, closeScript.EvalSha(ctx, p, []string{tag + ":idx"}, tag, group, bk.consumer))
+		}
+		return out
+	})
+	_ = err // the consumer entry is bookkeeping only; a failure leaves an idle consumer
+	return nil
+}

@@ -1,0 +1,224 @@
+package redis
+
+import goredis "github.com/redis/go-redis/v9"
+
+// The Lua scripts run every read-then-write of a shard atomically in Redis.
+// Each takes the shard's index key as KEYS[1] (so a cluster client routes
+// it to the right node) and the shard's key tag as ARGV[1]; every key a
+// script builds from the tag hashes to the same slot. Values are opaque
+// binary strings to Lua. Numbers come back as integers.
+//
+// An entry is a hash: v (value), d (deadline, Unix ms, 0 for none), n (its
+// version). The shard's sorted sets index it: idx (every key, score 0, so
+// it pages by key), dl (keys with a deadline, by deadline) and lru (EvictLRU
+// buckets only, by access stamp).
+
+// prelude holds the helpers every script shares.
+const prelude = `
+local tag = ARGV[1]
+local function ek(key) return tag .. ':e:' .. key end
+
+local function unindex(key)
+	redis.call('ZREM', tag .. ':idx', key)
+	redis.call('ZREM', tag .. ':dl', key)
+	redis.call('ZREM', tag .. ':lru', key)
+end
+
+-- expire_to_outbox moves an expired entry (v, d already read) to the
+-- outbox stream, in the same script as its removal.
+local function expire_to_outbox(key, v, d)
+	redis.call('XADD', tag .. ':out', '*', 'k', key, 'v', v, 'd', d)
+	redis.call('DEL', ek(key))
+	unindex(key)
+end
+
+local function expired(d, now) return d > 0 and d <= now end
+
+local function live_count(now)
+	return redis.call('ZCARD', tag .. ':idx') - redis.call('ZCOUNT', tag .. ':dl', 1, now)
+end
+
+local function touch(key)
+	redis.call('ZADD', tag .. ':lru', redis.call('INCR', tag .. ':seq'), key)
+end
+`
+
+// putScript: ARGV tag, key, value, deadline, keepTTL, conditional,
+// ifVersion, now, maxKeys, lru, reclaimMs.
+// Returns {code, moved, existed, prevV, prevD, prevN, version,
+// evicted key, v, d, n ...}; code 0 ok, 1 version conflict, 2 limit.
+var putScript = goredis.NewScript(prelude + `
+local key, now = ARGV[2], tonumber(ARGV[8])
+local cur = redis.call('HMGET', ek(key), 'v', 'd', 'n')
+local exists = cur[1] ~= false
+local moved = 0
+if exists and expired(tonumber(cur[2]), now) then
+	expire_to_outbox(key, cur[1], cur[2])
+	moved, exists = 1, false
+end
+if ARGV[6] == '1' then
+	local have = 0
+	if exists then have = tonumber(cur[3]) end
+	if have ~= tonumber(ARGV[7]) then return {1, moved} end
+end
+local res = {0, moved, 0, '', 0, 0, 0}
+local max = tonumber(ARGV[9])
+if not exists and max > 0 then
+	local n = live_count(now)
+	if n >= max then
+		if ARGV[10] ~= '1' then return {2, moved} end
+		local need, pos, victims = n - max + 1, 0, {}
+		while need > 0 do
+			local batch = redis.call('ZRANGE', tag .. ':lru', pos, pos + 63)
+			if #batch == 0 then break end
+			for _, k in ipairs(batch) do
+				if need > 0 then
+					local e = redis.call('HMGET', ek(k), 'v', 'd', 'n')
+					if e[1] ~= false and not expired(tonumber(e[2]), now) then
+						table.insert(victims, {k, e[1], tonumber(e[2]), tonumber(e[3])})
+						need = need - 1
+					end
+				end
+			end
+			pos = pos + #batch
+		end
+		for _, vic in ipairs(victims) do
+			redis.call('DEL', ek(vic[1]))
+			unindex(vic[1])
+			for _, x in ipairs(vic) do table.insert(res, x) end
+		end
+	end
+end
+local deadline = tonumber(ARGV[4])
+if exists then
+	res[3], res[4], res[5], res[6] = 1, cur[1], tonumber(cur[2]), tonumber(cur[3])
+	if ARGV[5] == '1' then deadline = tonumber(cur[2]) end
+end
+local version = redis.call('INCR', tag .. ':seq')
+res[7] = version
+redis.call('HSET', ek(key), 'v', ARGV[3], 'd', deadline, 'n', version)
+redis.call('ZADD', tag .. ':idx', 0, key)
+if deadline > 0 then
+	redis.call('ZADD', tag .. ':dl', deadline, key)
+	local reclaim = tonumber(ARGV[11])
+	if reclaim > 0 then redis.call('PEXPIREAT', ek(key), deadline + reclaim) end
+else
+	redis.call('ZREM', tag .. ':dl', key)
+	redis.call('PERSIST', ek(key))
+end
+if ARGV[10] == '1' then touch(key) end
+return res
+`)
+
+// getTouchScript is Get in an EvictLRU bucket: ARGV tag, key, now.
+// Returns {} or {v, d, n}.
+var getTouchScript = goredis.NewScript(prelude + `
+local key, now = ARGV[2], tonumber(ARGV[3])
+local e = redis.call('HMGET', ek(key), 'v', 'd', 'n')
+if e[1] == false or expired(tonumber(e[2]), now) then return {} end
+touch(key)
+return {e[1], tonumber(e[2]), tonumber(e[3])}
+`)
+
+// deleteScript: ARGV tag, key, now, ifVersion (0: any). An expired entry is
+// left for the sweep. Returns {} or {v, d, n} of the deleted entry.
+var deleteScript = goredis.NewScript(prelude + `
+local key, now, want = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local e = redis.call('HMGET', ek(key), 'v', 'd', 'n')
+if e[1] == false or expired(tonumber(e[2]), now) then return {} end
+if want ~= 0 and tonumber(e[3]) ~= want then return {} end
+redis.call('DEL', ek(key))
+unindex(key)
+return {e[1], tonumber(e[2]), tonumber(e[3])}
+`)
+
+// sweepScript moves up to max due entries to the outbox: ARGV tag, now,
+// max. Index members whose entry Redis already reclaimed are dropped from
+// the indexes. Returns how many moved.
+var sweepScript = goredis.NewScript(prelude + `
+local now = tonumber(ARGV[2])
+local due = redis.call('ZRANGEBYSCORE', tag .. ':dl', 1, now, 'LIMIT', 0, tonumber(ARGV[3]))
+local moved = 0
+for _, key in ipairs(due) do
+	local e = redis.call('HMGET', ek(key), 'v', 'd')
+	if e[1] == false then
+		unindex(key)
+	elseif expired(tonumber(e[2]), now) then
+		expire_to_outbox(key, e[1], e[2])
+		moved = moved + 1
+	end
+end
+return moved
+`)
+
+// clearScript deletes up to batch entries of the shard, moving expired ones
+// to the outbox first: ARGV tag, now, batch.
+// Returns {entries left, moved}.
+var clearScript = goredis.NewScript(prelude + `
+local now = tonumber(ARGV[2])
+local keys = redis.call('ZRANGE', tag .. ':idx', 0, tonumber(ARGV[3]) - 1)
+local moved = 0
+for _, key in ipairs(keys) do
+	local e = redis.call('HMGET', ek(key), 'v', 'd')
+	if e[1] ~= false and expired(tonumber(e[2]), now) then
+		expire_to_outbox(key, e[1], e[2])
+		moved = moved + 1
+	else
+		redis.call('DEL', ek(key))
+		unindex(key)
+	end
+end
+return {redis.call('ZCARD', tag .. ':idx'), moved}
+`)
+
+// A lock is a string "until owner" (until in Unix ms of the callers'
+// clock), written with PX so that Redis reclaims it lockGrace after the
+// lease; the lease itself is decided by until, so that every process judges
+// it by the same clock the store uses.
+
+// tryLockScript: ARGV tag, key, owner, leaseMs, now, pxMs.
+// Returns {1, fence} or {0, heldUntil}.
+var tryLockScript = goredis.NewScript(prelude + `
+local lk = tag .. ':l:' .. ARGV[2]
+local now = tonumber(ARGV[5])
+local cur = redis.call('GET', lk)
+if cur then
+	local untilMs = tonumber(string.match(cur, '^(%d+) '))
+	if untilMs and untilMs > now then return {0, untilMs} end
+end
+local fence = redis.call('INCR', tag .. ':fence')
+redis.call('SET', lk, (now + tonumber(ARGV[4])) .. ' ' .. ARGV[3], 'PX', tonumber(ARGV[6]))
+return {1, fence}
+`)
+
+// unlockScript: ARGV tag, key, owner, now, extendMs (0: release),
+// pxMs. Returns 1 when owner held a live lease, else 0 (lost).
+var unlockScript = goredis.NewScript(prelude + `
+local lk = tag .. ':l:' .. ARGV[2]
+local now = tonumber(ARGV[4])
+local cur = redis.call('GET', lk)
+if not cur then return 0 end
+local untilMs, owner = string.match(cur, '^(%d+) (.*)$')
+if owner ~= ARGV[3] then return 0 end
+local ok = 0
+if tonumber(untilMs) > now then ok = 1 end
+local extend = tonumber(ARGV[5])
+if extend == 0 then
+	redis.call('DEL', lk)
+elseif ok == 1 then
+	redis.call('SET', lk, (now + extend) .. ' ' .. owner, 'PX', tonumber(ARGV[6]))
+end
+return ok
+`)
+
+// closeScript removes this handle's consumer from the shard's outbox group
+// if nothing is pending for it: ARGV tag, group, consumer.
+var closeScript = goredis.NewScript(prelude + `
+local ok, pending = pcall(redis.call, 'XPENDING', tag .. ':out', ARGV[2], '-', '+', 1, ARGV[3])
+if ok and #pending == 0 then
+	redis.call('XGROUP', 'DELCONSUMER', tag .. ':out', ARGV[2], ARGV[3])
+end
+return 0
+`)
+
+var allScripts = []*goredis.Script{putScript, getTouchScript, deleteScript, sweepScript, clearScript, tryLockScript, unlockScript, closeScript}
