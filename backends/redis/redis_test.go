@@ -2,10 +2,13 @@ package redis_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
@@ -14,6 +17,7 @@ import (
 	"github.com/livedict/livedict/backends/redis"
 	"github.com/livedict/livedict/conformance"
 	"github.com/livedict/livedict/internal/redistest"
+	"github.com/livedict/livedict/runtime"
 )
 
 func TestMain(m *testing.M) {
@@ -93,4 +97,70 @@ func TestConformanceCluster(t *testing.T) {
 		Open:   func(t *testing.T) backend.Backend { return newBackend(t, c) },
 		Raw:    rawBucket,
 	})
+}
+
+// TestForeignKeysUntouched: keys the backend did not write, including ones
+// that look like its own under another prefix, survive every operation of
+// a store, and are never counted or listed.
+func TestForeignKeysUntouched(t *testing.T) {
+	url, _ := redistest.Server(t)
+	c := newClient(t, url)
+	foreign := map[string]string{
+		"session:1":                "not livedict's",
+		"livedict":                 "a bare prefix",
+		"other:{items#0}:e:k1":     "another prefix's entry",
+		"other:{items#0}:idx":      "another prefix's index",
+		"livedictx:{items#3}:e:k1": "a longer prefix",
+	}
+	for k, v := range foreign {
+		if err := c.Set(bg, k, v, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := newBackend(t, c)
+	s, err := runtime.New(conformance.ItemCodec(), runtime.WithBackend(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 50 {
+		if err := s.Set(bg, fmt.Sprint("k", i), conformance.Item{N: int64(i)}, runtime.TTL(time.Duration(1+i%2)*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(5 * time.Millisecond)
+	if n, err := s.Len(bg); err != nil || n != 0 {
+		t.Fatalf("Len = %d, %v; want 0 (only expired keys of its own)", n, err)
+	}
+	if err := s.Clear(bg); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range foreign {
+		if got, err := c.Get(bg, k).Result(); err != nil || got != v {
+			t.Errorf("foreign key %q = %q, %v after the store's work; want %q", k, got, err, v)
+		}
+	}
+}
+
+// TestShardCountFixed: a bucket keeps the shard count it was created with,
+// and a process asking for another gets an error that says which.
+func TestShardCountFixed(t *testing.T) {
+	url, _ := redistest.Server(t)
+	c := newClient(t, url)
+	p := uniquePrefix()
+	b16, err := redis.New(c, redis.WithPrefix(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b16.Close()
+	rawBucket(t, b16, "items")
+	b4, err := redis.New(c, redis.WithPrefix(p), redis.WithShards(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b4.Close()
+	_, err = b4.Bucket(bg, backend.BucketConfig{Name: "items"})
+	if !errors.Is(err, backend.ErrInvalidOption) || !strings.Contains(err.Error(), "created with 16 shards") {
+		t.Fatalf("opening a 16-shard bucket with 4 shards: %v", err)
+	}
 }

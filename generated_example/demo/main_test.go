@@ -3,19 +3,38 @@ package main
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/livedict/livedict/internal/redistest"
 )
 
-// TestDemo runs the walkthrough on the memory backend and checks what it
-// shows actually happened.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestDemo runs the walkthrough on every backend and checks what it shows
+// actually happened.
 func TestDemo(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	for _, tc := range []struct {
+		name string
+		uri  func(t *testing.T) string
+	}{
+		{"memory", func(*testing.T) string { return "memory://" }},
+		{"sqlite", func(t *testing.T) string {
+			return "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "demo.db"))
+		}},
+		{"redis", func(t *testing.T) string { url, _ := redistest.Server(t); return url }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testDemo(t, tc.uri(t)) })
+	}
+}
+
+func testDemo(t *testing.T, uri string) {
 	var out bytes.Buffer
-	if err := run(context.Background(), &out, "memory://"); err != nil {
-		t.Fatalf("demo failed: %v\n%s", err, out.String())
+	if err := run(context.Background(), &out, uri); err != nil {
+		t.Fatalf("demo on %s failed: %v\n%s", uri, err, out.String())
 	}
 	for _, want := range []string{
 		"get tok-alice: found=true user=alice roles=[admin] name=Alice",
