@@ -1,12 +1,6 @@
 package livedict
 
-import (
-	"context"
-	"net/url"
-
-	"github.com/livedict/livedict/backend"
-	"github.com/livedict/livedict/backends/redis"
-)
+import "github.com/livedict/livedict/backends/redis"
 
 // The redis schemes:
 //
@@ -17,13 +11,6 @@ import (
 //
 // See redis.OpenURL for the parameters.
 func init() {
-	open := func(ctx context.Context, u *url.URL) (backend.Backend, error) {
-		b, err := redis.OpenURL(ctx, u)
-		if err != nil {
-			return nil, err // not a nil *redis.Backend in a non-nil interface
-		}
-		return b, nil
-	}
-	schemes["redis"] = open
-	schemes["rediss"] = open
+	schemes["redis"] = scheme(redis.ParseURL)
+	schemes["rediss"] = schemes["redis"]
 }

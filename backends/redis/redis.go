@@ -219,60 +219,78 @@ func New(client goredis.UniversalClient, opts ...Option) (*Backend, error) {
 // backend options: prefix, shards, poll_interval, reclaim_after. The
 // backend closes the client on Close.
 func OpenURL(ctx context.Context, u *url.URL) (*Backend, error) {
+	open, err := ParseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx)
+}
+
+// ParseURL checks a redis URL as OpenURL reads it, without connecting, and
+// returns the function that connects: a bad URL fails where it is written
+// (livedict.WithURI), not at the first store.
+func ParseURL(u *url.URL) (func(ctx context.Context) (*Backend, error), error) {
+	bad := func(format string, args ...any) error {
+		return invalid("OpenURL", "%s: "+format, append([]any{u.Redacted()}, args...)...)
+	}
 	q := u.Query()
 	var opts []Option
-	for name, set := range map[string]func(string) (Option, error){
-		"prefix": func(v string) (Option, error) { return WithPrefix(v), nil },
-		"shards": func(v string) (Option, error) {
-			n, err := strconv.Atoi(v)
-			return WithShards(n), err
-		},
-		"poll_interval": func(v string) (Option, error) {
-			d, err := time.ParseDuration(v)
-			return WithPollInterval(d), err
-		},
-		"reclaim_after": func(v string) (Option, error) {
-			d, err := time.ParseDuration(v)
-			return WithReclaimAfter(d), err
-		},
+	for _, p := range []struct {
+		name string
+		opt  func(string) (Option, error)
+	}{
+		{"prefix", func(v string) (Option, error) { return WithPrefix(v), nil }},
+		{"shards", func(v string) (Option, error) { n, err := strconv.Atoi(v); return WithShards(n), err }},
+		{"poll_interval", func(v string) (Option, error) { d, err := time.ParseDuration(v); return WithPollInterval(d), err }},
+		{"reclaim_after", func(v string) (Option, error) { d, err := time.ParseDuration(v); return WithReclaimAfter(d), err }},
 	} {
-		if !q.Has(name) {
+		if !q.Has(p.name) {
 			continue
 		}
-		o, err := set(q.Get(name))
+		if len(q[p.name]) != 1 {
+			return nil, bad("parameter %s is given %d times", p.name, len(q[p.name]))
+		}
+		o, err := p.opt(q.Get(p.name))
 		if err != nil {
-			return nil, invalid("OpenURL", "%s: %s=%q: %v", u.Redacted(), name, q.Get(name), err)
+			return nil, bad("%s=%q: %v", p.name, q.Get(p.name), err)
+		}
+		var c config
+		if err := o(&c); err != nil {
+			return nil, fmt.Errorf("%w (in %s)", err, u.Redacted())
 		}
 		opts = append(opts, o)
-		q.Del(name)
+		q.Del(p.name)
 	}
 	rest := *u
 	rest.RawQuery = q.Encode()
-	var client goredis.UniversalClient
+	var newClient func() goredis.UniversalClient
 	if q.Has("addr") {
 		co, err := goredis.ParseClusterURL(rest.String())
 		if err != nil {
-			return nil, invalid("OpenURL", "%s: %v", u.Redacted(), err)
+			return nil, bad("%v", err)
 		}
-		client = goredis.NewClusterClient(co)
+		newClient = func() goredis.UniversalClient { return goredis.NewClusterClient(co) }
 	} else {
 		o, err := goredis.ParseURL(rest.String())
 		if err != nil {
-			return nil, invalid("OpenURL", "%s: %v", u.Redacted(), err)
+			return nil, bad("%v", err)
 		}
-		client = goredis.NewClient(o)
+		newClient = func() goredis.UniversalClient { return goredis.NewClient(o) }
 	}
-	b, err := New(client, opts...)
-	if err != nil {
-		client.Close()
-		return nil, err
-	}
-	b.cfg.owns = true
-	if err := client.Ping(ctx).Err(); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("livedict/redis: %s: %w", u.Redacted(), err)
-	}
-	return b, nil
+	return func(ctx context.Context) (*Backend, error) {
+		client := newClient()
+		b, err := New(client, opts...)
+		if err != nil {
+			client.Close()
+			return nil, err
+		}
+		b.cfg.owns = true
+		if err := client.Ping(ctx).Err(); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("livedict/redis: %s: %w", u.Redacted(), err)
+		}
+		return b, nil
+	}, nil
 }
 
 // PollInterval is how often stores look for other processes' deadlines and

@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backend"
 	"github.com/livedict/livedict/backends/redis"
 	"github.com/livedict/livedict/conformance"
@@ -162,5 +163,39 @@ func TestShardCountFixed(t *testing.T) {
 	_, err = b4.Bucket(bg, backend.BucketConfig{Name: "items"})
 	if !errors.Is(err, backend.ErrInvalidOption) || !strings.Contains(err.Error(), "created with 16 shards") {
 		t.Fatalf("opening a 16-shard bucket with 4 shards: %v", err)
+	}
+}
+
+// TestURI opens stores through package livedict, which reaches this package
+// by the redis scheme alone, and checks that a bad URI fails where it is
+// written.
+func TestURI(t *testing.T) {
+	url, _ := redistest.Server(t)
+	p := uniquePrefix()
+	s, err := runtime.New(conformance.ItemCodec(), livedict.WithURI(url+"?prefix="+p+"&shards=4&poll_interval=50ms"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(bg, "k", conformance.Item{Name: "v"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, url)
+	if n, err := c.Exists(bg, p+":{items}:meta").Result(); err != nil || n != 1 {
+		t.Fatalf("the store did not write under prefix %q: %d, %v", p, n, err)
+	}
+	for _, bad := range []struct{ uri, want string }{
+		{url + "?shards=0", "0 shards"},
+		{url + "?prefix=a{b", "'{'"},
+		{url + "?poll_interval=soon", "poll_interval"},
+		{url + "?shards=2&shards=3", "given 2 times"},
+		{"redis://127.0.0.1:1/0?nosuch=1", "nosuch"},
+	} {
+		_, err := runtime.New(conformance.ItemCodec(), livedict.WithURI(bad.uri))
+		if !errors.Is(err, livedict.ErrInvalidOption) || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("WithURI(%q) = %v; want ErrInvalidOption mentioning %q", bad.uri, err, bad.want)
+		}
 	}
 }

@@ -28,11 +28,22 @@ import (
 // for example sqlite:///var/lib/app/livedict.db?durability=full. Anything
 // else is an error wrapping backend.ErrInvalidOption.
 func OpenURL(ctx context.Context, u *url.URL) (*Backend, error) {
+	open, err := ParseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx)
+}
+
+// ParseURL checks a sqlite URL as OpenURL reads it, without touching the
+// file, and returns the function that opens it: a bad URL fails where it
+// is written (livedict.WithURI), not at the first store.
+func ParseURL(u *url.URL) (func(ctx context.Context) (*Backend, error), error) {
 	path, opts, err := parseURL(u)
 	if err != nil {
 		return nil, err
 	}
-	return OpenContext(ctx, path, opts...)
+	return func(ctx context.Context) (*Backend, error) { return OpenContext(ctx, path, opts...) }, nil
 }
 
 func parseURL(u *url.URL) (string, []Option, error) {

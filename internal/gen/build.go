@@ -263,25 +263,36 @@ func (b *builder) store(a annotated) *templates.Store {
 		Bucket:    snake(name),
 	}
 	// Options are key=value words; each error points at its own word.
-	opts := a.options
-	offset := len(Directive)
-	for len(opts) > 0 {
-		trimmed := strings.TrimLeft(opts, " \t")
-		offset += len(opts) - len(trimmed)
-		opts = trimmed
-		if opts == "" {
-			break
-		}
-		word := opts
-		if i := strings.IndexAny(opts, " \t"); i >= 0 {
-			word = opts[:i]
-		}
-		pos := a.dirPos + token.Pos(offset)
-		b.option(st, word, pos)
-		opts = opts[len(word):]
-		offset += len(word)
+	for _, w := range splitOptions(a.options) {
+		b.option(st, w.text, a.dirPos+token.Pos(len(Directive)+w.offset))
 	}
 	return st
+}
+
+// optionWord is one word of a directive's options, with its byte offset
+// in the options text, so that an error can point at it.
+type optionWord struct {
+	text   string
+	offset int
+}
+
+// splitOptions splits the text after the directive's name into words
+// separated by spaces and tabs.
+func splitOptions(opts string) []optionWord {
+	var words []optionWord
+	for i := 0; i < len(opts); {
+		if opts[i] == ' ' || opts[i] == '\t' {
+			i++
+			continue
+		}
+		end := i
+		for end < len(opts) && opts[end] != ' ' && opts[end] != '\t' {
+			end++
+		}
+		words = append(words, optionWord{opts[i:end], i})
+		i = end
+	}
+	return words
 }
 
 func (b *builder) option(st *templates.Store, word string, pos token.Pos) {
