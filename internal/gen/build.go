@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -209,7 +210,7 @@ func (b *builder) compileErrors(targets []annotated) {
 		for _, a := range targets {
 			start, end := b.pkg.Fset.Position(a.spec.Pos()), b.pkg.Fset.Position(a.spec.End())
 			if pos.Filename == start.Filename && pos.Line >= start.Line && pos.Line <= end.Line {
-				b.diags = append(b.diags, Diagnostic{Pos: pos, Msg: fmt.Sprintf("livedictgen: %s does not compile: %s", a.spec.Name.Name, e.Msg)})
+				b.diags = append(b.diags, Diagnostic{Pos: pos, Msg: fmt.Sprintf("livedictgen: %s does not compile: %s%s", a.spec.Name.Name, e.Msg, b.tagsHint(e.Msg))})
 			}
 		}
 		// The parser reports a cascade after the first error; the first
@@ -219,6 +220,20 @@ func (b *builder) compileErrors(targets []annotated) {
 			b.diags = append(b.diags, Diagnostic{Pos: pos, Msg: "livedictgen: syntax error: " + e.Msg})
 		}
 	}
+}
+
+// tagsHint suggests -tags when a name is undefined and the package has
+// files that build constraints left out: go generate does not pass build
+// tags on, so the name may live in one of them.
+func (b *builder) tagsHint(msg string) string {
+	if !strings.HasPrefix(msg, "undefined:") || len(b.pkg.IgnoredFiles) == 0 {
+		return ""
+	}
+	names := make([]string, len(b.pkg.IgnoredFiles))
+	for i, f := range b.pkg.IgnoredFiles {
+		names[i] = filepath.Base(f)
+	}
+	return fmt.Sprintf(" (build constraints leave out %s; if it is declared there, run livedictgen with -tags)", strings.Join(names, ", "))
 }
 
 // parsePos reads the "file:line:col" of a packages.Error.

@@ -160,3 +160,16 @@ func TestSnakeBuckets(t *testing.T) {
 		}
 	}
 }
+
+// TestTagsFollowHint: the build_tags error case names -tags as the fix, and
+// with the tag the same package generates.
+func TestTagsFollowHint(t *testing.T) {
+	dir := filepath.Join(repoRoot(t), "testdata", "errors", "build_tags")
+	res, err := gen.Run(gen.Config{Dir: dir, Tags: "livedict_extra"})
+	if err != nil {
+		t.Fatalf("with -tags livedict_extra: %v", err)
+	}
+	if len(res.Outputs) != 1 || !strings.Contains(string(res.Outputs[0].Content), "type JobStore struct") {
+		t.Fatalf("outputs: %d files", len(res.Outputs))
+	}
+}

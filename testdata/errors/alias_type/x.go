@@ -1,0 +1,6 @@
+package x
+
+type job struct{ ID string }
+
+//livedict:store
+type Job = job

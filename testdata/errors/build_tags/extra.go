@@ -1,0 +1,5 @@
+//go:build livedict_extra
+
+package x
+
+type Extra struct{ N int }
