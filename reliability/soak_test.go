@@ -1,0 +1,225 @@
+package reliability
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/livedict/livedict"
+	ex "github.com/livedict/livedict/generated_example"
+)
+
+// histogram counts latencies in buckets a quarter of a power of two wide:
+// enough for p50/p99 within 19%, in constant memory for any run length.
+type histogram struct {
+	counts [64 * 4]uint64
+	n      uint64
+	max    time.Duration
+}
+
+func (h *histogram) add(d time.Duration) {
+	ns := uint64(max(d, 1))
+	exp := 63 - bits.LeadingZeros64(ns)
+	frac := 0
+	if exp >= 2 {
+		frac = int(ns>>(exp-2)) & 3
+	}
+	h.counts[exp*4+frac]++
+	h.n++
+	h.max = max(h.max, d)
+}
+
+func (h *histogram) merge(o *histogram) {
+	for i, c := range o.counts {
+		h.counts[i] += c
+	}
+	h.n += o.n
+	h.max = max(h.max, o.max)
+}
+
+// quantile returns the upper edge of the bucket holding quantile q.
+func (h *histogram) quantile(q float64) time.Duration {
+	want := uint64(math.Ceil(q * float64(h.n)))
+	var seen uint64
+	for i, c := range h.counts {
+		seen += c
+		if seen >= want && c > 0 {
+			exp, frac := i/4, i%4
+			return time.Duration((uint64(4+frac+1) << exp) / 4)
+		}
+	}
+	return h.max
+}
+
+// sample is one look at the process during the soak.
+type sample struct {
+	at         time.Duration
+	goroutines int
+	heapMB     float64 // live heap after a GC
+}
+
+// TestSoak runs 8 goroutines at 90% reads over a store pre-filled with
+// keys whose TTLs fall due during the run (writers set them again), and
+// samples goroutines and heap over time: both must stay flat. The short
+// version runs seconds; LIVEDICT_LONG=1 runs 1,000,000 keys for 10 minutes
+// (LIVEDICT_SOAK_DURATION changes it) on each backend.
+func TestSoak(t *testing.T) {
+	for _, tg := range targets() {
+		t.Run(tg.name, func(t *testing.T) {
+			keys, dur := tg.shortKeys, envDuration(t, "LIVEDICT_SOAK_DURATION", 3*time.Second)
+			if long() {
+				keys, dur = 1_000_000, envDuration(t, "LIVEDICT_SOAK_DURATION", 10*time.Minute)
+			}
+			soak(t, tg.uri(t), keys, dur)
+		})
+	}
+}
+
+func soak(t *testing.T, uri string, keys int, dur time.Duration) {
+	ctx := context.Background()
+	s, err := ex.NewSessionStore(storeOpts(uri)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var expired atomic.Int64
+	s.OnExpire(func(context.Context, string, ex.Session) { expired.Add(1) })
+
+	// TTLs spread over the run (and a little past it), so keys expire, are
+	// swept and reported all along.
+	ttl := func(r *rand.Rand) time.Duration {
+		return time.Second + time.Duration(r.Int64N(int64(dur)))
+	}
+	value := func(i int) ex.Session {
+		return ex.Session{UserID: fmt.Sprint("user-", i), Roles: []string{"reader"}, Meta: map[string]string{"n": fmt.Sprint(i)}, CreatedAt: time.Now()}
+	}
+	start := time.Now()
+	fill := 64 // concurrent writers: the durable backends batch them
+	var wg sync.WaitGroup
+	var fillErr atomic.Value
+	for w := range fill {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 1))
+			for i := w; i < keys; i += fill {
+				if err := s.Set(ctx, fmt.Sprint("k", i), value(i), livedict.TTL(ttl(r))); err != nil {
+					fillErr.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := fillErr.Load().(error); err != nil {
+		t.Fatalf("pre-fill: %v", err)
+	}
+	t.Logf("pre-filled %d keys in %v", keys, time.Since(start).Round(time.Millisecond))
+
+	const workers = 8
+	hists := make([]histogram, workers)
+	var ops, hits, opErrs atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 2))
+			h := &hists[w]
+			for n := 0; ; n++ {
+				if n%64 == 0 {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+				}
+				i := r.IntN(keys)
+				key := fmt.Sprint("k", i)
+				begin := time.Now()
+				var err error
+				if r.IntN(10) < 9 {
+					var ok bool
+					_, ok, err = s.Get(ctx, key)
+					if ok {
+						hits.Add(1)
+					}
+				} else {
+					err = s.Set(ctx, key, value(i), livedict.TTL(ttl(r)))
+				}
+				h.add(time.Since(begin))
+				ops.Add(1)
+				if err != nil {
+					opErrs.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+				}
+			}
+		}()
+	}
+
+	var samples []sample
+	take := func() {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		samples = append(samples, sample{time.Since(start), runtime.NumGoroutine(), float64(ms.HeapAlloc) / (1 << 20)})
+	}
+	every := dur / 10
+	begin := time.Now()
+	for time.Since(begin) < dur {
+		take()
+		time.Sleep(min(every, dur-time.Since(begin)))
+	}
+	take()
+	close(stop)
+	wg.Wait()
+
+	var all histogram
+	for i := range hists {
+		all.merge(&hists[i])
+	}
+	if err, _ := firstErr.Load().(error); err != nil {
+		t.Fatalf("%d of %d operations failed; the first: %v", opErrs.Load(), ops.Load(), err)
+	}
+	var line strings.Builder
+	for _, sm := range samples {
+		fmt.Fprintf(&line, " %v:%dg/%.0fMB", sm.at.Round(time.Second), sm.goroutines, sm.heapMB)
+	}
+	elapsed := time.Since(begin)
+	t.Logf("%d keys, %d workers at 90%% reads for %v: %d ops (%.0f/s), hit ratio %.2f, p50 %v, p99 %v, max %v, %d expiries heard",
+		keys, workers, elapsed.Round(time.Second), ops.Load(), float64(ops.Load())/elapsed.Seconds(),
+		float64(hits.Load())/float64(max(1, ops.Load()*9/10)), all.quantile(0.5), all.quantile(0.99), all.max.Round(time.Microsecond), expired.Load())
+	t.Logf("time:goroutines/heap:%s", line.String())
+
+	// Flat: the last third of the run holds no more goroutines than the
+	// first third did (pools and connections come and go, but settle), and
+	// its live heap stays within half again of the first third's (expired
+	// keys are replaced, never piled up).
+	third := max(1, len(samples)/3)
+	peak := func(ss []sample) (g int, heap float64) {
+		for _, sm := range ss {
+			g, heap = max(g, sm.goroutines), max(heap, sm.heapMB)
+		}
+		return g, heap
+	}
+	g0, h0 := peak(samples[:third])
+	g1, h1 := peak(samples[len(samples)-third:])
+	if g1 > g0+2 {
+		t.Errorf("goroutines grew: at most %d in the first third of the run, %d in the last", g0, g1)
+	}
+	if h1 > h0*1.5+16 {
+		t.Errorf("live heap grew: at most %.0fMB in the first third of the run, %.0fMB in the last", h0, h1)
+	}
+	if expired.Load() == 0 {
+		t.Errorf("no OnExpire heard although TTLs fell due during the run")
+	}
+}
