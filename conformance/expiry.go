@@ -20,6 +20,7 @@ var expiryTests = []subtest{
 	{name: "ExpireBeforeNextSetEvent", fn: testExpireBeforeNextSet},
 	{name: "ClearReportsExpired", fn: testClearReportsExpired},
 	{name: "DeliveredToLaterHook", fn: testDeliveredToLaterHook},
+	{name: "AckedBeforeClose", fn: testAckedBeforeClose},
 	{name: "Retention", fn: testRetention},
 	{name: "ClockMovesWhileArming", fn: testClockMovesWhileArming},
 	{name: "OneTimerForManyKeys", fn: testOneTimerForManyKeys},
@@ -219,6 +220,38 @@ func testDeliveredToLaterHook(t *testing.T, f *fixture) {
 	got := rec.events()
 	slices.SortFunc(got, func(a, b event) int { return strings.Compare(a.Key, b.Key) })
 	wantEvents(t, "OnExpire events", got, want)
+}
+
+// testAckedBeforeClose: a store that delivered an expiry and then closed
+// has acknowledged it, so a later store of the bucket, past every claim
+// lease, does not get it again. The rounds give a Close racing the
+// scheduler's last acknowledgement many chances to show.
+func testAckedBeforeClose(t *testing.T, f *fixture) {
+	f.needSharedBackend()
+	const rounds = 12
+	for i := range rounds {
+		s := f.store(runtime.WithBucket("acked"))
+		rec := newRecorder()
+		s.OnExpire(rec.hook("expire"))
+		key := fmt.Sprint("k", i)
+		set(t, s, key, item(key, int64(i)), runtime.TTL(10*time.Millisecond))
+		f.clk.Advance(10 * time.Millisecond)
+		rec.wait(t, 1)
+		closeNow(t, s)
+	}
+	f.clk.Advance(time.Hour) // past any claim lease kept by the fake clock
+	s := f.store(runtime.WithBucket("acked"))
+	rec := newRecorder()
+	s.OnExpire(rec.hook("expire"))
+	// A sentinel expiring now is claimed after anything older, so once it
+	// arrives, a redelivery would have arrived too.
+	set(t, s, "sentinel", item("sentinel", 0), runtime.TTL(time.Millisecond))
+	f.clk.Advance(time.Millisecond)
+	rec.wait(t, 1)
+	closeNow(t, s)
+	if got := rec.events(); len(got) != 1 || got[0].Key != "sentinel" {
+		t.Fatalf("a store opened after %d delivered and closed rounds got %v; want only the sentinel", rounds, got)
+	}
 }
 
 // testRetention: with WithExpiryRetention(3), of 5 expiries nobody heard,

@@ -251,3 +251,26 @@ func (d *decoder) count(what string, minSize int) (int, bool) {
 	}
 	return int(n), true
 }
+
+// StringCodec stores plain strings under string keys in bucket "bench":
+// the backends' benchmarks measure the backend, not a serializer.
+func StringCodec() runtime.Codec[string, string] {
+	ks, pk := runtime.StringKey[string]()
+	return runtime.Codec[string, string]{
+		TypeName:  "string",
+		Bucket:    "bench",
+		KeyString: ks,
+		ParseKey:  pk,
+		Append:    func(dst []byte, v *string) ([]byte, error) { return append(dst, *v...), nil },
+		Decode:    func(data []byte, v *string) error { *v = string(data); return nil },
+	}
+}
+
+// BenchKeys returns n keys of the same length: key-0000, key-0001, ...
+func BenchKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%04d", i)
+	}
+	return keys
+}

@@ -60,3 +60,9 @@ func openMemory(t *testing.T) backend.Backend {
 	})
 	return m
 }
+
+// TestModel checks the store default, a private memory backend per store,
+// against the reference model.
+func TestModel(t *testing.T) {
+	conformance.RunModel(t, conformance.Harness{Name: "memory"})
+}

@@ -17,6 +17,10 @@ type AsyncStore[K comparable, V any] struct{ s *Store[K, V] }
 // Async returns the asynchronous view of the store.
 func (s *Store[K, V]) Async() *AsyncStore[K, V] { return &AsyncStore[K, V]{s} }
 
+// asyncIOWorkers is how many operations the Async view of a store on a
+// shared backend keeps in flight.
+const asyncIOWorkers = 64
+
 // executor runs async operations on workers chosen by key hash.
 type executor struct {
 	mu      sync.RWMutex
@@ -78,7 +82,15 @@ func (e *executor) close() {
 
 func (s *Store[K, V]) executor() *executor {
 	s.asyncOnce.Do(func() {
-		s.async = newExecutor(max(2, goruntime.GOMAXPROCS(0)), 1024)
+		if s.poll == 0 {
+			// In memory an operation is CPU work: one worker per core.
+			s.async = newExecutor(max(2, goruntime.GOMAXPROCS(0)), 1024)
+			return
+		}
+		// On SQLite and Redis a worker mostly waits for I/O; many of them
+		// keep many operations in flight, which the Redis backend sends as
+		// one pipeline.
+		s.async = newExecutor(asyncIOWorkers, 64)
 	})
 	return s.async
 }

@@ -257,8 +257,14 @@ func (s *Store[K, V]) flushAcks(ctx context.Context) {
 		return
 	}
 	if err := s.b.AckExpired(ctx, ids); err != nil {
-		// Unacknowledged events are delivered again after their lease:
-		// at-least-once, never lost.
-		s.log.Warn("livedict: acknowledging expiry events failed", "err", err, "events", len(ids))
+		// Keep them for the next flush (Close flushes once more, with a
+		// context of its own): an event left unacknowledged is delivered
+		// again after its lease, at-least-once but twice.
+		s.sched.ackMu.Lock()
+		s.sched.acks = append(ids, s.sched.acks...)
+		s.sched.ackMu.Unlock()
+		if ctx.Err() == nil {
+			s.log.Warn("livedict: acknowledging expiry events failed", "err", err, "events", len(ids))
+		}
 	}
 }

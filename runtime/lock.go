@@ -74,6 +74,10 @@ func (s *Store[K, V]) Lock(ctx context.Context, key K, opts ...LockOption) (*Loc
 		l, ok, heldUntil, err := s.tryLock(ctx, key, owner, lo)
 		if err != nil || ok {
 			s.doneWaiting(key)
+			if err != nil && ctx.Err() != nil {
+				// The backend saw ctx end: that is the caller's timeout.
+				err = s.lockTimeout(key, err)
+			}
 			return l, err
 		}
 		// Sleep until a local unlock, the holder's lease end, or (for a
@@ -120,7 +124,9 @@ func (s *Store[K, V]) lockTimeout(key K, cause error) error {
 }
 
 func (s *Store[K, V]) tryLock(ctx context.Context, key K, owner string, lo lockOptions) (*Lock, bool, int64, error) {
-	now := s.clk.Now()
+	// Backends keep lease ends in whole milliseconds from now's
+	// millisecond; Deadline reports that same instant.
+	now := time.UnixMilli(s.nowMs())
 	fence, ok, heldUntil, err := s.b.TryLock(ctx, key, owner, lo.lease, now.UnixMilli())
 	if err != nil || !ok {
 		return nil, false, heldUntil, err
@@ -135,7 +141,7 @@ func (s *Store[K, V]) tryLock(ctx context.Context, key K, owner string, lo lockO
 			return err
 		},
 		extend: func(ctx context.Context, d time.Duration) (time.Time, error) {
-			now := s.clk.Now()
+			now := time.UnixMilli(s.nowMs())
 			return now.Add(d), s.b.ExtendLock(ctx, key, owner, d, now.UnixMilli())
 		},
 	}

@@ -554,7 +554,12 @@ func (s *Store[K, V]) Close() error {
 		s.closed.Store(true)
 		s.sched.stop()
 		s.pool.Close()
-		s.flushAcks(context.Background())
+		// The hooks have run: acknowledge their events, bounded so that an
+		// unreachable backend cannot hold Close (unacknowledged events are
+		// delivered again later).
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.flushAcks(ctx)
+		cancel()
 		s.closeErr = s.b.Close()
 		if s.owned {
 			s.closeErr = errors.Join(s.closeErr, s.be.Close())

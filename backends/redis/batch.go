@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,11 +27,13 @@ type batcher struct {
 type batchReq struct {
 	queue func(p goredis.Pipeliner) []goredis.Cmder
 	cmds  []goredis.Cmder
-	err   error // set when the scripts could not be loaded again
-	done  chan struct{}
+	// queued closes once queue has run, done once the replies are in.
+	queued chan struct{}
+	done   chan struct{}
 	// state moves from pending to taken (a loop runs it) or to dropped
-	// (its caller gave up first), never both: a caller that gave up too late
-	// waits for the pipeline, so queue never runs after do returned.
+	// (its caller gave up first), never both: a caller that gives up after
+	// its request was taken waits until queue has run, so queue never runs
+	// after do returned.
 	state atomic.Int32
 }
 
@@ -59,10 +62,11 @@ func (bt *batcher) close() {
 }
 
 // do queues an operation and waits for its commands' replies. When ctx ends
-// first it returns ctx's error; the operation may still reach Redis, as any
-// request cut off in flight may.
+// first it returns ctx's error at once; the operation may still reach
+// Redis, as any request cut off in flight may, but the caller no longer
+// waits for a server that does not answer.
 func (bt *batcher) do(ctx context.Context, queue func(p goredis.Pipeliner) []goredis.Cmder) ([]goredis.Cmder, error) {
-	r := &batchReq{queue: queue, done: make(chan struct{})}
+	r := &batchReq{queue: queue, queued: make(chan struct{}), done: make(chan struct{})}
 	select {
 	case bt.reqs <- r:
 	case <-ctx.Done():
@@ -72,13 +76,12 @@ func (bt *batcher) do(ctx context.Context, queue func(p goredis.Pipeliner) []gor
 	}
 	select {
 	case <-r.done:
-		return r.cmds, r.err
+		return r.cmds, nil
 	case <-ctx.Done():
-		if r.state.CompareAndSwap(pending, dropped) {
-			return nil, ctx.Err()
+		if !r.state.CompareAndSwap(pending, dropped) {
+			<-r.queued
 		}
-		<-r.done
-		return r.cmds, r.err
+		return nil, ctx.Err()
 	}
 }
 
@@ -101,58 +104,63 @@ func (bt *batcher) loop() {
 				break more
 			}
 		}
-		run := batch[:0:0]
+		// Requests whose callers gave up are left out.
+		run := batch[:0]
 		for _, r := range batch {
 			if r.state.CompareAndSwap(pending, taken) {
 				run = append(run, r)
 			}
 		}
-		bt.exec(run)
+		if len(run) > 0 {
+			bt.exec(run)
+		}
 		for _, r := range run {
 			close(r.done)
 		}
-		clear(batch)
+		clear(batch[:cap(batch)])
 	}
 }
 
 // exec sends the batch as one pipeline. Scripts go by EVALSHA; a server
-// that lost its script cache (a restart) answers NOSCRIPT, and those
-// operations, which did not run, are sent again after loading the scripts.
+// that lost its script cache (a restart) answers NOSCRIPT to them without
+// running them, and those commands alone are sent again once the scripts
+// are loaded. queue runs once per request, so nothing a caller's queue
+// wrote is written again after the caller may have stopped waiting.
 func (bt *batcher) exec(batch []*batchReq) {
-	todo := batch
-	for attempt := 0; attempt < 2 && len(todo) > 0; attempt++ {
-		pipe := bt.c.Pipeline()
-		for _, r := range todo {
-			r.cmds = r.queue(pipe)
-		}
-		// A failed pipeline sets its error on every command it did not
-		// answer; the operations read their commands' errors.
-		_, _ = pipe.Exec(bt.ctx)
-		var again []*batchReq
-		for _, r := range todo {
-			if attempt == 0 && noScript(r.cmds) {
-				again = append(again, r)
-			}
-		}
-		if len(again) > 0 {
-			if err := loadScripts(bt.ctx, bt.c); err != nil {
-				for _, r := range again {
-					r.err = err
-				}
-				return
-			}
-		}
-		todo = again
+	pipe := bt.c.Pipeline()
+	for _, r := range batch {
+		r.cmds = r.queue(pipe)
+		close(r.queued)
 	}
+	// A failed pipeline sets its error on every command it did not
+	// answer; the operations read their commands' errors.
+	_, _ = pipe.Exec(bt.ctx)
+	var again []goredis.Cmder
+	for _, r := range batch {
+		for _, c := range r.cmds {
+			if isNoScript(c.Err()) {
+				again = append(again, c)
+			}
+		}
+	}
+	if len(again) == 0 {
+		return
+	}
+	if err := loadScripts(bt.ctx, bt.c); err != nil {
+		for _, c := range again {
+			c.SetErr(fmt.Errorf("livedict/redis: loading the scripts after NOSCRIPT: %w", err))
+		}
+		return
+	}
+	pipe = bt.c.Pipeline()
+	for _, c := range again {
+		_ = pipe.Process(bt.ctx, c)
+	}
+	_, _ = pipe.Exec(bt.ctx)
 }
 
-func noScript(cmds []goredis.Cmder) bool {
-	for _, c := range cmds {
-		if err := c.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-			return true
-		}
-	}
-	return false
+func isNoScript(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
 }
 
 // loadScripts loads every script (on every master of a cluster).

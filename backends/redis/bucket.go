@@ -491,24 +491,33 @@ func (bk *bucket) ClaimExpired(ctx context.Context, now int64, max int, lease ti
 	if err != nil {
 		return nil, bk.fail("ClaimExpired", err)
 	}
+	// Events read from the shards that answered are returned even when
+	// another shard failed: they are this consumer's now, and dropping them
+	// would hold them back for a whole claim lease.
 	var out []backend.Expired[string, []byte]
+	var failed []error
 	for i, cmds := range per {
 		if err := errs(cmds); err != nil {
-			return out, bk.fail("ClaimExpired", err)
+			failed = append(failed, err)
 		}
 		var msgs []goredis.XMessage
-		stale, _ := cmds[0].(*goredis.XAutoClaimCmd).Val()
-		msgs = append(msgs, stale...)
-		for _, s := range cmds[1].(*goredis.XStreamSliceCmd).Val() {
-			msgs = append(msgs, s.Messages...)
+		if c := cmds[0].(*goredis.XAutoClaimCmd); c.Err() == nil {
+			stale, _ := c.Val()
+			msgs = append(msgs, stale...)
+		}
+		if c := cmds[1].(*goredis.XStreamSliceCmd); c.Err() == nil {
+			for _, s := range c.Val() {
+				msgs = append(msgs, s.Messages...)
+			}
 		}
 		// One key's events go out in stream order.
 		slices.SortFunc(msgs, func(a, b goredis.XMessage) int { return compareStreamIDs(a.ID, b.ID) })
-		// Everything read is returned: an event read and not returned
-		// would wait in this consumer's pending list for a whole lease.
 		for _, m := range msgs {
 			out = append(out, bk.event(i, m))
 		}
+	}
+	if len(out) == 0 && len(failed) > 0 {
+		return nil, bk.fail("ClaimExpired", errors.Join(failed...))
 	}
 	return out, nil
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -197,5 +199,57 @@ func TestURI(t *testing.T) {
 		if !errors.Is(err, livedict.ErrInvalidOption) || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("WithURI(%q) = %v; want ErrInvalidOption mentioning %q", bad.uri, err, bad.want)
 		}
+	}
+}
+
+// TestContextEndsWaitOnHungServer: with a server that accepts but does not
+// answer (stopped with SIGSTOP), an operation returns when its ctx ends,
+// not after the client's read timeouts and retries.
+func TestContextEndsWaitOnHungServer(t *testing.T) {
+	url, p := redistest.Server(t)
+	if p == nil {
+		t.Skip("needs a server this test can stop (LIVEDICT_REDIS_URL is set)")
+	}
+	c := newClient(t, url)
+	info, err := c.Info(bg, "server").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "process_id:"); ok {
+			pid, _ = strconv.Atoi(v)
+		}
+	}
+	if pid == 0 {
+		t.Fatalf("no process_id in INFO server")
+	}
+	s, err := runtime.New(conformance.ItemCodec(), runtime.WithBackend(newBackend(t, c)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Set(bg, "k", conformance.Item{Name: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	for _, op := range []struct {
+		name string
+		run  func(ctx context.Context) error
+	}{
+		{"Set", func(ctx context.Context) error { return s.Set(ctx, "k", conformance.Item{Name: "during"}) }},
+		{"Get", func(ctx context.Context) error { _, _, err := s.Get(ctx, "k"); return err }},
+	} {
+		ctx, cancel := context.WithTimeout(bg, 200*time.Millisecond)
+		start := time.Now()
+		err := op.run(ctx)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s on a hung server with a 200ms ctx = %v; want the ctx's DeadlineExceeded", op.name, err)
+		}
+		t.Logf("%s on a hung server returned after %v", op.name, time.Since(start).Round(time.Millisecond))
 	}
 }

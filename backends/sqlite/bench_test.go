@@ -29,13 +29,13 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/livedict/livedict/backends/sqlite"
+	"github.com/livedict/livedict/conformance"
 	"github.com/livedict/livedict/runtime"
 )
 
@@ -43,37 +43,17 @@ const benchKeys = 1000
 
 var benchValue = strings.Repeat("v", 100)
 
-func stringCodec() runtime.Codec[string, string] {
-	ks, pk := runtime.StringKey[string]()
-	return runtime.Codec[string, string]{
-		TypeName:  "string",
-		Bucket:    "bench",
-		KeyString: ks,
-		ParseKey:  pk,
-		Append:    func(dst []byte, v *string) ([]byte, error) { return append(dst, *v...), nil },
-		Decode:    func(data []byte, v *string) error { *v = string(data); return nil },
-	}
-}
-
-func benchKeyNames() []string {
-	keys := make([]string, benchKeys)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("key-%04d", i)
-	}
-	return keys
-}
-
 // benchStore opens a store on a new file with every key set.
 func benchStore(b *testing.B) (*runtime.Store[string, string], string) {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "bench.db")
 	be := openAt(b, path)
-	s, err := runtime.New(stringCodec(), runtime.WithBackend(be))
+	s, err := runtime.New(conformance.StringCodec(), runtime.WithBackend(be))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	for _, k := range benchKeyNames() {
+	for _, k := range conformance.BenchKeys(benchKeys) {
 		if err := s.Set(bg, k, benchValue); err != nil {
 			b.Fatal(err)
 		}
@@ -107,7 +87,7 @@ const (
 )
 
 func BenchmarkSet(b *testing.B) {
-	keys := benchKeyNames()
+	keys := conformance.BenchKeys(benchKeys)
 	b.Run("livedict", func(b *testing.B) {
 		s, _ := benchStore(b)
 		b.ResetTimer()
@@ -130,7 +110,7 @@ func BenchmarkSet(b *testing.B) {
 }
 
 func BenchmarkGet(b *testing.B) {
-	keys := benchKeyNames()
+	keys := conformance.BenchKeys(benchKeys)
 	b.Run("livedict", func(b *testing.B) {
 		s, _ := benchStore(b)
 		b.ResetTimer()
@@ -185,7 +165,7 @@ func plainGet(r *sql.DB, key string) (string, error) {
 
 func BenchmarkSetBatch100(b *testing.B) {
 	const batch = 100
-	keys := benchKeyNames()
+	keys := conformance.BenchKeys(benchKeys)
 	b.Run("livedict-async", func(b *testing.B) {
 		s, _ := benchStore(b)
 		a := s.Async()

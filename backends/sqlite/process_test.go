@@ -1,34 +1,32 @@
 package sqlite_test
 
 // Tests with several processes on one file. The test binary runs itself
-// again as the worker processes: TestMain sees LIVEDICT_SQLITE_WORKER and
-// runs the role it names instead of the tests. Workers talk to the test on
-// their standard streams, a line at a time: they print "ready" once their
-// store is open, the test writes "go" when they may start, and the expiry
-// and crash workers print one line per event or write.
+// again as the worker processes (package proctest): TestMain sees
+// LIVEDICT_SQLITE_WORKER and runs the role it names instead of the tests.
+// Workers talk to the test on their standard streams, a line at a time:
+// they print "ready" once their store is open, the test writes "go" when
+// they may start, and the expiry and crash workers print one line per event
+// or write.
 //
 // The counts can be changed for CI with environment variables (see
 // count); -short divides them.
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/livedict/livedict/backends/sqlite"
 	"github.com/livedict/livedict/conformance"
+	"github.com/livedict/livedict/internal/proctest"
 	"github.com/livedict/livedict/runtime"
 )
 
@@ -42,17 +40,7 @@ const (
 // when set, else def (short with -short).
 func count(t *testing.T, name string, def, short int) int {
 	t.Helper()
-	if v := os.Getenv("LIVEDICT_SQLITE_" + name); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			t.Fatalf("LIVEDICT_SQLITE_%s=%q is not a positive integer", name, v)
-		}
-		return n
-	}
-	if testing.Short() {
-		return short
-	}
-	return def
+	return proctest.Count(t, "LIVEDICT_SQLITE_"+name, def, short)
 }
 
 // ---- the worker side ----
@@ -90,21 +78,6 @@ func workerStore(path string, opts ...runtime.Option) (*conformance.Store, func(
 	return s, func() error { return errors.Join(s.Close(), b.Close()) }, nil
 }
 
-// say prints one line on stdout, unbuffered: once it returns, the line is
-// the test's even if the worker is killed.
-var sayMu sync.Mutex
-
-func say(format string, args ...any) {
-	sayMu.Lock()
-	defer sayMu.Unlock()
-	fmt.Fprintf(os.Stdout, format+"\n", args...)
-}
-
-// awaitGo waits for the test's "go" line (or the end of stdin).
-func awaitGo() {
-	bufio.NewReader(os.Stdin).ReadString('\n')
-}
-
 // workCounter increments the stored counter arg times, each under Lock.
 func workCounter(path, arg string) error {
 	n, _ := strconv.Atoi(arg)
@@ -112,8 +85,8 @@ func workCounter(path, arg string) error {
 	if err != nil {
 		return err
 	}
-	say("ready")
-	awaitGo()
+	proctest.Say("ready")
+	proctest.AwaitGo()
 	for i := range n {
 		if err := lockedIncrement(s); err != nil {
 			closeAll()
@@ -147,9 +120,9 @@ func workExpire(path, _ string) error {
 	if err != nil {
 		return err
 	}
-	s.OnExpire(func(_ context.Context, key string, v conformance.Item) { say("%s %d", key, v.N) })
-	say("ready")
-	io.Copy(io.Discard, os.Stdin)
+	s.OnExpire(func(_ context.Context, key string, v conformance.Item) { proctest.Say("%s %d", key, v.N) })
+	proctest.Say("ready")
+	proctest.AwaitEOF()
 	return closeAll()
 }
 
@@ -163,13 +136,13 @@ func workCrash(path, prefix string) error {
 	}
 	defer closeAll()
 	s.OnExpire(func(context.Context, string, conformance.Item) {})
-	say("ready")
+	proctest.Say("ready")
 	for i := 0; ; i++ {
 		key := fmt.Sprintf("%s-%d", prefix, i)
 		if err := s.Set(context.Background(), key, crashValue(key, i)); err != nil {
 			return fmt.Errorf("Set(%s): %w", key, err)
 		}
-		say("%s", key)
+		proctest.Say("%s", key)
 		if i%4 == 0 {
 			if err := s.Set(context.Background(), "tmp-"+key, crashValue(key, i), runtime.TTL(time.Millisecond)); err != nil {
 				return fmt.Errorf("Set(tmp-%s): %w", key, err)
@@ -201,116 +174,18 @@ func workRestart(path, arg string) error {
 			return err
 		}
 	}
-	say("written")
-	io.Copy(io.Discard, os.Stdin)
+	proctest.Say("written")
+	proctest.AwaitEOF()
 	return nil
 }
 
 // ---- the test side ----
 
-// proc is a running worker.
-type proc struct {
-	t      *testing.T
-	name   string
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	lines  chan string // its stdout, a line at a time; closed at the end
-	stderr *syncBuffer
-	done   chan struct{} // closed once it has exited and was waited for
-	err    error         // its exit status, once done
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // startWorker runs this test binary as a worker of role on the file at
 // path. It is killed, if still running, when the test ends.
-func startWorker(t *testing.T, name, role, path, arg string) *proc {
+func startWorker(t *testing.T, name, role, path, arg string) *proctest.Proc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), workerEnv+"="+role, dbEnv+"="+path, argEnv+"="+arg)
-	p := &proc{t: t, name: name, cmd: cmd, lines: make(chan string, 1<<16), stderr: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting worker %s: %v", name, err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-		close(p.lines)
-		p.err = cmd.Wait() // after the last read of stdout, as exec wants
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-p.done
-	})
-	return p
-}
-
-// line returns the next line of the worker's stdout, failing the test if
-// none comes within d.
-func (p *proc) line(d time.Duration) (string, bool) {
-	p.t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case l, ok := <-p.lines:
-		return l, ok
-	case <-timer.C:
-		p.t.Fatalf("worker %s: no output for %v; its stderr:\n%s", p.name, d, p.stderr.String())
-		return "", false
-	}
-}
-
-func (p *proc) expect(want string) {
-	p.t.Helper()
-	if got, ok := p.line(time.Minute); !ok || got != want {
-		p.t.Fatalf("worker %s printed %q (open: %v), want %q; its stderr:\n%s", p.name, got, ok, want, p.stderr.String())
-	}
-}
-
-func (p *proc) send(line string) {
-	p.t.Helper()
-	if _, err := io.WriteString(p.stdin, line+"\n"); err != nil {
-		p.t.Fatalf("writing to worker %s: %v", p.name, err)
-	}
-}
-
-// wait waits for the worker to exit and fails the test unless it exited 0.
-func (p *proc) wait(d time.Duration) {
-	p.t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(d):
-		p.t.Fatalf("worker %s still running after %v; its stderr:\n%s", p.name, d, p.stderr.String())
-	}
-	if p.err != nil {
-		p.t.Fatalf("worker %s: %v; its stderr:\n%s", p.name, p.err, p.stderr.String())
-	}
+	return proctest.Start(t, name, workerEnv+"="+role, dbEnv+"="+path, argEnv+"="+arg)
 }
 
 // testStore opens a store of Items on b, closed when the test ends.
@@ -335,18 +210,18 @@ func TestProcessesCountUnderLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	var ws []*proc
+	var ws []*proctest.Proc
 	for i := range procs {
 		ws = append(ws, startWorker(t, fmt.Sprint("counter", i), "counter", path, strconv.Itoa(n)))
 	}
 	for _, w := range ws {
-		w.expect("ready")
+		w.Expect("ready")
 	}
 	for _, w := range ws {
-		w.send("go")
+		w.Send("go")
 	}
 	for _, w := range ws {
-		w.wait(2 * time.Minute)
+		w.Wait(2 * time.Minute)
 	}
 	v, ok, err := s.Get(bg, "counter")
 	if err != nil || !ok {
@@ -365,12 +240,12 @@ func TestProcessesExpireOnce(t *testing.T) {
 	procs, n := count(t, "EXPIRE_PROCS", 3, 2), count(t, "EXPIRE_KEYS", 1000, 200)
 	path := filepath.Join(t.TempDir(), "expire.db")
 	b := openAt(t, path)
-	var ws []*proc
+	var ws []*proctest.Proc
 	for i := range procs {
 		ws = append(ws, startWorker(t, fmt.Sprint("expire", i), "expire", path, ""))
 	}
 	for _, w := range ws {
-		w.expect("ready")
+		w.Expect("ready")
 	}
 	// The keys are written by a store of this process that closes before
 	// they expire: only the workers sweep and deliver them.
@@ -393,7 +268,7 @@ func TestProcessesExpireOnce(t *testing.T) {
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			for l := range w.lines {
+			for l := range w.Lines() {
 				events <- fired{i, l}
 			}
 		}()
@@ -423,13 +298,13 @@ func TestProcessesExpireOnce(t *testing.T) {
 	// the workers and take what they printed before exiting.
 	time.Sleep(4 * sqlite.DefaultPollInterval)
 	for _, w := range ws {
-		w.stdin.Close()
+		w.CloseStdin()
 	}
 	for e := range events {
 		record(e)
 	}
 	for _, w := range ws {
-		w.wait(time.Minute)
+		w.Wait(time.Minute)
 	}
 	for i := range n {
 		key := fmt.Sprint("k", i)
@@ -455,17 +330,15 @@ func TestProcessKilledWhileWriting(t *testing.T) {
 		if r%5 != 4 {
 			// Mostly while it writes; one round in five while it opens
 			// the file (and recovers the log of the last kill).
-			w.expect("ready")
+			w.Expect("ready")
 		} else {
 			early++
 		}
 		time.Sleep(time.Duration(rand.IntN(40_000)) * time.Microsecond)
-		if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
+		w.Kill()
 		var keys []string
 		for {
-			l, ok := w.line(time.Minute)
+			l, ok := w.Line(time.Minute)
 			if !ok {
 				break
 			}
@@ -473,9 +346,8 @@ func TestProcessKilledWhileWriting(t *testing.T) {
 				keys = append(keys, l)
 			}
 		}
-		<-w.done
-		if ws, ok := w.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
-			t.Fatalf("round %d: the worker ended with %v, not by SIGKILL; its stderr:\n%s", r, w.err, w.stderr.String())
+		if !w.Killed() {
+			t.Fatalf("round %d: the worker ended with %v, not by SIGKILL; its stderr:\n%s", r, w.Err(), w.Stderr())
 		}
 		checkIntegrity(t, path)
 		checkWrites(t, path, keys)
@@ -546,7 +418,7 @@ func TestRestartFiresMissedExpiries(t *testing.T) {
 	n := count(t, "RESTART_KEYS", 200, 50)
 	path := filepath.Join(t.TempDir(), "restart.db")
 	w := startWorker(t, "restart", "restart", path, strconv.Itoa(n))
-	w.expect("written")
+	w.Expect("written")
 	written := time.Now()
 	db := plainDB(t, path)
 	var swept int
@@ -558,8 +430,8 @@ func TestRestartFiresMissedExpiries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	w.cmd.Process.Kill()
-	<-w.done
+	w.Kill()
+	<-w.Done()
 	// The other half expires while no process runs.
 	time.Sleep(time.Until(written.Add(800 * time.Millisecond)))
 
