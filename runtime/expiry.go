@@ -113,15 +113,17 @@ func (s *Store[K, V]) schedule() {
 		// again right after its sweep raises OnSet after its OnExpire.
 		listening := s.table().has(kindExpire)
 		if listening {
-			s.expiryMu.Lock()
+			s.gate.sweep()
 		}
 		now := s.nowMs()
+		var sweepErr error
 		for {
 			n, err := s.b.SweepExpired(ctx, now, sweepBatch)
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.Error("livedict: expiry sweep failed", "err", err)
 				}
+				sweepErr = err
 				break
 			}
 			s.st.expired.Add(uint64(n))
@@ -129,9 +131,14 @@ func (s *Store[K, V]) schedule() {
 				break
 			}
 		}
-		inline := s.deliverExpired(ctx, nil)
+		var inline []call
+		if sweepErr == nil {
+			// A backend that just failed is not asked again while writers
+			// wait at the gate; the next wake tries both.
+			inline = s.deliverExpired(ctx, nil)
+		}
 		if listening {
-			s.expiryMu.Unlock()
+			s.gate.done()
 		}
 		// Inline OnExpire hooks run on the scheduler, but outside the
 		// sweep's exclusion: they may write to the store.
@@ -175,15 +182,18 @@ func (s *Store[K, V]) schedule() {
 }
 
 // orderAfterSweep makes a write that raises events wait for a sweep in
-// progress to deliver what it swept, and returns the release function (nil
-// when there is nothing to order against). A write from inside a hook does
-// not wait: the sweep may itself be waiting for that hook's queue.
-func (s *Store[K, V]) orderAfterSweep(ctx context.Context, hs *hookTable[K, V]) func() {
+// progress to deliver what it swept, and returns the release function. A
+// write from inside a hook does not wait: the sweep may itself be waiting
+// for that hook's queue. A write whose ctx ends while it waits fails with
+// ctx's error.
+func (s *Store[K, V]) orderAfterSweep(ctx context.Context, hs *hookTable[K, V]) (func(), error) {
 	if !hs.has(kindExpire) || sandbox.InHook(ctx) {
-		return noop
+		return noop, nil
 	}
-	s.expiryMu.RLock()
-	return s.expiryMu.RUnlock
+	if err := s.gate.enter(ctx); err != nil {
+		return nil, err
+	}
+	return s.gate.leave, nil
 }
 
 // deliverExpired claims outbox events, queues them to the asynchronous

@@ -66,8 +66,8 @@ type Store[K comparable, V any] struct {
 	waitMu  sync.Mutex
 	waiters map[K]*waiter
 
-	sched    scheduler
-	expiryMu sync.RWMutex // see orderAfterSweep
+	sched scheduler
+	gate  sweepGate // see orderAfterSweep
 
 	asyncOnce sync.Once
 	async     *executor
@@ -302,7 +302,10 @@ func (s *Store[K, V]) orderEvents(ctx context.Context, hs *hookTable[K, V], h ui
 	if hs.async == 0 && !hs.has(kindExpire) {
 		return noop, nil
 	}
-	afterSweep := s.orderAfterSweep(ctx, hs)
+	afterSweep, err := s.orderAfterSweep(ctx, hs)
+	if err != nil {
+		return nil, err
+	}
 	if hs.async == 0 {
 		return afterSweep, nil
 	}

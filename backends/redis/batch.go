@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -15,12 +16,18 @@ import (
 // pipeline, so N goroutines (or N async operations) waiting on Redis cost
 // about one round trip, not N. A lone caller pays one channel hand-off.
 type batcher struct {
-	c      goredis.UniversalClient
-	reqs   chan *batchReq
-	stop   chan struct{}
-	loops  sync.WaitGroup
-	ctx    context.Context // ends at Close
-	cancel context.CancelFunc
+	c goredis.UniversalClient
+	// down holds the network error of the last pipeline while the server
+	// is unreachable; probing is set while one pipeline tries it again.
+	// Meanwhile other operations fail at once with that error instead of
+	// each waiting through the client's dial retries.
+	down    atomic.Pointer[error]
+	probing atomic.Bool
+	reqs    chan *batchReq
+	stop    chan struct{}
+	loops   sync.WaitGroup
+	ctx     context.Context // ends at Close
+	cancel  context.CancelFunc
 }
 
 // batchReq is one operation: queue adds its commands to a pipeline.
@@ -112,12 +119,56 @@ func (bt *batcher) loop() {
 			}
 		}
 		if len(run) > 0 {
-			bt.exec(run)
+			bt.send(run)
 		}
 		for _, r := range run {
 			close(r.done)
 		}
 		clear(batch[:cap(batch)])
+	}
+}
+
+// send executes run, or fails it at once while another pipeline probes a
+// server that was unreachable.
+func (bt *batcher) send(run []*batchReq) {
+	errp := bt.down.Load()
+	if errp == nil {
+		bt.exec(run)
+		bt.noteHealth(run)
+		return
+	}
+	if !bt.probing.CompareAndSwap(false, true) {
+		pipe := bt.c.Pipeline()
+		for _, r := range run {
+			r.cmds = r.queue(pipe)
+			close(r.queued)
+			for _, c := range r.cmds {
+				c.SetErr(*errp)
+			}
+		}
+		return
+	}
+	bt.exec(run)
+	bt.noteHealth(run)
+	bt.probing.Store(false)
+}
+
+// noteHealth marks the server down when a pipeline's commands failed with
+// a network error (no reply at all), and up when one got a reply.
+func (bt *batcher) noteHealth(run []*batchReq) {
+	for _, r := range run {
+		for _, c := range r.cmds {
+			err := c.Err()
+			var redisErr goredis.Error
+			if err == nil || errors.Is(err, goredis.Nil) || errors.As(err, &redisErr) {
+				bt.down.Store(nil)
+				return
+			}
+			if bt.ctx.Err() == nil {
+				bt.down.Store(&err)
+			}
+			return
+		}
 	}
 }
 

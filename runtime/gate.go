@@ -1,0 +1,70 @@
+package runtime
+
+import (
+	"context"
+	"sync"
+)
+
+// sweepGate orders writes that raise events after an expiry sweep that is
+// delivering what it swept. It is a readers-writer lock whose readers (the
+// writes) may give up when their ctx ends: a sweep stuck on a backend that
+// does not answer must not hold a Set past its caller's deadline. A sweep
+// announces itself before waiting for the writes in flight, so a stream of
+// writes cannot starve it.
+type sweepGate struct {
+	mu       sync.Mutex
+	writers  int
+	sweeping chan struct{} // non-nil while a sweep holds or waits for the gate; closed when it ends
+	drained  chan struct{} // non-nil while a sweep waits for writers; closed by the last one
+}
+
+// enter admits a write once no sweep holds the gate, or fails with ctx's
+// error.
+func (g *sweepGate) enter(ctx context.Context) error {
+	g.mu.Lock()
+	for g.sweeping != nil {
+		wait := g.sweeping
+		g.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		g.mu.Lock()
+	}
+	g.writers++
+	g.mu.Unlock()
+	return nil
+}
+
+func (g *sweepGate) leave() {
+	g.mu.Lock()
+	g.writers--
+	if g.writers == 0 && g.drained != nil {
+		close(g.drained)
+		g.drained = nil
+	}
+	g.mu.Unlock()
+}
+
+// sweep takes the gate: new writes wait, and it returns once the writes in
+// flight have left. Only the scheduler sweeps, one sweep at a time.
+func (g *sweepGate) sweep() {
+	g.mu.Lock()
+	g.sweeping = make(chan struct{})
+	if g.writers > 0 {
+		g.drained = make(chan struct{})
+		wait := g.drained
+		g.mu.Unlock()
+		<-wait
+		return
+	}
+	g.mu.Unlock()
+}
+
+func (g *sweepGate) done() {
+	g.mu.Lock()
+	close(g.sweeping)
+	g.sweeping = nil
+	g.mu.Unlock()
+}
