@@ -21,6 +21,7 @@ var expiryTests = []subtest{
 	{name: "ClearReportsExpired", fn: testClearReportsExpired},
 	{name: "DeliveredToLaterHook", fn: testDeliveredToLaterHook},
 	{name: "AckedBeforeClose", fn: testAckedBeforeClose},
+	{name: "BacklogBeyondRetention", fn: testBacklogBeyondRetention},
 	{name: "Retention", fn: testRetention},
 	{name: "ClockMovesWhileArming", fn: testClockMovesWhileArming},
 	{name: "OneTimerForManyKeys", fn: testOneTimerForManyKeys},
@@ -251,6 +252,32 @@ func testAckedBeforeClose(t *testing.T, f *fixture) {
 	closeNow(t, s)
 	if got := rec.events(); len(got) != 1 || got[0].Key != "sentinel" {
 		t.Fatalf("a store opened after %d delivered and closed rounds got %v; want only the sentinel", rounds, got)
+	}
+}
+
+// testBacklogBeyondRetention: with a hook listening, more keys falling due
+// at once than the retention keeps are all delivered, once each: the
+// retention bounds events that wait for a listener, not a backlog one is
+// taking.
+func testBacklogBeyondRetention(t *testing.T, f *fixture) {
+	const n, keep = 60, 7
+	s := f.store(runtime.WithExpiryRetention(keep))
+	rec := newRecorder()
+	s.OnExpire(rec.hook("expire"))
+	var want []event
+	for i := range n {
+		key := fmt.Sprintf("k%02d", i)
+		set(t, s, key, item(key, int64(i)), runtime.TTL(10*time.Millisecond))
+		want = append(want, event{"expire", key, item(key, int64(i))})
+	}
+	f.clk.Advance(10 * time.Millisecond)
+	rec.wait(t, n)
+	closeNow(t, s)
+	got := rec.events()
+	slices.SortFunc(got, func(a, b event) int { return strings.Compare(a.Key, b.Key) })
+	wantEvents(t, "OnExpire events", got, want)
+	if d := s.Stats().ExpiredDropped; d != 0 {
+		t.Errorf("Stats().ExpiredDropped = %d with a hook listening", d)
 	}
 }
 

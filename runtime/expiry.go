@@ -116,26 +116,36 @@ func (s *Store[K, V]) schedule() {
 			s.gate.sweep()
 		}
 		now := s.nowMs()
-		var sweepErr error
+		// While a hook listens, each swept batch is delivered (claimed)
+		// before the next is swept, and a batch is never larger than the
+		// retention: the retention bounds events that wait for a listener,
+		// and a large backlog must not push out events a listener is about
+		// to take. A full hook queue then slows the sweep instead.
+		batch := sweepBatch
+		if listening {
+			batch = min(batch, s.retention())
+		}
+		var inline []call
+		if listening {
+			// Events that waited for a listener go first, before a sweep
+			// adds to them.
+			inline = s.deliverExpired(ctx, inline)
+		}
 		for {
-			n, err := s.b.SweepExpired(ctx, now, sweepBatch)
+			n, err := s.b.SweepExpired(ctx, now, batch)
 			if err != nil {
+				// A backend that just failed is not asked again while
+				// writers wait at the gate; the next wake tries both.
 				if ctx.Err() == nil {
 					s.log.Error("livedict: expiry sweep failed", "err", err)
 				}
-				sweepErr = err
 				break
 			}
 			s.st.expired.Add(uint64(n))
-			if n < sweepBatch {
+			inline = s.deliverExpired(ctx, inline)
+			if n < batch {
 				break
 			}
-		}
-		var inline []call
-		if sweepErr == nil {
-			// A backend that just failed is not asked again while writers
-			// wait at the gate; the next wake tries both.
-			inline = s.deliverExpired(ctx, nil)
 		}
 		if listening {
 			s.gate.done()

@@ -178,6 +178,14 @@ func randomID() string {
 // nowMs is the store's notion of now for deadlines: Unix milliseconds.
 func (s *Store[K, V]) nowMs() int64 { return s.clk.Now().UnixMilli() }
 
+// retention is how many expiry events the bucket keeps for a listener.
+func (s *Store[K, V]) retention() int {
+	if s.cfg.Retention > 0 {
+		return s.cfg.Retention
+	}
+	return backend.DefaultRetention
+}
+
 func (s *Store[K, V]) hash(key K) uint64 { return maphash.Comparable(s.seed, key) }
 
 func (s *Store[K, V]) clone(v V) V {

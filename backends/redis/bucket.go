@@ -78,12 +78,16 @@ func (bk *bucket) run(ctx context.Context, s *goredis.Script, tag string, args .
 
 // eachShard queues one command list per shard in one pipeline.
 func (bk *bucket) eachShard(ctx context.Context, queue func(p goredis.Pipeliner, tag string) []goredis.Cmder) ([][]goredis.Cmder, error) {
+	return bk.eachShardIndexed(ctx, func(p goredis.Pipeliner, _ int, tag string) []goredis.Cmder { return queue(p, tag) })
+}
+
+func (bk *bucket) eachShardIndexed(ctx context.Context, queue func(p goredis.Pipeliner, shard int, tag string) []goredis.Cmder) ([][]goredis.Cmder, error) {
 	var per [][]goredis.Cmder
 	_, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
 		per = make([][]goredis.Cmder, len(bk.tags))
 		var all []goredis.Cmder
 		for i, tag := range bk.tags {
-			per[i] = queue(p, tag)
+			per[i] = queue(p, i, tag)
 			all = append(all, per[i]...)
 		}
 		return all
@@ -397,29 +401,45 @@ func (bk *bucket) SweepExpired(ctx context.Context, now int64, max int) (int, er
 	return moved, nil
 }
 
-// trim keeps the bucket's outbox at its retention: when the shards' streams
-// hold more events than that, the oldest go, by stream ID across shards,
-// and are counted. It runs after writes that moved events, outside their
-// scripts (the shards are in different slots), so two processes trimming
-// at once may drop a few more than needed: retention bounds memory, it is
-// not an exact count. A failure is left to the next trim.
+// trim keeps the events of the bucket's outbox that no store has read yet
+// (those waiting for a listener) at its retention: past it, the oldest of
+// them go, by stream ID across shards, and are counted. Events a consumer
+// has read are being delivered and do not count. It runs after writes that
+// moved events, outside their scripts (the shards are in different slots),
+// so two processes trimming at once may drop a few more than needed:
+// retention bounds memory, it is not an exact count. A failure is left to
+// the next trim.
 func (bk *bucket) trim(ctx context.Context) {
 	per, err := bk.eachShard(ctx, func(p goredis.Pipeliner, tag string) []goredis.Cmder {
-		return []goredis.Cmder{p.XLen(ctx, tag+":out")}
+		out := tag + ":out"
+		return []goredis.Cmder{p.XLen(ctx, out), p.XPending(ctx, out, group), p.XInfoGroups(ctx, out)}
 	})
 	if err != nil {
 		return
 	}
+	// Acknowledged events are deleted, so what is neither pending nor gone
+	// is unread: it lies after the group's last delivered ID.
+	after := make([]string, len(per))
 	total := int64(0)
-	for _, cmds := range per {
-		total += cmds[0].(*goredis.IntCmd).Val()
+	for i, cmds := range per {
+		if errs(cmds) != nil {
+			return
+		}
+		pending := cmds[1].(*goredis.XPendingCmd).Val()
+		total += cmds[0].(*goredis.IntCmd).Val() - pending.Count
+		after[i] = "0-0"
+		for _, g := range cmds[2].(*goredis.XInfoGroupsCmd).Val() {
+			if g.Name == group {
+				after[i] = g.LastDeliveredID
+			}
+		}
 	}
 	excess := total - int64(bk.retention)
 	if excess <= 0 {
 		return
 	}
-	heads, err := bk.eachShard(ctx, func(p goredis.Pipeliner, tag string) []goredis.Cmder {
-		return []goredis.Cmder{p.XRangeN(ctx, tag+":out", "-", "+", excess)}
+	heads, err := bk.eachShardIndexed(ctx, func(p goredis.Pipeliner, i int, tag string) []goredis.Cmder {
+		return []goredis.Cmder{p.XRangeN(ctx, tag+":out", "("+after[i], "+", excess)}
 	})
 	if err != nil {
 		return

@@ -363,10 +363,11 @@ func (bk *bucket) moveToOutbox(ctx context.Context, tx *sql.Conn, key string, e 
 }
 
 // trimOutbox deletes the oldest unclaimed events beyond the retention and
-// adds how many to *dropped.
+// adds how many to *dropped. Events a store has claimed are being
+// delivered: the retention bounds those that wait for a listener.
 func (bk *bucket) trimOutbox(ctx context.Context, tx *sql.Conn, now int64, dropped *int) error {
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM livedict_outbox WHERE bucket = ?`, bk.name).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM livedict_outbox WHERE bucket = ? AND claimed_until <= ?`, bk.name, now).Scan(&n); err != nil {
 		return err
 	}
 	if n <= bk.retention {

@@ -85,9 +85,9 @@
 // the outbox in the same transaction, so no expiry is lost to a later Set.
 //
 // Each bucket keeps at most its retention (BucketConfig.Retention, default
-// backend.DefaultRetention) outbox events: when a move goes beyond it, the
-// oldest unclaimed events are deleted and counted in DroppedExpired (a
-// count of this process's drops). Because other processes write deadlines
+// backend.DefaultRetention) unclaimed outbox events, those that wait for a
+// listener: when a move goes beyond it, the oldest unclaimed events are
+// deleted and counted in DroppedExpired (a count of this process's drops). Because other processes write deadlines
 // too, PollInterval returns the interval at which stores look for them
 // (WithPollInterval, 250ms by default). The sweep and claim first check on
 // a reader whether there is anything to do, so an idle poll takes no write
