@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/livedict/livedict/backend"
@@ -74,6 +75,10 @@ type codecBucket[K comparable, V any] struct {
 	name   string
 	aeads  []cipher.AEAD // first encrypts; all decrypt
 	logger *slog.Logger
+	// sizeHint is the capacity to give the next record's buffer: a little
+	// over the last record's length, so that encoding allocates once
+	// instead of growing its buffer from nothing.
+	sizeHint atomic.Int64
 }
 
 func newCodecBucket[K comparable, V any](raw backend.Bucket[string, []byte], c Codec[K, V], cfg *Config) (*codecBucket[K, V], error) {
@@ -104,10 +109,11 @@ func (b *codecBucket[K, V]) aad(key string) []byte {
 }
 
 func (b *codecBucket[K, V]) encode(key string, v *V) ([]byte, error) {
-	plain, err := b.c.Append(nil, v)
+	plain, err := b.c.Append(make([]byte, 0, b.sizeHint.Load()), v)
 	if err != nil {
 		return nil, fmt.Errorf("bucket %q, key %q: %w", b.name, key, err)
 	}
+	b.sizeHint.Store(int64(len(plain) + len(plain)/8))
 	if len(b.aeads) == 0 {
 		return plain, nil
 	}
