@@ -165,7 +165,7 @@ func WithReclaimAfter(d time.Duration) Option {
 	}
 }
 
-// WithPipelines sets how many pipelines may be in flight at once (2 by
+// WithPipelines sets how many pipelines may be in flight at once (8 by
 // default).
 func WithPipelines(n int) Option {
 	return func(c *config) error {
@@ -197,7 +197,7 @@ var _ backend.Backend = (*Backend)(nil)
 // New returns a backend on client. The caller keeps ownership of client:
 // Close does not close it.
 func New(client goredis.UniversalClient, opts ...Option) (*Backend, error) {
-	c := config{prefix: DefaultPrefix, shards: DefaultShards, poll: DefaultPollInterval, reclaim: DefaultReclaimAfter, loops: 2}
+	c := config{prefix: DefaultPrefix, shards: DefaultShards, poll: DefaultPollInterval, reclaim: DefaultReclaimAfter, loops: 8}
 	for _, o := range opts {
 		if o == nil {
 			continue
