@@ -248,65 +248,8 @@ func TestProcessesExpireOnce(t *testing.T) {
 	}
 	s.Close()
 
-	type fired struct {
-		worker int
-		line   string
-	}
-	// Buffered for every line the workers may print, so that the readers
-	// never block when the test stops listening early (a failure).
-	events := make(chan fired, 2*n+procs)
-	var readers sync.WaitGroup
-	for i, w := range ws {
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			for l := range w.Lines() {
-				events <- fired{i, l}
-			}
-		}()
-	}
-	go func() { readers.Wait(); close(events) }()
-
-	got := map[string][]int{} // key -> the workers that fired it
-	perWorker := make([]int, procs)
-	record := func(e fired) {
-		key, num, _ := strings.Cut(e.line, " ")
-		if want := strings.TrimPrefix(key, "k"); num != want {
-			t.Errorf("worker %d: OnExpire of %s got N=%s, want %s", e.worker, key, num, want)
-		}
-		got[key] = append(got[key], e.worker)
-		perWorker[e.worker]++
-	}
-	deadline := time.After(time.Minute)
-	for total := 0; total < n; total++ {
-		select {
-		case e := <-events:
-			record(e)
-		case <-deadline:
-			t.Fatalf("after a minute, %d of %d expiries fired", total, n)
-		}
-	}
-	// Give a duplicate time to show up (several poll intervals), then stop
-	// the workers and take what they printed before exiting.
-	time.Sleep(4 * redis.DefaultPollInterval)
-	for _, w := range ws {
-		w.CloseStdin()
-	}
-	for e := range events {
-		record(e)
-	}
-	for _, w := range ws {
-		w.Wait(time.Minute)
-	}
-	for i := range n {
-		key := fmt.Sprint("k", i)
-		if len(got[key]) != 1 {
-			t.Errorf("OnExpire of %s fired %d times (workers %v), want once", key, len(got[key]), got[key])
-		}
-	}
-	if len(got) != n {
-		t.Errorf("OnExpire fired for %d distinct keys, want %d", len(got), n)
-	}
+	// Several poll intervals give a duplicate time to show up.
+	perWorker := proctest.ExpiredOnce(t, ws, n, 4*redis.DefaultPollInterval)
 	t.Logf("%d expiries over %d processes: %v each", n, procs, perWorker)
 }
 

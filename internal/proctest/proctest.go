@@ -256,3 +256,71 @@ func Count(t testing.TB, envName string, def, short int) int {
 	}
 	return def
 }
+
+// ExpiredOnce checks the expiry-once test of a shared backend: workers
+// print "kI I" for every OnExpire they get (key kI holding N = I). It reads
+// their lines until n events arrived (failing after a minute), waits settle
+// for a duplicate to show up, closes the workers' stdin and reads what they
+// printed before exiting, then checks that each of k0..k(n-1) fired exactly
+// once in all, with its value. It returns how many events each worker got.
+func ExpiredOnce(t *testing.T, ws []*Proc, n int, settle time.Duration) []int {
+	t.Helper()
+	type fired struct {
+		worker int
+		line   string
+	}
+	// Buffered for every line the workers may print, so that the readers
+	// never block when the test stops listening early (a failure).
+	events := make(chan fired, 2*n+len(ws))
+	var readers sync.WaitGroup
+	for i, w := range ws {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for l := range w.Lines() {
+				events <- fired{i, l}
+			}
+		}()
+	}
+	go func() { readers.Wait(); close(events) }()
+
+	got := map[string][]int{} // key -> the workers that fired it
+	perWorker := make([]int, len(ws))
+	record := func(e fired) {
+		key, num, _ := strings.Cut(e.line, " ")
+		if want := strings.TrimPrefix(key, "k"); num != want {
+			t.Errorf("worker %d: OnExpire of %s got N=%s, want %s", e.worker, key, num, want)
+		}
+		got[key] = append(got[key], e.worker)
+		perWorker[e.worker]++
+	}
+	deadline := time.After(time.Minute)
+	for total := 0; total < n; total++ {
+		select {
+		case e := <-events:
+			record(e)
+		case <-deadline:
+			t.Fatalf("after a minute, %d of %d expiries fired", total, n)
+		}
+	}
+	time.Sleep(settle)
+	for _, w := range ws {
+		w.CloseStdin()
+	}
+	for e := range events {
+		record(e)
+	}
+	for _, w := range ws {
+		w.Wait(time.Minute)
+	}
+	for i := range n {
+		key := fmt.Sprint("k", i)
+		if len(got[key]) != 1 {
+			t.Errorf("OnExpire of %s fired %d times (workers %v), want once", key, len(got[key]), got[key])
+		}
+	}
+	if len(got) != n {
+		t.Errorf("OnExpire fired for %d distinct keys, want %d", len(got), n)
+	}
+	return perWorker
+}
