@@ -122,11 +122,9 @@ func (s *Store[K, V]) schedule() {
 		// and a large backlog must not push out events a listener is about
 		// to take. A full hook queue then slows the sweep instead.
 		batch := sweepBatch
-		if listening {
-			batch = min(batch, s.retention())
-		}
 		var inline []call
 		if listening {
+			batch = min(batch, s.retention())
 			// Events that waited for a listener go first, before a sweep
 			// adds to them.
 			inline = s.deliverExpired(ctx, inline)

@@ -70,7 +70,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net/url"
 	"strconv"
 	"strings"
@@ -380,14 +379,20 @@ func (b *Backend) Bucket(ctx context.Context, cfg backend.BucketConfig) (backend
 	return bk, nil
 }
 
-// shardOf maps a key to its virtual shard; every process agrees on it.
+// shardOf maps a key to its virtual shard by the key's FNV-1a hash, so
+// every process agrees on it; inline, as every operation on a key takes
+// it, to hash without allocating.
 func shardOf(key string, n int) int {
 	if n == 1 {
 		return 0
 	}
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return int(h.Sum32() % uint32(n))
+	const offset32, prime32 = 2166136261, 16777619
+	h := uint32(offset32)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= prime32
+	}
+	return int(h % uint32(n))
 }
 
 // isBusyGroup reports the error of creating a group that exists.

@@ -47,8 +47,13 @@ func count(t *testing.T, name string, def, short int) int {
 
 func runWorker(role string) int {
 	roles := map[string]func(path, arg string) error{
-		"counter": workCounter,
-		"expire":  workExpire,
+		"counter": func(path, arg string) error {
+			n, _ := strconv.Atoi(arg)
+			return proctest.WorkCounter(func() (*conformance.Store, func() error, error) { return workerStore(path) }, n)
+		},
+		"expire": func(path, arg string) error {
+			return proctest.WorkExpire(func() (*conformance.Store, func() error, error) { return workerStore(path) })
+		},
 		"crash":   workCrash,
 		"restart": workRestart,
 	}
@@ -76,54 +81,6 @@ func workerStore(path string, opts ...runtime.Option) (*conformance.Store, func(
 		return nil, nil, err
 	}
 	return s, func() error { return errors.Join(s.Close(), b.Close()) }, nil
-}
-
-// workCounter increments the stored counter arg times, each under Lock.
-func workCounter(path, arg string) error {
-	n, _ := strconv.Atoi(arg)
-	s, closeAll, err := workerStore(path)
-	if err != nil {
-		return err
-	}
-	proctest.Say("ready")
-	proctest.AwaitGo()
-	for i := range n {
-		if err := lockedIncrement(s); err != nil {
-			closeAll()
-			return fmt.Errorf("increment %d: %w", i, err)
-		}
-	}
-	return closeAll()
-}
-
-func lockedIncrement(s *conformance.Store) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	l, err := s.Lock(ctx, "counter")
-	if err != nil {
-		return err
-	}
-	v, ok, err := s.Get(ctx, "counter")
-	if err == nil && !ok {
-		err = errors.New("the counter is missing")
-	}
-	if err == nil {
-		v.N++
-		err = s.Set(ctx, "counter", v)
-	}
-	return errors.Join(err, l.Unlock(ctx))
-}
-
-// workExpire prints "key N" for every OnExpire it gets until stdin ends.
-func workExpire(path, _ string) error {
-	s, closeAll, err := workerStore(path)
-	if err != nil {
-		return err
-	}
-	s.OnExpire(func(_ context.Context, key string, v conformance.Item) { proctest.Say("%s %d", key, v.N) })
-	proctest.Say("ready")
-	proctest.AwaitEOF()
-	return closeAll()
 }
 
 // workCrash writes keys arg-0, arg-1, ... until it is killed, printing

@@ -1,0 +1,66 @@
+package proctest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/livedict/livedict/conformance"
+)
+
+// The worker halves of the multi-process tests every shared backend runs;
+// the backends differ only in how a worker opens its store.
+
+// StoreOpener opens a worker's store of conformance Items and returns the
+// function that closes the store and what it opened.
+type StoreOpener func() (*conformance.Store, func() error, error)
+
+// WorkCounter says "ready", waits for "go", then increments the stored
+// counter n times, each a read-modify-write under Lock.
+func WorkCounter(open StoreOpener, n int) error {
+	s, closeAll, err := open()
+	if err != nil {
+		return err
+	}
+	Say("ready")
+	AwaitGo()
+	for i := range n {
+		if err := lockedIncrement(s); err != nil {
+			closeAll()
+			return fmt.Errorf("increment %d: %w", i, err)
+		}
+	}
+	return closeAll()
+}
+
+func lockedIncrement(s *conformance.Store) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l, err := s.Lock(ctx, "counter")
+	if err != nil {
+		return err
+	}
+	v, ok, err := s.Get(ctx, "counter")
+	if err == nil && !ok {
+		err = errors.New("the counter is missing")
+	}
+	if err == nil {
+		v.N++
+		err = s.Set(ctx, "counter", v)
+	}
+	return errors.Join(err, l.Unlock(ctx))
+}
+
+// WorkExpire prints "key N" for every OnExpire it gets, until stdin ends:
+// the worker side of ExpiredOnce.
+func WorkExpire(open StoreOpener) error {
+	s, closeAll, err := open()
+	if err != nil {
+		return err
+	}
+	s.OnExpire(func(_ context.Context, key string, v conformance.Item) { Say("%s %d", key, v.N) })
+	Say("ready")
+	AwaitEOF()
+	return closeAll()
+}
