@@ -6,77 +6,94 @@
 // reflection-free serializer. The store runs on an in-process memory backend
 // by default, or on SQLite or Redis when several processes share it.
 //
-// This package holds what users name: options, errors, Lock, Future, Stats
-// and backend selection by URI. The generated code links against package
-// runtime; the types here are the same types.
+// This package holds what users of generated stores name: options, errors,
+// Lock, Future, Stats and backend selection by URI. The memory backend is
+// built in; the SQLite and Redis backends add their URI schemes when their
+// packages are imported:
+//
+//	import _ "github.com/livedict/livedict/backends/sqlite" // sqlite://
+//	import _ "github.com/livedict/livedict/backends/redis"  // redis://, rediss://
 package livedict
 
 import (
+	"fmt"
+
 	"github.com/livedict/livedict/backend"
-	"github.com/livedict/livedict/clock"
-	"github.com/livedict/livedict/runtime"
+	"github.com/livedict/livedict/sandbox"
 )
 
-type (
-	// Option configures a store; see the With functions.
-	Option = runtime.Option
-	// SetOption changes one Set or Update: TTL, NoExpiry, KeepTTL.
-	SetOption = runtime.SetOption
-	// HookOption changes one hook: HookTimeout, Inline, ForKey, HookName.
-	HookOption = runtime.HookOption
-	// LockOption changes one Lock or TryLock: Lease.
-	LockOption = runtime.LockOption
+// Backend is a backend that stores share: one opened with OpenURI, or
+// sqlite.Open, redis.New or memory.New. Its contract is package backend's.
+type Backend = backend.Backend
 
-	// Lock is a held advisory lease on one key, with a fencing token.
-	Lock = runtime.Lock
-	// HookID names a registered hook.
-	HookID = runtime.HookID
-	// HookError is one hook failure, given to WithHookErrorHandler.
-	HookError = runtime.HookError
-	// Stats are a store's counters.
-	Stats = runtime.Stats
-	// HookStats count hook calls.
-	HookStats = runtime.HookStats
-	// Future is the result of an asynchronous operation.
-	Future[T any] = runtime.Future[T]
-	// Lookup is the result of an asynchronous Get or TTL.
-	Lookup[T any] = runtime.Lookup[T]
-
-	// Backend is a backend shared by several stores: SQLite or Redis, or
-	// memory.New() to share one memory backend between stores.
-	Backend = backend.Backend
-	// Policy says what a full store does with a new key.
-	Policy = backend.Policy
-	// Overflow says what an event does when the hook queue is full.
-	Overflow = runtime.Overflow
-	// Clock is a store's time source; clock.NewFake makes one for tests.
-	Clock = clock.Clock
-)
+// Policy says what a store that is full (WithMaxKeys) does with a new key.
+type Policy int
 
 // Key limit policies, for WithMaxKeys.
 const (
-	RejectNew = backend.RejectNew // a new key gets ErrLimit
-	EvictLRU  = backend.EvictLRU  // the least recently used key makes room, raising OnEvict
+	RejectNew = Policy(backend.RejectNew) // a new key gets ErrLimit
+	EvictLRU  = Policy(backend.EvictLRU)  // the least recently used key makes room, raising OnEvict
 )
+
+func (p Policy) String() string { return backend.Policy(p).String() }
+
+// Overflow says what an event does when the hook queue is full.
+type Overflow int
 
 // Hook queue overflow policies, for WithHookQueue.
 const (
-	Block = runtime.Block // the operation waits for room while its ctx allows
-	Drop  = runtime.Drop  // the event is dropped and counted
+	Block = Overflow(sandbox.Block) // the operation waits for room while its ctx allows
+	Drop  = Overflow(sandbox.Drop)  // the event is dropped and counted
 )
 
-// Errors, matched with errors.Is.
-var (
-	ErrClosed        = backend.ErrClosed        // the store was closed
-	ErrInvalidTTL    = backend.ErrInvalidTTL    // TTL(d) with d <= 0
-	ErrLimit         = backend.ErrLimit         // WithMaxKeys(n, RejectNew) is full
-	ErrLockTimeout   = backend.ErrLockTimeout   // ctx ended before Lock got the key
-	ErrLockLost      = backend.ErrLockLost      // the lease ended before Unlock or Extend
-	ErrCorrupt       = backend.ErrCorrupt       // a stored record does not decode; it is left in place
-	ErrSchema        = backend.ErrSchema        // a record was written by an incompatible schema
-	ErrInvalidOption = backend.ErrInvalidOption // an option was given a bad value
-)
+// HookID names a registered hook, for SetHookEnabled and RemoveHook.
+type HookID uint64
 
-// RecordError names the bucket and key of a record that does not decode. It
-// matches ErrCorrupt or ErrSchema.
-type RecordError = backend.RecordError
+// HookError is one hook failure, as given to the WithHookErrorHandler
+// function.
+type HookError struct {
+	Kind     string // "panic", "timeout", "tripped" (switched off by the breaker) or "dropped" (queue full)
+	HookID   HookID
+	HookName string
+	Key      string
+	Err      error // for a panic, the value and the stack
+}
+
+func (e HookError) Error() string {
+	name := e.HookName
+	if name == "" {
+		name = fmt.Sprintf("#%d", e.HookID)
+	}
+	return fmt.Sprintf("livedict: hook %s %s on key %q: %v", name, e.Kind, e.Key, e.Err)
+}
+
+func (e HookError) Unwrap() error { return e.Err }
+
+// Lookup is the result of an asynchronous Get or TTL.
+type Lookup[T any] struct {
+	Value T
+	Found bool
+}
+
+// Stats are a store's counters since it opened.
+type Stats struct {
+	Hits, Misses   uint64 // Get calls that found a value, and that did not
+	Sets, Deletes  uint64 // values written (Set, Update) and removed (Delete, Update)
+	Expired        uint64 // keys this process swept after their deadline
+	Evicted        uint64 // keys pushed out by WithMaxKeys(n, EvictLRU)
+	ExpiredDropped uint64 // expiry events dropped by the retention limit, unheard
+	Hooks          HookStats
+}
+
+// HookStats count hook calls: queued, run, failed, skipped.
+type HookStats struct {
+	Submitted uint64 // calls queued (or dropped, or skipped) and inline calls run
+	Completed uint64 // calls that returned in time without panicking
+	Panics    uint64 // calls that panicked
+	Timeouts  uint64 // calls that overran their timeout
+	Dropped   uint64 // calls dropped because a queue was full
+	Skipped   uint64 // calls not run because their hook was disabled or switched off
+	Tripped   uint64 // times the circuit breaker switched a hook off
+	Runaway   int64  // hook goroutines still running past their timeout
+	Queued    int64  // calls waiting in queues
+}

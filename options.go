@@ -1,79 +1,246 @@
 package livedict
 
 import (
+	"crypto/aes"
+	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/livedict/livedict/runtime"
+	"github.com/livedict/livedict/backend"
+	"github.com/livedict/livedict/clock"
+	"github.com/livedict/livedict/internal/impl"
+	"github.com/livedict/livedict/sandbox"
 )
+
+// Option configures a store, given to its New function. Options apply in
+// order and a later option overrides an earlier one of the same name; two
+// different options that decide the same thing (WithURI and WithBackend)
+// are an error. Every bad value returns an error wrapping ErrInvalidOption
+// that names the option.
+type Option func(*impl.Config) error
 
 // WithBackend makes the store use b, which the caller owns and closes after
 // the stores that use it.
-func WithBackend(b Backend) Option { return runtime.WithBackend(b) }
+func WithBackend(b Backend) Option {
+	return func(c *impl.Config) error {
+		if b == nil {
+			return impl.Invalid("WithBackend", "backend is nil")
+		}
+		if err := c.ChooseBackend("WithBackend"); err != nil {
+			return err
+		}
+		c.Backend, c.Open = b, nil
+		return nil
+	}
+}
 
 // WithBucket names the bucket the store reads and writes. The default is the
 // type name in snake_case, or the directive's bucket=.
-func WithBucket(name string) Option { return runtime.WithBucket(name) }
+func WithBucket(name string) Option {
+	return func(c *impl.Config) error {
+		if name == "" {
+			return impl.Invalid("WithBucket", "bucket name is empty")
+		}
+		if len(name) > 200 {
+			return impl.Invalid("WithBucket", "bucket name is %d bytes long; the limit is 200", len(name))
+		}
+		c.Bucket = name
+		return nil
+	}
+}
 
-// WithDefaultTTL sets the TTL of a Set that names none. Without it (and
-// without ttl= in the directive) values are kept until deleted.
-func WithDefaultTTL(d time.Duration) Option { return runtime.WithDefaultTTL(d) }
+// WithDefaultTTL sets the TTL of a Set that names none; d must be > 0.
+// Without it (and without ttl= in the directive) values are kept until
+// deleted.
+func WithDefaultTTL(d time.Duration) Option {
+	return func(c *impl.Config) error {
+		if d <= 0 {
+			return impl.Invalid("WithDefaultTTL", "TTL %v is not positive (omit the option for no default expiry)", d)
+		}
+		c.DefaultTTL, c.HasDefaultTTL = d, true
+		return nil
+	}
+}
 
-// WithMaxKeys caps the store at n live keys; policy is RejectNew or EvictLRU.
-func WithMaxKeys(n int, policy Policy) Option { return runtime.WithMaxKeys(n, policy) }
+// WithMaxKeys caps the store at n live keys; policy (RejectNew or EvictLRU)
+// says what a new key does when the store is full.
+func WithMaxKeys(n int, policy Policy) Option {
+	return func(c *impl.Config) error {
+		if n <= 0 {
+			return impl.Invalid("WithMaxKeys", "limit %d is not positive", n)
+		}
+		if policy != RejectNew && policy != EvictLRU {
+			return impl.Invalid("WithMaxKeys", "unknown policy %d (use RejectNew or EvictLRU)", int(policy))
+		}
+		c.Limit = backend.Limit{MaxKeys: n, Policy: backend.Policy(policy)}
+		return nil
+	}
+}
 
-// WithClock sets the time source, for tests (see package clock).
-func WithClock(c Clock) Option { return runtime.WithClock(c) }
+// WithClock sets the time source, for tests (see clock.NewFake).
+func WithClock(clk clock.Clock) Option {
+	return func(c *impl.Config) error {
+		if clk == nil {
+			return impl.Invalid("WithClock", "clock is nil")
+		}
+		c.Clock = clk
+		return nil
+	}
+}
 
 // WithHookWorkers sets how many goroutines run asynchronous hooks (default:
 // the number of CPUs, at least 4). One key's events always go to one worker,
 // so they arrive in order.
-func WithHookWorkers(n int) Option { return runtime.WithHookWorkers(n) }
+func WithHookWorkers(n int) Option {
+	return func(c *impl.Config) error {
+		if n <= 0 || n > 4096 {
+			return impl.Invalid("WithHookWorkers", "%d workers is outside 1..4096", n)
+		}
+		c.HookWorkers = n
+		return nil
+	}
+}
 
 // WithHookQueue sets the capacity of each hook worker's queue (default 1024)
-// and the overflow policy, Block (default) or Drop.
-func WithHookQueue(n int, overflow Overflow) Option { return runtime.WithHookQueue(n, overflow) }
+// and what an event does when it is full: Block (the default) or Drop.
+func WithHookQueue(n int, overflow Overflow) Option {
+	return func(c *impl.Config) error {
+		if n <= 0 {
+			return impl.Invalid("WithHookQueue", "queue size %d is not positive", n)
+		}
+		if overflow != Block && overflow != Drop {
+			return impl.Invalid("WithHookQueue", "unknown overflow policy %d (use Block or Drop)", int(overflow))
+		}
+		c.HookQueue, c.Overflow = n, sandbox.Overflow(overflow)
+		return nil
+	}
+}
 
 // WithHookErrorHandler receives every hook failure: a panic (with its
-// stack), a timeout, a dropped event, a hook switched off by the breaker.
-func WithHookErrorHandler(fn func(HookError)) Option { return runtime.WithHookErrorHandler(fn) }
+// stack), a timeout, a dropped event, a hook switched off by the circuit
+// breaker. It runs on a hook worker; a panic in it is recovered.
+func WithHookErrorHandler(fn func(HookError)) Option {
+	return func(c *impl.Config) error {
+		if fn == nil {
+			c.OnHookError = nil
+			return nil
+		}
+		c.OnHookError = func(f sandbox.Failure) {
+			fn(HookError{Kind: f.Kind.String(), HookID: HookID(f.HookID), HookName: f.HookName, Key: f.Key, Err: f.Err})
+		}
+		return nil
+	}
+}
 
-// WithLogger sets where the store logs (default slog.Default()).
-func WithLogger(l *slog.Logger) Option { return runtime.WithLogger(l) }
+// WithLogger sets where the store logs hook failures and background errors
+// (default slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *impl.Config) error {
+		if l == nil {
+			return impl.Invalid("WithLogger", "logger is nil")
+		}
+		c.Logger = l
+		return nil
+	}
+}
 
-// WithCipher encrypts values at rest on SQLite and Redis with AES-GCM. The
-// first key encrypts and every key decrypts, so keys rotate by putting the
-// new one first; the bucket and key are bound to each record, so a record
-// copied under another key does not decrypt.
-func WithCipher(keys ...[]byte) Option { return runtime.WithCipher(keys...) }
+// WithCipher encrypts values at rest on SQLite and Redis with AES-GCM. Keys
+// are 16, 24 or 32 bytes. The first key encrypts and every key decrypts, so
+// keys rotate by putting the new one first; the bucket and key are bound to
+// each record as additional data, so a record copied under another key does
+// not decrypt. The memory backend keeps values in process and ignores the
+// cipher.
+func WithCipher(keys ...[]byte) Option {
+	return func(c *impl.Config) error {
+		if len(keys) == 0 {
+			return impl.Invalid("WithCipher", "no key given")
+		}
+		for i, k := range keys {
+			if _, err := aes.NewCipher(k); err != nil {
+				return impl.Invalid("WithCipher", "key %d is %d bytes; AES needs 16, 24 or 32", i, len(k))
+			}
+		}
+		c.CipherKeys = keys
+		return nil
+	}
+}
 
 // WithExpiryRetention sets how many expiry events wait for an OnExpire hook
 // while none is registered (default 100,000); older ones are dropped and
 // counted in Stats.ExpiredDropped.
-func WithExpiryRetention(n int) Option { return runtime.WithExpiryRetention(n) }
+func WithExpiryRetention(n int) Option {
+	return func(c *impl.Config) error {
+		if n <= 0 {
+			return impl.Invalid("WithExpiryRetention", "retention %d is not positive", n)
+		}
+		c.Retention = n
+		return nil
+	}
+}
+
+// SetOption changes one Set or Update: TTL, NoExpiry or KeepTTL, at most
+// one of them.
+type SetOption func(*impl.SetConfig)
 
 // TTL makes a value expire d after it is set; d must be > 0 (else
 // ErrInvalidTTL).
-func TTL(d time.Duration) SetOption { return runtime.TTL(d) }
+func TTL(d time.Duration) SetOption {
+	return func(c *impl.SetConfig) {
+		if d <= 0 {
+			if c.Err == nil {
+				c.Err = fmt.Errorf("%w: TTL(%v): a TTL must be positive; use NoExpiry() to keep a value forever", ErrInvalidTTL, d)
+			}
+			return
+		}
+		c.Choose(impl.TTLGiven, d)
+	}
+}
 
 // NoExpiry keeps a value until it is deleted, whatever the default TTL.
-func NoExpiry() SetOption { return runtime.NoExpiry() }
+func NoExpiry() SetOption { return func(c *impl.SetConfig) { c.Choose(impl.TTLNone, 0) } }
 
 // KeepTTL keeps the deadline the key has; a new key gets the default TTL.
-func KeepTTL() SetOption { return runtime.KeepTTL() }
+func KeepTTL() SetOption { return func(c *impl.SetConfig) { c.Choose(impl.TTLKeep, 0) } }
+
+// HookOption changes one hook registration: HookTimeout, Inline, HookName,
+// and the store's own ForKey.
+type HookOption func(*impl.HookConfig)
 
 // HookTimeout bounds each call of the hook (default 2s); its ctx ends then.
-func HookTimeout(d time.Duration) HookOption { return runtime.HookTimeout(d) }
+// d must be > 0.
+func HookTimeout(d time.Duration) HookOption {
+	return func(c *impl.HookConfig) {
+		if d <= 0 {
+			if c.Err == nil {
+				c.Err = impl.Invalid("HookTimeout", "timeout %v is not positive", d)
+			}
+			return
+		}
+		c.Timeout = d
+	}
+}
 
 // Inline runs the hook on the caller's goroutine before the operation
 // returns. By default hooks run asynchronously and never delay the caller.
-func Inline() HookOption { return runtime.Inline() }
-
-// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
-func ForKey(key any) HookOption { return runtime.ForKey(key) }
+func Inline() HookOption { return func(c *impl.HookConfig) { c.Inline = true } }
 
 // HookName names a hook in errors, logs and Stats.
-func HookName(name string) HookOption { return runtime.HookName(name) }
+func HookName(name string) HookOption { return func(c *impl.HookConfig) { c.Name = name } }
 
-// Lease sets how long a lock lasts (default 30s) unless released or extended.
-func Lease(d time.Duration) LockOption { return runtime.Lease(d) }
+// LockOption changes one Lock or TryLock: Lease.
+type LockOption func(*impl.LockConfig)
+
+// Lease sets how long a lock lasts (default 30s) unless released or
+// extended; a holder that died frees the key when its lease ends. d must be
+// > 0.
+func Lease(d time.Duration) LockOption {
+	return func(c *impl.LockConfig) {
+		if d <= 0 {
+			if c.Err == nil {
+				c.Err = impl.Invalid("Lease", "lease %v is not positive", d)
+			}
+			return
+		}
+		c.Lease = d
+	}
+}

@@ -17,7 +17,12 @@ func TestOpenURI(t *testing.T) {
 		{"memory://", ""},
 		{"memory:///", ""},
 		{"memory://host", "takes nothing"},
-		{"nosuch://x", `unknown scheme "nosuch"`},
+		{"nosuch://x", `unknown scheme "nosuch"; registered: memory://`},
+		// The backends are not imported by this test: their schemes say how
+		// to get them.
+		{"sqlite:///tmp/x.db", `add import _ "github.com/livedict/livedict/backends/sqlite"`},
+		{"redis://127.0.0.1:6379/0", `add import _ "github.com/livedict/livedict/backends/redis"`},
+		{"rediss://127.0.0.1:6379/0", `add import _ "github.com/livedict/livedict/backends/redis"`},
 		{"/just/a/path", "no scheme"},
 		{"::bad", "missing protocol scheme"},
 	}

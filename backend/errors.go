@@ -1,9 +1,6 @@
 package backend
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
 // The errors of livedict. Package livedict re-exports them; match them with
 // errors.Is.
@@ -20,18 +17,3 @@ var (
 	// core retries; users do not see it.
 	ErrConflict = errors.New("livedict: version conflict")
 )
-
-// RecordError is a record that could not be decoded. It matches ErrCorrupt
-// or ErrSchema with errors.Is and names the bucket and key; the record is
-// left where it is.
-type RecordError struct {
-	Bucket string
-	Key    string
-	Err    error // wraps ErrCorrupt or ErrSchema, and the detail
-}
-
-func (e *RecordError) Error() string {
-	return fmt.Sprintf("bucket %q, key %q: %v", e.Bucket, e.Key, e.Err)
-}
-
-func (e *RecordError) Unwrap() error { return e.Err }

@@ -30,9 +30,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backend"
 	"github.com/livedict/livedict/clock"
-	"github.com/livedict/livedict/runtime"
+	"github.com/livedict/livedict/internal/engine"
 )
 
 // Harness describes a backend under test.
@@ -55,7 +56,7 @@ type Harness struct {
 }
 
 // Store is the store type the suite tests.
-type Store = runtime.Store[string, Item]
+type Store = engine.Store[string, Item]
 
 // epoch is where every fake clock of the suite starts.
 var epoch = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -140,15 +141,15 @@ func (f *fixture) child(t *testing.T) *fixture {
 // store opens a store of Items on the fixture's backend and fake clock;
 // opts come last, so they can override both (WithClock(clock.Real)). The
 // store is closed when the test ends.
-func (f *fixture) store(opts ...runtime.Option) *Store {
+func (f *fixture) store(opts ...livedict.Option) *Store {
 	f.t.Helper()
-	all := []runtime.Option{runtime.WithClock(f.clk), runtime.WithLogger(f.log)}
+	all := []livedict.Option{livedict.WithClock(f.clk), livedict.WithLogger(f.log)}
 	if f.be != nil {
-		all = append(all, runtime.WithBackend(f.be))
+		all = append(all, livedict.WithBackend(f.be))
 	}
-	s, err := runtime.New(ItemCodec(), append(all, opts...)...)
+	s, err := engine.New(ItemCodec(), append(all, opts...)...)
 	if err != nil {
-		f.t.Fatalf("runtime.New: %v", err)
+		f.t.Fatalf("engine.New: %v", err)
 	}
 	f.t.Cleanup(func() { closeStore(f.t, s) })
 	return s

@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/livedict/livedict/runtime"
+	"github.com/livedict/livedict"
 )
 
 var expiryTests = []subtest{
@@ -34,10 +33,10 @@ func testExpireOnceWithLastValue(t *testing.T, f *fixture) {
 	s := f.store()
 	rec := newRecorder()
 	s.OnExpire(rec.hook("expire"))
-	set(t, s, "k", item("v1", 1), runtime.TTL(10*time.Millisecond))
-	set(t, s, "k", item("v2", 2), runtime.TTL(10*time.Millisecond))
-	set(t, s, "j", item("j1", 3), runtime.TTL(20*time.Millisecond))
-	set(t, s, "j", item("j2", 4), runtime.KeepTTL())
+	set(t, s, "k", item("v1", 1), livedict.TTL(10*time.Millisecond))
+	set(t, s, "k", item("v2", 2), livedict.TTL(10*time.Millisecond))
+	set(t, s, "j", item("j1", 3), livedict.TTL(20*time.Millisecond))
+	set(t, s, "j", item("j2", 4), livedict.KeepTTL())
 	f.clk.Advance(10 * time.Millisecond)
 	rec.waitKey(t, "expire", "k")
 	f.clk.Advance(10 * time.Millisecond)
@@ -57,13 +56,13 @@ func testDeleteThenSetStillExpires(t *testing.T, f *fixture) {
 	s := f.store()
 	rec := newRecorder()
 	s.OnExpire(rec.hook("expire"))
-	set(t, s, "k", item("v1", 1), runtime.TTL(10*time.Millisecond))
+	set(t, s, "k", item("v1", 1), livedict.TTL(10*time.Millisecond))
 	if ok, err := s.Delete(bg, "k"); !ok || err != nil {
 		t.Fatalf("Delete(k) = %v, %v; want true, nil", ok, err)
 	}
-	set(t, s, "k", item("v2", 2), runtime.TTL(20*time.Millisecond))
+	set(t, s, "k", item("v2", 2), livedict.TTL(20*time.Millisecond))
 	// A deleted key with a pending deadline must not fire.
-	set(t, s, "gone", item("gone", 3), runtime.TTL(10*time.Millisecond))
+	set(t, s, "gone", item("gone", 3), livedict.TTL(10*time.Millisecond))
 	if ok, err := s.Delete(bg, "gone"); !ok || err != nil {
 		t.Fatalf("Delete(gone) = %v, %v; want true, nil", ok, err)
 	}
@@ -82,8 +81,8 @@ func testSetWithoutThenWithTTL(t *testing.T, f *fixture) {
 	rec := newRecorder()
 	s.OnExpire(rec.hook("expire"))
 	set(t, s, "k", item("v1", 1))
-	set(t, s, "k", item("v2", 2), runtime.TTL(10*time.Millisecond))
-	set(t, s, "forever", item("f1", 3), runtime.TTL(10*time.Millisecond))
+	set(t, s, "k", item("v2", 2), livedict.TTL(10*time.Millisecond))
+	set(t, s, "forever", item("f1", 3), livedict.TTL(10*time.Millisecond))
 	set(t, s, "forever", item("f2", 4))
 	f.clk.Advance(10 * time.Millisecond)
 	rec.wait(t, 1)
@@ -101,11 +100,11 @@ func testSweepKeepsValueSetAgain(t *testing.T, f *fixture) {
 	rec := newRecorder()
 	s.OnExpire(rec.hook("expire"))
 	for i := range n {
-		set(t, s, fmt.Sprint("k", i), item("old", int64(i)), runtime.TTL(10*time.Millisecond))
+		set(t, s, fmt.Sprint("k", i), item("old", int64(i)), livedict.TTL(10*time.Millisecond))
 	}
 	f.clk.Advance(10 * time.Millisecond)
 	for i := range n {
-		set(t, s, fmt.Sprint("k", i), item("new", int64(i)), runtime.NoExpiry())
+		set(t, s, fmt.Sprint("k", i), item("new", int64(i)), livedict.NoExpiry())
 	}
 	for i := range n {
 		wantValue(t, s, fmt.Sprint("k", i), item("new", int64(i)))
@@ -141,11 +140,11 @@ func testExpireBeforeNextSet(t *testing.T, f *fixture) {
 	key := func(round, i int) string { return fmt.Sprintf("r%dk%d", round, i) }
 	for round := range rounds {
 		for i := range n {
-			set(t, s, key(round, i), item("old", int64(i)), runtime.TTL(10*time.Millisecond))
+			set(t, s, key(round, i), item("old", int64(i)), livedict.TTL(10*time.Millisecond))
 		}
 		f.clk.Advance(10 * time.Millisecond)
 		for i := n - 1; i >= 0; i-- {
-			set(t, s, key(round, i), item("new", int64(i)), runtime.NoExpiry())
+			set(t, s, key(round, i), item("new", int64(i)), livedict.NoExpiry())
 		}
 	}
 	rec.wait(t, 3*n*rounds)
@@ -187,7 +186,7 @@ func testClearReportsExpired(t *testing.T, f *fixture) {
 	s.OnExpire(rec.hook("expire"))
 	s.OnDelete(rec.hook("delete"))
 	set(t, s, "live", item("live", 1))
-	set(t, s, "k", item("k", 2), runtime.TTL(10*time.Millisecond))
+	set(t, s, "k", item("k", 2), livedict.TTL(10*time.Millisecond))
 	f.clk.Advance(10 * time.Millisecond)
 	if err := s.Clear(bg); err != nil {
 		t.Fatalf("Clear: %v", err)
@@ -206,7 +205,7 @@ func testDeliveredToLaterHook(t *testing.T, f *fixture) {
 	var want []event
 	for i := range n {
 		key := fmt.Sprint("k", i)
-		set(t, s, key, item(key, int64(i)), runtime.TTL(time.Duration(10+i)*time.Millisecond))
+		set(t, s, key, item(key, int64(i)), livedict.TTL(time.Duration(10+i)*time.Millisecond))
 		want = append(want, event{"expire", key, item(key, int64(i))})
 	}
 	f.clk.Advance(time.Second)
@@ -231,22 +230,22 @@ func testAckedBeforeClose(t *testing.T, f *fixture) {
 	f.needSharedBackend()
 	const rounds = 12
 	for i := range rounds {
-		s := f.store(runtime.WithBucket("acked"))
+		s := f.store(livedict.WithBucket("acked"))
 		rec := newRecorder()
 		s.OnExpire(rec.hook("expire"))
 		key := fmt.Sprint("k", i)
-		set(t, s, key, item(key, int64(i)), runtime.TTL(10*time.Millisecond))
+		set(t, s, key, item(key, int64(i)), livedict.TTL(10*time.Millisecond))
 		f.clk.Advance(10 * time.Millisecond)
 		rec.wait(t, 1)
 		closeNow(t, s)
 	}
 	f.clk.Advance(time.Hour) // past any claim lease kept by the fake clock
-	s := f.store(runtime.WithBucket("acked"))
+	s := f.store(livedict.WithBucket("acked"))
 	rec := newRecorder()
 	s.OnExpire(rec.hook("expire"))
 	// A sentinel expiring now is claimed after anything older, so once it
 	// arrives, a redelivery would have arrived too.
-	set(t, s, "sentinel", item("sentinel", 0), runtime.TTL(time.Millisecond))
+	set(t, s, "sentinel", item("sentinel", 0), livedict.TTL(time.Millisecond))
 	f.clk.Advance(time.Millisecond)
 	rec.wait(t, 1)
 	closeNow(t, s)
@@ -261,13 +260,13 @@ func testAckedBeforeClose(t *testing.T, f *fixture) {
 // taking.
 func testBacklogBeyondRetention(t *testing.T, f *fixture) {
 	const n, keep = 60, 7
-	s := f.store(runtime.WithExpiryRetention(keep))
+	s := f.store(livedict.WithExpiryRetention(keep))
 	rec := newRecorder()
 	s.OnExpire(rec.hook("expire"))
 	var want []event
 	for i := range n {
 		key := fmt.Sprintf("k%02d", i)
-		set(t, s, key, item(key, int64(i)), runtime.TTL(10*time.Millisecond))
+		set(t, s, key, item(key, int64(i)), livedict.TTL(10*time.Millisecond))
 		want = append(want, event{"expire", key, item(key, int64(i))})
 	}
 	f.clk.Advance(10 * time.Millisecond)
@@ -285,12 +284,12 @@ func testBacklogBeyondRetention(t *testing.T, f *fixture) {
 // 3 are delivered to a later hook and 2 are dropped and counted.
 func testRetention(t *testing.T, f *fixture) {
 	const n, keep = 5, 3
-	s := f.store(runtime.WithExpiryRetention(keep))
+	s := f.store(livedict.WithExpiryRetention(keep))
 	values := map[string]Item{}
 	for i := range n {
 		key := fmt.Sprint("k", i)
 		values[key] = item(key, int64(i))
-		set(t, s, key, values[key], runtime.TTL(time.Duration(10+i)*time.Millisecond))
+		set(t, s, key, values[key], livedict.TTL(time.Duration(10+i)*time.Millisecond))
 	}
 	f.clk.Advance(time.Second)
 	waitFor(t, fmt.Sprintf("Stats().Expired to reach %d", n), func() bool { return s.Stats().Expired >= n })
@@ -331,14 +330,14 @@ func testClockMovesWhileArming(t *testing.T, f *fixture) {
 		t.Run(fmt.Sprintf("by 1/%d of the wait", div), func(t *testing.T) {
 			f := f.child(t)
 			jc := &jumpClock{Fake: f.clk}
-			s := f.store(runtime.WithClock(jc), runtime.WithBucket(fmt.Sprint("jump-", div)))
+			s := f.store(livedict.WithClock(jc), livedict.WithBucket(fmt.Sprint("jump-", div)))
 			rec := newRecorder()
 			s.OnExpire(rec.hook("expire"))
 			// Let the scheduler settle after the registration woke it.
 			waitStable(t, "the scheduler to sleep without a timer", func() bool { return f.clk.Timers() == 0 })
 			jc.jumpAtNextTimer(div)
 			const ttl = 10 * time.Millisecond
-			set(t, s, "k", item("k", 1), runtime.TTL(ttl))
+			set(t, s, "k", item("k", 1), livedict.TTL(ttl))
 			waitFor(t, "the clock to jump as the scheduler arms its timer", jc.jumped)
 			if moved := time.Duration(jc.moved.Load()); moved != ttl/time.Duration(div) {
 				t.Fatalf("the scheduler armed its first timer for %v, want the deadline, %v", moved*time.Duration(div), ttl)
@@ -356,7 +355,7 @@ func testOneTimerForManyKeys(t *testing.T, f *fixture) {
 	s := f.store()
 	base := f.restTimers()
 	for i := range 100 {
-		set(t, s, fmt.Sprint("k", i), item("v", int64(i)), runtime.TTL(time.Duration(i+1)*time.Second))
+		set(t, s, fmt.Sprint("k", i), item("v", int64(i)), livedict.TTL(time.Duration(i+1)*time.Second))
 	}
 	if f.h.Shared {
 		// A polling scheduler may wait on its poll timer instead.
@@ -384,7 +383,7 @@ func testSchedulerIdle(t *testing.T, f *fixture) {
 	waitStable(t, "no fake timer with only keys that never expire", func() bool { return f.clk.Timers() == 0 })
 	for round := range 2 {
 		for i := range 3 {
-			set(t, s, fmt.Sprint("k", i), item("v", int64(i)), runtime.TTL(time.Duration(10*(i+1))*time.Millisecond))
+			set(t, s, fmt.Sprint("k", i), item("v", int64(i)), livedict.TTL(time.Duration(10*(i+1))*time.Millisecond))
 		}
 		f.clk.Advance(30 * time.Millisecond)
 		rec.wait(t, 3*(round+1))

@@ -1,14 +1,14 @@
 package conformance
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/livedict/livedict/runtime"
+	"github.com/livedict/livedict"
 )
 
 // item returns an Item that uses every kind of field.
@@ -22,7 +22,7 @@ func item(name string, n int64) Item {
 	}
 }
 
-func set(t testing.TB, s *Store, key string, v Item, opts ...runtime.SetOption) {
+func set(t testing.TB, s *Store, key string, v Item, opts ...livedict.SetOption) {
 	t.Helper()
 	if err := s.Set(bg, key, v, opts...); err != nil {
 		t.Fatalf("Set(%q): %v", key, err)
@@ -161,4 +161,12 @@ func closeNow(t testing.TB, s *Store) {
 	if t.Failed() {
 		t.FailNow()
 	}
+}
+
+// hookID is the id of a hook registration that must succeed.
+func hookID(id livedict.HookID, err error) livedict.HookID {
+	if err != nil {
+		panic(fmt.Sprintf("conformance: registering a hook: %v", err))
+	}
+	return id
 }

@@ -4,15 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	goruntime "runtime"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/livedict/livedict/backend"
-	"github.com/livedict/livedict/runtime"
+	"github.com/livedict/livedict/internal/engine"
+
+	"github.com/livedict/livedict"
 )
 
 var hookTests = []subtest{
@@ -55,7 +56,7 @@ func testHookEvents(t *testing.T, f *fixture) {
 	deleted("a", false)
 	deleted("missing", false)
 	// An expired key is not deleted by Delete: it expires.
-	set(t, s, "e", item("e", 3), runtime.TTL(10*time.Millisecond))
+	set(t, s, "e", item("e", 3), livedict.TTL(10*time.Millisecond))
 	f.clk.Advance(10 * time.Millisecond)
 	deleted("e", false)
 	wantMissing(t, s, "e")
@@ -82,7 +83,7 @@ func testHookEvents(t *testing.T, f *fixture) {
 // testEvictEvent: OnEvict fires with the key and value a size limit pushed
 // out, and nothing else fires it.
 func testEvictEvent(t *testing.T, f *fixture) {
-	s := f.store(runtime.WithMaxKeys(2, backend.EvictLRU))
+	s := f.store(livedict.WithMaxKeys(2, livedict.EvictLRU))
 	rec := newRecorder()
 	s.OnEvict(rec.hook("evict"))
 	set(t, s, "a", item("a", 1))
@@ -161,17 +162,17 @@ func testOrderPerKeyConcurrent(t *testing.T, f *fixture) {
 func testScopedBeforeGlobal(t *testing.T, f *fixture) {
 	for _, mode := range []struct {
 		name string
-		opts []runtime.HookOption
+		opts []livedict.HookOption
 	}{
 		{"Async", nil},
-		{"Inline", []runtime.HookOption{runtime.Inline()}},
+		{"Inline", []livedict.HookOption{livedict.Inline()}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			f := f.child(t)
-			s := f.store(runtime.WithBucket("scoped-" + mode.name))
+			s := f.store(livedict.WithBucket("scoped-" + mode.name))
 			rec := newRecorder()
 			s.OnSet(rec.hook("global"), mode.opts...)
-			s.OnSet(rec.hook("scoped"), append([]runtime.HookOption{runtime.ForKey("a")}, mode.opts...)...)
+			s.OnSet(rec.hook("scoped"), append([]livedict.HookOption{engine.ForKey("a")}, mode.opts...)...)
 			s.OnSet(rec.hook("global2"), mode.opts...)
 			const n = 20
 			for i := range n {
@@ -224,15 +225,15 @@ func testSeveralAsyncHooks(t *testing.T, f *fixture) {
 type hookErrors struct {
 	mu    sync.Mutex
 	kinds map[string]int
-	first map[string]runtime.HookError
-	any   *runtime.HookError
+	first map[string]livedict.HookError
+	any   *livedict.HookError
 }
 
 func newHookErrors() *hookErrors {
-	return &hookErrors{kinds: map[string]int{}, first: map[string]runtime.HookError{}}
+	return &hookErrors{kinds: map[string]int{}, first: map[string]livedict.HookError{}}
 }
 
-func (h *hookErrors) handle(e runtime.HookError) {
+func (h *hookErrors) handle(e livedict.HookError) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.kinds[e.Kind]++
@@ -245,13 +246,13 @@ func (h *hookErrors) handle(e runtime.HookError) {
 }
 
 // failed returns the first failure reported, if any.
-func (h *hookErrors) failed() *runtime.HookError {
+func (h *hookErrors) failed() *livedict.HookError {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.any
 }
 
-func (h *hookErrors) get(kind string) (int, runtime.HookError) {
+func (h *hookErrors) get(kind string) (int, livedict.HookError) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.kinds[kind], h.first[kind]
@@ -263,8 +264,8 @@ func (h *hookErrors) get(kind string) (int, runtime.HookError) {
 func testPanickingHook(t *testing.T, f *fixture) {
 	const n = 10_000
 	herr := newHookErrors()
-	s := f.store(runtime.WithHookErrorHandler(herr.handle), runtime.WithLogger(quietLogger()))
-	s.OnSet(func(context.Context, string, Item) { panic("conformance: hook panic") }, runtime.HookName("panicker"))
+	s := f.store(livedict.WithHookErrorHandler(herr.handle), livedict.WithLogger(quietLogger()))
+	s.OnSet(func(context.Context, string, Item) { panic("conformance: hook panic") }, livedict.HookName("panicker"))
 	v := item("v", 1)
 	for i := range n {
 		if err := s.Set(bg, fmt.Sprint("k", i%100), v); err != nil {
@@ -304,21 +305,21 @@ func testPanickingHook(t *testing.T, f *fixture) {
 // bounded; the timeouts are counted.
 func testHookNeverReturns(t *testing.T, f *fixture) {
 	const n = 1000
-	base := goruntime.NumGoroutine()
+	base := runtime.NumGoroutine()
 	// Far below one goroutine per call; above what a bounded pool owns
 	// (workers, a watchdog, runaways up to a fixed cap).
-	bound := base + max(4, goruntime.GOMAXPROCS(0)) + 100
+	bound := base + max(4, runtime.GOMAXPROCS(0)) + 100
 	herr := newHookErrors()
-	s := f.store(runtime.WithHookErrorHandler(herr.handle), runtime.WithLogger(quietLogger()))
+	s := f.store(livedict.WithHookErrorHandler(herr.handle), livedict.WithLogger(quietLogger()))
 	// Registered after the store, so it runs before the store's Close:
 	// the stuck calls return and Close need not wait for them.
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	s.OnSet(func(context.Context, string, Item) { <-release }, runtime.HookTimeout(20*time.Millisecond))
+	s.OnSet(func(context.Context, string, Item) { <-release }, livedict.HookTimeout(20*time.Millisecond))
 
 	peak := 0
 	sample := func() {
-		peak = max(peak, goruntime.NumGoroutine())
+		peak = max(peak, runtime.NumGoroutine())
 	}
 	for i := range n {
 		if err := s.Set(bg, fmt.Sprint("k", i%50), item("v", int64(i))); err != nil {
@@ -352,19 +353,19 @@ func testHookNeverReturns(t *testing.T, f *fixture) {
 func testHooksCallBack(t *testing.T, f *fixture) {
 	for _, mode := range []struct {
 		name     string
-		opts     []runtime.HookOption
+		opts     []livedict.HookOption
 		otherCtx bool
 	}{
 		{"Async/HookCtx", nil, false},
 		{"Async/OtherCtx", nil, true},
-		{"Inline/HookCtx", []runtime.HookOption{runtime.Inline()}, false},
-		{"Inline/OtherCtx", []runtime.HookOption{runtime.Inline()}, true},
+		{"Inline/HookCtx", []livedict.HookOption{livedict.Inline()}, false},
+		{"Inline/OtherCtx", []livedict.HookOption{livedict.Inline()}, true},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			f := f.child(t)
 			herr := newHookErrors()
-			s := f.store(runtime.WithBucket("callback-"+strings.ReplaceAll(mode.name, "/", "-")),
-				runtime.WithHookErrorHandler(herr.handle))
+			s := f.store(livedict.WithBucket("callback-"+strings.ReplaceAll(mode.name, "/", "-")),
+				livedict.WithHookErrorHandler(herr.handle))
 			// until waits for cond, or fails at once when a hook failed.
 			until := func(what string, cond func() bool) {
 				t.Helper()
@@ -373,8 +374,8 @@ func testHooksCallBack(t *testing.T, f *fixture) {
 					t.Fatalf("waiting for %s: a hook failed: %v", what, e)
 				}
 			}
-			opts := func(key string) []runtime.HookOption {
-				return append([]runtime.HookOption{runtime.ForKey(key)}, mode.opts...)
+			opts := func(key string) []livedict.HookOption {
+				return append([]livedict.HookOption{engine.ForKey(key)}, mode.opts...)
 			}
 			use := func(hookCtx context.Context) context.Context {
 				if mode.otherCtx {
@@ -429,7 +430,7 @@ func testHooksCallBack(t *testing.T, f *fixture) {
 					return cur, true, nil
 				}))
 				// Bring the key back, as a cache refreshing itself would.
-				check("Set(e) from OnExpire", s.Set(use(ctx), key, item("reborn", 5), runtime.NoExpiry()))
+				check("Set(e) from OnExpire", s.Set(use(ctx), key, item("reborn", 5), livedict.NoExpiry()))
 			}, opts("e")...)
 
 			set(t, s, "c", item("c", 4))
@@ -443,7 +444,7 @@ func testHooksCallBack(t *testing.T, f *fixture) {
 				return err
 			})
 			until("the OnGet hook to run", reget.Load)
-			set(t, s, "e", item("e", 6), runtime.TTL(10*time.Millisecond))
+			set(t, s, "e", item("e", 6), livedict.TTL(10*time.Millisecond))
 			f.clk.Advance(10 * time.Millisecond)
 			until("the OnExpire hook of e to set it again", func() bool {
 				v, ok := get(t, s, "e")
@@ -467,10 +468,10 @@ func testHooksCallBack(t *testing.T, f *fixture) {
 func testInlineHooks(t *testing.T, f *fixture) {
 	s := f.store()
 	rec := newRecorder()
-	s.OnSet(rec.hook("set"), runtime.Inline())
-	s.OnGet(rec.hook("get"), runtime.Inline())
-	s.OnDelete(rec.hook("delete"), runtime.Inline())
-	s.OnEvict(rec.hook("evict"), runtime.Inline())
+	s.OnSet(rec.hook("set"), livedict.Inline())
+	s.OnGet(rec.hook("get"), livedict.Inline())
+	s.OnDelete(rec.hook("delete"), livedict.Inline())
+	s.OnEvict(rec.hook("evict"), livedict.Inline())
 	var want []event
 	step := func(what string, op func(), add ...event) {
 		t.Helper()
@@ -499,9 +500,9 @@ func testInlineHooks(t *testing.T, f *fixture) {
 func testEnableDisableRemove(t *testing.T, f *fixture) {
 	s := f.store()
 	var calls atomic.Int64
-	id := s.OnSet(func(context.Context, string, Item) { calls.Add(1) }, runtime.Inline())
+	id := hookID(s.OnSet(func(context.Context, string, Item) { calls.Add(1) }, livedict.Inline()))
 	var other atomic.Int64
-	s.OnSet(func(context.Context, string, Item) { other.Add(1) }, runtime.Inline())
+	s.OnSet(func(context.Context, string, Item) { other.Add(1) }, livedict.Inline())
 	steps := []struct {
 		name      string
 		op        func() bool // nil: no hook call

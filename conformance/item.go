@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/livedict/livedict/backend"
-	"github.com/livedict/livedict/runtime"
+	"github.com/livedict/livedict/internal/engine"
 )
 
 // Item is the value type of the suite's stores. It holds a string, an
@@ -26,9 +26,9 @@ type Item struct {
 // generate it: a deep Clone, string keys, and a small length-prefixed binary
 // encoding whose decoder reports bad input with an error wrapping
 // backend.ErrCorrupt and never panics.
-func ItemCodec() runtime.Codec[string, Item] {
-	keyString, parseKey := runtime.StringKey[string]()
-	return runtime.Codec[string, Item]{
+func ItemCodec() engine.Codec[string, Item] {
+	keyString, parseKey := engine.StringKey[string]()
+	return engine.Codec[string, Item]{
 		TypeName:  "conformance.Item",
 		Bucket:    "items",
 		Clone:     cloneItem,
@@ -254,9 +254,9 @@ func (d *decoder) count(what string, minSize int) (int, bool) {
 
 // StringCodec stores plain strings under string keys in bucket "bench":
 // the backends' benchmarks measure the backend, not a serializer.
-func StringCodec() runtime.Codec[string, string] {
-	ks, pk := runtime.StringKey[string]()
-	return runtime.Codec[string, string]{
+func StringCodec() engine.Codec[string, string] {
+	ks, pk := engine.StringKey[string]()
+	return engine.Codec[string, string]{
 		TypeName:  "string",
 		Bucket:    "bench",
 		KeyString: ks,

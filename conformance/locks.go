@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backend"
 	"github.com/livedict/livedict/clock"
-	"github.com/livedict/livedict/runtime"
 )
 
 var lockTests = []subtest{
@@ -27,7 +27,7 @@ var lockTests = []subtest{
 	{name: "ClockMovesWhileArming", fn: testLockClockMovesWhileArming},
 }
 
-func lock(t testing.TB, s *Store, key string, opts ...runtime.LockOption) *runtime.Lock {
+func lock(t testing.TB, s *Store, key string, opts ...livedict.LockOption) *livedict.Lock {
 	t.Helper()
 	l, err := s.Lock(bg, key, opts...)
 	if err != nil {
@@ -39,7 +39,7 @@ func lock(t testing.TB, s *Store, key string, opts ...runtime.LockOption) *runti
 	return l
 }
 
-func unlock(t testing.TB, l *runtime.Lock) {
+func unlock(t testing.TB, l *livedict.Lock) {
 	t.Helper()
 	if err := l.Unlock(bg); err != nil {
 		t.Fatalf("Unlock(%q): %v", l.Key(), err)
@@ -47,7 +47,7 @@ func unlock(t testing.TB, l *runtime.Lock) {
 }
 
 // tryLock calls TryLock and checks it got what want says.
-func tryLock(t testing.TB, s *Store, key string, want bool, opts ...runtime.LockOption) *runtime.Lock {
+func tryLock(t testing.TB, s *Store, key string, want bool, opts ...livedict.LockOption) *livedict.Lock {
 	t.Helper()
 	l, ok, err := s.TryLock(bg, key, opts...)
 	if err != nil {
@@ -64,11 +64,11 @@ func tryLock(t testing.TB, s *Store, key string, want bool, opts ...runtime.Lock
 
 // lockAsync starts Lock on another goroutine; the channel gets its result.
 type lockResult struct {
-	l   *runtime.Lock
+	l   *livedict.Lock
 	err error
 }
 
-func lockAsync(ctx context.Context, s *Store, key string, opts ...runtime.LockOption) <-chan lockResult {
+func lockAsync(ctx context.Context, s *Store, key string, opts ...livedict.LockOption) <-chan lockResult {
 	ch := make(chan lockResult, 1)
 	go func() {
 		l, err := s.Lock(ctx, key, opts...)
@@ -149,7 +149,7 @@ func testFencingTokensGrow(t *testing.T, f *fixture) {
 	s := f.store()
 	var last uint64
 	for i := range 10 {
-		var l *runtime.Lock
+		var l *livedict.Lock
 		if i%2 == 0 {
 			l = lock(t, s, "k")
 		} else {
@@ -190,7 +190,7 @@ func testLockWaitsForUnlock(t *testing.T, f *fixture) {
 func testLeaseEndsDeadHolder(t *testing.T, f *fixture) {
 	s := f.store()
 	rest := f.restTimers()
-	dead := lock(t, s, "k", runtime.Lease(100*time.Millisecond))
+	dead := lock(t, s, "k", livedict.Lease(100*time.Millisecond))
 	if want := epoch.Add(100 * time.Millisecond); !dead.Deadline().Equal(want) {
 		t.Fatalf("Deadline() = %v, want %v", dead.Deadline(), want)
 	}
@@ -214,7 +214,7 @@ func testLeaseEndsDeadHolder(t *testing.T, f *fixture) {
 	tryLock(t, s, "k", false)
 	unlock(t, r.l)
 	// A lease that ran out with nobody else taking the key is lost too.
-	l := lock(t, s, "j", runtime.Lease(time.Second))
+	l := lock(t, s, "j", livedict.Lease(time.Second))
 	f.clk.Advance(time.Second)
 	if err := l.Unlock(bg); !errors.Is(err, backend.ErrLockLost) {
 		t.Fatalf("Unlock after the lease ran out: %v, want ErrLockLost", err)
@@ -266,7 +266,7 @@ func testLockNotReentrant(t *testing.T, f *fixture) {
 // callers ever hold the lock at once.
 func testLockMutualExclusion(t *testing.T, f *fixture) {
 	const goroutines, n = 8, 200
-	s := f.store(runtime.WithClock(clock.Real))
+	s := f.store(livedict.WithClock(clock.Real))
 	set(t, s, "counter", Item{Name: "counter"})
 	var inside atomic.Int32
 	var overlaps atomic.Int64
@@ -326,7 +326,7 @@ func increment(s *Store, inside *atomic.Int32, overlaps *atomic.Int64) error {
 // ended cannot be extended.
 func testLockExtend(t *testing.T, f *fixture) {
 	s := f.store()
-	l := lock(t, s, "k", runtime.Lease(100*time.Millisecond))
+	l := lock(t, s, "k", livedict.Lease(100*time.Millisecond))
 	f.clk.Advance(60 * time.Millisecond)
 	if err := l.Extend(bg, 100*time.Millisecond); err != nil {
 		t.Fatalf("Extend: %v", err)
@@ -376,9 +376,9 @@ func testLockClockMovesWhileArming(t *testing.T, f *fixture) {
 		t.Run(fmt.Sprintf("by 1/%d of the wait", div), func(t *testing.T) {
 			f := f.child(t)
 			jc := &jumpClock{Fake: f.clk}
-			s := f.store(runtime.WithClock(jc), runtime.WithBucket(fmt.Sprint("jump-", div)))
+			s := f.store(livedict.WithClock(jc), livedict.WithBucket(fmt.Sprint("jump-", div)))
 			const lease = 100 * time.Millisecond
-			holder := lock(t, s, "k", runtime.Lease(lease))
+			holder := lock(t, s, "k", livedict.Lease(lease))
 			jc.jumpAtNextTimer(div)
 			ch := lockAsync(bg, s, "k")
 			waitFor(t, "the clock to jump as the waiter arms its timer", jc.jumped)

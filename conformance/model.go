@@ -18,9 +18,11 @@ import (
 
 	gocmp "github.com/google/go-cmp/cmp"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backend"
 	"github.com/livedict/livedict/clock"
-	"github.com/livedict/livedict/runtime"
+	"github.com/livedict/livedict/internal/engine"
+	"github.com/livedict/livedict/internal/impl"
 )
 
 // The environment of RunModel.
@@ -173,26 +175,26 @@ type op struct {
 // name the write they come from.
 func value(id int) Item { return item("v"+strconv.Itoa(id), int64(id)) }
 
-func (o op) setOptions() []runtime.SetOption {
+func (o op) setOptions() []livedict.SetOption {
 	switch o.ttl {
 	case withTTL:
-		return []runtime.SetOption{runtime.TTL(o.d)}
+		return []livedict.SetOption{livedict.TTL(o.d)}
 	case withNoExpiry:
-		return []runtime.SetOption{runtime.NoExpiry()}
+		return []livedict.SetOption{livedict.NoExpiry()}
 	case withKeepTTL:
-		return []runtime.SetOption{runtime.KeepTTL()}
+		return []livedict.SetOption{livedict.KeepTTL()}
 	}
 	return nil
 }
 
-func (o op) lockOptions() []runtime.LockOption {
+func (o op) lockOptions() []livedict.LockOption {
 	if o.d == 0 {
 		return nil
 	}
-	return []runtime.LockOption{runtime.Lease(o.d)}
+	return []livedict.LockOption{livedict.Lease(o.d)}
 }
 
-func (o op) lease() time.Duration { return cmp.Or(o.d, runtime.DefaultLease) }
+func (o op) lease() time.Duration { return cmp.Or(o.d, impl.DefaultLease) }
 
 // String writes o as the Go statement it runs.
 func (o op) String() string {
@@ -665,7 +667,7 @@ type runner struct {
 	s      *Store
 	clk    *clock.Fake
 	m      *model
-	locks  map[int]*runtime.Lock
+	locks  map[int]*livedict.Lock
 	tokens map[string]uint64 // the last fencing token of each key
 	inline eventLog          // OnSet and OnDelete, both Inline
 	expire eventLog
@@ -685,21 +687,21 @@ func (p *program) execute(t *testing.T, h Harness, ops []op) *failure {
 	w := &testLogWriter{t: t}
 	defer w.stop()
 	clk := clock.NewFake(epoch)
-	opts := []runtime.Option{
-		runtime.WithClock(clk),
-		runtime.WithLogger(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+	opts := []livedict.Option{
+		livedict.WithClock(clk),
+		livedict.WithLogger(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 	}
 	if be != nil {
-		opts = append(opts, runtime.WithBackend(be))
+		opts = append(opts, livedict.WithBackend(be))
 	}
 	if p.defaultTTL > 0 {
-		opts = append(opts, runtime.WithDefaultTTL(p.defaultTTL))
+		opts = append(opts, livedict.WithDefaultTTL(p.defaultTTL))
 	}
-	s, err := runtime.New(ItemCodec(), opts...)
+	s, err := engine.New(ItemCodec(), opts...)
 	if err != nil {
 		return &failure{at: -1, kind: "New", msg: err.Error()}
 	}
-	r := &runner{s: s, clk: clk, m: newModel(p.defaultTTL), locks: map[int]*runtime.Lock{}, tokens: map[string]uint64{}}
+	r := &runner{s: s, clk: clk, m: newModel(p.defaultTTL), locks: map[int]*livedict.Lock{}, tokens: map[string]uint64{}}
 	defer func() {
 		if !r.closed {
 			// A disagreement is being reported; a failing Close would
@@ -707,11 +709,11 @@ func (p *program) execute(t *testing.T, h Harness, ops []op) *failure {
 			_ = closeWithin(s)
 		}
 	}()
-	s.OnSet(r.inline.hook("set"), runtime.Inline())
-	s.OnDelete(r.inline.hook("delete"), runtime.Inline())
-	var expireOpts []runtime.HookOption
+	s.OnSet(r.inline.hook("set"), livedict.Inline())
+	s.OnDelete(r.inline.hook("delete"), livedict.Inline())
+	var expireOpts []livedict.HookOption
 	if p.inlineExpire {
-		expireOpts = append(expireOpts, runtime.Inline())
+		expireOpts = append(expireOpts, livedict.Inline())
 	}
 	s.OnExpire(r.expire.hook("expire"), expireOpts...)
 	for i, o := range ops {
@@ -983,7 +985,7 @@ func (r *runner) step(o op) *failure {
 
 // took checks a lock o acquired, which the model says it may, and
 // records it.
-func (r *runner) took(o op, l *runtime.Lock) *failure {
+func (r *runner) took(o op, l *livedict.Lock) *failure {
 	if !r.m.acquire(o.id, o.key, o.lease()) {
 		return failf(kindName(o.kind), "acquired a held key (%s)", r.lockState(o.key))
 	}

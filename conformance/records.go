@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backend"
-	"github.com/livedict/livedict/runtime"
 )
 
 // recordTests run on byte backends only (Harness.Raw): they plant records
@@ -70,7 +70,7 @@ func wantCorrupt(t testing.TB, what string, err error, keys ...string) {
 func testCorruptRecord(t *testing.T, f *fixture) {
 	const bucket = "records"
 	raw := f.raw(bucket)
-	s := f.store(runtime.WithBucket(bucket))
+	s := f.store(livedict.WithBucket(bucket))
 	good := map[string]Item{"good1": item("good1", 1), "good2": item("good2", 2)}
 	for k, v := range good {
 		set(t, s, k, v)
@@ -93,7 +93,7 @@ func testCorruptRecord(t *testing.T, f *fixture) {
 		if ok {
 			t.Fatalf("Get(%q) = %+v, true with an error", k, v)
 		}
-		var re *backend.RecordError
+		var re *livedict.RecordError
 		if errors.As(err, &re) && (re.Key != k || re.Bucket != bucket) {
 			t.Fatalf("Get(%q): RecordError names bucket %q, key %q", k, re.Bucket, re.Key)
 		}
@@ -133,12 +133,12 @@ func testOtherBucketUntouched(t *testing.T, f *fixture) {
 	}
 	plant(t, other, "x-exp", encoded, now+10, now)
 
-	s := f.store(runtime.WithBucket("mine"))
+	s := f.store(livedict.WithBucket("mine"))
 	rec := newRecorder()
 	s.OnExpire(rec.hook("expire"))
 	set(t, s, "m1", item("m1", 1))
 	set(t, s, "shared", item("mine", 2))
-	set(t, s, "m-exp", item("m-exp", 3), runtime.TTL(10*time.Millisecond))
+	set(t, s, "m-exp", item("m-exp", 3), livedict.TTL(10*time.Millisecond))
 
 	wantLen(t, s, 3)
 	wantKeys(t, s, "m-exp", "m1", "shared")

@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backend"
-	"github.com/livedict/livedict/runtime"
 )
 
 var bucketTests = []subtest{
@@ -52,8 +52,8 @@ var closeTests = []subtest{
 // never see each other's keys, values, counts, clears or expiries.
 func testBucketsIsolated(t *testing.T, f *fixture) {
 	f.needSharedBackend()
-	a := f.store(runtime.WithBucket("alpha"))
-	b := f.store(runtime.WithBucket("beta"))
+	a := f.store(livedict.WithBucket("alpha"))
+	b := f.store(livedict.WithBucket("beta"))
 	recA, recB := newRecorder(), newRecorder()
 	a.OnExpire(recA.hook("expire"))
 	b.OnExpire(recB.hook("expire"))
@@ -92,8 +92,8 @@ func testBucketsIsolated(t *testing.T, f *fixture) {
 	wantValue(t, b, "shared", item("in beta", 4))
 
 	// Expiries go to the store of their bucket only.
-	set(t, a, "ax", item("ax", 6), runtime.TTL(10*time.Millisecond))
-	set(t, b, "bx", item("bx", 7), runtime.TTL(10*time.Millisecond))
+	set(t, a, "ax", item("ax", 6), livedict.TTL(10*time.Millisecond))
+	set(t, b, "bx", item("bx", 7), livedict.TTL(10*time.Millisecond))
 	f.clk.Advance(10 * time.Millisecond)
 	recA.wait(t, 1)
 	recB.wait(t, 1)
@@ -184,11 +184,11 @@ func testValuesCopiedForHooks(t *testing.T, f *fixture) {
 	want := item("v", 1)
 	events := []struct {
 		name     string
-		register func(s *Store) func(hookFunc, ...runtime.HookOption) runtime.HookID
-		opts     []runtime.Option
+		register func(s *Store) func(hookFunc, ...livedict.HookOption) (livedict.HookID, error)
+		opts     []livedict.Option
 		raise    func(t *testing.T, f *fixture, s *Store)
 	}{
-		{"OnSet", func(s *Store) func(hookFunc, ...runtime.HookOption) runtime.HookID { return s.OnSet }, nil,
+		{"OnSet", func(s *Store) func(hookFunc, ...livedict.HookOption) (livedict.HookID, error) { return s.OnSet }, nil,
 			func(t *testing.T, f *fixture, s *Store) {
 				v := item("v", 1)
 				set(t, s, "k", v)
@@ -197,36 +197,36 @@ func testValuesCopiedForHooks(t *testing.T, f *fixture) {
 				}
 				wantValue(t, s, "k", want)
 			}},
-		{"OnGet", func(s *Store) func(hookFunc, ...runtime.HookOption) runtime.HookID { return s.OnGet }, nil,
+		{"OnGet", func(s *Store) func(hookFunc, ...livedict.HookOption) (livedict.HookID, error) { return s.OnGet }, nil,
 			func(t *testing.T, f *fixture, s *Store) {
 				set(t, s, "k", item("v", 1))
 				if d := cmp.Diff(want, mustGet(t, s, "k")); d != "" {
 					t.Errorf("OnGet hooks changed what Get returned (-want +got):\n%s", d)
 				}
 			}},
-		{"OnDelete", func(s *Store) func(hookFunc, ...runtime.HookOption) runtime.HookID { return s.OnDelete }, nil,
+		{"OnDelete", func(s *Store) func(hookFunc, ...livedict.HookOption) (livedict.HookID, error) { return s.OnDelete }, nil,
 			func(t *testing.T, f *fixture, s *Store) {
 				set(t, s, "k", item("v", 1))
 				if ok, err := s.Delete(bg, "k"); !ok || err != nil {
 					t.Fatalf("Delete(k) = %v, %v", ok, err)
 				}
 			}},
-		{"OnEvict", func(s *Store) func(hookFunc, ...runtime.HookOption) runtime.HookID { return s.OnEvict },
-			[]runtime.Option{runtime.WithMaxKeys(1, backend.EvictLRU)},
+		{"OnEvict", func(s *Store) func(hookFunc, ...livedict.HookOption) (livedict.HookID, error) { return s.OnEvict },
+			[]livedict.Option{livedict.WithMaxKeys(1, livedict.EvictLRU)},
 			func(t *testing.T, f *fixture, s *Store) {
 				set(t, s, "k", item("v", 1))
 				set(t, s, "other", item("other", 2))
 			}},
-		{"OnExpire", func(s *Store) func(hookFunc, ...runtime.HookOption) runtime.HookID { return s.OnExpire }, nil,
+		{"OnExpire", func(s *Store) func(hookFunc, ...livedict.HookOption) (livedict.HookID, error) { return s.OnExpire }, nil,
 			func(t *testing.T, f *fixture, s *Store) {
-				set(t, s, "k", item("v", 1), runtime.TTL(10*time.Millisecond))
+				set(t, s, "k", item("v", 1), livedict.TTL(10*time.Millisecond))
 				f.clk.Advance(10 * time.Millisecond)
 			}},
 	}
 	for _, ev := range events {
 		t.Run(ev.name, func(t *testing.T) {
 			f := f.child(t)
-			s := f.store(append([]runtime.Option{runtime.WithBucket("hook-copies-" + ev.name)}, ev.opts...)...)
+			s := f.store(append([]livedict.Option{livedict.WithBucket("hook-copies-" + ev.name)}, ev.opts...)...)
 			var mu sync.Mutex
 			var problems []string
 			var checked atomic.Int32
@@ -244,8 +244,8 @@ func testValuesCopiedForHooks(t *testing.T, f *fixture) {
 			register := ev.register(s)
 			// Hooks of one event run in registration order: each checker
 			// runs after a mutator of its kind.
-			register(mutator, runtime.Inline())
-			register(checker("inline"), runtime.Inline())
+			register(mutator, livedict.Inline())
+			register(checker("inline"), livedict.Inline())
 			register(mutator)
 			register(checker("async"))
 			ev.raise(t, f, s)
@@ -266,7 +266,7 @@ func testValuesCopiedForHooks(t *testing.T, f *fixture) {
 // testLimitRejectNew: a store full at 3 keys refuses a 4th with ErrLimit
 // and still accepts writes of the keys it has.
 func testLimitRejectNew(t *testing.T, f *fixture) {
-	s := f.store(runtime.WithMaxKeys(3, backend.RejectNew))
+	s := f.store(livedict.WithMaxKeys(3, livedict.RejectNew))
 	for _, k := range []string{"a", "b", "c"} {
 		set(t, s, k, item(k, 1))
 	}
@@ -288,7 +288,7 @@ func testLimitRejectNew(t *testing.T, f *fixture) {
 	}
 	set(t, s, "d", item("d", 1))
 	// An expired key does not count.
-	set(t, s, "c", item("c", 2), runtime.TTL(10*time.Millisecond))
+	set(t, s, "c", item("c", 2), livedict.TTL(10*time.Millisecond))
 	f.clk.Advance(10 * time.Millisecond)
 	set(t, s, "e", item("e", 1))
 	wantKeys(t, s, "a", "d", "e")
@@ -298,9 +298,9 @@ func testLimitRejectNew(t *testing.T, f *fixture) {
 // key for a new one, counting Gets and Sets as uses, and reports it to
 // OnEvict with its value.
 func testLimitEvictLRU(t *testing.T, f *fixture) {
-	s := f.store(runtime.WithMaxKeys(3, backend.EvictLRU))
+	s := f.store(livedict.WithMaxKeys(3, livedict.EvictLRU))
 	rec := newRecorder()
-	s.OnEvict(rec.hook("evict"), runtime.Inline())
+	s.OnEvict(rec.hook("evict"), livedict.Inline())
 	for _, k := range []string{"a", "b", "c"} {
 		set(t, s, k, item(k, 1))
 	}
@@ -344,14 +344,14 @@ func result(v any, err error) outcome {
 func done(err error) outcome              { return result(nil, err) }
 func doneF(_ struct{}, err error) outcome { return result(nil, err) }
 func found(v Item, ok bool, err error) outcome {
-	return result(runtime.Lookup[Item]{Value: v, Found: ok}, err)
+	return result(livedict.Lookup[Item]{Value: v, Found: ok}, err)
 }
 func remaining(d time.Duration, ok bool, err error) outcome {
-	return result(runtime.Lookup[time.Duration]{Value: d, Found: ok}, err)
+	return result(livedict.Lookup[time.Duration]{Value: d, Found: ok}, err)
 }
 func sortedKeys(ks []string, err error) outcome { slices.Sort(ks); return result(ks, err) }
 
-func awaitF[T any](f *runtime.Future[T]) (T, error) {
+func awaitF[T any](f *livedict.Future[T]) (T, error) {
 	ctx, cancel := context.WithTimeout(bg, guard)
 	defer cancel()
 	return f.Wait(ctx)
@@ -360,13 +360,13 @@ func awaitF[T any](f *runtime.Future[T]) (T, error) {
 // testAsyncSameResults runs one script of operations on two stores, one with
 // the blocking calls, one with futures, and compares every result.
 func testAsyncSameResults(t *testing.T, f *fixture) {
-	syn := f.store(runtime.WithBucket("blocking"))
-	a := f.store(runtime.WithBucket("async")).Async()
+	syn := f.store(livedict.WithBucket("blocking"))
+	a := f.store(livedict.WithBucket("async")).Async()
 	incr := func(cur Item, ok bool) (Item, bool, error) { cur.N++; return cur, true, nil }
 	drop := func(cur Item, ok bool) (Item, bool, error) { return cur, false, nil }
 	boom := errors.New("conformance: boom")
 	fail := func(Item, bool) (Item, bool, error) { return Item{}, false, boom }
-	minute := runtime.TTL(time.Minute)
+	minute := livedict.TTL(time.Minute)
 	steps := []struct {
 		name        string
 		sync, async func() outcome
@@ -378,8 +378,8 @@ func testAsyncSameResults(t *testing.T, f *fixture) {
 			func() outcome { return done(syn.Set(bg, "b", item("b", 2))) },
 			func() outcome { return doneF(awaitF(a.Set(bg, "b", item("b", 2)))) }},
 		{"Set with TTL(0)",
-			func() outcome { return done(syn.Set(bg, "z", item("z", 0), runtime.TTL(0))) },
-			func() outcome { return doneF(awaitF(a.Set(bg, "z", item("z", 0), runtime.TTL(0)))) }},
+			func() outcome { return done(syn.Set(bg, "z", item("z", 0), livedict.TTL(0))) },
+			func() outcome { return doneF(awaitF(a.Set(bg, "z", item("z", 0), livedict.TTL(0)))) }},
 		{"Get a",
 			func() outcome { return found(syn.Get(bg, "a")) },
 			func() outcome { return result(awaitF(a.Get(bg, "a"))) }},
@@ -454,7 +454,7 @@ func testAsyncSameResults(t *testing.T, f *fixture) {
 func testAsyncIssueOrder(t *testing.T, f *fixture) {
 	const n = 100
 	s := f.store()
-	futures := make([]*runtime.Future[struct{}], n)
+	futures := make([]*livedict.Future[struct{}], n)
 	for i := range n {
 		futures[i] = s.Async().Set(bg, "k", Item{Name: "v", N: int64(i)})
 	}
@@ -519,7 +519,7 @@ func testUpdateCreates(t *testing.T, f *fixture) {
 			return cur, false, fmt.Errorf("current value of a missing key is not zero: %s", d)
 		}
 		return item("new", 1), true, nil
-	}, runtime.TTL(time.Second))
+	}, livedict.TTL(time.Second))
 	if err != nil {
 		t.Fatalf("Update: %v", err)
 	}
@@ -531,7 +531,7 @@ func testUpdateCreates(t *testing.T, f *fixture) {
 		}
 		cur.N = 2
 		return cur, true, nil
-	}, runtime.KeepTTL())
+	}, livedict.KeepTTL())
 	if err != nil {
 		t.Fatalf("Update: %v", err)
 	}
@@ -546,7 +546,7 @@ func testUpdateCreates(t *testing.T, f *fixture) {
 func testUpdateDeletes(t *testing.T, f *fixture) {
 	s := f.store()
 	rec := newRecorder()
-	s.OnDelete(rec.hook("delete"), runtime.Inline())
+	s.OnDelete(rec.hook("delete"), livedict.Inline())
 	set(t, s, "k", item("k", 1))
 	drop := func(cur Item, _ bool) (Item, bool, error) { return Item{}, false, nil }
 	if err := s.Update(bg, "k", drop); err != nil {
@@ -568,16 +568,16 @@ func testUpdateDeletes(t *testing.T, f *fixture) {
 func testUpdateError(t *testing.T, f *fixture) {
 	s := f.store()
 	rec := newRecorder()
-	s.OnSet(rec.hook("set"), runtime.Inline())
-	s.OnDelete(rec.hook("delete"), runtime.Inline())
-	set(t, s, "k", item("k", 1), runtime.TTL(time.Minute))
+	s.OnSet(rec.hook("set"), livedict.Inline())
+	s.OnDelete(rec.hook("delete"), livedict.Inline())
+	set(t, s, "k", item("k", 1), livedict.TTL(time.Minute))
 	boom := errors.New("conformance: boom")
 	for _, key := range []string{"k", "missing"} {
 		for _, keep := range []bool{true, false} {
 			err := s.Update(bg, key, func(cur Item, _ bool) (Item, bool, error) {
 				cur.N = 99
 				return cur, keep, boom
-			}, runtime.TTL(time.Hour))
+			}, livedict.TTL(time.Hour))
 			if err != boom {
 				t.Fatalf("Update(%q) with fn failing (keep=%v): error %v, want fn's error as is", key, keep, err)
 			}
@@ -696,7 +696,7 @@ func testRangeCallsStore(t *testing.T, f *fixture) {
 func testCloseIdempotent(t *testing.T, f *fixture) {
 	s := f.store()
 	s.OnSet(func(context.Context, string, Item) {})
-	set(t, s, "k", item("k", 1), runtime.TTL(time.Minute))
+	set(t, s, "k", item("k", 1), livedict.TTL(time.Minute))
 	s.Async().Set(bg, "j", item("j", 1))
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
@@ -721,7 +721,7 @@ func testErrClosedAfterClose(t *testing.T, f *fixture) {
 	for _, usedAsync := range []bool{false, true} {
 		t.Run(fmt.Sprintf("asyncUsedBefore=%v", usedAsync), func(t *testing.T) {
 			f := f.child(t)
-			s := f.store(runtime.WithBucket(fmt.Sprint("closed-", usedAsync)))
+			s := f.store(livedict.WithBucket(fmt.Sprint("closed-", usedAsync)))
 			set(t, s, "k", item("k", 1))
 			if usedAsync {
 				if _, err := awaitF(s.Async().Set(bg, "a", item("a", 1))); err != nil {
@@ -765,7 +765,7 @@ func testErrClosedAfterClose(t *testing.T, f *fixture) {
 				}
 			}
 			// Hook registration and Stats do not fail either.
-			id := s.OnSet(func(context.Context, string, Item) {})
+			id := hookID(s.OnSet(func(context.Context, string, Item) {}))
 			s.SetHookEnabled(id, false)
 			s.RemoveHook(id)
 			_ = s.Stats()

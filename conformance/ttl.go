@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backend"
-	"github.com/livedict/livedict/runtime"
 )
 
 var ttlTests = []subtest{
@@ -50,12 +50,12 @@ func testReadAtDeadline(t *testing.T, f *fixture) {
 		t.Run(r.name, func(t *testing.T) {
 			// Each reader has its own clock: the subtests share the backend only.
 			f := f.child(t)
-			s := f.store(runtime.WithBucket("read-at-deadline-" + r.name))
-			set(t, s, "live", item("live", 1), runtime.NoExpiry())
+			s := f.store(livedict.WithBucket("read-at-deadline-" + r.name))
+			set(t, s, "live", item("live", 1), livedict.NoExpiry())
 			// Several keys, so a store that sweeps lazily on read is caught
 			// on the ones it has not reached.
 			for _, k := range []string{"k", "k2", "k3"} {
-				set(t, s, k, item(k, 2), runtime.TTL(10*time.Millisecond))
+				set(t, s, k, item(k, 2), livedict.TTL(10*time.Millisecond))
 			}
 			f.clk.Advance(9 * time.Millisecond)
 			wantValue(t, s, "k", item("k", 2))
@@ -77,7 +77,7 @@ func testMillisecondPrecision(t *testing.T, f *fixture) {
 	}
 	for _, ttl := range ttls {
 		key := "ttl-" + ttl.String()
-		set(t, s, key, item(key, 1), runtime.TTL(ttl))
+		set(t, s, key, item(key, 1), livedict.TTL(ttl))
 		// Readable until the last millisecond boundary before the TTL,
 		// gone from the first one at or after it.
 		gone := (ttl + time.Millisecond - 1) / time.Millisecond * time.Millisecond
@@ -92,7 +92,7 @@ func testMillisecondPrecision(t *testing.T, f *fixture) {
 		}
 	}
 	// The example of the design, to the letter.
-	set(t, s, "five", item("five", 5), runtime.TTL(5*time.Millisecond))
+	set(t, s, "five", item("five", 5), livedict.TTL(5*time.Millisecond))
 	f.clk.Advance(4 * time.Millisecond)
 	wantValue(t, s, "five", item("five", 5))
 	f.clk.Advance(time.Millisecond)
@@ -107,9 +107,9 @@ func testResetLonger(t *testing.T, f *fixture) {
 	s := f.store()
 	rec := newRecorder()
 	s.OnExpire(rec.hook("expire"))
-	set(t, s, "k", item("v1", 1), runtime.TTL(10*time.Millisecond))
-	set(t, s, "k", item("v2", 2), runtime.TTL(time.Hour))
-	set(t, s, "sentinel", item("sentinel", 3), runtime.TTL(20*time.Millisecond))
+	set(t, s, "k", item("v1", 1), livedict.TTL(10*time.Millisecond))
+	set(t, s, "k", item("v2", 2), livedict.TTL(time.Hour))
+	set(t, s, "sentinel", item("sentinel", 3), livedict.TTL(20*time.Millisecond))
 	f.clk.Advance(50 * time.Millisecond)
 	rec.waitKey(t, "expire", "sentinel")
 	// The sweep that reported the sentinel ran after the old deadline.
@@ -125,8 +125,8 @@ func testResetShorter(t *testing.T, f *fixture) {
 	s := f.store()
 	rec := newRecorder()
 	s.OnExpire(rec.hook("expire"))
-	set(t, s, "k", item("v1", 1), runtime.TTL(time.Hour))
-	set(t, s, "k", item("v2", 2), runtime.TTL(10*time.Millisecond))
+	set(t, s, "k", item("v1", 1), livedict.TTL(time.Hour))
+	set(t, s, "k", item("v2", 2), livedict.TTL(10*time.Millisecond))
 	f.clk.Advance(9 * time.Millisecond)
 	wantValue(t, s, "k", item("v2", 2))
 	f.clk.Advance(time.Millisecond)
@@ -139,10 +139,10 @@ func testResetShorter(t *testing.T, f *fixture) {
 // testKeepTTLKeepsDeadline: a Set with KeepTTL changes the value and keeps
 // the deadline.
 func testKeepTTLKeepsDeadline(t *testing.T, f *fixture) {
-	s := f.store(runtime.WithDefaultTTL(time.Hour))
-	set(t, s, "k", item("v1", 1), runtime.TTL(10*time.Second))
+	s := f.store(livedict.WithDefaultTTL(time.Hour))
+	set(t, s, "k", item("v1", 1), livedict.TTL(10*time.Second))
 	f.clk.Advance(4 * time.Second)
-	set(t, s, "k", item("v2", 2), runtime.KeepTTL())
+	set(t, s, "k", item("v2", 2), livedict.KeepTTL())
 	wantValue(t, s, "k", item("v2", 2))
 	wantTTL(t, s, "k", 6*time.Second, true)
 	f.clk.Advance(6*time.Second - time.Millisecond)
@@ -157,25 +157,25 @@ func testKeepTTLOptions(t *testing.T, f *fixture) {
 	tests := []struct {
 		name       string
 		defaultTTL bool
-		first      []runtime.SetOption // nil: the key is new at the second Set
-		second     []runtime.SetOption
+		first      []livedict.SetOption // nil: the key is new at the second Set
+		second     []livedict.SetOption
 		wantTTL    time.Duration // 0: no expiry
 	}{
-		{"new key with KeepTTL gets the default TTL", true, nil, []runtime.SetOption{runtime.KeepTTL()}, def},
-		{"new key with KeepTTL and no default never expires", false, nil, []runtime.SetOption{runtime.KeepTTL()}, 0},
-		{"KeepTTL keeps no expiry despite a default", true, []runtime.SetOption{runtime.NoExpiry()}, []runtime.SetOption{runtime.KeepTTL()}, 0},
-		{"NoExpiry overrides the default", true, nil, []runtime.SetOption{runtime.NoExpiry()}, 0},
-		{"NoExpiry replaces a deadline", true, []runtime.SetOption{runtime.TTL(time.Second)}, []runtime.SetOption{runtime.NoExpiry()}, 0},
+		{"new key with KeepTTL gets the default TTL", true, nil, []livedict.SetOption{livedict.KeepTTL()}, def},
+		{"new key with KeepTTL and no default never expires", false, nil, []livedict.SetOption{livedict.KeepTTL()}, 0},
+		{"KeepTTL keeps no expiry despite a default", true, []livedict.SetOption{livedict.NoExpiry()}, []livedict.SetOption{livedict.KeepTTL()}, 0},
+		{"NoExpiry overrides the default", true, nil, []livedict.SetOption{livedict.NoExpiry()}, 0},
+		{"NoExpiry replaces a deadline", true, []livedict.SetOption{livedict.TTL(time.Second)}, []livedict.SetOption{livedict.NoExpiry()}, 0},
 		{"no option and no default never expires", false, nil, nil, 0},
 		{"no option gets the default TTL", true, nil, nil, def},
-		{"no option replaces a deadline with the default", true, []runtime.SetOption{runtime.TTL(time.Second)}, nil, def},
+		{"no option replaces a deadline with the default", true, []livedict.SetOption{livedict.TTL(time.Second)}, nil, def},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := f.child(t)
-			opts := []runtime.Option{runtime.WithBucket("keep-ttl-" + string(rune('a'+i)))}
+			opts := []livedict.Option{livedict.WithBucket("keep-ttl-" + string(rune('a'+i)))}
 			if tt.defaultTTL {
-				opts = append(opts, runtime.WithDefaultTTL(def))
+				opts = append(opts, livedict.WithDefaultTTL(def))
 			}
 			s := f.store(opts...)
 			if tt.first != nil {
@@ -199,9 +199,9 @@ func testKeepTTLOptions(t *testing.T, f *fixture) {
 // testDefaultTTL: WithDefaultTTL applies to a Set without a TTL option, and
 // a TTL option overrides it.
 func testDefaultTTL(t *testing.T, f *fixture) {
-	s := f.store(runtime.WithDefaultTTL(time.Minute))
+	s := f.store(livedict.WithDefaultTTL(time.Minute))
 	set(t, s, "default", item("default", 1))
-	set(t, s, "given", item("given", 2), runtime.TTL(2*time.Minute))
+	set(t, s, "given", item("given", 2), livedict.TTL(2*time.Minute))
 	wantTTL(t, s, "default", time.Minute, true)
 	wantTTL(t, s, "given", 2*time.Minute, true)
 	f.clk.Advance(time.Minute - time.Millisecond)
@@ -215,26 +215,26 @@ func testDefaultTTL(t *testing.T, f *fixture) {
 // Async().Set, and store nothing.
 func testInvalidTTL(t *testing.T, f *fixture) {
 	s := f.store()
-	set(t, s, "existing", item("old", 1), runtime.NoExpiry())
+	set(t, s, "existing", item("old", 1), livedict.NoExpiry())
 	writers := []struct {
 		name  string
-		write func(key string, opt runtime.SetOption) error
+		write func(key string, opt livedict.SetOption) error
 	}{
-		{"Set", func(key string, opt runtime.SetOption) error { return s.Set(bg, key, item("new", 2), opt) }},
-		{"Update", func(key string, opt runtime.SetOption) error {
+		{"Set", func(key string, opt livedict.SetOption) error { return s.Set(bg, key, item("new", 2), opt) }},
+		{"Update", func(key string, opt livedict.SetOption) error {
 			return s.Update(bg, key, func(Item, bool) (Item, bool, error) { return item("new", 2), true, nil }, opt)
 		}},
-		{"AsyncSet", func(key string, opt runtime.SetOption) error {
+		{"AsyncSet", func(key string, opt livedict.SetOption) error {
 			_, err := s.Async().Set(bg, key, item("new", 2), opt).Wait(bg)
 			return err
 		}},
 	}
 	for _, w := range writers {
 		for _, d := range []time.Duration{0, -1, -time.Second} {
-			if err := w.write("new", runtime.TTL(d)); !errors.Is(err, backend.ErrInvalidTTL) {
+			if err := w.write("new", livedict.TTL(d)); !errors.Is(err, backend.ErrInvalidTTL) {
 				t.Errorf("%s with TTL(%v) on a new key: error %v, want ErrInvalidTTL", w.name, d, err)
 			}
-			if err := w.write("existing", runtime.TTL(d)); !errors.Is(err, backend.ErrInvalidTTL) {
+			if err := w.write("existing", livedict.TTL(d)); !errors.Is(err, backend.ErrInvalidTTL) {
 				t.Errorf("%s with TTL(%v) on an existing key: error %v, want ErrInvalidTTL", w.name, d, err)
 			}
 		}
@@ -251,7 +251,7 @@ func testInvalidTTL(t *testing.T, f *fixture) {
 // expiry and (0, false) for a missing one.
 func testTTLRemaining(t *testing.T, f *fixture) {
 	s := f.store()
-	set(t, s, "k", item("k", 1), runtime.TTL(10*time.Second))
+	set(t, s, "k", item("k", 1), livedict.TTL(10*time.Second))
 	set(t, s, "forever", item("forever", 2))
 	wantTTL(t, s, "k", 10*time.Second, true)
 	f.clk.Advance(3 * time.Second)

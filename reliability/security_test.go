@@ -66,7 +66,7 @@ func TestSealedRecordsStayPut(t *testing.T) {
 					t.Fatal(err)
 				}
 				v, found, err := dst.store.Get(ctx, dst.key)
-				var rec *backend.RecordError
+				var rec *livedict.RecordError
 				if !errors.Is(err, livedict.ErrCorrupt) || !errors.As(err, &rec) || rec.Key != dst.key {
 					t.Fatalf("Get(%s/%s) of a record sealed for a/alice = %+v, %v, %v; want ErrCorrupt naming the key", dst.bucket, dst.key, v, found, err)
 				}

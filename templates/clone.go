@@ -14,28 +14,28 @@ import (
 // time.Time and the other value types are copied with v. A pointer cycle
 // makes it recurse without end: values must be trees, as for the encoder.
 
-// CloneFunc names the deep copy of a struct type.
-func CloneFunc(structName string) string { return "livedictClone" + structName }
+// cloneFuncName names the deep copy of a struct type.
+func cloneFuncName(structName string) string { return "livedictClone" + structName }
 
-// StructClone returns the declaration of the deep copy of s.
-func StructClone(file *File, s *Struct) []jen.Code {
+// structClone returns the declaration of the deep copy of s.
+func structClone(file *File, s *Struct) []jen.Code {
 	r := refs{file: file}
 	var body []jen.Code
 	for _, fd := range s.Fields {
 		body = append(body, r.clone(fd.Type, at(jen.Id("v").Dot(fd.Name)), 0)...)
 	}
 	body = append(body, jen.Return(jen.Id("v")))
-	name := CloneFunc(s.Name)
+	name := cloneFuncName(s.Name)
 	return []jen.Code{
 		jen.Comment(name + " returns a deep copy of v.").Line().
 			Func().Id(name).Params(jen.Id("v").Id(s.Name)).Id(s.Name).Block(body...),
 	}
 }
 
-// StructHasRefs reports whether values of s hold references, so that a copy
+// structHasRefs reports whether values of s hold references, so that a copy
 // by value shares memory with the original. When it is false, the deep copy
 // of s is a plain assignment.
-func StructHasRefs(file *File, s *Struct) bool {
+func structHasRefs(file *File, s *Struct) bool {
 	r := refs{file: file}
 	return r.structHas(s.Name)
 }
@@ -120,15 +120,15 @@ func (r *refs) clone(t *Type, p place, depth int) []jen.Code {
 		m, k, x := local("m", depth), local("k", depth), local("x", depth)
 		loop := append(r.clone(t.Elem, at(x), depth+1), jen.Add(m).Index(k).Op("=").Add(x))
 		return []jen.Code{jen.If(jen.Add(p.val).Op("!=").Nil()).Block(
-			jen.Add(m).Op(":=").Make(GoType(t), jen.Len(p.val)),
+			jen.Add(m).Op(":=").Make(goType(t), jen.Len(p.val)),
 			jen.For(jen.List(k, x).Op(":=").Range().Add(p.val)).Block(loop...),
 			jen.Add(p.val).Op("=").Add(m),
 		)}
 	case Pointer:
 		q := local("p", depth)
-		body := []jen.Code{jen.Add(q).Op(":=").New(GoType(t.Elem))}
+		body := []jen.Code{jen.Add(q).Op(":=").New(goType(t.Elem))}
 		if t.Elem.Kind == Nested && r.has(t.Elem) {
-			body = append(body, jen.Op("*").Add(q).Op("=").Id(CloneFunc(t.Elem.Named.Name)).Call(jen.Op("*").Add(p.val)))
+			body = append(body, jen.Op("*").Add(q).Op("=").Id(cloneFuncName(t.Elem.Named.Name)).Call(jen.Op("*").Add(p.val)))
 		} else {
 			body = append(body, jen.Op("*").Add(q).Op("=").Op("*").Add(p.val))
 			body = append(body, r.clone(t.Elem, deref(q), depth+1)...)
@@ -140,7 +140,7 @@ func (r *refs) clone(t *Type, p place, depth int) []jen.Code {
 		return []jen.Code{jen.For(jen.Add(i).Op(":=").Range().Add(p.val)).Block(
 			r.clone(t.Elem, p.index(i), depth+1)...)}
 	case Nested:
-		return set(jen.Id(CloneFunc(t.Named.Name)).Call(p.val))
+		return set(jen.Id(cloneFuncName(t.Named.Name)).Call(p.val))
 	case BinaryMarshaler:
 		return set(jen.Qual(wirePath, "CloneBinary").Call(p.val))
 	case TextMarshaler:

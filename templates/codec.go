@@ -17,22 +17,22 @@ import (
 // A struct-valued field calls the functions of its own struct type, so
 // recursive types (through pointers, slices or maps) need nothing special.
 
-// WireSignature is the signature a field of type t is written with: the
+// wireSignature is the signature a field of type t is written with: the
 // FNV-1a 32 hash of t.Signature().
-func WireSignature(t *Type) uint32 {
+func wireSignature(t *Type) uint32 {
 	h := fnv.New32a()
 	h.Write([]byte(t.Signature()))
 	return h.Sum32()
 }
 
-// AppendFunc names the encoder of a struct type; DecodeFunc its decoder.
-func AppendFunc(structName string) string { return "livedictAppend" + structName }
+// appendFuncName names the encoder of a struct type.
+func appendFuncName(structName string) string { return "livedictAppend" + structName }
 
-// DecodeFunc names the decoder of a struct type; see AppendFunc.
-func DecodeFunc(structName string) string { return "livedictDecode" + structName }
+// decodeFuncName names the decoder of a struct type.
+func decodeFuncName(structName string) string { return "livedictDecode" + structName }
 
-// StructCodec returns the declarations of the encoder and decoder of s.
-func StructCodec(file *File, s *Struct) []jen.Code {
+// structCodec returns the declarations of the encoder and decoder of s.
+func structCodec(file *File, s *Struct) []jen.Code {
 	return []jen.Code{appendFunc(s), decodeFunc(s)}
 }
 
@@ -43,7 +43,7 @@ func enc(method string) *jen.Statement { return jen.Id("e").Dot(method) }
 
 func dec(method string) *jen.Statement { return jen.Id("d").Dot(method) }
 
-func sigLit(t *Type) jen.Code { return jen.Id(fmt.Sprintf("0x%08x", WireSignature(t))) }
+func sigLit(t *Type) jen.Code { return jen.Id(fmt.Sprintf("0x%08x", wireSignature(t))) }
 
 // appendFunc emits
 //
@@ -72,7 +72,7 @@ func appendFunc(s *Struct) jen.Code {
 		body = append(body, enc("EndField").Call(jen.Id("f")))
 	}
 	body = append(body, enc("EndStruct").Call())
-	name := AppendFunc(s.Name)
+	name := appendFuncName(s.Name)
 	return jen.Comment(name+" appends the wire encoding of *v.").Line().
 		Func().Id(name).Params(jen.Id("e").Op("*").Add(wire("Encoder")), jen.Id("v").Op("*").Id(s.Name)).
 		Block(body...)
@@ -104,7 +104,7 @@ func decodeFunc(s *Struct) jen.Code {
 		cases = append(cases, jen.Case(jen.Lit(fd.Wire)).Block(jen.If(expect).Block(read...)))
 	}
 	cases = append(cases, jen.Default().Block(dec("Skip").Call()))
-	name := DecodeFunc(s.Name)
+	name := decodeFuncName(s.Name)
 	return jen.Comment(name+" sets the fields of *v that the current struct of d holds.").Line().
 		Func().Id(name).Params(jen.Id("d").Op("*").Add(wire("Decoder")), jen.Id("v").Op("*").Id(s.Name)).Block(
 		jen.For(
@@ -164,7 +164,7 @@ func fromBasic(t *Type, x jen.Code) jen.Code {
 	if t.Named == nil {
 		return x
 	}
-	return jen.Add(GoType(t)).Call(x)
+	return jen.Add(goType(t)).Call(x)
 }
 
 func isSigned(k Kind) bool { return k >= Int && k <= Int64 }
@@ -240,7 +240,7 @@ func encodeValue(t *Type, p place, depth int) []jen.Code {
 		}
 		return append(out, jen.For(jen.List(key, val).Op(":=").Range().Add(p.val)).Block(append(keyCode, valCode...)...))
 	case k == Nested:
-		return []jen.Code{jen.Id(AppendFunc(t.Named.Name)).Call(jen.Id("e"), p.addr())}
+		return []jen.Code{jen.Id(appendFuncName(t.Named.Name)).Call(jen.Id("e"), p.addr())}
 	case k == BinaryMarshaler:
 		return []jen.Code{enc("AppendBinary").Call(p.addr())}
 	case k == TextMarshaler:
@@ -304,12 +304,12 @@ func decodeValue(t *Type, p place, depth int) []jen.Code {
 	switch t.Kind {
 	case Pointer:
 		return []jen.Code{jen.If(dec("ReadBool").Call()).Block(append([]jen.Code{
-			jen.Add(p.val).Op("=").New(GoType(t.Elem))},
+			jen.Add(p.val).Op("=").New(goType(t.Elem))},
 			decodeValue(t.Elem, deref(p.val), depth)...)...,
 		)}
 	case Slice:
 		n, s := local("n", depth), local("s", depth)
-		body := []jen.Code{jen.Add(s).Op(":=").Make(GoType(t), n)}
+		body := []jen.Code{jen.Add(s).Op(":=").Make(goType(t), n)}
 		if minWireSize(t.Elem) > 0 {
 			i := local("i", depth)
 			body = append(body, jen.For(jen.Add(i).Op(":=").Range().Add(s)).Block(
@@ -331,9 +331,9 @@ func decodeValue(t *Type, p place, depth int) []jen.Code {
 		n, m := local("n", depth), local("m", depth)
 		key, val := local("k", depth), local("x", depth)
 		minEntry := minWireSize(t.Key) + minWireSize(t.Elem)
-		mk := jen.Add(m).Op(":=").Make(GoType(t), n)
+		mk := jen.Add(m).Op(":=").Make(goType(t), n)
 		if minEntry == 0 { // no bound on n: no size hint
-			mk = jen.Add(m).Op(":=").Make(GoType(t))
+			mk = jen.Add(m).Op(":=").Make(goType(t))
 		}
 		loop := append(decodeLocal(t.Key, key, depth+1), decodeLocal(t.Elem, val, depth+1)...)
 		loop = append(loop,
@@ -352,7 +352,7 @@ func decodeValue(t *Type, p place, depth int) []jen.Code {
 			jen.Add(p.val).Op("=").Add(m),
 		)}
 	case Nested:
-		return []jen.Code{jen.Id(DecodeFunc(t.Named.Name)).Call(jen.Id("d"), p.addr())}
+		return []jen.Code{jen.Id(decodeFuncName(t.Named.Name)).Call(jen.Id("d"), p.addr())}
 	case BinaryMarshaler:
 		return []jen.Code{dec("ReadBinary").Call(p.addr())}
 	case TextMarshaler:
@@ -366,7 +366,7 @@ func decodeLocal(t *Type, name jen.Code, depth int) []jen.Code {
 	if x := decodeExpr(t); x != nil {
 		return []jen.Code{jen.Add(name).Op(":=").Add(x)}
 	}
-	return append([]jen.Code{jen.Var().Add(name).Add(GoType(t))}, decodeValue(t, at(name), depth)...)
+	return append([]jen.Code{jen.Var().Add(name).Add(goType(t))}, decodeValue(t, at(name), depth)...)
 }
 
 // minWireSize is the fewest bytes a value of type t takes on the wire; 0

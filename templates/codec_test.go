@@ -60,17 +60,17 @@ func TestGoType(t *testing.T) {
 		{&Type{Kind: Map, Key: &Type{Kind: String}, Elem: &Type{Kind: Slice, Elem: &Type{Kind: TextMarshaler, Named: other}}},
 			"map[string][]q.T"},
 	} {
-		src := renderDecls(t, jen.Var().Id("x").Add(GoType(c.t)))
+		src := renderDecls(t, jen.Var().Id("x").Add(goType(c.t)))
 		if !strings.Contains(src, "var x "+c.want+"\n") {
-			t.Errorf("GoType(%s) rendered\n%s\nwant var x %s", c.t.Signature(), src, c.want)
+			t.Errorf("goType(%s) rendered\n%s\nwant var x %s", c.t.Signature(), src, c.want)
 		}
 	}
 	defer func() {
 		if recover() == nil {
-			t.Error("GoType of a Nested type without a name did not panic")
+			t.Error("goType of a Nested type without a name did not panic")
 		}
 	}()
-	GoType(&Type{Kind: Nested})
+	goType(&Type{Kind: Nested})
 }
 
 // The signatures are part of the wire format: a change makes every stored
@@ -87,8 +87,8 @@ func TestWireSignatureIsStable(t *testing.T) {
 		{&Type{Kind: Pointer, Elem: &Type{Kind: Nested, Named: &Name{Name: "Any"}}}, 0x3eb9b4d8},
 		{&Type{Kind: Slice, Elem: &Type{Kind: String}}, 0xe4060d18},
 	} {
-		if got := WireSignature(c.t); got != c.want {
-			t.Errorf("WireSignature(%s) = %#08x, want %#08x", c.t.Signature(), got, c.want)
+		if got := wireSignature(c.t); got != c.want {
+			t.Errorf("wireSignature(%s) = %#08x, want %#08x", c.t.Signature(), got, c.want)
 		}
 		h := fnv.New32a()
 		h.Write([]byte(c.t.Signature()))
@@ -141,7 +141,7 @@ func listModel() *File {
 
 func TestStructCodecShape(t *testing.T) {
 	f := listModel()
-	src := renderDecls(t, StructCodec(f, f.Structs[0])...)
+	src := renderDecls(t, structCodec(f, f.Structs[0])...)
 	want := `func livedictAppendList(e *runtime.Encoder, v *List) {
 	if !e.BeginStruct(2) {
 		return
@@ -185,7 +185,7 @@ func livedictDecodeList(d *runtime.Decoder, v *List) {
 		t.Fatalf("got\n%s\nwant it to contain\n%s", src, want)
 	}
 	// A struct without fields.
-	src = renderDecls(t, StructCodec(f, f.Structs[1])...)
+	src = renderDecls(t, structCodec(f, f.Structs[1])...)
 	for _, s := range []string{"if !e.BeginStruct(0) {", "e.EndStruct()", "default:\n\t\t\td.Skip()"} {
 		if !strings.Contains(src, s) {
 			t.Errorf("Empty codec lacks %q:\n%s", s, src)
@@ -207,10 +207,10 @@ func TestStructClone(t *testing.T) {
 		// to have some); IP is a marshaler over a slice.
 		{f.Structs[3], true, []string{"v.Ext = livedictCloneElsewhere(v.Ext)", "v.IP = runtime.CloneText(v.IP)"}},
 	} {
-		if got := StructHasRefs(f, c.s); got != c.refs {
-			t.Errorf("StructHasRefs(%s) = %v", c.s.Name, got)
+		if got := structHasRefs(f, c.s); got != c.refs {
+			t.Errorf("structHasRefs(%s) = %v", c.s.Name, got)
 		}
-		src := renderDecls(t, StructClone(f, c.s)...)
+		src := renderDecls(t, structClone(f, c.s)...)
 		for _, w := range c.want {
 			if !strings.Contains(src, w) {
 				t.Errorf("clone of %s lacks %q:\n%s", c.s.Name, w, src)
@@ -228,8 +228,8 @@ func TestDeterministic(t *testing.T) {
 	for i := range 5 {
 		var decls []jen.Code
 		for _, s := range f.Structs {
-			decls = append(decls, StructClone(f, s)...)
-			decls = append(decls, StructCodec(f, s)...)
+			decls = append(decls, structClone(f, s)...)
+			decls = append(decls, structCodec(f, s)...)
 		}
 		src := renderDecls(t, decls...)
 		if i == 0 {

@@ -3,10 +3,10 @@ package templates
 import (
 	"bytes"
 	"fmt"
-	"go/format"
 	"sort"
 
 	"github.com/dave/jennifer/jen"
+	"golang.org/x/tools/imports"
 )
 
 // Header starts every generated file. It carries no version and no command
@@ -33,21 +33,21 @@ func Render(f *File) ([]byte, error) {
 	jf.Comment("The generated code below and the runtime it links against must agree; the")
 	jf.Comment("build fails here when they do not (regenerate, or align the module version).")
 	jf.Const().Defs(
-		jen.Id("_").Op("=").Add(rt("EnforceVersion")).Call(jen.Lit(RuntimeVersion).Op("-").Add(rt("MinVersion"))),
-		jen.Id("_").Op("=").Add(rt("EnforceVersion")).Call(rt("Version").Op("-").Lit(RuntimeVersion)),
+		jen.Id("_").Op("=").Add(rt("EnforceVersion")).Call(jen.Lit(runtimeVersion).Op("-").Add(rt("MinVersion"))),
+		jen.Id("_").Op("=").Add(rt("EnforceVersion")).Call(rt("Version").Op("-").Lit(runtimeVersion)),
 	)
 	for _, st := range f.Stores {
-		for _, d := range StoreDecls(f, st) {
+		for _, d := range storeDecls(f, st) {
 			jf.Add(d)
 			jf.Line()
 		}
 	}
 	for _, s := range f.Structs {
-		for _, d := range StructClone(f, s) {
+		for _, d := range structClone(f, s) {
 			jf.Add(d)
 			jf.Line()
 		}
-		for _, d := range StructCodec(f, s) {
+		for _, d := range structCodec(f, s) {
 			jf.Add(d)
 			jf.Line()
 		}
@@ -56,7 +56,9 @@ func Render(f *File) ([]byte, error) {
 	if err := jf.Render(&buf); err != nil {
 		return nil, fmt.Errorf("rendering %s: %w", f.PkgPath, err)
 	}
-	out, err := format.Source(buf.Bytes())
+	// Formatted as goimports would, imports grouped: the standard library,
+	// then the others. FormatOnly: nothing is looked up, nothing added.
+	out, err := imports.Process(f.PkgPath+"/generated.go", buf.Bytes(), &imports.Options{FormatOnly: true, Comments: true, TabIndent: true, TabWidth: 8})
 	if err != nil {
 		return nil, fmt.Errorf("formatting %s: %w", f.PkgPath, err)
 	}

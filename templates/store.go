@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/dave/jennifer/jen"
+
+	"github.com/livedict/livedict/runtime"
 )
 
 const (
@@ -13,9 +15,10 @@ const (
 	runtimePath  = "github.com/livedict/livedict/runtime"
 )
 
-// RuntimeVersion is the runtime version generated code is written for; the
-// file's compile-time guard checks it against the runtime it links with.
-const RuntimeVersion = 1
+// runtimeVersion is the runtime version generated code is written for: the
+// runtime's own, taken when the generator is built. The file's compile-time
+// guard checks it against the runtime the user's program links with.
+const runtimeVersion = runtime.Version
 
 // storeNames are the names one store declares, derived from its store name.
 type storeNames struct {
@@ -38,19 +41,19 @@ func DeclaredNames(st *Store) []string {
 	return []string{n.store, n.async, n.ctor, n.codec}
 }
 
-// StoreDecls emits everything one store adds to the package: the codec
+// storeDecls emits everything one store adds to the package: the codec
 // value, the store type with its methods, and the async view.
-func StoreDecls(f *File, st *Store) []jen.Code {
+func storeDecls(f *File, st *Store) []jen.Code {
 	n := namesOf(st)
 	var out []jen.Code
 	out = append(out, codecVar(f, st, n), storeType(st, n), constructor(st, n))
-	out = append(out, storeMethods(st, n)...)
+	out = append(out, storeMethodDecls(st, n)...)
 	out = append(out, asyncType(st, n))
-	out = append(out, asyncMethods(st, n)...)
+	out = append(out, asyncMethodDecls(st, n)...)
 	return out
 }
 
-func keyType(st *Store) jen.Code   { return GoType(st.Key) }
+func keyType(st *Store) jen.Code   { return goType(st.Key) }
 func valueType(st *Store) jen.Code { return jen.Id(st.TypeName) }
 
 func rt(name string) *jen.Statement { return jen.Qual(runtimePath, name) }
@@ -94,7 +97,7 @@ func codecVar(f *File, st *Store, n storeNames) jen.Code {
 	// A value without references is copied by assignment: no Clone call on
 	// the memory backend's hot path.
 	for _, s := range f.Structs {
-		if s.Name == st.TypeName && StructHasRefs(f, s) {
+		if s.Name == st.TypeName && structHasRefs(f, s) {
 			fields[jen.Id("Clone")] = jen.Id("livedictClone" + st.TypeName)
 		}
 	}
@@ -126,14 +129,28 @@ func storeType(st *Store, n storeNames) jen.Code {
 		Type().Id(n.store).Struct(jen.Id("s").Op("*").Add(generic(st, "Store")))
 }
 
-// doc starts a declaration with a // comment of one or more lines.
+// doc starts a declaration with a // comment of one or more lines; a line
+// longer than docWidth is wrapped at spaces.
 func doc(format string, args ...any) *jen.Statement {
 	s := &jen.Statement{}
-	for _, line := range strings.Split(fmt.Sprintf(format, args...), "\n") {
+	for _, para := range strings.Split(fmt.Sprintf(format, args...), "\n") {
+		line := ""
+		for _, w := range strings.Fields(para) {
+			if line != "" && len(line)+1+len(w) > docWidth {
+				s.Comment(line).Line()
+				line = ""
+			}
+			if line != "" {
+				line += " "
+			}
+			line += w
+		}
 		s.Comment(line).Line()
 	}
 	return s
 }
+
+const docWidth = 76
 
 func keyTypeName(st *Store) string {
 	if st.Key.Named != nil {
@@ -157,14 +174,21 @@ func constructor(st *Store, n storeNames) jen.Code {
 	)
 }
 
-// method describes one forwarding method: its doc, parameters, results and
-// the call it forwards to.
+// method is one method of a generated store: its doc (after the name),
+// parameters, results, the arguments it forwards to the engine's method of
+// the same name, and, for the operations the Async view offers, the type
+// its Future holds.
+//
+// storeMethods is the one list of a store's methods: the emitter writes the
+// wrappers from it, and TestMethodParity checks the engine's methods, their
+// docs and the generated wrappers against each other.
 type method struct {
 	name    string
 	doc     string
 	params  []jen.Code
 	results []jen.Code
-	args    []jen.Code // arguments of the forwarded call
+	args    []jen.Code
+	future  jen.Code
 }
 
 func hookFn(st *Store) jen.Code {
@@ -176,72 +200,95 @@ func updateFn(st *Store) jen.Code {
 		Params(jen.Id("next").Add(valueType(st)), jen.Id("keep").Bool(), jen.Err().Error())
 }
 
-func storeMethodList(st *Store) []method {
-	ctx, key := jen.Id("ctx"), jen.Id("key")
-	setOpts := jen.Id("opts").Op("...").Add(ld("SetOption"))
-	hookOpts := jen.Id("opts").Op("...").Add(ld("HookOption"))
-	lockOpts := jen.Id("opts").Op("...").Add(ld("LockOption"))
+// hookOptionsDoc ends the doc of every hook registration.
+const hookOptionsDoc = " Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is an error wrapping livedict.ErrInvalidOption."
+
+func storeMethods(st *Store) []method {
+	ctx, key, v, fn := jen.Id("ctx"), jen.Id("key"), jen.Id("v"), jen.Id("fn")
 	opts := jen.Id("opts").Op("...")
+	optsOf := func(name string) jen.Code { return jen.Id("opts").Op("...").Add(ld(name)) }
+	keyArgs := []jen.Code{ctxParam(), keyParam(st)}
+	done, lookup := jen.Struct(), func(t jen.Code) jen.Code { return ld("Lookup").Types(t) }
 	hook := func(name, doc string) method {
-		return method{name, doc, []jen.Code{jen.Id("fn").Add(hookFn(st)), hookOpts}, []jen.Code{ld("HookID")}, []jen.Code{jen.Id("fn"), opts}}
+		return method{name: name, doc: doc + hookOptionsDoc,
+			params:  []jen.Code{jen.Id("fn").Add(hookFn(st)), optsOf("HookOption")},
+			results: []jen.Code{ld("HookID"), jen.Error()}, args: []jen.Code{fn, opts}}
 	}
 	return []method{
-		{"Set", "stores v under key. With no option the store's default TTL applies;\nlivedict.TTL, NoExpiry and KeepTTL override it.",
-			[]jen.Code{ctxParam(), keyParam(st), jen.Id("v").Add(valueType(st)), setOpts}, []jen.Code{jen.Error()}, []jen.Code{ctx, key, jen.Id("v"), opts}},
-		{"Get", "returns the value of key; false when there is none or it expired.",
-			[]jen.Code{ctxParam(), keyParam(st)}, []jen.Code{valueType(st), jen.Bool(), jen.Error()}, []jen.Code{ctx, key}},
-		{"Delete", "removes key and reports whether it held a value.",
-			[]jen.Code{ctxParam(), keyParam(st)}, []jen.Code{jen.Bool(), jen.Error()}, []jen.Code{ctx, key}},
-		{"Has", "reports whether key holds a live value.",
-			[]jen.Code{ctxParam(), keyParam(st)}, []jen.Code{jen.Bool(), jen.Error()}, []jen.Code{ctx, key}},
-		{"TTL", "returns how long key has left: 0 and true when it never expires, false when it is absent.",
-			[]jen.Code{ctxParam(), keyParam(st)}, []jen.Code{jen.Qual("time", "Duration"), jen.Bool(), jen.Error()}, []jen.Code{ctx, key}},
-		{"Update", "applies fn to the value of key atomically; keep false deletes the key.\nfn may run more than once when other writers race it.",
-			[]jen.Code{ctxParam(), keyParam(st), jen.Id("fn").Add(updateFn(st)), setOpts}, []jen.Code{jen.Error()}, []jen.Code{ctx, key, jen.Id("fn"), opts}},
-		{"Len", "returns the number of live keys.",
-			[]jen.Code{ctxParam()}, []jen.Code{jen.Int(), jen.Error()}, []jen.Code{ctx}},
-		{"Keys", "returns the live keys, in no particular order.",
-			[]jen.Code{ctxParam()}, []jen.Code{jen.Index().Add(keyType(st)), jen.Error()}, []jen.Code{ctx}},
-		{"Range", "calls fn for each live key and value until fn returns false; fn may call the store.",
-			[]jen.Code{ctxParam(), jen.Id("fn").Func().Params(keyParam(st), jen.Id("v").Add(valueType(st))).Bool()}, []jen.Code{jen.Error()}, []jen.Code{ctx, jen.Id("fn")}},
-		{"Clear", "deletes every key of the store's bucket.",
-			[]jen.Code{ctxParam()}, []jen.Code{jen.Error()}, []jen.Code{ctx}},
-		{"Lock", "waits until it holds the advisory lock of key, or ctx ends (livedict.ErrLockTimeout).",
-			[]jen.Code{ctxParam(), keyParam(st), lockOpts}, []jen.Code{jen.Op("*").Add(ld("Lock")), jen.Error()}, []jen.Code{ctx, key, opts}},
-		{"TryLock", "takes the lock of key if it is free, without waiting.",
-			[]jen.Code{ctxParam(), keyParam(st), lockOpts}, []jen.Code{jen.Op("*").Add(ld("Lock")), jen.Bool(), jen.Error()}, []jen.Code{ctx, key, opts}},
-		hook("OnSet", "registers fn to run after each write of a value."),
+		{name: "Set", doc: "stores v under key. The value is copied: changing v afterwards does not change what is stored. With no option the store's default TTL applies; livedict.TTL, NoExpiry or KeepTTL overrides it.",
+			params: []jen.Code{ctxParam(), keyParam(st), jen.Id("v").Add(valueType(st)), optsOf("SetOption")}, results: []jen.Code{jen.Error()},
+			args: []jen.Code{ctx, key, v, opts}, future: done},
+		{name: "Get", doc: "returns the value of key, and false when there is none or it expired.",
+			params: keyArgs, results: []jen.Code{valueType(st), jen.Bool(), jen.Error()}, args: []jen.Code{ctx, key}, future: lookup(valueType(st))},
+		{name: "Delete", doc: "removes key and reports whether it held a live value, which OnDelete hooks receive.",
+			params: keyArgs, results: []jen.Code{jen.Bool(), jen.Error()}, args: []jen.Code{ctx, key}, future: jen.Bool()},
+		{name: "Has", doc: "reports whether key holds a live value.",
+			params: keyArgs, results: []jen.Code{jen.Bool(), jen.Error()}, args: []jen.Code{ctx, key}, future: jen.Bool()},
+		{name: "TTL", doc: "returns how long key has left: 0 and true when it never expires, false when there is no such key.",
+			params: keyArgs, results: []jen.Code{jen.Qual("time", "Duration"), jen.Bool(), jen.Error()}, args: []jen.Code{ctx, key},
+			future: lookup(jen.Qual("time", "Duration"))},
+		{name: "Update", doc: "applies fn to the current value of key atomically: fn sees the value (and whether there is one) and returns the next value, or keep false to delete the key. If another writer changes the key meanwhile, fn runs again on the new value, so fn must not have side effects it cannot repeat. An error from fn aborts the update and is returned as is.",
+			params: []jen.Code{ctxParam(), keyParam(st), jen.Id("fn").Add(updateFn(st)), optsOf("SetOption")}, results: []jen.Code{jen.Error()},
+			args: []jen.Code{ctx, key, fn, opts}, future: done},
+		{name: "Len", doc: "returns the number of live keys.",
+			params: []jen.Code{ctxParam()}, results: []jen.Code{jen.Int(), jen.Error()}, args: []jen.Code{ctx}, future: jen.Int()},
+		{name: "Keys", doc: "returns the live keys, in no particular order.",
+			params: []jen.Code{ctxParam()}, results: []jen.Code{jen.Index().Add(keyType(st)), jen.Error()}, args: []jen.Code{ctx},
+			future: jen.Index().Add(keyType(st))},
+		{name: "Range", doc: "calls fn for each live key and value until fn returns false; fn may call the store. A record that does not decode is skipped and reported in the returned error after the others were visited.",
+			params:  []jen.Code{ctxParam(), jen.Id("fn").Func().Params(keyParam(st), jen.Id("v").Add(valueType(st))).Bool()},
+			results: []jen.Code{jen.Error()}, args: []jen.Code{ctx, fn}},
+		{name: "Clear", doc: "deletes every key of the store's bucket. It raises no OnDelete events; keys that had already expired still raise OnExpire.",
+			params: []jen.Code{ctxParam()}, results: []jen.Code{jen.Error()}, args: []jen.Code{ctx}, future: done},
+		{name: "Lock", doc: "waits until it holds key's advisory lock, or until ctx ends (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless livedict.Lease says otherwise) unless it is released or extended first.",
+			params: []jen.Code{ctxParam(), keyParam(st), optsOf("LockOption")}, results: []jen.Code{jen.Op("*").Add(ld("Lock")), jen.Error()},
+			args: []jen.Code{ctx, key, opts}},
+		{name: "TryLock", doc: "takes key's advisory lock if it is free, without waiting.",
+			params: []jen.Code{ctxParam(), keyParam(st), optsOf("LockOption")}, results: []jen.Code{jen.Op("*").Add(ld("Lock")), jen.Bool(), jen.Error()},
+			args: []jen.Code{ctx, key, opts}},
+		hook("OnSet", "registers fn to run after each Set or Update that stores a value."),
 		hook("OnGet", "registers fn to run after each Get that finds a value."),
-		hook("OnDelete", "registers fn to run after each Delete that removed a value, with that value."),
-		hook("OnExpire", "registers fn to run once for each key that expires, with its last value."),
+		hook("OnDelete", "registers fn to run after each Delete (or Update) that removed a value, with that value."),
+		hook("OnExpire", "registers fn to run once for each key that expires, with its last value. Expiries that happened before any OnExpire hook was registered are delivered to the first one (up to the retention limit)."),
 		hook("OnEvict", "registers fn to run for each value the key limit pushed out."),
-		{"SetHookEnabled", "switches a hook on or off and reports whether it exists.",
-			[]jen.Code{jen.Id("id").Add(ld("HookID")), jen.Id("on").Bool()}, []jen.Code{jen.Bool()}, []jen.Code{jen.Id("id"), jen.Id("on")}},
-		{"RemoveHook", "unregisters a hook and reports whether it existed.",
-			[]jen.Code{jen.Id("id").Add(ld("HookID"))}, []jen.Code{jen.Bool()}, []jen.Code{jen.Id("id")}},
-		{"Stats", "returns the store's counters.", nil, []jen.Code{ld("Stats")}, nil},
-		{"Close", "stops the store and waits for its goroutines; later calls return livedict.ErrClosed.",
-			nil, []jen.Code{jen.Error()}, nil},
+		{name: "SetHookEnabled", doc: "switches a hook on or off and reports whether it exists. Switching on also resets the hook's circuit breaker.",
+			params: []jen.Code{jen.Id("id").Add(ld("HookID")), jen.Id("on").Bool()}, results: []jen.Code{jen.Bool()}, args: []jen.Code{jen.Id("id"), jen.Id("on")}},
+		{name: "RemoveHook", doc: "unregisters a hook and reports whether it existed.",
+			params: []jen.Code{jen.Id("id").Add(ld("HookID"))}, results: []jen.Code{jen.Bool()}, args: []jen.Code{jen.Id("id")}},
+		{name: "Stats", doc: "returns the store's counters.", results: []jen.Code{ld("Stats")}},
+		{name: "Close", doc: "stops the store: queued async operations and hook calls finish, the scheduler stops, and every goroutine the store started has exited when it returns. Close is idempotent; other methods return livedict.ErrClosed afterwards.",
+			results: []jen.Code{jen.Error()}},
 	}
 }
 
-func forward(recv, recvType, field string, m method) jen.Code {
-	call := jen.Id(recv).Dot(field).Dot(m.name).Call(m.args...)
-	body := jen.Return(call)
-	return doc("%s %s", m.name, m.doc).
-		Func().Params(jen.Id(recv).Op("*").Id(recvType)).Id(m.name).Params(m.params...).Params(m.results...).
-		Block(body)
+// The methods a generated store has beyond the engine's: ForKey builds a
+// hook option typed by the store's key, and Async wraps the engine's view.
+const (
+	forKeyDoc = "limits a hook to one key. Key-scoped hooks run before global ones."
+	asyncDoc  = "returns the asynchronous view of the store: each operation returns a future at once; one key's operations from one goroutine take effect in order."
+)
+
+// asyncMethodDoc is the doc of the Async view's method name.
+func asyncMethodDoc(name string) string { return "is the asynchronous " + name + "." }
+
+func forward(recv, recvType, field, name, docText string, params, results, args []jen.Code) jen.Code {
+	return doc("%s %s", name, docText).
+		Func().Params(jen.Id(recv).Op("*").Id(recvType)).Id(name).Params(params...).Params(results...).
+		Block(jen.Return(jen.Id(recv).Dot(field).Dot(name).Call(args...)))
 }
 
-func storeMethods(st *Store, n storeNames) []jen.Code {
+func storeMethodDecls(st *Store, n storeNames) []jen.Code {
 	var out []jen.Code
-	for _, m := range storeMethodList(st) {
-		out = append(out, forward("s", n.store, "s", m))
+	for _, m := range storeMethods(st) {
+		out = append(out, forward("s", n.store, "s", m.name, m.doc, m.params, m.results, m.args))
 	}
-	out = append(out, doc("Async returns the asynchronous view of the store: each operation returns a\n"+
-		"future at once; one key's operations from one goroutine take effect in order.").
-		Func().Params(jen.Id("s").Op("*").Id(n.store)).Id("Async").Params().Op("*").Id(n.async).Block(
-		jen.Return(jen.Op("&").Id(n.async).Values(jen.Dict{jen.Id("a"): jen.Id("s").Dot("s").Dot("Async").Call()}))))
+	out = append(out,
+		doc("ForKey %s", forKeyDoc).
+			Func().Params(jen.Id("s").Op("*").Id(n.store)).Id("ForKey").Params(keyParam(st)).Add(ld("HookOption")).Block(
+			jen.Return(rt("ForKey").Call(jen.Id("key")))),
+		doc("Async %s", asyncDoc).
+			Func().Params(jen.Id("s").Op("*").Id(n.store)).Id("Async").Params().Op("*").Id(n.async).Block(
+			jen.Return(jen.Op("&").Id(n.async).Values(jen.Dict{jen.Id("a"): jen.Id("s").Dot("s").Dot("Async").Call()}))))
 	return out
 }
 
@@ -250,31 +297,14 @@ func asyncType(st *Store, n storeNames) jen.Code {
 		Type().Id(n.async).Struct(jen.Id("a").Op("*").Add(generic(st, "AsyncStore")))
 }
 
-func asyncMethods(st *Store, n storeNames) []jen.Code {
-	ctx, key := jen.Id("ctx"), jen.Id("key")
-	opts := jen.Id("opts").Op("...")
-	setOpts := jen.Id("opts").Op("...").Add(ld("SetOption"))
-	future := func(t jen.Code) jen.Code { return jen.Op("*").Add(ld("Future")).Types(t) }
-	lookup := func(t jen.Code) jen.Code { return ld("Lookup").Types(t) }
-	done := jen.Struct()
-	list := []method{
-		{"Set", "is the asynchronous Set.", []jen.Code{ctxParam(), keyParam(st), jen.Id("v").Add(valueType(st)), setOpts},
-			[]jen.Code{future(done)}, []jen.Code{ctx, key, jen.Id("v"), opts}},
-		{"Get", "is the asynchronous Get.", []jen.Code{ctxParam(), keyParam(st)},
-			[]jen.Code{future(lookup(valueType(st)))}, []jen.Code{ctx, key}},
-		{"Delete", "is the asynchronous Delete.", []jen.Code{ctxParam(), keyParam(st)}, []jen.Code{future(jen.Bool())}, []jen.Code{ctx, key}},
-		{"Has", "is the asynchronous Has.", []jen.Code{ctxParam(), keyParam(st)}, []jen.Code{future(jen.Bool())}, []jen.Code{ctx, key}},
-		{"TTL", "is the asynchronous TTL.", []jen.Code{ctxParam(), keyParam(st)},
-			[]jen.Code{future(lookup(jen.Qual("time", "Duration")))}, []jen.Code{ctx, key}},
-		{"Update", "is the asynchronous Update.", []jen.Code{ctxParam(), keyParam(st), jen.Id("fn").Add(updateFn(st)), setOpts},
-			[]jen.Code{future(done)}, []jen.Code{ctx, key, jen.Id("fn"), opts}},
-		{"Len", "is the asynchronous Len.", []jen.Code{ctxParam()}, []jen.Code{future(jen.Int())}, []jen.Code{ctx}},
-		{"Keys", "is the asynchronous Keys.", []jen.Code{ctxParam()}, []jen.Code{future(jen.Index().Add(keyType(st)))}, []jen.Code{ctx}},
-		{"Clear", "is the asynchronous Clear.", []jen.Code{ctxParam()}, []jen.Code{future(done)}, []jen.Code{ctx}},
-	}
+func asyncMethodDecls(st *Store, n storeNames) []jen.Code {
 	var out []jen.Code
-	for _, m := range list {
-		out = append(out, forward("a", n.async, "a", m))
+	for _, m := range storeMethods(st) {
+		if m.future == nil {
+			continue
+		}
+		result := jen.Op("*").Add(ld("Future")).Types(m.future)
+		out = append(out, forward("a", n.async, "a", m.name, asyncMethodDoc(m.name), m.params, []jen.Code{result}, m.args))
 	}
 	return out
 }

@@ -10,11 +10,11 @@ import (
 // wirePath is the import path of the package generated serializers call.
 const wirePath = "github.com/livedict/livedict/runtime"
 
-// GoType returns the Go type expression of t: a defined type by its
+// goType returns the Go type expression of t: a defined type by its
 // qualified name (jennifer leaves names of the generated file's own package
 // unqualified), predeclared kinds by name, time.Time and time.Duration
 // qualified, and composite types spelled out.
-func GoType(t *Type) jen.Code {
+func goType(t *Type) jen.Code {
 	if t.Named != nil {
 		if t.Named.Path == "" {
 			return jen.Id(t.Named.Name)
@@ -59,13 +59,13 @@ func GoType(t *Type) jen.Code {
 	case Duration:
 		return jen.Qual("time", "Duration")
 	case Pointer:
-		return jen.Op("*").Add(GoType(t.Elem))
+		return jen.Op("*").Add(goType(t.Elem))
 	case Slice:
-		return jen.Index().Add(GoType(t.Elem))
+		return jen.Index().Add(goType(t.Elem))
 	case Array:
-		return jen.Index(jen.Id(strconv.FormatInt(t.Len, 10))).Add(GoType(t.Elem))
+		return jen.Index(jen.Id(strconv.FormatInt(t.Len, 10))).Add(goType(t.Elem))
 	case Map:
-		return jen.Map(GoType(t.Key)).Add(GoType(t.Elem))
+		return jen.Map(goType(t.Key)).Add(goType(t.Elem))
 	}
 	// Nested, BinaryMarshaler and TextMarshaler always have a name.
 	panic(fmt.Sprintf("templates: type of kind %d has no Go spelling (a %s needs Named)", t.Kind, t.Signature()))
@@ -76,5 +76,5 @@ func GoType(t *Type) jen.Code {
 func basicType(t *Type) jen.Code {
 	u := *t
 	u.Named = nil
-	return GoType(&u)
+	return goType(&u)
 }

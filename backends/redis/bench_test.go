@@ -1,6 +1,6 @@
 package redis_test
 
-// Benchmarks of the Redis backend through runtime.Store, side by side with
+// Benchmarks of the Redis backend through engine.Store, side by side with
 // plain go-redis commands on the same server. Run them in one go:
 //
 //	go test -run '^$' -bench . -benchmem ./backends/redis/
@@ -34,9 +34,10 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/conformance"
+	"github.com/livedict/livedict/internal/engine"
 	"github.com/livedict/livedict/internal/redistest"
-	"github.com/livedict/livedict/runtime"
 )
 
 const benchKeys = 1000
@@ -59,10 +60,10 @@ func benchServer(b *testing.B) string {
 
 // benchStore opens a store with a prefix of its own on the server at url,
 // with every key set.
-func benchStore(b *testing.B, url string) *runtime.Store[string, string] {
+func benchStore(b *testing.B, url string) *engine.Store[string, string] {
 	b.Helper()
 	be := newBackend(b, newClient(b, url))
-	s, err := runtime.New(conformance.StringCodec(), runtime.WithBackend(be))
+	s, err := engine.New(conformance.StringCodec(), livedict.WithBackend(be))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func BenchmarkSetBatch100(b *testing.B) {
 	b.Run("livedict-async", func(b *testing.B) {
 		s := benchStore(b, url)
 		a := s.Async()
-		futs := make([]*runtime.Future[struct{}], batch)
+		futs := make([]*livedict.Future[struct{}], batch)
 		b.ResetTimer()
 		for i := range b.N {
 			for j := range futs {

@@ -14,8 +14,8 @@ import (
 	"github.com/livedict/livedict/backend"
 	"github.com/livedict/livedict/backends/redis"
 	"github.com/livedict/livedict/conformance"
+	"github.com/livedict/livedict/internal/engine"
 	"github.com/livedict/livedict/internal/redistest"
-	"github.com/livedict/livedict/runtime"
 )
 
 // entryKey finds the Redis hash of key in the bucket of Items under prefix
@@ -48,7 +48,7 @@ func TestCipher(t *testing.T) {
 	b := newBackend(t, c, redis.WithPrefix(prefix))
 	key := make([]byte, 32)
 	rand.Read(key)
-	s, err := runtime.New(conformance.ItemCodec(), runtime.WithBackend(b), runtime.WithCipher(key))
+	s, err := engine.New(conformance.ItemCodec(), livedict.WithBackend(b), livedict.WithCipher(key))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestCipher(t *testing.T) {
 	// A store with another key does not open it, and does not remove it.
 	other := make([]byte, 32)
 	rand.Read(other)
-	s2, err := runtime.New(conformance.ItemCodec(), runtime.WithBackend(b), runtime.WithCipher(other))
+	s2, err := engine.New(conformance.ItemCodec(), livedict.WithBackend(b), livedict.WithCipher(other))
 	if err != nil {
 		t.Fatal(err)
 	}

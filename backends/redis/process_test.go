@@ -29,11 +29,12 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backends/redis"
 	"github.com/livedict/livedict/conformance"
+	"github.com/livedict/livedict/internal/engine"
 	"github.com/livedict/livedict/internal/proctest"
 	"github.com/livedict/livedict/internal/redistest"
-	"github.com/livedict/livedict/runtime"
 )
 
 const (
@@ -80,7 +81,7 @@ func runWorker(role string) int {
 
 // workerStore connects to the server and opens a store of Items on a
 // backend with the test's prefix, as an application process would.
-func workerStore(opts ...runtime.Option) (*conformance.Store, func() error, error) {
+func workerStore(opts ...livedict.Option) (*conformance.Store, func() error, error) {
 	o, err := goredis.ParseURL(os.Getenv(urlEnv))
 	if err != nil {
 		return nil, nil, err
@@ -91,7 +92,7 @@ func workerStore(opts ...runtime.Option) (*conformance.Store, func() error, erro
 		c.Close()
 		return nil, nil, err
 	}
-	s, err := runtime.New(conformance.ItemCodec(), append([]runtime.Option{runtime.WithBackend(b)}, opts...)...)
+	s, err := engine.New(conformance.ItemCodec(), append([]livedict.Option{livedict.WithBackend(b)}, opts...)...)
 	if err != nil {
 		b.Close()
 		c.Close()
@@ -115,7 +116,7 @@ func workRestart(arg string) error {
 		if i%2 == 1 {
 			ttl = 700 * time.Millisecond
 		}
-		if err := s.Set(context.Background(), fmt.Sprint("k", i), conformance.Item{Name: "restart", N: int64(i)}, runtime.TTL(ttl)); err != nil {
+		if err := s.Set(context.Background(), fmt.Sprint("k", i), conformance.Item{Name: "restart", N: int64(i)}, livedict.TTL(ttl)); err != nil {
 			return err
 		}
 	}
@@ -135,9 +136,9 @@ func startWorker(t *testing.T, name, role, url, prefix, arg string) *proctest.Pr
 }
 
 // testStore opens a store of Items on b, closed when the test ends.
-func testStore(t *testing.T, b *redis.Backend, opts ...runtime.Option) *conformance.Store {
+func testStore(t *testing.T, b *redis.Backend, opts ...livedict.Option) *conformance.Store {
 	t.Helper()
-	s, err := runtime.New(conformance.ItemCodec(), append([]runtime.Option{runtime.WithBackend(b)}, opts...)...)
+	s, err := engine.New(conformance.ItemCodec(), append([]livedict.Option{livedict.WithBackend(b)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +200,7 @@ func TestProcessesExpireOnce(t *testing.T) {
 	s := testStore(t, b)
 	for i := range n {
 		ttl := 200*time.Millisecond + time.Duration(i)*time.Millisecond
-		if err := s.Set(bg, fmt.Sprint("k", i), conformance.Item{Name: "v", N: int64(i)}, runtime.TTL(ttl)); err != nil {
+		if err := s.Set(bg, fmt.Sprint("k", i), conformance.Item{Name: "v", N: int64(i)}, livedict.TTL(ttl)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -314,7 +315,7 @@ func TestServerKilledDuringWrites(t *testing.T) {
 	prefix := uniquePrefix()
 	var logged lineCounter
 	s := testStore(t, newBackend(t, c, redis.WithPrefix(prefix)),
-		runtime.WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+		livedict.WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
 
 	var (
 		firedMu  sync.Mutex
@@ -361,12 +362,12 @@ func TestServerKilledDuringWrites(t *testing.T) {
 				default:
 				}
 				w := write{key: fmt.Sprintf("w%d-%d", g, i), n: int64(i), short: i%4 == 0}
-				var opts []runtime.SetOption
+				var opts []livedict.SetOption
 				if w.short {
 					// Some expire before the kill, some while the server
 					// is down, some after the restart.
 					w.key = "tmp-" + w.key
-					opts = append(opts, runtime.TTL(time.Duration(20+rand.IntN(300))*time.Millisecond))
+					opts = append(opts, livedict.TTL(time.Duration(20+rand.IntN(300))*time.Millisecond))
 				}
 				ctx, cancel := context.WithTimeout(bg, 30*time.Second)
 				before := phase.Load()

@@ -19,8 +19,8 @@ import (
 	"github.com/livedict/livedict/backend"
 	"github.com/livedict/livedict/backends/redis"
 	"github.com/livedict/livedict/conformance"
+	"github.com/livedict/livedict/internal/engine"
 	"github.com/livedict/livedict/internal/redistest"
-	"github.com/livedict/livedict/runtime"
 )
 
 func TestMain(m *testing.M) {
@@ -121,13 +121,13 @@ func TestForeignKeysUntouched(t *testing.T) {
 		}
 	}
 	b := newBackend(t, c)
-	s, err := runtime.New(conformance.ItemCodec(), runtime.WithBackend(b))
+	s, err := engine.New(conformance.ItemCodec(), livedict.WithBackend(b))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	for i := range 50 {
-		if err := s.Set(bg, fmt.Sprint("k", i), conformance.Item{N: int64(i)}, runtime.TTL(time.Duration(1+i%2)*time.Millisecond)); err != nil {
+		if err := s.Set(bg, fmt.Sprint("k", i), conformance.Item{N: int64(i)}, livedict.TTL(time.Duration(1+i%2)*time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -174,7 +174,7 @@ func TestShardCountFixed(t *testing.T) {
 func TestURI(t *testing.T) {
 	url, _ := redistest.Server(t)
 	p := uniquePrefix()
-	s, err := runtime.New(conformance.ItemCodec(), livedict.WithURI(url+"?prefix="+p+"&shards=4&poll_interval=50ms"))
+	s, err := engine.New(conformance.ItemCodec(), livedict.WithURI(url+"?prefix="+p+"&shards=4&poll_interval=50ms"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestURI(t *testing.T) {
 		{url + "?shards=2&shards=3", "given 2 times"},
 		{"redis://127.0.0.1:1/0?nosuch=1", "nosuch"},
 	} {
-		_, err := runtime.New(conformance.ItemCodec(), livedict.WithURI(bad.uri))
+		_, err := engine.New(conformance.ItemCodec(), livedict.WithURI(bad.uri))
 		if !errors.Is(err, livedict.ErrInvalidOption) || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("WithURI(%q) = %v; want ErrInvalidOption mentioning %q", bad.uri, err, bad.want)
 		}
@@ -224,7 +224,7 @@ func TestContextEndsWaitOnHungServer(t *testing.T) {
 	if pid == 0 {
 		t.Fatalf("no process_id in INFO server")
 	}
-	s, err := runtime.New(conformance.ItemCodec(), runtime.WithBackend(newBackend(t, c)))
+	s, err := engine.New(conformance.ItemCodec(), livedict.WithBackend(newBackend(t, c)))
 	if err != nil {
 		t.Fatal(err)
 	}

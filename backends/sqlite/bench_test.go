@@ -1,6 +1,6 @@
 package sqlite_test
 
-// Benchmarks of the SQLite backend through runtime.Store, side by side with
+// Benchmarks of the SQLite backend through engine.Store, side by side with
 // plain database/sql on the same file, schema and pragmas (WAL,
 // synchronous=NORMAL, busy timeout, BEGIN IMMEDIATE, the driver's statement
 // cache, one writer connection and a pool of readers). Run them in one go:
@@ -34,9 +34,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backends/sqlite"
 	"github.com/livedict/livedict/conformance"
-	"github.com/livedict/livedict/runtime"
+	"github.com/livedict/livedict/internal/engine"
 )
 
 const benchKeys = 1000
@@ -44,11 +45,11 @@ const benchKeys = 1000
 var benchValue = strings.Repeat("v", 100)
 
 // benchStore opens a store on a new file with every key set.
-func benchStore(b *testing.B) (*runtime.Store[string, string], string) {
+func benchStore(b *testing.B) (*engine.Store[string, string], string) {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "bench.db")
 	be := openAt(b, path)
-	s, err := runtime.New(conformance.StringCodec(), runtime.WithBackend(be))
+	s, err := engine.New(conformance.StringCodec(), livedict.WithBackend(be))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func BenchmarkSetBatch100(b *testing.B) {
 	b.Run("livedict-async", func(b *testing.B) {
 		s, _ := benchStore(b)
 		a := s.Async()
-		futs := make([]*runtime.Future[struct{}], batch)
+		futs := make([]*livedict.Future[struct{}], batch)
 		b.ResetTimer()
 		for i := range b.N {
 			for j := range futs {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,8 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/mattn/go-sqlite3"
 
 	"github.com/livedict/livedict/backend"
 )
@@ -124,25 +121,6 @@ func (bk *bucket) update(ctx context.Context, fn func(tx *sql.Conn, dropped *int
 		bk.dropped.Add(uint64(dropped))
 	}
 	return ferr
-}
-
-// rollback ends a failed transaction, unless SQLite already did (an
-// interrupted statement, a failed COMMIT). A connection that cannot roll
-// back is discarded rather than returned to the pool inside a transaction.
-func rollback(conn *sql.Conn) {
-	conn.Raw(func(dc any) error {
-		c, ok := dc.(*sqlite3.SQLiteConn)
-		if !ok {
-			return driver.ErrBadConn
-		}
-		if c.AutoCommit() {
-			return nil
-		}
-		if _, err := c.Exec("ROLLBACK", nil); err != nil {
-			return driver.ErrBadConn
-		}
-		return nil
-	})
 }
 
 // seq takes the next number of the bucket's counter.

@@ -24,10 +24,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backends/sqlite"
 	"github.com/livedict/livedict/conformance"
+	"github.com/livedict/livedict/internal/engine"
 	"github.com/livedict/livedict/internal/proctest"
-	"github.com/livedict/livedict/runtime"
 )
 
 const (
@@ -70,12 +71,12 @@ func runWorker(role string) int {
 }
 
 // workerStore opens the file and a store of Items on it.
-func workerStore(path string, opts ...runtime.Option) (*conformance.Store, func() error, error) {
+func workerStore(path string, opts ...livedict.Option) (*conformance.Store, func() error, error) {
 	b, err := sqlite.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := runtime.New(conformance.ItemCodec(), append([]runtime.Option{runtime.WithBackend(b)}, opts...)...)
+	s, err := engine.New(conformance.ItemCodec(), append([]livedict.Option{livedict.WithBackend(b)}, opts...)...)
 	if err != nil {
 		b.Close()
 		return nil, nil, err
@@ -101,7 +102,7 @@ func workCrash(path, prefix string) error {
 		}
 		proctest.Say("%s", key)
 		if i%4 == 0 {
-			if err := s.Set(context.Background(), "tmp-"+key, crashValue(key, i), runtime.TTL(time.Millisecond)); err != nil {
+			if err := s.Set(context.Background(), "tmp-"+key, crashValue(key, i), livedict.TTL(time.Millisecond)); err != nil {
 				return fmt.Errorf("Set(tmp-%s): %w", key, err)
 			}
 		}
@@ -127,7 +128,7 @@ func workRestart(path, arg string) error {
 		if i%2 == 1 {
 			ttl = 700 * time.Millisecond
 		}
-		if err := s.Set(context.Background(), fmt.Sprint("k", i), conformance.Item{Name: "restart", N: int64(i)}, runtime.TTL(ttl)); err != nil {
+		if err := s.Set(context.Background(), fmt.Sprint("k", i), conformance.Item{Name: "restart", N: int64(i)}, livedict.TTL(ttl)); err != nil {
 			return err
 		}
 	}
@@ -146,9 +147,9 @@ func startWorker(t *testing.T, name, role, path, arg string) *proctest.Proc {
 }
 
 // testStore opens a store of Items on b, closed when the test ends.
-func testStore(t *testing.T, b *sqlite.Backend, opts ...runtime.Option) *conformance.Store {
+func testStore(t *testing.T, b *sqlite.Backend, opts ...livedict.Option) *conformance.Store {
 	t.Helper()
-	s, err := runtime.New(conformance.ItemCodec(), append([]runtime.Option{runtime.WithBackend(b)}, opts...)...)
+	s, err := engine.New(conformance.ItemCodec(), append([]livedict.Option{livedict.WithBackend(b)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestProcessesExpireOnce(t *testing.T) {
 	s := testStore(t, b)
 	for i := range n {
 		ttl := 200*time.Millisecond + time.Duration(i)*time.Millisecond
-		if err := s.Set(bg, fmt.Sprint("k", i), conformance.Item{Name: "v", N: int64(i)}, runtime.TTL(ttl)); err != nil {
+		if err := s.Set(bg, fmt.Sprint("k", i), conformance.Item{Name: "v", N: int64(i)}, livedict.TTL(ttl)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -296,7 +297,7 @@ func checkWrites(t *testing.T, path string, keys []string) {
 		t.Fatalf("reopening after a kill: %v", err)
 	}
 	defer b.Close()
-	s, err := runtime.New(conformance.ItemCodec(), runtime.WithBackend(b))
+	s, err := engine.New(conformance.ItemCodec(), livedict.WithBackend(b))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,10 +13,11 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backend"
 	"github.com/livedict/livedict/backends/sqlite"
 	"github.com/livedict/livedict/conformance"
-	"github.com/livedict/livedict/runtime"
+	"github.com/livedict/livedict/internal/engine"
 )
 
 func TestMain(m *testing.M) {
@@ -76,7 +77,7 @@ func TestConformance(t *testing.T) {
 func TestCipher(t *testing.T) {
 	b := openTemp(t)
 	key := make([]byte, 32)
-	s, err := runtime.New(conformance.ItemCodec(), runtime.WithBackend(b), runtime.WithCipher(key))
+	s, err := engine.New(conformance.ItemCodec(), livedict.WithBackend(b), livedict.WithCipher(key))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	goruntime "runtime"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -57,7 +57,7 @@ func parseURL(u *url.URL) (string, []Option, error) {
 		return bad("want sqlite:///absolute/path.db or sqlite://relative/path.db")
 	}
 	path := u.Host + u.Path
-	if u.Host == "" && goruntime.GOOS == "windows" && len(path) >= 3 && path[0] == '/' && path[2] == ':' {
+	if u.Host == "" && runtime.GOOS == "windows" && len(path) >= 3 && path[0] == '/' && path[2] == ':' {
 		path = path[1:] // sqlite:///C:/dir/app.db
 	}
 	if path == "" || path == "/" || strings.HasSuffix(path, "/") {

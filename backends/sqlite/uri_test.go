@@ -10,7 +10,7 @@ import (
 
 	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/conformance"
-	"github.com/livedict/livedict/runtime"
+	"github.com/livedict/livedict/internal/engine"
 )
 
 // TestURI opens the backend through package livedict, which reaches this
@@ -75,7 +75,7 @@ func TestURI(t *testing.T) {
 	}
 
 	// A store that names its backend by URI owns it and closes it.
-	s, err := runtime.New(conformance.ItemCodec(), livedict.WithURI("sqlite://store.db"))
+	s, err := engine.New(conformance.ItemCodec(), livedict.WithURI("sqlite://store.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestURI(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = runtime.New(conformance.ItemCodec(), livedict.WithURI("sqlite://store.db"))
+	s, err = engine.New(conformance.ItemCodec(), livedict.WithURI("sqlite://store.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

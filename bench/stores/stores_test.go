@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/livedict/livedict"
+	_ "github.com/livedict/livedict/backends/sqlite"
 	"github.com/livedict/livedict/bench/model"
 )
 

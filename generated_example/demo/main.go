@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/livedict/livedict"
+	_ "github.com/livedict/livedict/backends/redis"  // redis:// and rediss://
+	_ "github.com/livedict/livedict/backends/sqlite" // sqlite://
 	ex "github.com/livedict/livedict/generated_example"
 )
 
@@ -74,12 +76,18 @@ func run(ctx context.Context, out io.Writer, uri string) error {
 
 	say("== TTL expiry and hooks")
 	expired := make(chan string, 16)
-	setHook := sessions.OnSet(func(ctx context.Context, key string, s ex.Session) {
+	setHook, err := sessions.OnSet(func(ctx context.Context, key string, s ex.Session) {
 		say("  OnSet    %s (user %s)", key, s.UserID)
 	}, livedict.HookName("log-set"), livedict.Inline())
-	expireHook := sessions.OnExpire(func(ctx context.Context, key string, s ex.Session) {
+	if err != nil {
+		return err
+	}
+	expireHook, err := sessions.OnExpire(func(ctx context.Context, key string, s ex.Session) {
 		expired <- key + " of " + s.UserID
 	}, livedict.HookName("log-expire"))
+	if err != nil {
+		return err
+	}
 	if err := sessions.Set(ctx, "tok-bob", ex.Session{UserID: "bob"}, livedict.TTL(150*time.Millisecond)); err != nil {
 		return err
 	}
@@ -102,9 +110,13 @@ func run(ctx context.Context, out io.Writer, uri string) error {
 	}
 
 	say("== Hooks that misbehave never reach the caller")
-	sessions.OnSet(func(context.Context, string, ex.Session) { panic("boom") }, livedict.HookName("panicky"))
-	sessions.OnSet(func(ctx context.Context, _ string, _ ex.Session) { <-ctx.Done() },
-		livedict.HookName("slow"), livedict.HookTimeout(50*time.Millisecond))
+	if _, err := sessions.OnSet(func(context.Context, string, ex.Session) { panic("boom") }, livedict.HookName("panicky")); err != nil {
+		return err
+	}
+	if _, err := sessions.OnSet(func(ctx context.Context, _ string, _ ex.Session) { <-ctx.Done() },
+		livedict.HookName("slow"), livedict.HookTimeout(50*time.Millisecond)); err != nil {
+		return err
+	}
 	start := time.Now()
 	for i := range 20 {
 		if err := sessions.Set(ctx, fmt.Sprint("tok-", i), ex.Session{UserID: "load"}); err != nil {
@@ -165,10 +177,11 @@ func run(ctx context.Context, out io.Writer, uri string) error {
 
 	say("== A key-scoped expire hook")
 	vip := make(chan string, 4)
-	orders.OnExpire(func(_ context.Context, id ex.OrderID, o ex.Order) {
+	if _, err := orders.OnExpire(func(_ context.Context, id ex.OrderID, o ex.Order) {
 		vip <- fmt.Sprint("order ", id, " of ", o.Customer)
-	},
-		livedict.ForKey(ex.OrderID(42)))
+	}, orders.ForKey(42)); err != nil {
+		return err
+	}
 	_ = orders.Set(ctx, 41, ex.Order{Customer: "someone"}, livedict.TTL(50*time.Millisecond))
 	_ = orders.Set(ctx, 42, ex.Order{Customer: "a VIP"}, livedict.TTL(100*time.Millisecond))
 	say("  only the scoped key fires: %s", waitFor(vip))

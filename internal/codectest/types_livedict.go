@@ -4,18 +4,19 @@ package codectest
 
 import (
 	"context"
-	"github.com/livedict/livedict"
-	ldruntime "github.com/livedict/livedict/runtime"
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/livedict/livedict"
+	ldruntime "github.com/livedict/livedict/runtime"
 )
 
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(1 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 1)
+	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
 )
 
 var livedictCodecScalars = func() ldruntime.Codec[string, Scalars] {
@@ -34,7 +35,8 @@ var livedictCodecScalars = func() ldruntime.Codec[string, Scalars] {
 	return c
 }()
 
-// ScalarsStore is a typed, TTL-aware store of Scalars values under string keys.
+// ScalarsStore is a typed, TTL-aware store of Scalars values under string
+// keys.
 // Every method is safe for concurrent use; ctx cancels waiting and I/O.
 type ScalarsStore struct {
 	s *ldruntime.Store[string, Scalars]
@@ -50,18 +52,20 @@ func NewScalarsStore(opts ...livedict.Option) (*ScalarsStore, error) {
 	return &ScalarsStore{s: s}, nil
 }
 
-// Set stores v under key. With no option the store's default TTL applies;
-// livedict.TTL, NoExpiry and KeepTTL override it.
+// Set stores v under key. The value is copied: changing v afterwards does not
+// change what is stored. With no option the store's default TTL applies;
+// livedict.TTL, NoExpiry or KeepTTL overrides it.
 func (s *ScalarsStore) Set(ctx context.Context, key string, v Scalars, opts ...livedict.SetOption) error {
 	return s.s.Set(ctx, key, v, opts...)
 }
 
-// Get returns the value of key; false when there is none or it expired.
+// Get returns the value of key, and false when there is none or it expired.
 func (s *ScalarsStore) Get(ctx context.Context, key string) (Scalars, bool, error) {
 	return s.s.Get(ctx, key)
 }
 
-// Delete removes key and reports whether it held a value.
+// Delete removes key and reports whether it held a live value, which OnDelete
+// hooks receive.
 func (s *ScalarsStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
@@ -71,13 +75,17 @@ func (s *ScalarsStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false when it is absent.
+// TTL returns how long key has left: 0 and true when it never expires, false
+// when there is no such key.
 func (s *ScalarsStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
 
-// Update applies fn to the value of key atomically; keep false deletes the key.
-// fn may run more than once when other writers race it.
+// Update applies fn to the current value of key atomically: fn sees the value
+// (and whether there is one) and returns the next value, or keep false to
+// delete the key. If another writer changes the key meanwhile, fn runs again
+// on the new value, so fn must not have side effects it cannot repeat. An
+// error from fn aborts the update and is returned as is.
 func (s *ScalarsStore) Update(ctx context.Context, key string, fn func(cur Scalars, exists bool) (next Scalars, keep bool, err error), opts ...livedict.SetOption) error {
 	return s.s.Update(ctx, key, fn, opts...)
 }
@@ -92,52 +100,71 @@ func (s *ScalarsStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
-// Range calls fn for each live key and value until fn returns false; fn may call the store.
+// Range calls fn for each live key and value until fn returns false; fn may
+// call the store. A record that does not decode is skipped and reported in the
+// returned error after the others were visited.
 func (s *ScalarsStore) Range(ctx context.Context, fn func(key string, v Scalars) bool) error {
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events;
+// keys that had already expired still raise OnExpire.
 func (s *ScalarsStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
 
-// Lock waits until it holds the advisory lock of key, or ctx ends (livedict.ErrLockTimeout).
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
 func (s *ScalarsStore) Lock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, error) {
 	return s.s.Lock(ctx, key, opts...)
 }
 
-// TryLock takes the lock of key if it is free, without waiting.
+// TryLock takes key's advisory lock if it is free, without waiting.
 func (s *ScalarsStore) TryLock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
 	return s.s.TryLock(ctx, key, opts...)
 }
 
-// OnSet registers fn to run after each write of a value.
-func (s *ScalarsStore) OnSet(fn func(ctx context.Context, key string, v Scalars), opts ...livedict.HookOption) livedict.HookID {
+// OnSet registers fn to run after each Set or Update that stores a value.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *ScalarsStore) OnSet(fn func(ctx context.Context, key string, v Scalars), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnSet(fn, opts...)
 }
 
-// OnGet registers fn to run after each Get that finds a value.
-func (s *ScalarsStore) OnGet(fn func(ctx context.Context, key string, v Scalars), opts ...livedict.HookOption) livedict.HookID {
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *ScalarsStore) OnGet(fn func(ctx context.Context, key string, v Scalars), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnGet(fn, opts...)
 }
 
-// OnDelete registers fn to run after each Delete that removed a value, with that value.
-func (s *ScalarsStore) OnDelete(fn func(ctx context.Context, key string, v Scalars), opts ...livedict.HookOption) livedict.HookID {
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName and
+// the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *ScalarsStore) OnDelete(fn func(ctx context.Context, key string, v Scalars), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnDelete(fn, opts...)
 }
 
-// OnExpire registers fn to run once for each key that expires, with its last value.
-func (s *ScalarsStore) OnExpire(fn func(ctx context.Context, key string, v Scalars), opts ...livedict.HookOption) livedict.HookID {
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *ScalarsStore) OnExpire(fn func(ctx context.Context, key string, v Scalars), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnExpire(fn, opts...)
 }
 
 // OnEvict registers fn to run for each value the key limit pushed out.
-func (s *ScalarsStore) OnEvict(fn func(ctx context.Context, key string, v Scalars), opts ...livedict.HookOption) livedict.HookID {
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *ScalarsStore) OnEvict(fn func(ctx context.Context, key string, v Scalars), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
 func (s *ScalarsStore) SetHookEnabled(id livedict.HookID, on bool) bool {
 	return s.s.SetHookEnabled(id, on)
 }
@@ -152,13 +179,22 @@ func (s *ScalarsStore) Stats() livedict.Stats {
 	return s.s.Stats()
 }
 
-// Close stops the store and waits for its goroutines; later calls return livedict.ErrClosed.
+// Close stops the store: queued async operations and hook calls finish, the
+// scheduler stops, and every goroutine the store started has exited when it
+// returns. Close is idempotent; other methods return livedict.ErrClosed
+// afterwards.
 func (s *ScalarsStore) Close() error {
 	return s.s.Close()
 }
 
+// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
+func (s *ScalarsStore) ForKey(key string) livedict.HookOption {
+	return ldruntime.ForKey(key)
+}
+
 // Async returns the asynchronous view of the store: each operation returns a
-// future at once; one key's operations from one goroutine take effect in order.
+// future at once; one key's operations from one goroutine take effect in
+// order.
 func (s *ScalarsStore) Async() *ScalarsStoreAsync {
 	return &ScalarsStoreAsync{a: s.s.Async()}
 }
@@ -244,18 +280,20 @@ func NewPlainStore(opts ...livedict.Option) (*PlainStore, error) {
 	return &PlainStore{s: s}, nil
 }
 
-// Set stores v under key. With no option the store's default TTL applies;
-// livedict.TTL, NoExpiry and KeepTTL override it.
+// Set stores v under key. The value is copied: changing v afterwards does not
+// change what is stored. With no option the store's default TTL applies;
+// livedict.TTL, NoExpiry or KeepTTL overrides it.
 func (s *PlainStore) Set(ctx context.Context, key string, v Plain, opts ...livedict.SetOption) error {
 	return s.s.Set(ctx, key, v, opts...)
 }
 
-// Get returns the value of key; false when there is none or it expired.
+// Get returns the value of key, and false when there is none or it expired.
 func (s *PlainStore) Get(ctx context.Context, key string) (Plain, bool, error) {
 	return s.s.Get(ctx, key)
 }
 
-// Delete removes key and reports whether it held a value.
+// Delete removes key and reports whether it held a live value, which OnDelete
+// hooks receive.
 func (s *PlainStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
@@ -265,13 +303,17 @@ func (s *PlainStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false when it is absent.
+// TTL returns how long key has left: 0 and true when it never expires, false
+// when there is no such key.
 func (s *PlainStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
 
-// Update applies fn to the value of key atomically; keep false deletes the key.
-// fn may run more than once when other writers race it.
+// Update applies fn to the current value of key atomically: fn sees the value
+// (and whether there is one) and returns the next value, or keep false to
+// delete the key. If another writer changes the key meanwhile, fn runs again
+// on the new value, so fn must not have side effects it cannot repeat. An
+// error from fn aborts the update and is returned as is.
 func (s *PlainStore) Update(ctx context.Context, key string, fn func(cur Plain, exists bool) (next Plain, keep bool, err error), opts ...livedict.SetOption) error {
 	return s.s.Update(ctx, key, fn, opts...)
 }
@@ -286,52 +328,71 @@ func (s *PlainStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
-// Range calls fn for each live key and value until fn returns false; fn may call the store.
+// Range calls fn for each live key and value until fn returns false; fn may
+// call the store. A record that does not decode is skipped and reported in the
+// returned error after the others were visited.
 func (s *PlainStore) Range(ctx context.Context, fn func(key string, v Plain) bool) error {
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events;
+// keys that had already expired still raise OnExpire.
 func (s *PlainStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
 
-// Lock waits until it holds the advisory lock of key, or ctx ends (livedict.ErrLockTimeout).
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
 func (s *PlainStore) Lock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, error) {
 	return s.s.Lock(ctx, key, opts...)
 }
 
-// TryLock takes the lock of key if it is free, without waiting.
+// TryLock takes key's advisory lock if it is free, without waiting.
 func (s *PlainStore) TryLock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
 	return s.s.TryLock(ctx, key, opts...)
 }
 
-// OnSet registers fn to run after each write of a value.
-func (s *PlainStore) OnSet(fn func(ctx context.Context, key string, v Plain), opts ...livedict.HookOption) livedict.HookID {
+// OnSet registers fn to run after each Set or Update that stores a value.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *PlainStore) OnSet(fn func(ctx context.Context, key string, v Plain), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnSet(fn, opts...)
 }
 
-// OnGet registers fn to run after each Get that finds a value.
-func (s *PlainStore) OnGet(fn func(ctx context.Context, key string, v Plain), opts ...livedict.HookOption) livedict.HookID {
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *PlainStore) OnGet(fn func(ctx context.Context, key string, v Plain), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnGet(fn, opts...)
 }
 
-// OnDelete registers fn to run after each Delete that removed a value, with that value.
-func (s *PlainStore) OnDelete(fn func(ctx context.Context, key string, v Plain), opts ...livedict.HookOption) livedict.HookID {
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName and
+// the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *PlainStore) OnDelete(fn func(ctx context.Context, key string, v Plain), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnDelete(fn, opts...)
 }
 
-// OnExpire registers fn to run once for each key that expires, with its last value.
-func (s *PlainStore) OnExpire(fn func(ctx context.Context, key string, v Plain), opts ...livedict.HookOption) livedict.HookID {
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *PlainStore) OnExpire(fn func(ctx context.Context, key string, v Plain), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnExpire(fn, opts...)
 }
 
 // OnEvict registers fn to run for each value the key limit pushed out.
-func (s *PlainStore) OnEvict(fn func(ctx context.Context, key string, v Plain), opts ...livedict.HookOption) livedict.HookID {
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *PlainStore) OnEvict(fn func(ctx context.Context, key string, v Plain), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
 func (s *PlainStore) SetHookEnabled(id livedict.HookID, on bool) bool {
 	return s.s.SetHookEnabled(id, on)
 }
@@ -346,13 +407,22 @@ func (s *PlainStore) Stats() livedict.Stats {
 	return s.s.Stats()
 }
 
-// Close stops the store and waits for its goroutines; later calls return livedict.ErrClosed.
+// Close stops the store: queued async operations and hook calls finish, the
+// scheduler stops, and every goroutine the store started has exited when it
+// returns. Close is idempotent; other methods return livedict.ErrClosed
+// afterwards.
 func (s *PlainStore) Close() error {
 	return s.s.Close()
 }
 
+// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
+func (s *PlainStore) ForKey(key string) livedict.HookOption {
+	return ldruntime.ForKey(key)
+}
+
 // Async returns the asynchronous view of the store: each operation returns a
-// future at once; one key's operations from one goroutine take effect in order.
+// future at once; one key's operations from one goroutine take effect in
+// order.
 func (s *PlainStore) Async() *PlainStoreAsync {
 	return &PlainStoreAsync{a: s.s.Async()}
 }
@@ -423,7 +493,8 @@ var livedictCodecComposite = func() ldruntime.Codec[string, Composite] {
 	return c
 }()
 
-// CompositeStore is a typed, TTL-aware store of Composite values under string keys.
+// CompositeStore is a typed, TTL-aware store of Composite values under string
+// keys.
 // Every method is safe for concurrent use; ctx cancels waiting and I/O.
 type CompositeStore struct {
 	s *ldruntime.Store[string, Composite]
@@ -439,18 +510,20 @@ func NewCompositeStore(opts ...livedict.Option) (*CompositeStore, error) {
 	return &CompositeStore{s: s}, nil
 }
 
-// Set stores v under key. With no option the store's default TTL applies;
-// livedict.TTL, NoExpiry and KeepTTL override it.
+// Set stores v under key. The value is copied: changing v afterwards does not
+// change what is stored. With no option the store's default TTL applies;
+// livedict.TTL, NoExpiry or KeepTTL overrides it.
 func (s *CompositeStore) Set(ctx context.Context, key string, v Composite, opts ...livedict.SetOption) error {
 	return s.s.Set(ctx, key, v, opts...)
 }
 
-// Get returns the value of key; false when there is none or it expired.
+// Get returns the value of key, and false when there is none or it expired.
 func (s *CompositeStore) Get(ctx context.Context, key string) (Composite, bool, error) {
 	return s.s.Get(ctx, key)
 }
 
-// Delete removes key and reports whether it held a value.
+// Delete removes key and reports whether it held a live value, which OnDelete
+// hooks receive.
 func (s *CompositeStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
@@ -460,13 +533,17 @@ func (s *CompositeStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false when it is absent.
+// TTL returns how long key has left: 0 and true when it never expires, false
+// when there is no such key.
 func (s *CompositeStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
 
-// Update applies fn to the value of key atomically; keep false deletes the key.
-// fn may run more than once when other writers race it.
+// Update applies fn to the current value of key atomically: fn sees the value
+// (and whether there is one) and returns the next value, or keep false to
+// delete the key. If another writer changes the key meanwhile, fn runs again
+// on the new value, so fn must not have side effects it cannot repeat. An
+// error from fn aborts the update and is returned as is.
 func (s *CompositeStore) Update(ctx context.Context, key string, fn func(cur Composite, exists bool) (next Composite, keep bool, err error), opts ...livedict.SetOption) error {
 	return s.s.Update(ctx, key, fn, opts...)
 }
@@ -481,52 +558,71 @@ func (s *CompositeStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
-// Range calls fn for each live key and value until fn returns false; fn may call the store.
+// Range calls fn for each live key and value until fn returns false; fn may
+// call the store. A record that does not decode is skipped and reported in the
+// returned error after the others were visited.
 func (s *CompositeStore) Range(ctx context.Context, fn func(key string, v Composite) bool) error {
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events;
+// keys that had already expired still raise OnExpire.
 func (s *CompositeStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
 
-// Lock waits until it holds the advisory lock of key, or ctx ends (livedict.ErrLockTimeout).
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
 func (s *CompositeStore) Lock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, error) {
 	return s.s.Lock(ctx, key, opts...)
 }
 
-// TryLock takes the lock of key if it is free, without waiting.
+// TryLock takes key's advisory lock if it is free, without waiting.
 func (s *CompositeStore) TryLock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
 	return s.s.TryLock(ctx, key, opts...)
 }
 
-// OnSet registers fn to run after each write of a value.
-func (s *CompositeStore) OnSet(fn func(ctx context.Context, key string, v Composite), opts ...livedict.HookOption) livedict.HookID {
+// OnSet registers fn to run after each Set or Update that stores a value.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *CompositeStore) OnSet(fn func(ctx context.Context, key string, v Composite), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnSet(fn, opts...)
 }
 
-// OnGet registers fn to run after each Get that finds a value.
-func (s *CompositeStore) OnGet(fn func(ctx context.Context, key string, v Composite), opts ...livedict.HookOption) livedict.HookID {
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *CompositeStore) OnGet(fn func(ctx context.Context, key string, v Composite), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnGet(fn, opts...)
 }
 
-// OnDelete registers fn to run after each Delete that removed a value, with that value.
-func (s *CompositeStore) OnDelete(fn func(ctx context.Context, key string, v Composite), opts ...livedict.HookOption) livedict.HookID {
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName and
+// the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *CompositeStore) OnDelete(fn func(ctx context.Context, key string, v Composite), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnDelete(fn, opts...)
 }
 
-// OnExpire registers fn to run once for each key that expires, with its last value.
-func (s *CompositeStore) OnExpire(fn func(ctx context.Context, key string, v Composite), opts ...livedict.HookOption) livedict.HookID {
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *CompositeStore) OnExpire(fn func(ctx context.Context, key string, v Composite), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnExpire(fn, opts...)
 }
 
 // OnEvict registers fn to run for each value the key limit pushed out.
-func (s *CompositeStore) OnEvict(fn func(ctx context.Context, key string, v Composite), opts ...livedict.HookOption) livedict.HookID {
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *CompositeStore) OnEvict(fn func(ctx context.Context, key string, v Composite), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
 func (s *CompositeStore) SetHookEnabled(id livedict.HookID, on bool) bool {
 	return s.s.SetHookEnabled(id, on)
 }
@@ -541,13 +637,22 @@ func (s *CompositeStore) Stats() livedict.Stats {
 	return s.s.Stats()
 }
 
-// Close stops the store and waits for its goroutines; later calls return livedict.ErrClosed.
+// Close stops the store: queued async operations and hook calls finish, the
+// scheduler stops, and every goroutine the store started has exited when it
+// returns. Close is idempotent; other methods return livedict.ErrClosed
+// afterwards.
 func (s *CompositeStore) Close() error {
 	return s.s.Close()
 }
 
+// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
+func (s *CompositeStore) ForKey(key string) livedict.HookOption {
+	return ldruntime.ForKey(key)
+}
+
 // Async returns the asynchronous view of the store: each operation returns a
-// future at once; one key's operations from one goroutine take effect in order.
+// future at once; one key's operations from one goroutine take effect in
+// order.
 func (s *CompositeStore) Async() *CompositeStoreAsync {
 	return &CompositeStoreAsync{a: s.s.Async()}
 }
@@ -634,18 +739,20 @@ func NewNodeStore(opts ...livedict.Option) (*NodeStore, error) {
 	return &NodeStore{s: s}, nil
 }
 
-// Set stores v under key. With no option the store's default TTL applies;
-// livedict.TTL, NoExpiry and KeepTTL override it.
+// Set stores v under key. The value is copied: changing v afterwards does not
+// change what is stored. With no option the store's default TTL applies;
+// livedict.TTL, NoExpiry or KeepTTL overrides it.
 func (s *NodeStore) Set(ctx context.Context, key string, v Node, opts ...livedict.SetOption) error {
 	return s.s.Set(ctx, key, v, opts...)
 }
 
-// Get returns the value of key; false when there is none or it expired.
+// Get returns the value of key, and false when there is none or it expired.
 func (s *NodeStore) Get(ctx context.Context, key string) (Node, bool, error) {
 	return s.s.Get(ctx, key)
 }
 
-// Delete removes key and reports whether it held a value.
+// Delete removes key and reports whether it held a live value, which OnDelete
+// hooks receive.
 func (s *NodeStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
@@ -655,13 +762,17 @@ func (s *NodeStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false when it is absent.
+// TTL returns how long key has left: 0 and true when it never expires, false
+// when there is no such key.
 func (s *NodeStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
 
-// Update applies fn to the value of key atomically; keep false deletes the key.
-// fn may run more than once when other writers race it.
+// Update applies fn to the current value of key atomically: fn sees the value
+// (and whether there is one) and returns the next value, or keep false to
+// delete the key. If another writer changes the key meanwhile, fn runs again
+// on the new value, so fn must not have side effects it cannot repeat. An
+// error from fn aborts the update and is returned as is.
 func (s *NodeStore) Update(ctx context.Context, key string, fn func(cur Node, exists bool) (next Node, keep bool, err error), opts ...livedict.SetOption) error {
 	return s.s.Update(ctx, key, fn, opts...)
 }
@@ -676,52 +787,71 @@ func (s *NodeStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
-// Range calls fn for each live key and value until fn returns false; fn may call the store.
+// Range calls fn for each live key and value until fn returns false; fn may
+// call the store. A record that does not decode is skipped and reported in the
+// returned error after the others were visited.
 func (s *NodeStore) Range(ctx context.Context, fn func(key string, v Node) bool) error {
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events;
+// keys that had already expired still raise OnExpire.
 func (s *NodeStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
 
-// Lock waits until it holds the advisory lock of key, or ctx ends (livedict.ErrLockTimeout).
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
 func (s *NodeStore) Lock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, error) {
 	return s.s.Lock(ctx, key, opts...)
 }
 
-// TryLock takes the lock of key if it is free, without waiting.
+// TryLock takes key's advisory lock if it is free, without waiting.
 func (s *NodeStore) TryLock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
 	return s.s.TryLock(ctx, key, opts...)
 }
 
-// OnSet registers fn to run after each write of a value.
-func (s *NodeStore) OnSet(fn func(ctx context.Context, key string, v Node), opts ...livedict.HookOption) livedict.HookID {
+// OnSet registers fn to run after each Set or Update that stores a value.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *NodeStore) OnSet(fn func(ctx context.Context, key string, v Node), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnSet(fn, opts...)
 }
 
-// OnGet registers fn to run after each Get that finds a value.
-func (s *NodeStore) OnGet(fn func(ctx context.Context, key string, v Node), opts ...livedict.HookOption) livedict.HookID {
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *NodeStore) OnGet(fn func(ctx context.Context, key string, v Node), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnGet(fn, opts...)
 }
 
-// OnDelete registers fn to run after each Delete that removed a value, with that value.
-func (s *NodeStore) OnDelete(fn func(ctx context.Context, key string, v Node), opts ...livedict.HookOption) livedict.HookID {
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName and
+// the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *NodeStore) OnDelete(fn func(ctx context.Context, key string, v Node), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnDelete(fn, opts...)
 }
 
-// OnExpire registers fn to run once for each key that expires, with its last value.
-func (s *NodeStore) OnExpire(fn func(ctx context.Context, key string, v Node), opts ...livedict.HookOption) livedict.HookID {
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *NodeStore) OnExpire(fn func(ctx context.Context, key string, v Node), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnExpire(fn, opts...)
 }
 
 // OnEvict registers fn to run for each value the key limit pushed out.
-func (s *NodeStore) OnEvict(fn func(ctx context.Context, key string, v Node), opts ...livedict.HookOption) livedict.HookID {
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *NodeStore) OnEvict(fn func(ctx context.Context, key string, v Node), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
 func (s *NodeStore) SetHookEnabled(id livedict.HookID, on bool) bool {
 	return s.s.SetHookEnabled(id, on)
 }
@@ -736,13 +866,22 @@ func (s *NodeStore) Stats() livedict.Stats {
 	return s.s.Stats()
 }
 
-// Close stops the store and waits for its goroutines; later calls return livedict.ErrClosed.
+// Close stops the store: queued async operations and hook calls finish, the
+// scheduler stops, and every goroutine the store started has exited when it
+// returns. Close is idempotent; other methods return livedict.ErrClosed
+// afterwards.
 func (s *NodeStore) Close() error {
 	return s.s.Close()
 }
 
+// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
+func (s *NodeStore) ForKey(key string) livedict.HookOption {
+	return ldruntime.ForKey(key)
+}
+
 // Async returns the asynchronous view of the store: each operation returns a
-// future at once; one key's operations from one goroutine take effect in order.
+// future at once; one key's operations from one goroutine take effect in
+// order.
 func (s *NodeStore) Async() *NodeStoreAsync {
 	return &NodeStoreAsync{a: s.s.Async()}
 }
@@ -813,7 +952,8 @@ var livedictCodecSession = func() ldruntime.Codec[string, Session] {
 	return c
 }()
 
-// SessionStore is a typed, TTL-aware store of Session values under string keys.
+// SessionStore is a typed, TTL-aware store of Session values under string
+// keys.
 // Every method is safe for concurrent use; ctx cancels waiting and I/O.
 type SessionStore struct {
 	s *ldruntime.Store[string, Session]
@@ -829,18 +969,20 @@ func NewSessionStore(opts ...livedict.Option) (*SessionStore, error) {
 	return &SessionStore{s: s}, nil
 }
 
-// Set stores v under key. With no option the store's default TTL applies;
-// livedict.TTL, NoExpiry and KeepTTL override it.
+// Set stores v under key. The value is copied: changing v afterwards does not
+// change what is stored. With no option the store's default TTL applies;
+// livedict.TTL, NoExpiry or KeepTTL overrides it.
 func (s *SessionStore) Set(ctx context.Context, key string, v Session, opts ...livedict.SetOption) error {
 	return s.s.Set(ctx, key, v, opts...)
 }
 
-// Get returns the value of key; false when there is none or it expired.
+// Get returns the value of key, and false when there is none or it expired.
 func (s *SessionStore) Get(ctx context.Context, key string) (Session, bool, error) {
 	return s.s.Get(ctx, key)
 }
 
-// Delete removes key and reports whether it held a value.
+// Delete removes key and reports whether it held a live value, which OnDelete
+// hooks receive.
 func (s *SessionStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
@@ -850,13 +992,17 @@ func (s *SessionStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false when it is absent.
+// TTL returns how long key has left: 0 and true when it never expires, false
+// when there is no such key.
 func (s *SessionStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
 
-// Update applies fn to the value of key atomically; keep false deletes the key.
-// fn may run more than once when other writers race it.
+// Update applies fn to the current value of key atomically: fn sees the value
+// (and whether there is one) and returns the next value, or keep false to
+// delete the key. If another writer changes the key meanwhile, fn runs again
+// on the new value, so fn must not have side effects it cannot repeat. An
+// error from fn aborts the update and is returned as is.
 func (s *SessionStore) Update(ctx context.Context, key string, fn func(cur Session, exists bool) (next Session, keep bool, err error), opts ...livedict.SetOption) error {
 	return s.s.Update(ctx, key, fn, opts...)
 }
@@ -871,52 +1017,71 @@ func (s *SessionStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
-// Range calls fn for each live key and value until fn returns false; fn may call the store.
+// Range calls fn for each live key and value until fn returns false; fn may
+// call the store. A record that does not decode is skipped and reported in the
+// returned error after the others were visited.
 func (s *SessionStore) Range(ctx context.Context, fn func(key string, v Session) bool) error {
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events;
+// keys that had already expired still raise OnExpire.
 func (s *SessionStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
 
-// Lock waits until it holds the advisory lock of key, or ctx ends (livedict.ErrLockTimeout).
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
 func (s *SessionStore) Lock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, error) {
 	return s.s.Lock(ctx, key, opts...)
 }
 
-// TryLock takes the lock of key if it is free, without waiting.
+// TryLock takes key's advisory lock if it is free, without waiting.
 func (s *SessionStore) TryLock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
 	return s.s.TryLock(ctx, key, opts...)
 }
 
-// OnSet registers fn to run after each write of a value.
-func (s *SessionStore) OnSet(fn func(ctx context.Context, key string, v Session), opts ...livedict.HookOption) livedict.HookID {
+// OnSet registers fn to run after each Set or Update that stores a value.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *SessionStore) OnSet(fn func(ctx context.Context, key string, v Session), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnSet(fn, opts...)
 }
 
-// OnGet registers fn to run after each Get that finds a value.
-func (s *SessionStore) OnGet(fn func(ctx context.Context, key string, v Session), opts ...livedict.HookOption) livedict.HookID {
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *SessionStore) OnGet(fn func(ctx context.Context, key string, v Session), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnGet(fn, opts...)
 }
 
-// OnDelete registers fn to run after each Delete that removed a value, with that value.
-func (s *SessionStore) OnDelete(fn func(ctx context.Context, key string, v Session), opts ...livedict.HookOption) livedict.HookID {
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName and
+// the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *SessionStore) OnDelete(fn func(ctx context.Context, key string, v Session), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnDelete(fn, opts...)
 }
 
-// OnExpire registers fn to run once for each key that expires, with its last value.
-func (s *SessionStore) OnExpire(fn func(ctx context.Context, key string, v Session), opts ...livedict.HookOption) livedict.HookID {
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *SessionStore) OnExpire(fn func(ctx context.Context, key string, v Session), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnExpire(fn, opts...)
 }
 
 // OnEvict registers fn to run for each value the key limit pushed out.
-func (s *SessionStore) OnEvict(fn func(ctx context.Context, key string, v Session), opts ...livedict.HookOption) livedict.HookID {
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *SessionStore) OnEvict(fn func(ctx context.Context, key string, v Session), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
 func (s *SessionStore) SetHookEnabled(id livedict.HookID, on bool) bool {
 	return s.s.SetHookEnabled(id, on)
 }
@@ -931,13 +1096,22 @@ func (s *SessionStore) Stats() livedict.Stats {
 	return s.s.Stats()
 }
 
-// Close stops the store and waits for its goroutines; later calls return livedict.ErrClosed.
+// Close stops the store: queued async operations and hook calls finish, the
+// scheduler stops, and every goroutine the store started has exited when it
+// returns. Close is idempotent; other methods return livedict.ErrClosed
+// afterwards.
 func (s *SessionStore) Close() error {
 	return s.s.Close()
 }
 
+// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
+func (s *SessionStore) ForKey(key string) livedict.HookOption {
+	return ldruntime.ForKey(key)
+}
+
 // Async returns the asynchronous view of the store: each operation returns a
-// future at once; one key's operations from one goroutine take effect in order.
+// future at once; one key's operations from one goroutine take effect in
+// order.
 func (s *SessionStore) Async() *SessionStoreAsync {
 	return &SessionStoreAsync{a: s.s.Async()}
 }
@@ -1008,7 +1182,8 @@ var livedictCodecEvolveA = func() ldruntime.Codec[string, EvolveA] {
 	return c
 }()
 
-// EvolveAStore is a typed, TTL-aware store of EvolveA values under string keys.
+// EvolveAStore is a typed, TTL-aware store of EvolveA values under string
+// keys.
 // Every method is safe for concurrent use; ctx cancels waiting and I/O.
 type EvolveAStore struct {
 	s *ldruntime.Store[string, EvolveA]
@@ -1024,18 +1199,20 @@ func NewEvolveAStore(opts ...livedict.Option) (*EvolveAStore, error) {
 	return &EvolveAStore{s: s}, nil
 }
 
-// Set stores v under key. With no option the store's default TTL applies;
-// livedict.TTL, NoExpiry and KeepTTL override it.
+// Set stores v under key. The value is copied: changing v afterwards does not
+// change what is stored. With no option the store's default TTL applies;
+// livedict.TTL, NoExpiry or KeepTTL overrides it.
 func (s *EvolveAStore) Set(ctx context.Context, key string, v EvolveA, opts ...livedict.SetOption) error {
 	return s.s.Set(ctx, key, v, opts...)
 }
 
-// Get returns the value of key; false when there is none or it expired.
+// Get returns the value of key, and false when there is none or it expired.
 func (s *EvolveAStore) Get(ctx context.Context, key string) (EvolveA, bool, error) {
 	return s.s.Get(ctx, key)
 }
 
-// Delete removes key and reports whether it held a value.
+// Delete removes key and reports whether it held a live value, which OnDelete
+// hooks receive.
 func (s *EvolveAStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
@@ -1045,13 +1222,17 @@ func (s *EvolveAStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false when it is absent.
+// TTL returns how long key has left: 0 and true when it never expires, false
+// when there is no such key.
 func (s *EvolveAStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
 
-// Update applies fn to the value of key atomically; keep false deletes the key.
-// fn may run more than once when other writers race it.
+// Update applies fn to the current value of key atomically: fn sees the value
+// (and whether there is one) and returns the next value, or keep false to
+// delete the key. If another writer changes the key meanwhile, fn runs again
+// on the new value, so fn must not have side effects it cannot repeat. An
+// error from fn aborts the update and is returned as is.
 func (s *EvolveAStore) Update(ctx context.Context, key string, fn func(cur EvolveA, exists bool) (next EvolveA, keep bool, err error), opts ...livedict.SetOption) error {
 	return s.s.Update(ctx, key, fn, opts...)
 }
@@ -1066,52 +1247,71 @@ func (s *EvolveAStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
-// Range calls fn for each live key and value until fn returns false; fn may call the store.
+// Range calls fn for each live key and value until fn returns false; fn may
+// call the store. A record that does not decode is skipped and reported in the
+// returned error after the others were visited.
 func (s *EvolveAStore) Range(ctx context.Context, fn func(key string, v EvolveA) bool) error {
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events;
+// keys that had already expired still raise OnExpire.
 func (s *EvolveAStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
 
-// Lock waits until it holds the advisory lock of key, or ctx ends (livedict.ErrLockTimeout).
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
 func (s *EvolveAStore) Lock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, error) {
 	return s.s.Lock(ctx, key, opts...)
 }
 
-// TryLock takes the lock of key if it is free, without waiting.
+// TryLock takes key's advisory lock if it is free, without waiting.
 func (s *EvolveAStore) TryLock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
 	return s.s.TryLock(ctx, key, opts...)
 }
 
-// OnSet registers fn to run after each write of a value.
-func (s *EvolveAStore) OnSet(fn func(ctx context.Context, key string, v EvolveA), opts ...livedict.HookOption) livedict.HookID {
+// OnSet registers fn to run after each Set or Update that stores a value.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveAStore) OnSet(fn func(ctx context.Context, key string, v EvolveA), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnSet(fn, opts...)
 }
 
-// OnGet registers fn to run after each Get that finds a value.
-func (s *EvolveAStore) OnGet(fn func(ctx context.Context, key string, v EvolveA), opts ...livedict.HookOption) livedict.HookID {
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveAStore) OnGet(fn func(ctx context.Context, key string, v EvolveA), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnGet(fn, opts...)
 }
 
-// OnDelete registers fn to run after each Delete that removed a value, with that value.
-func (s *EvolveAStore) OnDelete(fn func(ctx context.Context, key string, v EvolveA), opts ...livedict.HookOption) livedict.HookID {
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName and
+// the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *EvolveAStore) OnDelete(fn func(ctx context.Context, key string, v EvolveA), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnDelete(fn, opts...)
 }
 
-// OnExpire registers fn to run once for each key that expires, with its last value.
-func (s *EvolveAStore) OnExpire(fn func(ctx context.Context, key string, v EvolveA), opts ...livedict.HookOption) livedict.HookID {
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveAStore) OnExpire(fn func(ctx context.Context, key string, v EvolveA), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnExpire(fn, opts...)
 }
 
 // OnEvict registers fn to run for each value the key limit pushed out.
-func (s *EvolveAStore) OnEvict(fn func(ctx context.Context, key string, v EvolveA), opts ...livedict.HookOption) livedict.HookID {
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveAStore) OnEvict(fn func(ctx context.Context, key string, v EvolveA), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
 func (s *EvolveAStore) SetHookEnabled(id livedict.HookID, on bool) bool {
 	return s.s.SetHookEnabled(id, on)
 }
@@ -1126,13 +1326,22 @@ func (s *EvolveAStore) Stats() livedict.Stats {
 	return s.s.Stats()
 }
 
-// Close stops the store and waits for its goroutines; later calls return livedict.ErrClosed.
+// Close stops the store: queued async operations and hook calls finish, the
+// scheduler stops, and every goroutine the store started has exited when it
+// returns. Close is idempotent; other methods return livedict.ErrClosed
+// afterwards.
 func (s *EvolveAStore) Close() error {
 	return s.s.Close()
 }
 
+// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
+func (s *EvolveAStore) ForKey(key string) livedict.HookOption {
+	return ldruntime.ForKey(key)
+}
+
 // Async returns the asynchronous view of the store: each operation returns a
-// future at once; one key's operations from one goroutine take effect in order.
+// future at once; one key's operations from one goroutine take effect in
+// order.
 func (s *EvolveAStore) Async() *EvolveAStoreAsync {
 	return &EvolveAStoreAsync{a: s.s.Async()}
 }
@@ -1203,7 +1412,8 @@ var livedictCodecEvolveB = func() ldruntime.Codec[string, EvolveB] {
 	return c
 }()
 
-// EvolveBStore is a typed, TTL-aware store of EvolveB values under string keys.
+// EvolveBStore is a typed, TTL-aware store of EvolveB values under string
+// keys.
 // Every method is safe for concurrent use; ctx cancels waiting and I/O.
 type EvolveBStore struct {
 	s *ldruntime.Store[string, EvolveB]
@@ -1219,18 +1429,20 @@ func NewEvolveBStore(opts ...livedict.Option) (*EvolveBStore, error) {
 	return &EvolveBStore{s: s}, nil
 }
 
-// Set stores v under key. With no option the store's default TTL applies;
-// livedict.TTL, NoExpiry and KeepTTL override it.
+// Set stores v under key. The value is copied: changing v afterwards does not
+// change what is stored. With no option the store's default TTL applies;
+// livedict.TTL, NoExpiry or KeepTTL overrides it.
 func (s *EvolveBStore) Set(ctx context.Context, key string, v EvolveB, opts ...livedict.SetOption) error {
 	return s.s.Set(ctx, key, v, opts...)
 }
 
-// Get returns the value of key; false when there is none or it expired.
+// Get returns the value of key, and false when there is none or it expired.
 func (s *EvolveBStore) Get(ctx context.Context, key string) (EvolveB, bool, error) {
 	return s.s.Get(ctx, key)
 }
 
-// Delete removes key and reports whether it held a value.
+// Delete removes key and reports whether it held a live value, which OnDelete
+// hooks receive.
 func (s *EvolveBStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
@@ -1240,13 +1452,17 @@ func (s *EvolveBStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false when it is absent.
+// TTL returns how long key has left: 0 and true when it never expires, false
+// when there is no such key.
 func (s *EvolveBStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
 
-// Update applies fn to the value of key atomically; keep false deletes the key.
-// fn may run more than once when other writers race it.
+// Update applies fn to the current value of key atomically: fn sees the value
+// (and whether there is one) and returns the next value, or keep false to
+// delete the key. If another writer changes the key meanwhile, fn runs again
+// on the new value, so fn must not have side effects it cannot repeat. An
+// error from fn aborts the update and is returned as is.
 func (s *EvolveBStore) Update(ctx context.Context, key string, fn func(cur EvolveB, exists bool) (next EvolveB, keep bool, err error), opts ...livedict.SetOption) error {
 	return s.s.Update(ctx, key, fn, opts...)
 }
@@ -1261,52 +1477,71 @@ func (s *EvolveBStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
-// Range calls fn for each live key and value until fn returns false; fn may call the store.
+// Range calls fn for each live key and value until fn returns false; fn may
+// call the store. A record that does not decode is skipped and reported in the
+// returned error after the others were visited.
 func (s *EvolveBStore) Range(ctx context.Context, fn func(key string, v EvolveB) bool) error {
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events;
+// keys that had already expired still raise OnExpire.
 func (s *EvolveBStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
 
-// Lock waits until it holds the advisory lock of key, or ctx ends (livedict.ErrLockTimeout).
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
 func (s *EvolveBStore) Lock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, error) {
 	return s.s.Lock(ctx, key, opts...)
 }
 
-// TryLock takes the lock of key if it is free, without waiting.
+// TryLock takes key's advisory lock if it is free, without waiting.
 func (s *EvolveBStore) TryLock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
 	return s.s.TryLock(ctx, key, opts...)
 }
 
-// OnSet registers fn to run after each write of a value.
-func (s *EvolveBStore) OnSet(fn func(ctx context.Context, key string, v EvolveB), opts ...livedict.HookOption) livedict.HookID {
+// OnSet registers fn to run after each Set or Update that stores a value.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveBStore) OnSet(fn func(ctx context.Context, key string, v EvolveB), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnSet(fn, opts...)
 }
 
-// OnGet registers fn to run after each Get that finds a value.
-func (s *EvolveBStore) OnGet(fn func(ctx context.Context, key string, v EvolveB), opts ...livedict.HookOption) livedict.HookID {
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveBStore) OnGet(fn func(ctx context.Context, key string, v EvolveB), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnGet(fn, opts...)
 }
 
-// OnDelete registers fn to run after each Delete that removed a value, with that value.
-func (s *EvolveBStore) OnDelete(fn func(ctx context.Context, key string, v EvolveB), opts ...livedict.HookOption) livedict.HookID {
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName and
+// the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *EvolveBStore) OnDelete(fn func(ctx context.Context, key string, v EvolveB), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnDelete(fn, opts...)
 }
 
-// OnExpire registers fn to run once for each key that expires, with its last value.
-func (s *EvolveBStore) OnExpire(fn func(ctx context.Context, key string, v EvolveB), opts ...livedict.HookOption) livedict.HookID {
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveBStore) OnExpire(fn func(ctx context.Context, key string, v EvolveB), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnExpire(fn, opts...)
 }
 
 // OnEvict registers fn to run for each value the key limit pushed out.
-func (s *EvolveBStore) OnEvict(fn func(ctx context.Context, key string, v EvolveB), opts ...livedict.HookOption) livedict.HookID {
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveBStore) OnEvict(fn func(ctx context.Context, key string, v EvolveB), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
 func (s *EvolveBStore) SetHookEnabled(id livedict.HookID, on bool) bool {
 	return s.s.SetHookEnabled(id, on)
 }
@@ -1321,13 +1556,22 @@ func (s *EvolveBStore) Stats() livedict.Stats {
 	return s.s.Stats()
 }
 
-// Close stops the store and waits for its goroutines; later calls return livedict.ErrClosed.
+// Close stops the store: queued async operations and hook calls finish, the
+// scheduler stops, and every goroutine the store started has exited when it
+// returns. Close is idempotent; other methods return livedict.ErrClosed
+// afterwards.
 func (s *EvolveBStore) Close() error {
 	return s.s.Close()
 }
 
+// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
+func (s *EvolveBStore) ForKey(key string) livedict.HookOption {
+	return ldruntime.ForKey(key)
+}
+
 // Async returns the asynchronous view of the store: each operation returns a
-// future at once; one key's operations from one goroutine take effect in order.
+// future at once; one key's operations from one goroutine take effect in
+// order.
 func (s *EvolveBStore) Async() *EvolveBStoreAsync {
 	return &EvolveBStoreAsync{a: s.s.Async()}
 }
@@ -1398,7 +1642,8 @@ var livedictCodecEvolveC = func() ldruntime.Codec[string, EvolveC] {
 	return c
 }()
 
-// EvolveCStore is a typed, TTL-aware store of EvolveC values under string keys.
+// EvolveCStore is a typed, TTL-aware store of EvolveC values under string
+// keys.
 // Every method is safe for concurrent use; ctx cancels waiting and I/O.
 type EvolveCStore struct {
 	s *ldruntime.Store[string, EvolveC]
@@ -1414,18 +1659,20 @@ func NewEvolveCStore(opts ...livedict.Option) (*EvolveCStore, error) {
 	return &EvolveCStore{s: s}, nil
 }
 
-// Set stores v under key. With no option the store's default TTL applies;
-// livedict.TTL, NoExpiry and KeepTTL override it.
+// Set stores v under key. The value is copied: changing v afterwards does not
+// change what is stored. With no option the store's default TTL applies;
+// livedict.TTL, NoExpiry or KeepTTL overrides it.
 func (s *EvolveCStore) Set(ctx context.Context, key string, v EvolveC, opts ...livedict.SetOption) error {
 	return s.s.Set(ctx, key, v, opts...)
 }
 
-// Get returns the value of key; false when there is none or it expired.
+// Get returns the value of key, and false when there is none or it expired.
 func (s *EvolveCStore) Get(ctx context.Context, key string) (EvolveC, bool, error) {
 	return s.s.Get(ctx, key)
 }
 
-// Delete removes key and reports whether it held a value.
+// Delete removes key and reports whether it held a live value, which OnDelete
+// hooks receive.
 func (s *EvolveCStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
@@ -1435,13 +1682,17 @@ func (s *EvolveCStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false when it is absent.
+// TTL returns how long key has left: 0 and true when it never expires, false
+// when there is no such key.
 func (s *EvolveCStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
 
-// Update applies fn to the value of key atomically; keep false deletes the key.
-// fn may run more than once when other writers race it.
+// Update applies fn to the current value of key atomically: fn sees the value
+// (and whether there is one) and returns the next value, or keep false to
+// delete the key. If another writer changes the key meanwhile, fn runs again
+// on the new value, so fn must not have side effects it cannot repeat. An
+// error from fn aborts the update and is returned as is.
 func (s *EvolveCStore) Update(ctx context.Context, key string, fn func(cur EvolveC, exists bool) (next EvolveC, keep bool, err error), opts ...livedict.SetOption) error {
 	return s.s.Update(ctx, key, fn, opts...)
 }
@@ -1456,52 +1707,71 @@ func (s *EvolveCStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
-// Range calls fn for each live key and value until fn returns false; fn may call the store.
+// Range calls fn for each live key and value until fn returns false; fn may
+// call the store. A record that does not decode is skipped and reported in the
+// returned error after the others were visited.
 func (s *EvolveCStore) Range(ctx context.Context, fn func(key string, v EvolveC) bool) error {
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events;
+// keys that had already expired still raise OnExpire.
 func (s *EvolveCStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
 
-// Lock waits until it holds the advisory lock of key, or ctx ends (livedict.ErrLockTimeout).
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
 func (s *EvolveCStore) Lock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, error) {
 	return s.s.Lock(ctx, key, opts...)
 }
 
-// TryLock takes the lock of key if it is free, without waiting.
+// TryLock takes key's advisory lock if it is free, without waiting.
 func (s *EvolveCStore) TryLock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
 	return s.s.TryLock(ctx, key, opts...)
 }
 
-// OnSet registers fn to run after each write of a value.
-func (s *EvolveCStore) OnSet(fn func(ctx context.Context, key string, v EvolveC), opts ...livedict.HookOption) livedict.HookID {
+// OnSet registers fn to run after each Set or Update that stores a value.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveCStore) OnSet(fn func(ctx context.Context, key string, v EvolveC), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnSet(fn, opts...)
 }
 
-// OnGet registers fn to run after each Get that finds a value.
-func (s *EvolveCStore) OnGet(fn func(ctx context.Context, key string, v EvolveC), opts ...livedict.HookOption) livedict.HookID {
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveCStore) OnGet(fn func(ctx context.Context, key string, v EvolveC), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnGet(fn, opts...)
 }
 
-// OnDelete registers fn to run after each Delete that removed a value, with that value.
-func (s *EvolveCStore) OnDelete(fn func(ctx context.Context, key string, v EvolveC), opts ...livedict.HookOption) livedict.HookID {
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName and
+// the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *EvolveCStore) OnDelete(fn func(ctx context.Context, key string, v EvolveC), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnDelete(fn, opts...)
 }
 
-// OnExpire registers fn to run once for each key that expires, with its last value.
-func (s *EvolveCStore) OnExpire(fn func(ctx context.Context, key string, v EvolveC), opts ...livedict.HookOption) livedict.HookID {
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveCStore) OnExpire(fn func(ctx context.Context, key string, v EvolveC), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnExpire(fn, opts...)
 }
 
 // OnEvict registers fn to run for each value the key limit pushed out.
-func (s *EvolveCStore) OnEvict(fn func(ctx context.Context, key string, v EvolveC), opts ...livedict.HookOption) livedict.HookID {
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveCStore) OnEvict(fn func(ctx context.Context, key string, v EvolveC), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
 func (s *EvolveCStore) SetHookEnabled(id livedict.HookID, on bool) bool {
 	return s.s.SetHookEnabled(id, on)
 }
@@ -1516,13 +1786,22 @@ func (s *EvolveCStore) Stats() livedict.Stats {
 	return s.s.Stats()
 }
 
-// Close stops the store and waits for its goroutines; later calls return livedict.ErrClosed.
+// Close stops the store: queued async operations and hook calls finish, the
+// scheduler stops, and every goroutine the store started has exited when it
+// returns. Close is idempotent; other methods return livedict.ErrClosed
+// afterwards.
 func (s *EvolveCStore) Close() error {
 	return s.s.Close()
 }
 
+// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
+func (s *EvolveCStore) ForKey(key string) livedict.HookOption {
+	return ldruntime.ForKey(key)
+}
+
 // Async returns the asynchronous view of the store: each operation returns a
-// future at once; one key's operations from one goroutine take effect in order.
+// future at once; one key's operations from one goroutine take effect in
+// order.
 func (s *EvolveCStore) Async() *EvolveCStoreAsync {
 	return &EvolveCStoreAsync{a: s.s.Async()}
 }
@@ -1609,18 +1888,20 @@ func NewWrapAStore(opts ...livedict.Option) (*WrapAStore, error) {
 	return &WrapAStore{s: s}, nil
 }
 
-// Set stores v under key. With no option the store's default TTL applies;
-// livedict.TTL, NoExpiry and KeepTTL override it.
+// Set stores v under key. The value is copied: changing v afterwards does not
+// change what is stored. With no option the store's default TTL applies;
+// livedict.TTL, NoExpiry or KeepTTL overrides it.
 func (s *WrapAStore) Set(ctx context.Context, key string, v WrapA, opts ...livedict.SetOption) error {
 	return s.s.Set(ctx, key, v, opts...)
 }
 
-// Get returns the value of key; false when there is none or it expired.
+// Get returns the value of key, and false when there is none or it expired.
 func (s *WrapAStore) Get(ctx context.Context, key string) (WrapA, bool, error) {
 	return s.s.Get(ctx, key)
 }
 
-// Delete removes key and reports whether it held a value.
+// Delete removes key and reports whether it held a live value, which OnDelete
+// hooks receive.
 func (s *WrapAStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
@@ -1630,13 +1911,17 @@ func (s *WrapAStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false when it is absent.
+// TTL returns how long key has left: 0 and true when it never expires, false
+// when there is no such key.
 func (s *WrapAStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
 
-// Update applies fn to the value of key atomically; keep false deletes the key.
-// fn may run more than once when other writers race it.
+// Update applies fn to the current value of key atomically: fn sees the value
+// (and whether there is one) and returns the next value, or keep false to
+// delete the key. If another writer changes the key meanwhile, fn runs again
+// on the new value, so fn must not have side effects it cannot repeat. An
+// error from fn aborts the update and is returned as is.
 func (s *WrapAStore) Update(ctx context.Context, key string, fn func(cur WrapA, exists bool) (next WrapA, keep bool, err error), opts ...livedict.SetOption) error {
 	return s.s.Update(ctx, key, fn, opts...)
 }
@@ -1651,52 +1936,71 @@ func (s *WrapAStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
-// Range calls fn for each live key and value until fn returns false; fn may call the store.
+// Range calls fn for each live key and value until fn returns false; fn may
+// call the store. A record that does not decode is skipped and reported in the
+// returned error after the others were visited.
 func (s *WrapAStore) Range(ctx context.Context, fn func(key string, v WrapA) bool) error {
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events;
+// keys that had already expired still raise OnExpire.
 func (s *WrapAStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
 
-// Lock waits until it holds the advisory lock of key, or ctx ends (livedict.ErrLockTimeout).
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
 func (s *WrapAStore) Lock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, error) {
 	return s.s.Lock(ctx, key, opts...)
 }
 
-// TryLock takes the lock of key if it is free, without waiting.
+// TryLock takes key's advisory lock if it is free, without waiting.
 func (s *WrapAStore) TryLock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
 	return s.s.TryLock(ctx, key, opts...)
 }
 
-// OnSet registers fn to run after each write of a value.
-func (s *WrapAStore) OnSet(fn func(ctx context.Context, key string, v WrapA), opts ...livedict.HookOption) livedict.HookID {
+// OnSet registers fn to run after each Set or Update that stores a value.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *WrapAStore) OnSet(fn func(ctx context.Context, key string, v WrapA), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnSet(fn, opts...)
 }
 
-// OnGet registers fn to run after each Get that finds a value.
-func (s *WrapAStore) OnGet(fn func(ctx context.Context, key string, v WrapA), opts ...livedict.HookOption) livedict.HookID {
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *WrapAStore) OnGet(fn func(ctx context.Context, key string, v WrapA), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnGet(fn, opts...)
 }
 
-// OnDelete registers fn to run after each Delete that removed a value, with that value.
-func (s *WrapAStore) OnDelete(fn func(ctx context.Context, key string, v WrapA), opts ...livedict.HookOption) livedict.HookID {
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName and
+// the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *WrapAStore) OnDelete(fn func(ctx context.Context, key string, v WrapA), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnDelete(fn, opts...)
 }
 
-// OnExpire registers fn to run once for each key that expires, with its last value.
-func (s *WrapAStore) OnExpire(fn func(ctx context.Context, key string, v WrapA), opts ...livedict.HookOption) livedict.HookID {
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *WrapAStore) OnExpire(fn func(ctx context.Context, key string, v WrapA), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnExpire(fn, opts...)
 }
 
 // OnEvict registers fn to run for each value the key limit pushed out.
-func (s *WrapAStore) OnEvict(fn func(ctx context.Context, key string, v WrapA), opts ...livedict.HookOption) livedict.HookID {
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *WrapAStore) OnEvict(fn func(ctx context.Context, key string, v WrapA), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
 func (s *WrapAStore) SetHookEnabled(id livedict.HookID, on bool) bool {
 	return s.s.SetHookEnabled(id, on)
 }
@@ -1711,13 +2015,22 @@ func (s *WrapAStore) Stats() livedict.Stats {
 	return s.s.Stats()
 }
 
-// Close stops the store and waits for its goroutines; later calls return livedict.ErrClosed.
+// Close stops the store: queued async operations and hook calls finish, the
+// scheduler stops, and every goroutine the store started has exited when it
+// returns. Close is idempotent; other methods return livedict.ErrClosed
+// afterwards.
 func (s *WrapAStore) Close() error {
 	return s.s.Close()
 }
 
+// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
+func (s *WrapAStore) ForKey(key string) livedict.HookOption {
+	return ldruntime.ForKey(key)
+}
+
 // Async returns the asynchronous view of the store: each operation returns a
-// future at once; one key's operations from one goroutine take effect in order.
+// future at once; one key's operations from one goroutine take effect in
+// order.
 func (s *WrapAStore) Async() *WrapAStoreAsync {
 	return &WrapAStoreAsync{a: s.s.Async()}
 }
@@ -1804,18 +2117,20 @@ func NewWrapCStore(opts ...livedict.Option) (*WrapCStore, error) {
 	return &WrapCStore{s: s}, nil
 }
 
-// Set stores v under key. With no option the store's default TTL applies;
-// livedict.TTL, NoExpiry and KeepTTL override it.
+// Set stores v under key. The value is copied: changing v afterwards does not
+// change what is stored. With no option the store's default TTL applies;
+// livedict.TTL, NoExpiry or KeepTTL overrides it.
 func (s *WrapCStore) Set(ctx context.Context, key string, v WrapC, opts ...livedict.SetOption) error {
 	return s.s.Set(ctx, key, v, opts...)
 }
 
-// Get returns the value of key; false when there is none or it expired.
+// Get returns the value of key, and false when there is none or it expired.
 func (s *WrapCStore) Get(ctx context.Context, key string) (WrapC, bool, error) {
 	return s.s.Get(ctx, key)
 }
 
-// Delete removes key and reports whether it held a value.
+// Delete removes key and reports whether it held a live value, which OnDelete
+// hooks receive.
 func (s *WrapCStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
@@ -1825,13 +2140,17 @@ func (s *WrapCStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false when it is absent.
+// TTL returns how long key has left: 0 and true when it never expires, false
+// when there is no such key.
 func (s *WrapCStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
 
-// Update applies fn to the value of key atomically; keep false deletes the key.
-// fn may run more than once when other writers race it.
+// Update applies fn to the current value of key atomically: fn sees the value
+// (and whether there is one) and returns the next value, or keep false to
+// delete the key. If another writer changes the key meanwhile, fn runs again
+// on the new value, so fn must not have side effects it cannot repeat. An
+// error from fn aborts the update and is returned as is.
 func (s *WrapCStore) Update(ctx context.Context, key string, fn func(cur WrapC, exists bool) (next WrapC, keep bool, err error), opts ...livedict.SetOption) error {
 	return s.s.Update(ctx, key, fn, opts...)
 }
@@ -1846,52 +2165,71 @@ func (s *WrapCStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
-// Range calls fn for each live key and value until fn returns false; fn may call the store.
+// Range calls fn for each live key and value until fn returns false; fn may
+// call the store. A record that does not decode is skipped and reported in the
+// returned error after the others were visited.
 func (s *WrapCStore) Range(ctx context.Context, fn func(key string, v WrapC) bool) error {
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events;
+// keys that had already expired still raise OnExpire.
 func (s *WrapCStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
 
-// Lock waits until it holds the advisory lock of key, or ctx ends (livedict.ErrLockTimeout).
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
 func (s *WrapCStore) Lock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, error) {
 	return s.s.Lock(ctx, key, opts...)
 }
 
-// TryLock takes the lock of key if it is free, without waiting.
+// TryLock takes key's advisory lock if it is free, without waiting.
 func (s *WrapCStore) TryLock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
 	return s.s.TryLock(ctx, key, opts...)
 }
 
-// OnSet registers fn to run after each write of a value.
-func (s *WrapCStore) OnSet(fn func(ctx context.Context, key string, v WrapC), opts ...livedict.HookOption) livedict.HookID {
+// OnSet registers fn to run after each Set or Update that stores a value.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *WrapCStore) OnSet(fn func(ctx context.Context, key string, v WrapC), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnSet(fn, opts...)
 }
 
-// OnGet registers fn to run after each Get that finds a value.
-func (s *WrapCStore) OnGet(fn func(ctx context.Context, key string, v WrapC), opts ...livedict.HookOption) livedict.HookID {
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *WrapCStore) OnGet(fn func(ctx context.Context, key string, v WrapC), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnGet(fn, opts...)
 }
 
-// OnDelete registers fn to run after each Delete that removed a value, with that value.
-func (s *WrapCStore) OnDelete(fn func(ctx context.Context, key string, v WrapC), opts ...livedict.HookOption) livedict.HookID {
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName and
+// the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *WrapCStore) OnDelete(fn func(ctx context.Context, key string, v WrapC), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnDelete(fn, opts...)
 }
 
-// OnExpire registers fn to run once for each key that expires, with its last value.
-func (s *WrapCStore) OnExpire(fn func(ctx context.Context, key string, v WrapC), opts ...livedict.HookOption) livedict.HookID {
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *WrapCStore) OnExpire(fn func(ctx context.Context, key string, v WrapC), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnExpire(fn, opts...)
 }
 
 // OnEvict registers fn to run for each value the key limit pushed out.
-func (s *WrapCStore) OnEvict(fn func(ctx context.Context, key string, v WrapC), opts ...livedict.HookOption) livedict.HookID {
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *WrapCStore) OnEvict(fn func(ctx context.Context, key string, v WrapC), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
 func (s *WrapCStore) SetHookEnabled(id livedict.HookID, on bool) bool {
 	return s.s.SetHookEnabled(id, on)
 }
@@ -1906,13 +2244,22 @@ func (s *WrapCStore) Stats() livedict.Stats {
 	return s.s.Stats()
 }
 
-// Close stops the store and waits for its goroutines; later calls return livedict.ErrClosed.
+// Close stops the store: queued async operations and hook calls finish, the
+// scheduler stops, and every goroutine the store started has exited when it
+// returns. Close is idempotent; other methods return livedict.ErrClosed
+// afterwards.
 func (s *WrapCStore) Close() error {
 	return s.s.Close()
 }
 
+// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
+func (s *WrapCStore) ForKey(key string) livedict.HookOption {
+	return ldruntime.ForKey(key)
+}
+
 // Async returns the asynchronous view of the store: each operation returns a
-// future at once; one key's operations from one goroutine take effect in order.
+// future at once; one key's operations from one goroutine take effect in
+// order.
 func (s *WrapCStore) Async() *WrapCStoreAsync {
 	return &WrapCStoreAsync{a: s.s.Async()}
 }

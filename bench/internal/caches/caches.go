@@ -55,8 +55,8 @@ type Config[V any] struct {
 type Store[V any] interface {
 	Get(ctx context.Context, key string) (V, bool, error)
 	Set(ctx context.Context, key string, v V, opts ...livedict.SetOption) error
-	OnSet(fn func(ctx context.Context, key string, v V), opts ...livedict.HookOption) livedict.HookID
-	OnExpire(fn func(ctx context.Context, key string, v V), opts ...livedict.HookOption) livedict.HookID
+	OnSet(fn func(ctx context.Context, key string, v V), opts ...livedict.HookOption) (livedict.HookID, error)
+	OnExpire(fn func(ctx context.Context, key string, v V), opts ...livedict.HookOption) (livedict.HookID, error)
 	Stats() livedict.Stats
 	Close() error
 }
@@ -137,10 +137,14 @@ func newLivedict[V any](open Opener[V], c Config[V], hook bool) (Cache[V], error
 	if hook {
 		// The cheapest possible hook, so that what is measured is the cost of
 		// raising and queueing the event, not the hook's own work.
-		s.OnSet(func(context.Context, string, V) {})
+		if _, err := s.OnSet(func(context.Context, string, V) {}); err != nil {
+			return nil, err
+		}
 	}
 	if c.OnExpire != nil {
-		s.OnExpire(func(_ context.Context, k string, v V) { c.OnExpire(k, v) })
+		if _, err := s.OnExpire(func(_ context.Context, k string, v V) { c.OnExpire(k, v) }); err != nil {
+			return nil, err
+		}
 	}
 	return &ldCache[V]{s: s, ttl: c.TTL}, nil
 }

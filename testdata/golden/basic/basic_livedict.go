@@ -4,16 +4,17 @@ package basic
 
 import (
 	"context"
+	"time"
+
 	"github.com/livedict/livedict"
 	ldruntime "github.com/livedict/livedict/runtime"
-	"time"
 )
 
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(1 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 1)
+	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
 )
 
 var livedictCodecItem = func() ldruntime.Codec[int, Item] {
@@ -49,18 +50,20 @@ func NewItemStore(opts ...livedict.Option) (*ItemStore, error) {
 	return &ItemStore{s: s}, nil
 }
 
-// Set stores v under key. With no option the store's default TTL applies;
-// livedict.TTL, NoExpiry and KeepTTL override it.
+// Set stores v under key. The value is copied: changing v afterwards does not
+// change what is stored. With no option the store's default TTL applies;
+// livedict.TTL, NoExpiry or KeepTTL overrides it.
 func (s *ItemStore) Set(ctx context.Context, key int, v Item, opts ...livedict.SetOption) error {
 	return s.s.Set(ctx, key, v, opts...)
 }
 
-// Get returns the value of key; false when there is none or it expired.
+// Get returns the value of key, and false when there is none or it expired.
 func (s *ItemStore) Get(ctx context.Context, key int) (Item, bool, error) {
 	return s.s.Get(ctx, key)
 }
 
-// Delete removes key and reports whether it held a value.
+// Delete removes key and reports whether it held a live value, which OnDelete
+// hooks receive.
 func (s *ItemStore) Delete(ctx context.Context, key int) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
@@ -70,13 +73,17 @@ func (s *ItemStore) Has(ctx context.Context, key int) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false when it is absent.
+// TTL returns how long key has left: 0 and true when it never expires, false
+// when there is no such key.
 func (s *ItemStore) TTL(ctx context.Context, key int) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
 
-// Update applies fn to the value of key atomically; keep false deletes the key.
-// fn may run more than once when other writers race it.
+// Update applies fn to the current value of key atomically: fn sees the value
+// (and whether there is one) and returns the next value, or keep false to
+// delete the key. If another writer changes the key meanwhile, fn runs again
+// on the new value, so fn must not have side effects it cannot repeat. An
+// error from fn aborts the update and is returned as is.
 func (s *ItemStore) Update(ctx context.Context, key int, fn func(cur Item, exists bool) (next Item, keep bool, err error), opts ...livedict.SetOption) error {
 	return s.s.Update(ctx, key, fn, opts...)
 }
@@ -91,52 +98,71 @@ func (s *ItemStore) Keys(ctx context.Context) ([]int, error) {
 	return s.s.Keys(ctx)
 }
 
-// Range calls fn for each live key and value until fn returns false; fn may call the store.
+// Range calls fn for each live key and value until fn returns false; fn may
+// call the store. A record that does not decode is skipped and reported in the
+// returned error after the others were visited.
 func (s *ItemStore) Range(ctx context.Context, fn func(key int, v Item) bool) error {
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events;
+// keys that had already expired still raise OnExpire.
 func (s *ItemStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
 
-// Lock waits until it holds the advisory lock of key, or ctx ends (livedict.ErrLockTimeout).
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
 func (s *ItemStore) Lock(ctx context.Context, key int, opts ...livedict.LockOption) (*livedict.Lock, error) {
 	return s.s.Lock(ctx, key, opts...)
 }
 
-// TryLock takes the lock of key if it is free, without waiting.
+// TryLock takes key's advisory lock if it is free, without waiting.
 func (s *ItemStore) TryLock(ctx context.Context, key int, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
 	return s.s.TryLock(ctx, key, opts...)
 }
 
-// OnSet registers fn to run after each write of a value.
-func (s *ItemStore) OnSet(fn func(ctx context.Context, key int, v Item), opts ...livedict.HookOption) livedict.HookID {
+// OnSet registers fn to run after each Set or Update that stores a value.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *ItemStore) OnSet(fn func(ctx context.Context, key int, v Item), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnSet(fn, opts...)
 }
 
-// OnGet registers fn to run after each Get that finds a value.
-func (s *ItemStore) OnGet(fn func(ctx context.Context, key int, v Item), opts ...livedict.HookOption) livedict.HookID {
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *ItemStore) OnGet(fn func(ctx context.Context, key int, v Item), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnGet(fn, opts...)
 }
 
-// OnDelete registers fn to run after each Delete that removed a value, with that value.
-func (s *ItemStore) OnDelete(fn func(ctx context.Context, key int, v Item), opts ...livedict.HookOption) livedict.HookID {
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName and
+// the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *ItemStore) OnDelete(fn func(ctx context.Context, key int, v Item), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnDelete(fn, opts...)
 }
 
-// OnExpire registers fn to run once for each key that expires, with its last value.
-func (s *ItemStore) OnExpire(fn func(ctx context.Context, key int, v Item), opts ...livedict.HookOption) livedict.HookID {
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *ItemStore) OnExpire(fn func(ctx context.Context, key int, v Item), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnExpire(fn, opts...)
 }
 
 // OnEvict registers fn to run for each value the key limit pushed out.
-func (s *ItemStore) OnEvict(fn func(ctx context.Context, key int, v Item), opts ...livedict.HookOption) livedict.HookID {
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *ItemStore) OnEvict(fn func(ctx context.Context, key int, v Item), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
 func (s *ItemStore) SetHookEnabled(id livedict.HookID, on bool) bool {
 	return s.s.SetHookEnabled(id, on)
 }
@@ -151,13 +177,22 @@ func (s *ItemStore) Stats() livedict.Stats {
 	return s.s.Stats()
 }
 
-// Close stops the store and waits for its goroutines; later calls return livedict.ErrClosed.
+// Close stops the store: queued async operations and hook calls finish, the
+// scheduler stops, and every goroutine the store started has exited when it
+// returns. Close is idempotent; other methods return livedict.ErrClosed
+// afterwards.
 func (s *ItemStore) Close() error {
 	return s.s.Close()
 }
 
+// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
+func (s *ItemStore) ForKey(key int) livedict.HookOption {
+	return ldruntime.ForKey(key)
+}
+
 // Async returns the asynchronous view of the store: each operation returns a
-// future at once; one key's operations from one goroutine take effect in order.
+// future at once; one key's operations from one goroutine take effect in
+// order.
 func (s *ItemStore) Async() *ItemStoreAsync {
 	return &ItemStoreAsync{a: s.s.Async()}
 }

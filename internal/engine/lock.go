@@ -1,65 +1,24 @@
-package runtime
+package engine
 
 import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backend"
+	"github.com/livedict/livedict/internal/impl"
 )
 
-// Lock is a held advisory lease on one key. It is not reentrant: locking a
-// key again from the same goroutine waits like any other caller.
-type Lock struct {
-	key    string
-	token  uint64
-	mu     sync.Mutex
-	until  time.Time
-	unlock func(ctx context.Context) error
-	extend func(ctx context.Context, d time.Duration) (time.Time, error)
-}
-
-// Key returns the locked key, as text.
-func (l *Lock) Key() string { return l.key }
-
-// Token returns the fencing token of this acquisition. Tokens of a key grow
-// with every acquisition, so a resource that remembers the highest token it
-// saw can refuse a writer whose lease has already passed to someone else.
-func (l *Lock) Token() uint64 { return l.token }
-
-// Deadline returns when the lease ends unless it is extended.
-func (l *Lock) Deadline() time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.until
-}
-
-// Unlock releases the lock. It returns ErrLockLost when the lease had ended
-// (and another caller may have taken the key) or was already released.
-func (l *Lock) Unlock(ctx context.Context) error { return l.unlock(ctx) }
-
-// Extend moves the lease deadline to d from now; ErrLockLost when the lease
-// has already ended.
-func (l *Lock) Extend(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return fmt.Errorf("%w: Extend(%v): the lease must be positive", backend.ErrInvalidOption, d)
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
+func (s *Store[K, V]) Lock(ctx context.Context, key K, opts ...livedict.LockOption) (*livedict.Lock, error) {
+	lo := resolveLock(opts)
+	if lo.Err != nil {
+		return nil, lo.Err
 	}
-	until, err := l.extend(ctx, d)
-	if err == nil {
-		l.mu.Lock()
-		l.until = until
-		l.mu.Unlock()
-	}
-	return err
-}
-
-// Lock waits until it holds key's lock, or until ctx ends (ErrLockTimeout).
-// The lock lasts for its lease (30s unless Lease says otherwise) unless it
-// is released or extended first.
-func (s *Store[K, V]) Lock(ctx context.Context, key K, opts ...LockOption) (*Lock, error) {
-	lo := s.lockOptions(opts)
 	owner := s.owner + "-" + strconv.FormatUint(s.lockSeq.Add(1), 10)
 	for {
 		if err := s.check(); err != nil {
@@ -99,53 +58,47 @@ func (s *Store[K, V]) Lock(ctx context.Context, key K, opts ...LockOption) (*Loc
 	}
 }
 
-// TryLock takes key's lock if it is free, without waiting.
-func (s *Store[K, V]) TryLock(ctx context.Context, key K, opts ...LockOption) (*Lock, bool, error) {
+// TryLock takes key's advisory lock if it is free, without waiting.
+func (s *Store[K, V]) TryLock(ctx context.Context, key K, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
 	if err := s.check(); err != nil {
 		return nil, false, err
 	}
-	owner := s.owner + "-" + strconv.FormatUint(s.lockSeq.Add(1), 10)
-	l, ok, _, err := s.tryLock(ctx, key, owner, s.lockOptions(opts))
-	return l, ok, err
-}
-
-func (s *Store[K, V]) lockOptions(opts []LockOption) lockOptions {
-	lo := lockOptions{lease: DefaultLease}
-	for _, o := range opts {
-		if o != nil {
-			o(&lo)
-		}
+	lo := resolveLock(opts)
+	if lo.Err != nil {
+		return nil, false, lo.Err
 	}
-	return lo
+	owner := s.owner + "-" + strconv.FormatUint(s.lockSeq.Add(1), 10)
+	l, ok, _, err := s.tryLock(ctx, key, owner, lo)
+	return l, ok, err
 }
 
 func (s *Store[K, V]) lockTimeout(key K, cause error) error {
 	return fmt.Errorf("%w: key %q: %w", backend.ErrLockTimeout, s.keyString(key), cause)
 }
 
-func (s *Store[K, V]) tryLock(ctx context.Context, key K, owner string, lo lockOptions) (*Lock, bool, int64, error) {
+func (s *Store[K, V]) tryLock(ctx context.Context, key K, owner string, lo impl.LockConfig) (*livedict.Lock, bool, int64, error) {
 	// Backends keep lease ends in whole milliseconds from now's
 	// millisecond; Deadline reports that same instant.
 	now := time.UnixMilli(s.nowMs())
-	fence, ok, heldUntil, err := s.b.TryLock(ctx, key, owner, lo.lease, now.UnixMilli())
+	fence, ok, heldUntil, err := s.b.TryLock(ctx, key, owner, lo.Lease, now.UnixMilli())
 	if err != nil || !ok {
 		return nil, false, heldUntil, err
 	}
-	l := &Lock{
-		key:   s.keyString(key),
-		token: fence,
-		until: now.Add(lo.lease),
-		unlock: func(ctx context.Context) error {
+	l := &impl.Lock{
+		Name:  s.keyString(key),
+		Fence: fence,
+		Until: now.Add(lo.Lease),
+		Release: func(ctx context.Context) error {
 			err := s.b.Unlock(ctx, key, owner, s.nowMs())
 			s.notifyUnlock(key)
 			return err
 		},
-		extend: func(ctx context.Context, d time.Duration) (time.Time, error) {
+		Renew: func(ctx context.Context, d time.Duration) (time.Time, error) {
 			now := time.UnixMilli(s.nowMs())
 			return now.Add(d), s.b.ExtendLock(ctx, key, owner, d, now.UnixMilli())
 		},
 	}
-	return l, true, 0, nil
+	return (*livedict.Lock)(l), true, 0, nil
 }
 
 // waitFor returns a channel that is closed at the next local unlock of key.

@@ -1,12 +1,14 @@
-package runtime
+package engine
 
 import (
 	"context"
-	goruntime "runtime"
+	"runtime"
 	"sync"
 	"time"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backend"
+	"github.com/livedict/livedict/internal/impl"
 )
 
 // AsyncStore is the asynchronous view of a store: every operation returns at
@@ -14,7 +16,9 @@ import (
 // effect in issue order, because each key's operations run on one worker.
 type AsyncStore[K comparable, V any] struct{ s *Store[K, V] }
 
-// Async returns the asynchronous view of the store.
+// Async returns the asynchronous view of the store: each operation returns a
+// future at once; one key's operations from one goroutine take effect in
+// order.
 func (s *Store[K, V]) Async() *AsyncStore[K, V] { return &AsyncStore[K, V]{s} }
 
 // asyncIOWorkers is how many operations the Async view of a store on a
@@ -84,7 +88,7 @@ func (s *Store[K, V]) executor() *executor {
 	s.asyncOnce.Do(func() {
 		if s.poll == 0 {
 			// In memory an operation is CPU work: one worker per core.
-			s.async = newExecutor(max(2, goruntime.GOMAXPROCS(0)), 1024)
+			s.async = newExecutor(max(2, runtime.GOMAXPROCS(0)), 1024)
 			return
 		}
 		// On SQLite and Redis a worker mostly waits for I/O; many of them
@@ -96,70 +100,70 @@ func (s *Store[K, V]) executor() *executor {
 }
 
 // run queues op for key's worker and returns its future.
-func runAsync[T any, K comparable, V any](ctx context.Context, s *Store[K, V], h uint64, op func() (T, error)) *Future[T] {
+func runAsync[T any, K comparable, V any](ctx context.Context, s *Store[K, V], h uint64, op func() (T, error)) *livedict.Future[T] {
 	e := s.executor()
 	if e == nil {
 		return failed[T](backend.ErrClosed)
 	}
-	f := newFuture[T]()
-	if err := e.submit(ctx, h, func() { f.complete(op()) }); err != nil {
+	f := impl.NewFuture[T]()
+	if err := e.submit(ctx, h, func() { f.Complete(op()) }); err != nil {
 		return failed[T](err)
 	}
-	return f
+	return (*livedict.Future[T])(f)
 }
 
-// Set is the asynchronous Store.Set.
-func (a *AsyncStore[K, V]) Set(ctx context.Context, key K, v V, opts ...SetOption) *Future[struct{}] {
+// Set is the asynchronous Set.
+func (a *AsyncStore[K, V]) Set(ctx context.Context, key K, v V, opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	v = a.s.clone(v) // the caller may change v before the worker runs
 	return runAsync(ctx, a.s, a.s.hash(key), func() (struct{}, error) {
 		return struct{}{}, a.s.Set(ctx, key, v, opts...)
 	})
 }
 
-// Get is the asynchronous Store.Get.
-func (a *AsyncStore[K, V]) Get(ctx context.Context, key K) *Future[Lookup[V]] {
-	return runAsync(ctx, a.s, a.s.hash(key), func() (Lookup[V], error) {
+// Get is the asynchronous Get.
+func (a *AsyncStore[K, V]) Get(ctx context.Context, key K) *livedict.Future[livedict.Lookup[V]] {
+	return runAsync(ctx, a.s, a.s.hash(key), func() (livedict.Lookup[V], error) {
 		v, ok, err := a.s.Get(ctx, key)
-		return Lookup[V]{v, ok}, err
+		return livedict.Lookup[V]{Value: v, Found: ok}, err
 	})
 }
 
-// Delete is the asynchronous Store.Delete.
-func (a *AsyncStore[K, V]) Delete(ctx context.Context, key K) *Future[bool] {
+// Delete is the asynchronous Delete.
+func (a *AsyncStore[K, V]) Delete(ctx context.Context, key K) *livedict.Future[bool] {
 	return runAsync(ctx, a.s, a.s.hash(key), func() (bool, error) { return a.s.Delete(ctx, key) })
 }
 
-// Has is the asynchronous Store.Has.
-func (a *AsyncStore[K, V]) Has(ctx context.Context, key K) *Future[bool] {
+// Has is the asynchronous Has.
+func (a *AsyncStore[K, V]) Has(ctx context.Context, key K) *livedict.Future[bool] {
 	return runAsync(ctx, a.s, a.s.hash(key), func() (bool, error) { return a.s.Has(ctx, key) })
 }
 
-// TTL is the asynchronous Store.TTL.
-func (a *AsyncStore[K, V]) TTL(ctx context.Context, key K) *Future[Lookup[time.Duration]] {
-	return runAsync(ctx, a.s, a.s.hash(key), func() (Lookup[time.Duration], error) {
+// TTL is the asynchronous TTL.
+func (a *AsyncStore[K, V]) TTL(ctx context.Context, key K) *livedict.Future[livedict.Lookup[time.Duration]] {
+	return runAsync(ctx, a.s, a.s.hash(key), func() (livedict.Lookup[time.Duration], error) {
 		d, ok, err := a.s.TTL(ctx, key)
-		return Lookup[time.Duration]{d, ok}, err
+		return livedict.Lookup[time.Duration]{Value: d, Found: ok}, err
 	})
 }
 
-// Update is the asynchronous Store.Update.
-func (a *AsyncStore[K, V]) Update(ctx context.Context, key K, fn func(cur V, exists bool) (next V, keep bool, err error), opts ...SetOption) *Future[struct{}] {
+// Update is the asynchronous Update.
+func (a *AsyncStore[K, V]) Update(ctx context.Context, key K, fn func(cur V, exists bool) (next V, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return runAsync(ctx, a.s, a.s.hash(key), func() (struct{}, error) {
 		return struct{}{}, a.s.Update(ctx, key, fn, opts...)
 	})
 }
 
-// Len is the asynchronous Store.Len.
-func (a *AsyncStore[K, V]) Len(ctx context.Context) *Future[int] {
+// Len is the asynchronous Len.
+func (a *AsyncStore[K, V]) Len(ctx context.Context) *livedict.Future[int] {
 	return runAsync(ctx, a.s, 0, func() (int, error) { return a.s.Len(ctx) })
 }
 
-// Keys is the asynchronous Store.Keys.
-func (a *AsyncStore[K, V]) Keys(ctx context.Context) *Future[[]K] {
+// Keys is the asynchronous Keys.
+func (a *AsyncStore[K, V]) Keys(ctx context.Context) *livedict.Future[[]K] {
 	return runAsync(ctx, a.s, 0, func() ([]K, error) { return a.s.Keys(ctx) })
 }
 
-// Clear is the asynchronous Store.Clear.
-func (a *AsyncStore[K, V]) Clear(ctx context.Context) *Future[struct{}] {
+// Clear is the asynchronous Clear.
+func (a *AsyncStore[K, V]) Clear(ctx context.Context) *livedict.Future[struct{}] {
 	return runAsync(ctx, a.s, 0, func() (struct{}, error) { return struct{}{}, a.s.Clear(ctx) })
 }

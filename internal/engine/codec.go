@@ -1,4 +1,4 @@
-package runtime
+package engine
 
 import (
 	"context"
@@ -8,11 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backend"
+	"github.com/livedict/livedict/internal/impl"
 )
 
 // Codec is what generated code supplies for one annotated type: its
@@ -37,35 +38,6 @@ type Codec[K comparable, V any] struct {
 	Decode func(data []byte, v *V) error
 }
 
-// StringKey returns the key functions of a string key type.
-func StringKey[K ~string]() (func(K) string, func(string) (K, error)) {
-	return func(k K) string { return string(k) }, func(s string) (K, error) { return K(s), nil }
-}
-
-// IntKey returns the key functions of a signed integer key type.
-func IntKey[K ~int | ~int8 | ~int16 | ~int32 | ~int64]() (func(K) string, func(string) (K, error)) {
-	return func(k K) string { return strconv.FormatInt(int64(k), 10) },
-		func(s string) (K, error) {
-			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil || int64(K(n)) != n {
-				return 0, fmt.Errorf("%w: key %q is not a valid integer of the key type", backend.ErrCorrupt, s)
-			}
-			return K(n), nil
-		}
-}
-
-// UintKey returns the key functions of an unsigned integer key type.
-func UintKey[K ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uintptr]() (func(K) string, func(string) (K, error)) {
-	return func(k K) string { return strconv.FormatUint(uint64(k), 10) },
-		func(s string) (K, error) {
-			n, err := strconv.ParseUint(s, 10, 64)
-			if err != nil || uint64(K(n)) != n {
-				return 0, fmt.Errorf("%w: key %q is not a valid integer of the key type", backend.ErrCorrupt, s)
-			}
-			return K(n), nil
-		}
-}
-
 // codecBucket presents a byte bucket as a typed one: the path of SQLite and
 // Redis. Records that do not decode are reported with their key and left
 // where they are.
@@ -81,7 +53,7 @@ type codecBucket[K comparable, V any] struct {
 	sizeHint atomic.Int64
 }
 
-func newCodecBucket[K comparable, V any](raw backend.Bucket[string, []byte], c Codec[K, V], cfg *Config) (*codecBucket[K, V], error) {
+func newCodecBucket[K comparable, V any](raw backend.Bucket[string, []byte], c Codec[K, V], cfg *impl.Config) (*codecBucket[K, V], error) {
 	if c.KeyString == nil || c.ParseKey == nil || c.Append == nil || c.Decode == nil {
 		return nil, fmt.Errorf("%w: type %s has no serializer; byte backends need the code livedictgen generates",
 			backend.ErrInvalidOption, c.TypeName)
@@ -160,7 +132,7 @@ func (b *codecBucket[K, V]) decode(key string, data []byte) (V, error) {
 }
 
 func (b *codecBucket[K, V]) recordErr(key string, err error) error {
-	return &backend.RecordError{Bucket: b.name, Key: key, Err: err}
+	return &livedict.RecordError{Bucket: b.name, Key: key, Err: err}
 }
 
 func (b *codecBucket[K, V]) entry(key string, e backend.Entry[[]byte]) (backend.Entry[V], error) {

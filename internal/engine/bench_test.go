@@ -1,4 +1,4 @@
-package runtime_test
+package engine_test
 
 import (
 	"context"
@@ -7,7 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/livedict/livedict/runtime"
+	"github.com/livedict/livedict"
+	"github.com/livedict/livedict/internal/engine"
 )
 
 // benchValue is a value without references, like most cached records'
@@ -65,7 +66,7 @@ func (s *syncMap) get(k string) (benchValue, bool) {
 func (s *syncMap) set(k string, v benchValue) { s.m.Store(k, v) }
 
 type storeKV struct {
-	s *runtime.Store[string, benchValue]
+	s *engine.Store[string, benchValue]
 }
 
 func (s storeKV) get(k string) (benchValue, bool) {
@@ -75,9 +76,9 @@ func (s storeKV) get(k string) (benchValue, bool) {
 
 func (s storeKV) set(k string, v benchValue) { _ = s.s.Set(context.Background(), k, v) }
 
-func newBenchStore(b *testing.B, opts ...runtime.Option) storeKV {
-	key, parse := runtime.StringKey[string]()
-	s, err := runtime.New(runtime.Codec[string, benchValue]{
+func newBenchStore(b *testing.B, opts ...livedict.Option) storeKV {
+	key, parse := engine.StringKey[string]()
+	s, err := engine.New(engine.Codec[string, benchValue]{
 		TypeName: "benchValue", Bucket: "bench", KeyString: key, ParseKey: parse,
 	}, opts...)
 	if err != nil {
@@ -100,7 +101,7 @@ func BenchmarkParallel(b *testing.B) {
 		{"map+RWMutex", func(*testing.B) kv { return &rwMap{m: make(map[string]benchValue)} }},
 		{"sync.Map", func(*testing.B) kv { return &syncMap{} }},
 		{"livedict", func(b *testing.B) kv { return newBenchStore(b) }},
-		{"livedict+ttl", func(b *testing.B) kv { return newBenchStore(b, runtime.WithDefaultTTL(3600e9)) }},
+		{"livedict+ttl", func(b *testing.B) kv { return newBenchStore(b, livedict.WithDefaultTTL(3600e9)) }},
 	}
 	for _, reads := range []int{100, 90, 50, 0} {
 		for _, impl := range impls {

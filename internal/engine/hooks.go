@@ -1,37 +1,15 @@
-package runtime
+package engine
 
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"sync"
 	"sync/atomic"
 
+	"github.com/livedict/livedict"
+	"github.com/livedict/livedict/internal/impl"
 	"github.com/livedict/livedict/sandbox"
 )
-
-// HookID names a registered hook, for SetHookEnabled and RemoveHook.
-type HookID uint64
-
-// HookError is one hook failure, as given to the WithHookErrorHandler
-// function.
-type HookError struct {
-	Kind     string // "panic", "timeout", "tripped" (switched off by the breaker) or "dropped" (queue full)
-	HookID   HookID
-	HookName string
-	Key      string
-	Err      error // for a panic, the value and the stack
-}
-
-func (e HookError) Error() string {
-	name := e.HookName
-	if name == "" {
-		name = fmt.Sprintf("#%d", e.HookID)
-	}
-	return fmt.Sprintf("livedict: hook %s %s on key %q: %v", name, e.Kind, e.Key, e.Err)
-}
-
-func (e HookError) Unwrap() error { return e.Err }
 
 type kind int
 
@@ -47,7 +25,7 @@ const (
 var kindNames = [numKinds]string{"OnSet", "OnGet", "OnDelete", "OnExpire", "OnEvict"}
 
 type hook[K comparable, V any] struct {
-	id     HookID
+	id     livedict.HookID
 	kind   kind
 	fn     func(ctx context.Context, key K, v V)
 	sb     *sandbox.Hook
@@ -61,7 +39,7 @@ type hook[K comparable, V any] struct {
 type hookTable[K comparable, V any] struct {
 	global [numKinds][]*hook[K, V]
 	scoped [numKinds]map[K][]*hook[K, V]
-	byID   map[HookID]*hook[K, V]
+	byID   map[livedict.HookID]*hook[K, V]
 	async  int // hooks that run on the pool: writes take their stripe
 }
 
@@ -77,26 +55,29 @@ type hooks[K comparable, V any] struct {
 
 func (s *Store[K, V]) table() *hookTable[K, V] { return s.current.Load() }
 
-// register adds a hook of kind k and returns its id.
-func (s *Store[K, V]) register(k kind, fn func(context.Context, K, V), opts []HookOption) HookID {
-	o := hookOptions{timeout: DefaultHookTimeout}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
+// register adds a hook of kind k and returns its id, or an error wrapping
+// ErrInvalidOption for a bad option.
+func (s *Store[K, V]) register(k kind, fn func(context.Context, K, V), opts []livedict.HookOption) (livedict.HookID, error) {
+	o := resolveHook(opts)
+	if o.Err != nil {
+		return 0, fmt.Errorf("%s: %w", kindNames[k], o.Err)
 	}
 	if fn == nil {
-		panic(fmt.Sprintf("livedict: %s(nil)", kindNames[k]))
+		return 0, impl.Invalid(kindNames[k], "the hook function is nil")
 	}
-	id := HookID(s.lastID.Add(1))
-	name := o.name
+	var key K
+	if o.Scoped {
+		var ok bool
+		if key, ok = o.Key.(K); !ok {
+			return 0, impl.Invalid(kindNames[k], "ForKey(%v) holds a %T, and this store's keys are %T: use this store's ForKey", o.Key, o.Key, key)
+		}
+	}
+	id := livedict.HookID(s.lastID.Add(1))
+	name := o.Name
 	if name == "" {
 		name = fmt.Sprintf("%s#%d", kindNames[k], id)
 	}
-	h := &hook[K, V]{id: id, kind: k, fn: fn, inline: o.inline, sb: sandbox.NewHook(uint64(id), name, o.timeout)}
-	if o.scoped {
-		h.scoped, h.key = true, keyOf[K](o.key, kindNames[k])
-	}
+	h := &hook[K, V]{id: id, kind: k, fn: fn, inline: o.Inline, scoped: o.Scoped, key: key, sb: sandbox.NewHook(uint64(id), name, o.Timeout)}
 	s.hookMu.Lock()
 	old := s.table()
 	next := old.clone()
@@ -118,31 +99,11 @@ func (s *Store[K, V]) register(k kind, fn func(context.Context, K, V), opts []Ho
 		// Pending expiry events were waiting for a listener.
 		s.sched.kick()
 	}
-	return id
-}
-
-// keyOf converts a ForKey argument to K, accepting any value convertible to
-// it (ForKey(5) on an int64 key store), and panics with a clear message on a
-// key of another type: that is a programming error, like a bad regexp.
-func keyOf[K comparable](key any, hookKind string) K {
-	if k, ok := key.(K); ok {
-		return k
-	}
-	want := reflect.TypeFor[K]()
-	v := reflect.ValueOf(key)
-	if v.IsValid() && v.Type().ConvertibleTo(want) && v.Kind() != reflect.Interface {
-		kv := v.Kind()
-		wk := want.Kind()
-		sameFamily := (kv == reflect.String) == (wk == reflect.String)
-		if sameFamily {
-			return v.Convert(want).Interface().(K)
-		}
-	}
-	panic(fmt.Sprintf("livedict: %s(ForKey(%v)): the key is a %T; this store's keys are %v", hookKind, key, key, want))
+	return id, nil
 }
 
 func (t *hookTable[K, V]) clone() *hookTable[K, V] {
-	n := &hookTable[K, V]{byID: make(map[HookID]*hook[K, V], len(t.byID)+1), async: t.async}
+	n := &hookTable[K, V]{byID: make(map[livedict.HookID]*hook[K, V], len(t.byID)+1), async: t.async}
 	n.global = t.global
 	for k := range t.scoped {
 		if t.scoped[k] != nil {
@@ -160,7 +121,7 @@ func (t *hookTable[K, V]) clone() *hookTable[K, V] {
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
 // Switching on also resets the hook's circuit breaker.
-func (s *Store[K, V]) SetHookEnabled(id HookID, on bool) bool {
+func (s *Store[K, V]) SetHookEnabled(id livedict.HookID, on bool) bool {
 	h, ok := s.table().byID[id]
 	if ok {
 		h.sb.SetEnabled(on)
@@ -169,7 +130,7 @@ func (s *Store[K, V]) SetHookEnabled(id HookID, on bool) bool {
 }
 
 // RemoveHook unregisters a hook and reports whether it existed.
-func (s *Store[K, V]) RemoveHook(id HookID) bool {
+func (s *Store[K, V]) RemoveHook(id livedict.HookID) bool {
 	s.hookMu.Lock()
 	defer s.hookMu.Unlock()
 	old := s.table()
@@ -206,30 +167,40 @@ func (s *Store[K, V]) RemoveHook(id HookID) bool {
 }
 
 // OnSet registers fn to run after each Set or Update that stores a value.
-func (s *Store[K, V]) OnSet(fn func(ctx context.Context, key K, v V), opts ...HookOption) HookID {
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *Store[K, V]) OnSet(fn func(ctx context.Context, key K, v V), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.register(kindSet, fn, opts)
 }
 
-// OnGet registers fn to run after each Get that finds a value.
-func (s *Store[K, V]) OnGet(fn func(ctx context.Context, key K, v V), opts ...HookOption) HookID {
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one
+// is an error wrapping livedict.ErrInvalidOption.
+func (s *Store[K, V]) OnGet(fn func(ctx context.Context, key K, v V), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.register(kindGet, fn, opts)
 }
 
 // OnDelete registers fn to run after each Delete (or Update) that removed a
-// value, with that value.
-func (s *Store[K, V]) OnDelete(fn func(ctx context.Context, key K, v V), opts ...HookOption) HookID {
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName
+// and the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *Store[K, V]) OnDelete(fn func(ctx context.Context, key K, v V), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.register(kindDelete, fn, opts)
 }
 
 // OnExpire registers fn to run once for each key that expires, with its last
 // value. Expiries that happened before any OnExpire hook was registered are
-// delivered to the first one (up to the retention limit).
-func (s *Store[K, V]) OnExpire(fn func(ctx context.Context, key K, v V), opts ...HookOption) HookID {
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one
+// is an error wrapping livedict.ErrInvalidOption.
+func (s *Store[K, V]) OnExpire(fn func(ctx context.Context, key K, v V), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.register(kindExpire, fn, opts)
 }
 
 // OnEvict registers fn to run for each value the key limit pushed out.
-func (s *Store[K, V]) OnEvict(fn func(ctx context.Context, key K, v V), opts ...HookOption) HookID {
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *Store[K, V]) OnEvict(fn func(ctx context.Context, key K, v V), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.register(kindEvict, fn, opts)
 }
 
@@ -293,8 +264,7 @@ func (s *Store[K, V]) runInline(ctx context.Context, calls []call) {
 }
 
 func (s *Store[K, V]) hookFailed(f sandbox.Failure) {
-	if s.cfg.OnHookError == nil {
-		return
+	if s.cfg.OnHookError != nil {
+		s.cfg.OnHookError(f)
 	}
-	s.cfg.OnHookError(HookError{Kind: f.Kind.String(), HookID: HookID(f.HookID), HookName: f.HookName, Key: f.Key, Err: f.Err})
 }
