@@ -1,7 +1,7 @@
 // Package backend is the contract between the livedict store core and the
 // places values live: memory, SQLite and Redis.
 //
-// The store core (package runtime) owns the semantics users see: default
+// The store core (internal/engine) owns the semantics users see: default
 // TTLs, hooks, the expiry scheduler, Update's retry loop, lock waiting. A
 // backend owns storage and the few operations that must be atomic where the
 // data lives, so that they stay correct when several processes share one

@@ -1,7 +1,7 @@
 // Package conformance is the suite every livedict backend must pass. It
-// checks, through the store core (package runtime), the semantics that
-// DESIGN.md section 3 promises on every backend: TTLs, expiry events, hooks,
-// locks, buckets, copies, limits, async operations, Update and Close.
+// checks, through the store core (internal/engine), the semantics the
+// README promises on every backend ("What you get"): TTLs, expiry events,
+// hooks, locks, buckets, copies, limits, async operations, Update and Close.
 //
 // A backend's tests call Run with a Harness:
 //

@@ -302,7 +302,7 @@ func increment(s *Store, inside *atomic.Int32, overlaps *atomic.Int64) error {
 	defer cancel()
 	l, err := s.Lock(ctx, "counter")
 	if err != nil {
-		return fmt.Errorf("Lock: %w", err)
+		return fmt.Errorf("locking: %w", err)
 	}
 	if inside.Add(1) != 1 {
 		overlaps.Add(1)
@@ -317,7 +317,7 @@ func increment(s *Store, inside *atomic.Int32, overlaps *atomic.Int64) error {
 	}
 	inside.Add(-1)
 	if uerr := l.Unlock(ctx); err == nil && uerr != nil {
-		err = fmt.Errorf("Unlock: %w", uerr)
+		err = fmt.Errorf("unlocking: %w", uerr)
 	}
 	return err
 }

@@ -253,7 +253,7 @@ func (o op) String() string {
 	return fmt.Sprintf("op(%d)", o.kind)
 }
 
-// model is the reference: what DESIGN.md section 3 says a store holds,
+// model is the reference: what the README's rules say a store holds,
 // written as plainly as possible. Time is the fake clock's; deadlines and
 // lease ends are Unix milliseconds, as the backends keep them.
 type model struct {
@@ -739,7 +739,7 @@ func closeWithin(s *Store) error {
 	case err := <-done:
 		return err
 	case <-timer.C:
-		return fmt.Errorf("Close has not returned after %v (deadlock?)", guard)
+		return fmt.Errorf("the store's Close has not returned after %v (deadlock?)", guard)
 	}
 }
 

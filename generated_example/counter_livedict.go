@@ -245,11 +245,6 @@ func (a *CounterStoreAsync) Clear(ctx context.Context) *livedict.Future[struct{}
 	return a.a.Clear(ctx)
 }
 
-// livedictCloneCounter returns a deep copy of v.
-func livedictCloneCounter(v Counter) Counter {
-	return v
-}
-
 // livedictAppendCounter appends the wire encoding of *v.
 func livedictAppendCounter(e *ldruntime.Encoder, v *Counter) {
 	if !e.BeginStruct(3) {

@@ -375,11 +375,6 @@ func livedictDecodeOrder(d *ldruntime.Decoder, v *Order) {
 	}
 }
 
-// livedictCloneLine returns a deep copy of v.
-func livedictCloneLine(v Line) Line {
-	return v
-}
-
 // livedictAppendLine appends the wire encoding of *v.
 func livedictAppendLine(e *ldruntime.Encoder, v *Line) {
 	if !e.BeginStruct(3) {
@@ -417,11 +412,6 @@ func livedictDecodeLine(d *ldruntime.Decoder, v *Line) {
 			d.Skip()
 		}
 	}
-}
-
-// livedictCloneGift returns a deep copy of v.
-func livedictCloneGift(v Gift) Gift {
-	return v
 }
 
 // livedictAppendGift appends the wire encoding of *v.

@@ -12,6 +12,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/livedict/livedict"
+	_ "github.com/livedict/livedict/backends/redis" // the tests open every backend by URI
+	_ "github.com/livedict/livedict/backends/sqlite"
 	"github.com/livedict/livedict/internal/redistest"
 )
 

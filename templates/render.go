@@ -43,9 +43,13 @@ func Render(f *File) ([]byte, error) {
 		}
 	}
 	for _, s := range f.Structs {
-		for _, d := range structClone(f, s) {
-			jf.Add(d)
-			jf.Line()
+		// A struct without references is copied by assignment; its clone
+		// would never be called.
+		if structHasRefs(f, s) {
+			for _, d := range structClone(f, s) {
+				jf.Add(d)
+				jf.Line()
+			}
 		}
 		for _, d := range structCodec(f, s) {
 			jf.Add(d)

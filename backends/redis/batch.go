@@ -155,20 +155,20 @@ func (bt *batcher) send(run []*batchReq) {
 
 // noteHealth marks the server down when a pipeline's commands failed with
 // a network error (no reply at all), and up when one got a reply.
+// The first command tells for the whole pipeline: they share a connection.
 func (bt *batcher) noteHealth(run []*batchReq) {
 	for _, r := range run {
-		for _, c := range r.cmds {
-			err := c.Err()
-			var redisErr goredis.Error
-			if err == nil || errors.Is(err, goredis.Nil) || errors.As(err, &redisErr) {
-				bt.down.Store(nil)
-				return
-			}
-			if bt.ctx.Err() == nil {
-				bt.down.Store(&err)
-			}
-			return
+		if len(r.cmds) == 0 {
+			continue
 		}
+		err := r.cmds[0].Err()
+		var redisErr goredis.Error
+		if err == nil || errors.Is(err, goredis.Nil) || errors.As(err, &redisErr) {
+			bt.down.Store(nil)
+		} else if bt.ctx.Err() == nil {
+			bt.down.Store(&err)
+		}
+		return
 	}
 }
 

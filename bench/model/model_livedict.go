@@ -591,11 +591,6 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 	}
 }
 
-// livedictCloneProfile returns a deep copy of v.
-func livedictCloneProfile(v Profile) Profile {
-	return v
-}
-
 // livedictAppendProfile appends the wire encoding of *v.
 func livedictAppendProfile(e *ldruntime.Encoder, v *Profile) {
 	if !e.BeginStruct(3) {
@@ -633,11 +628,6 @@ func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
 			d.Skip()
 		}
 	}
-}
-
-// livedictCloneGrant returns a deep copy of v.
-func livedictCloneGrant(v Grant) Grant {
-	return v
 }
 
 // livedictAppendGrant appends the wire encoding of *v.

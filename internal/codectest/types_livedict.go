@@ -2464,11 +2464,6 @@ func livedictDecodeScalars(d *ldruntime.Decoder, v *Scalars) {
 	}
 }
 
-// livedictClonePlain returns a deep copy of v.
-func livedictClonePlain(v Plain) Plain {
-	return v
-}
-
 // livedictAppendPlain appends the wire encoding of *v.
 func livedictAppendPlain(e *ldruntime.Encoder, v *Plain) {
 	if !e.BeginStruct(5) {
@@ -3250,11 +3245,6 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 	}
 }
 
-// livedictCloneBase returns a deep copy of v.
-func livedictCloneBase(v Base) Base {
-	return v
-}
-
 // livedictAppendBase appends the wire encoding of *v.
 func livedictAppendBase(e *ldruntime.Encoder, v *Base) {
 	if !e.BeginStruct(2) {
@@ -3285,11 +3275,6 @@ func livedictDecodeBase(d *ldruntime.Decoder, v *Base) {
 			d.Skip()
 		}
 	}
-}
-
-// livedictCloneExtra returns a deep copy of v.
-func livedictCloneExtra(v Extra) Extra {
-	return v
 }
 
 // livedictAppendExtra appends the wire encoding of *v.
@@ -3376,11 +3361,6 @@ func livedictDecodeInner(d *ldruntime.Decoder, v *Inner) {
 			d.Skip()
 		}
 	}
-}
-
-// livedictCloneKey returns a deep copy of v.
-func livedictCloneKey(v Key) Key {
-	return v
 }
 
 // livedictAppendKey appends the wire encoding of *v.
@@ -3603,11 +3583,6 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 			d.Skip()
 		}
 	}
-}
-
-// livedictCloneProfile returns a deep copy of v.
-func livedictCloneProfile(v Profile) Profile {
-	return v
 }
 
 // livedictAppendProfile appends the wire encoding of *v.

@@ -247,11 +247,6 @@ func (a *ItemStoreAsync) Clear(ctx context.Context) *livedict.Future[struct{}] {
 	return a.a.Clear(ctx)
 }
 
-// livedictCloneItem returns a deep copy of v.
-func livedictCloneItem(v Item) Item {
-	return v
-}
-
 // livedictAppendItem appends the wire encoding of *v.
 func livedictAppendItem(e *ldruntime.Encoder, v *Item) {
 	if !e.BeginStruct(1) {
