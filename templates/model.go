@@ -1,8 +1,11 @@
 // Package templates turns a small model of annotated types into the Go file
 // livedictgen writes: store types, typed hooks, deep copies and the binary
-// serializer. The model is built by cmd/livedictgen from go/packages; this
+// serializer. The model is built by internal/gen from go/packages; this
 // package knows nothing of go/types, so its emitters can be tested on
 // hand-made models.
+//
+// Only the generator uses this package: it carries no compatibility
+// promise, and its API is the model and Render alone (no jennifer type).
 package templates
 
 import "time"
