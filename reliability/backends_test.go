@@ -12,6 +12,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/livedict/livedict"
+	_ "github.com/livedict/livedict/backends/redis"  // the redis:// scheme
+	_ "github.com/livedict/livedict/backends/sqlite" // the sqlite:// scheme
 	"github.com/livedict/livedict/internal/redistest"
 )
 
