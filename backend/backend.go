@@ -42,6 +42,7 @@ package backend
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -67,6 +68,27 @@ type BucketConfig struct {
 // DefaultRetention is how many expiry events a bucket keeps for a listener
 // that has not registered yet.
 const DefaultRetention = 100_000
+
+// Normalize checks c and fills in its defaults; every backend reads its
+// BucketConfig through it when a bucket opens. The name must not be empty,
+// a key limit needs a known Policy, and Retention 0 becomes
+// DefaultRetention. An invalid config is an error wrapping
+// ErrInvalidOption.
+func (c BucketConfig) Normalize() (BucketConfig, error) {
+	if c.Name == "" {
+		return c, fmt.Errorf("%w: bucket name is empty", ErrInvalidOption)
+	}
+	if c.Limit.MaxKeys < 0 || c.Limit.MaxKeys > 0 && c.Limit.Policy != RejectNew && c.Limit.Policy != EvictLRU {
+		return c, fmt.Errorf("%w: bucket %q: bad limit %d (%v)", ErrInvalidOption, c.Name, c.Limit.MaxKeys, c.Limit.Policy)
+	}
+	if c.Retention < 0 {
+		return c, fmt.Errorf("%w: bucket %q: retention %d is negative", ErrInvalidOption, c.Name, c.Retention)
+	}
+	if c.Retention == 0 {
+		c.Retention = DefaultRetention
+	}
+	return c, nil
+}
 
 // Policy says what a full bucket does with a new key.
 type Policy int

@@ -61,6 +61,10 @@ func (b *Backend) Close() error {
 // is an error. clone deep-copies a value; nil means V holds no references
 // and a plain assignment copies it.
 func Open[K comparable, V any](b *Backend, cfg backend.BucketConfig, clone func(V) V) (backend.Bucket[K, V], error) {
+	cfg, err := cfg.Normalize()
+	if err != nil {
+		return nil, fmt.Errorf("livedict/memory: open bucket: %w", err)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -142,6 +146,7 @@ type lease struct {
 	until int64
 }
 
+// newBucket makes the bucket of a normalized cfg (BucketConfig.Normalize).
 func newBucket[K comparable, V any](cfg backend.BucketConfig, clone func(V) V) *bucket[K, V] {
 	n := 1
 	if cfg.Limit.MaxKeys == 0 {
@@ -151,10 +156,6 @@ func newBucket[K comparable, V any](cfg backend.BucketConfig, clone func(V) V) *
 			n <<= 1
 		}
 	}
-	retention := cfg.Retention
-	if retention <= 0 {
-		retention = backend.DefaultRetention
-	}
 	bk := &bucket[K, V]{
 		name:      cfg.Name,
 		limit:     cfg.Limit,
@@ -162,7 +163,7 @@ func newBucket[K comparable, V any](cfg backend.BucketConfig, clone func(V) V) *
 		seed:      maphash.MakeSeed(),
 		shards:    make([]shard[K, V], n),
 		mask:      uint64(n - 1),
-		retention: retention,
+		retention: cfg.Retention,
 		locks:     make(map[K]*lease),
 	}
 	for i := range bk.shards {

@@ -323,11 +323,9 @@ func (b *Backend) Bucket(ctx context.Context, cfg backend.BucketConfig) (backend
 	if b.closed.Load() {
 		return nil, errBackendClosed
 	}
-	if cfg.Name == "" {
-		return nil, invalid("Bucket", "bucket name is empty")
-	}
-	if cfg.Limit.MaxKeys < 0 || cfg.Limit.MaxKeys > 0 && cfg.Limit.Policy != backend.RejectNew && cfg.Limit.Policy != backend.EvictLRU {
-		return nil, invalid("Bucket", "bucket %q: bad limit %d (%v)", cfg.Name, cfg.Limit.MaxKeys, cfg.Limit.Policy)
+	cfg, err := cfg.Normalize()
+	if err != nil {
+		return nil, fmt.Errorf("livedict/redis: open bucket: %w", err)
 	}
 	name := escapeBucket.Replace(cfg.Name)
 	shards := b.cfg.shards
@@ -349,10 +347,6 @@ func (b *Backend) Bucket(ctx context.Context, cfg backend.BucketConfig) (backend
 		}
 		return nil, invalid("Bucket", "bucket %q was created with %d shards, not %d: %s", cfg.Name, have, shards, why)
 	}
-	retention := cfg.Retention
-	if retention <= 0 {
-		retention = backend.DefaultRetention
-	}
 	b.mu.Lock()
 	dropped, ok := b.dropped[cfg.Name]
 	if !ok {
@@ -365,7 +359,7 @@ func (b *Backend) Bucket(ctx context.Context, cfg backend.BucketConfig) (backend
 		name:      cfg.Name,
 		limit:     cfg.Limit,
 		lru:       cfg.Limit.MaxKeys > 0 && cfg.Limit.Policy == backend.EvictLRU,
-		retention: retention,
+		retention: cfg.Retention,
 		consumer:  randomID(),
 		dropped:   dropped,
 		tags:      make([]string, shards),

@@ -333,15 +333,9 @@ func (b *Backend) Bucket(_ context.Context, cfg backend.BucketConfig) (backend.B
 	if b.closed.Load() {
 		return nil, backend.ErrClosed
 	}
-	if cfg.Name == "" {
-		return nil, invalid("Bucket", "bucket name is empty")
-	}
-	if cfg.Limit.MaxKeys < 0 || cfg.Limit.MaxKeys > 0 && cfg.Limit.Policy != backend.RejectNew && cfg.Limit.Policy != backend.EvictLRU {
-		return nil, invalid("Bucket", "bucket %q: bad limit %d (%v)", cfg.Name, cfg.Limit.MaxKeys, cfg.Limit.Policy)
-	}
-	retention := cfg.Retention
-	if retention <= 0 {
-		retention = backend.DefaultRetention
+	cfg, err := cfg.Normalize()
+	if err != nil {
+		return nil, fmt.Errorf("livedict/sqlite: open bucket: %w", err)
 	}
 	b.mu.Lock()
 	dropped, ok := b.dropped[cfg.Name]
@@ -355,7 +349,7 @@ func (b *Backend) Bucket(_ context.Context, cfg backend.BucketConfig) (backend.B
 		name:      cfg.Name,
 		limit:     cfg.Limit,
 		lru:       cfg.Limit.MaxKeys > 0 && cfg.Limit.Policy == backend.EvictLRU,
-		retention: retention,
+		retention: cfg.Retention,
 		owner:     randomID(),
 		dropped:   dropped,
 		inflight:  make(map[int64]time.Time),

@@ -124,7 +124,7 @@ func (s *Store[K, V]) schedule() {
 		batch := sweepBatch
 		var inline []call
 		if listening {
-			batch = min(batch, s.retention())
+			batch = min(batch, s.retention)
 			// Events that waited for a listener go first, before a sweep
 			// adds to them.
 			inline = s.deliverExpired(ctx, inline)

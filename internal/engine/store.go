@@ -37,6 +37,8 @@ type Store[K comparable, V any] struct {
 	seed   maphash.Seed
 	poll   time.Duration
 	defTTL time.Duration
+	// retention is the bucket's outbox capacity, normalized.
+	retention int
 
 	hooks[K, V]
 
@@ -129,8 +131,14 @@ func (s *Store[K, V]) open(ctx context.Context) error {
 	if be == nil {
 		be, owned = memory.New(), true
 	}
-	bc := backend.BucketConfig{Name: s.cfg.Bucket, Limit: s.cfg.Limit, Retention: s.cfg.Retention}
-	var err error
+	bc, err := backend.BucketConfig{Name: s.cfg.Bucket, Limit: s.cfg.Limit, Retention: s.cfg.Retention}.Normalize()
+	if err != nil {
+		if owned {
+			be.Close()
+		}
+		return err
+	}
+	s.retention = bc.Retention
 	if mb, ok := be.(*memory.Backend); ok {
 		s.b, err = memory.Open[K, V](mb, bc, s.codec.Clone)
 	} else {
@@ -153,14 +161,6 @@ func (s *Store[K, V]) open(ctx context.Context) error {
 
 // nowMs is the store's notion of now for deadlines: Unix milliseconds.
 func (s *Store[K, V]) nowMs() int64 { return s.clk.Now().UnixMilli() }
-
-// retention is how many expiry events the bucket keeps for a listener.
-func (s *Store[K, V]) retention() int {
-	if s.cfg.Retention > 0 {
-		return s.cfg.Retention
-	}
-	return backend.DefaultRetention
-}
 
 func (s *Store[K, V]) hash(key K) uint64 { return maphash.Comparable(s.seed, key) }
 
