@@ -75,7 +75,9 @@
 // ClaimExpired marks unclaimed outbox events, and those whose claim lease
 // ended, as claimed by this bucket handle until now+lease, in one UPDATE ...
 // RETURNING inside a write transaction, so each event goes to exactly one
-// process at a time; AckExpired deletes them. An event whose consumer died
+// process at a time; AckExpired deletes them. A Put that displaces an
+// expired entry and claims it (Write.ClaimDisplaced) inserts its outbox row
+// already claimed by its handle, in the same transaction. An event whose consumer died
 // is claimed again when its lease ends (at-least-once). A handle does not
 // hand an event back to its own store while that event is in flight, until
 // the lease has also passed on the monotonic clock, so a wall clock that
