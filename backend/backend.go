@@ -25,7 +25,10 @@
 //     unclaimed ones are dropped and counted, so events do not pile up when
 //     nobody listens. A write over an entry that expired but was not swept
 //     yet moves that entry to the outbox too: an expiry is never lost to a
-//     later Set.
+//     later Set. The write may instead take that one event itself, claimed
+//     as ClaimExpired would hand it out (Write.ClaimDisplaced), so that the
+//     store delivers it before the write's own events without taking the
+//     rest of the outbox.
 //   - Locks: advisory per-key leases held by an owner token, with a fencing
 //     number that grows with every acquisition. Lock keys are a namespace of
 //     their own, apart from data keys.
@@ -42,6 +45,7 @@ package backend
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -67,6 +71,27 @@ type BucketConfig struct {
 // DefaultRetention is how many expiry events a bucket keeps for a listener
 // that has not registered yet.
 const DefaultRetention = 100_000
+
+// Normalize checks c and fills in its defaults; every backend reads its
+// BucketConfig through it when a bucket opens. The name must not be empty,
+// a key limit needs a known Policy, and Retention 0 becomes
+// DefaultRetention. An invalid config is an error wrapping
+// ErrInvalidOption.
+func (c BucketConfig) Normalize() (BucketConfig, error) {
+	if c.Name == "" {
+		return c, fmt.Errorf("%w: bucket name is empty", ErrInvalidOption)
+	}
+	if c.Limit.MaxKeys < 0 || c.Limit.MaxKeys > 0 && c.Limit.Policy != RejectNew && c.Limit.Policy != EvictLRU {
+		return c, fmt.Errorf("%w: bucket %q: bad limit %d (%v)", ErrInvalidOption, c.Name, c.Limit.MaxKeys, c.Limit.Policy)
+	}
+	if c.Retention < 0 {
+		return c, fmt.Errorf("%w: bucket %q: retention %d is negative", ErrInvalidOption, c.Name, c.Retention)
+	}
+	if c.Retention == 0 {
+		c.Retention = DefaultRetention
+	}
+	return c, nil
+}
 
 // Policy says what a full bucket does with a new key.
 type Policy int
@@ -116,6 +141,19 @@ type Write[V any] struct {
 	// returns ErrConflict and changes nothing.
 	Conditional bool
 	IfVersion   uint64
+	// WantPrev asks for the live entry the write replaces, in
+	// WriteResult.Prev. Without it a backend does not read the previous
+	// value, nor ship it back.
+	WantPrev bool
+	// ClaimDisplaced, when positive, hands the event of an expired, unswept
+	// entry this write displaces to the caller, in WriteResult.Displaced,
+	// instead of leaving it in the outbox for ClaimExpired. The event is
+	// claimed by this bucket handle for ClaimDisplaced, exactly as if
+	// ClaimExpired had returned it with that lease: no other consumer gets
+	// it meanwhile, the caller acknowledges it with AckExpired, and a
+	// durable backend hands it out again once the lease has passed
+	// unacknowledged (its consumer crashed).
+	ClaimDisplaced time.Duration
 }
 
 // KV is a key with its entry.
@@ -126,14 +164,20 @@ type KV[K comparable, V any] struct {
 
 // WriteResult tells what a Put replaced or pushed out.
 type WriteResult[K comparable, V any] struct {
-	Prev    Entry[V] // the live entry that was replaced, when Existed
+	// Prev is the live entry the write replaced, and Existed says there was
+	// one; both are reported only when the write asked (Write.WantPrev).
+	Prev    Entry[V]
 	Existed bool
-	Version uint64 // the version of the new entry
 	// Evicted holds entries that EvictLRU removed to make room.
 	Evicted []KV[K, V]
 	// ExpiredMoved is true when the key held an entry that had expired but
-	// was not swept yet; it went to the outbox.
+	// was not swept yet. It went to the outbox, or to Displaced when the
+	// write claimed it.
 	ExpiredMoved bool
+	// Displaced is the event of that expired entry, claimed by this bucket
+	// handle, when the write asked for it (Write.ClaimDisplaced); nil
+	// otherwise.
+	Displaced *Expired[K, V]
 }
 
 // Expired is one outbox event: a key that expired with its last value.
@@ -149,6 +193,10 @@ type Expired[K comparable, V any] struct {
 // mutating them never changes what is stored.
 type Bucket[K comparable, V any] interface {
 	Get(ctx context.Context, key K, now int64) (Entry[V], bool, error)
+	// Put writes key. It may displace an expired entry even when it then
+	// fails with ErrConflict or ErrLimit: its result then still reports
+	// ExpiredMoved and Displaced, and a Displaced event is the caller's to
+	// deliver.
 	Put(ctx context.Context, key K, w Write[V], now int64) (WriteResult[K, V], error)
 	// Delete removes the live entry of key and returns it. An expired entry
 	// is not deleted: the sweep reports it.

@@ -95,6 +95,7 @@ func Run(t *testing.T, h Harness) {
 		{"Basics", basicTests},
 		{"Close", closeTests},
 		{"Records", recordTests},
+		{"Writes", writeTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

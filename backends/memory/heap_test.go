@@ -14,7 +14,11 @@ import (
 // expires exactly the keys that are due.
 func TestHeapRandom(t *testing.T) {
 	ctx := context.Background()
-	b := newBucket[int, int](backend.BucketConfig{Name: "h"}, nil)
+	cfg, err := backend.BucketConfig{Name: "h"}.Normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBucket[int, int](cfg, nil)
 	r := rand.New(rand.NewPCG(1, 2))
 	want := map[int]int64{} // key -> deadline (0: none)
 	now := int64(1000)

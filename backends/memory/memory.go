@@ -61,6 +61,10 @@ func (b *Backend) Close() error {
 // is an error. clone deep-copies a value; nil means V holds no references
 // and a plain assignment copies it.
 func Open[K comparable, V any](b *Backend, cfg backend.BucketConfig, clone func(V) V) (backend.Bucket[K, V], error) {
+	cfg, err := cfg.Normalize()
+	if err != nil {
+		return nil, fmt.Errorf("livedict/memory: open bucket: %w", err)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -142,6 +146,7 @@ type lease struct {
 	until int64
 }
 
+// newBucket makes the bucket of a normalized cfg (BucketConfig.Normalize).
 func newBucket[K comparable, V any](cfg backend.BucketConfig, clone func(V) V) *bucket[K, V] {
 	n := 1
 	if cfg.Limit.MaxKeys == 0 {
@@ -151,10 +156,6 @@ func newBucket[K comparable, V any](cfg backend.BucketConfig, clone func(V) V) *
 			n <<= 1
 		}
 	}
-	retention := cfg.Retention
-	if retention <= 0 {
-		retention = backend.DefaultRetention
-	}
 	bk := &bucket[K, V]{
 		name:      cfg.Name,
 		limit:     cfg.Limit,
@@ -162,7 +163,7 @@ func newBucket[K comparable, V any](cfg backend.BucketConfig, clone func(V) V) *
 		seed:      maphash.MakeSeed(),
 		shards:    make([]shard[K, V], n),
 		mask:      uint64(n - 1),
-		retention: retention,
+		retention: cfg.Retention,
 		locks:     make(map[K]*lease),
 	}
 	for i := range bk.shards {
@@ -239,8 +240,13 @@ func (b *bucket[K, V]) Put(_ context.Context, key K, w backend.Write[V], now int
 	n, ok := s.m[key]
 	if ok && !live(n, now) {
 		// An expiry the sweep has not reached yet: report it before the key
-		// is reused, so a Set never swallows an expiry.
-		b.toOutbox(n)
+		// is reused, so a Set never swallows an expiry. A writer that claims
+		// it takes it directly; nothing else could hand it out meanwhile.
+		if w.ClaimDisplaced > 0 {
+			res.Displaced = b.displaced(n)
+		} else {
+			b.toOutbox(n)
+		}
 		s.remove(n)
 		b.count.Add(-1)
 		res.ExpiredMoved = true
@@ -256,8 +262,11 @@ func (b *bucket[K, V]) Put(_ context.Context, key K, w backend.Write[V], now int
 		}
 	}
 	if ok {
-		res.Prev = backend.Entry[V]{Value: n.val, Deadline: n.deadline, Version: n.version}
-		res.Existed = true
+		if w.WantPrev {
+			// The replaced value leaves the bucket: it needs no copy.
+			res.Prev = backend.Entry[V]{Value: n.val, Deadline: n.deadline, Version: n.version}
+			res.Existed = true
+		}
 		s.version++
 		n.val, n.version = val, s.version
 		if !w.KeepTTL {
@@ -266,7 +275,6 @@ func (b *bucket[K, V]) Put(_ context.Context, key K, w backend.Write[V], now int
 		if b.lru() {
 			s.touch(n)
 		}
-		res.Version = n.version
 		return res, nil
 	}
 	if max := b.limit.MaxKeys; max > 0 && int(b.count.Load()) >= max {
@@ -292,7 +300,6 @@ func (b *bucket[K, V]) Put(_ context.Context, key K, w backend.Write[V], now int
 		s.pushFront(n)
 	}
 	b.count.Add(1)
-	res.Version = n.version
 	return res, nil
 }
 
@@ -471,6 +478,18 @@ func (b *bucket[K, V]) toOutbox(n *node[K, V]) {
 	b.outbox = append(b.outbox, backend.Expired[K, V]{
 		ID: strconv.FormatUint(b.outSeq, 10), Key: n.key, Value: n.val, Deadline: n.deadline,
 	})
+}
+
+// displaced makes the event of n, an expired entry a write displaces, for
+// the writer to deliver: it never enters the outbox, so no claim can hand
+// it out twice. The caller holds n's shard lock.
+func (b *bucket[K, V]) displaced(n *node[K, V]) *backend.Expired[K, V] {
+	b.outMu.Lock()
+	b.outSeq++
+	id := b.outSeq
+	b.outMu.Unlock()
+	// The node leaves the bucket, so its value needs no copy.
+	return &backend.Expired[K, V]{ID: strconv.FormatUint(id, 10), Key: n.key, Value: n.val, Deadline: n.deadline}
 }
 
 // ClaimExpired removes the events it returns: a memory backend loses its

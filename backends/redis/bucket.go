@@ -168,16 +168,28 @@ func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], 
 	if err := bk.check(); err != nil {
 		return res, err
 	}
-	r, err := bk.run(ctx, putScript, bk.tagOf(key), key, w.Value, w.Deadline, flag(w.KeepTTL), flag(w.Conditional),
-		w.IfVersion, now, bk.limit.MaxKeys, flag(bk.lru), bk.be.cfg.reclaim.Milliseconds())
+	holder := ""
+	if w.ClaimDisplaced > 0 {
+		// The held stream's events are claimed by XAUTOCLAIM with the lease
+		// ClaimExpired is given: the lease is kept by Redis' idle time.
+		holder = bk.consumer
+	}
+	shard := shardOf(key, len(bk.tags))
+	r, err := bk.run(ctx, putScript, bk.tags[shard], key, w.Value, w.Deadline, flag(w.KeepTTL), flag(w.Conditional),
+		w.IfVersion, now, bk.limit.MaxKeys, flag(bk.lru), bk.be.cfg.reclaim.Milliseconds(), flag(w.WantPrev), holder, group)
 	if err != nil {
 		return res, bk.failKey("Put", key, err)
 	}
 	l := list(r)
-	if len(l) < 2 {
+	if len(l) < putHeader {
 		return res, bk.failKey("Put", key, fmt.Errorf("unexpected reply %v", r))
 	}
-	if res.ExpiredMoved = num(l[1]) == 1; res.ExpiredMoved {
+	res.ExpiredMoved = num(l[1]) == 1
+	if id, _ := l[2].(string); id != "" {
+		res.Displaced = &backend.Expired[string, []byte]{
+			ID: heldID(shard, id), Key: key, Value: bytesOf(l[3]), Deadline: num(l[4]),
+		}
+	} else if res.ExpiredMoved {
 		bk.trim(ctx)
 	}
 	switch num(l[0]) {
@@ -186,15 +198,17 @@ func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], 
 	case 2:
 		return res, fmt.Errorf("%w: bucket %q holds %d keys", backend.ErrLimit, bk.name, bk.limit.MaxKeys)
 	}
-	if num(l[2]) == 1 {
-		res.Existed, res.Prev = true, entryOf(l, 3)
+	if num(l[5]) == 1 {
+		res.Existed, res.Prev = true, entryOf(l, 6)
 	}
-	res.Version = uint64(num(l[6]))
-	for i := 7; i+3 < len(l); i += 4 {
+	for i := putHeader; i+3 < len(l); i += 4 {
 		res.Evicted = append(res.Evicted, backend.KV[string, []byte]{Key: l[i].(string), Entry: entryOf(l, i+1)})
 	}
 	return res, nil
 }
+
+// putHeader is the length of putScript's reply before the evicted entries.
+const putHeader = 9
 
 func (bk *bucket) del(ctx context.Context, op, key string, version uint64, now int64) (backend.Entry[[]byte], bool, error) {
 	if err := bk.check(); err != nil {
@@ -474,26 +488,31 @@ func (bk *bucket) trim(ctx context.Context) {
 	}
 }
 
-// createGroups creates the consumer group of every shard's outbox (and the
-// stream), from the start of the stream so no event is skipped.
+// createGroups creates the consumer group of every shard's outbox and held
+// stream (and the streams), from the start of the stream so no event is
+// skipped.
 func (bk *bucket) createGroups(ctx context.Context) error {
 	per, err := bk.eachShard(ctx, func(p goredis.Pipeliner, tag string) []goredis.Cmder {
-		return []goredis.Cmder{p.XGroupCreateMkStream(ctx, tag+":out", group, "0")}
+		return []goredis.Cmder{p.XGroupCreateMkStream(ctx, tag+":out", group, "0"), p.XGroupCreateMkStream(ctx, tag+":held", group, "0")}
 	})
 	if err != nil {
 		return err
 	}
 	for _, cmds := range per {
-		if err := cmds[0].Err(); err != nil && !isBusyGroup(err) {
-			return err
+		for _, c := range cmds {
+			if err := c.Err(); err != nil && !isBusyGroup(err) {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
 // ClaimExpired takes, per shard, the events whose consumer kept them
-// longer than lease without acknowledging them (XAUTOCLAIM), then new ones
-// (XREADGROUP). IDs are "shard/stream id".
+// longer than lease without acknowledging them (XAUTOCLAIM, on the outbox
+// and on the held stream of events writes claimed), then new ones
+// (XREADGROUP, on the outbox alone). IDs are "shard/stream id" for the
+// outbox and "shard h/stream id" for the held stream (see heldID).
 func (bk *bucket) ClaimExpired(ctx context.Context, now int64, max int, lease time.Duration) ([]backend.Expired[string, []byte], error) {
 	if err := bk.check(); err != nil {
 		return nil, err
@@ -530,10 +549,22 @@ func (bk *bucket) ClaimExpired(ctx context.Context, now int64, max int, lease ti
 				msgs = append(msgs, s.Messages...)
 			}
 		}
-		// One key's events go out in stream order.
-		slices.SortFunc(msgs, func(a, b goredis.XMessage) int { return compareStreamIDs(a.ID, b.ID) })
+		var held []goredis.XMessage
+		if c := cmds[2].(*goredis.XAutoClaimCmd); c.Err() == nil {
+			held, _ = c.Val()
+		}
+		// One key's events go out in stream order. IDs of the shard's two
+		// streams come from one server clock, so they sort together.
+		evs := make([]claimed, 0, len(msgs)+len(held))
 		for _, m := range msgs {
-			out = append(out, bk.event(i, m))
+			evs = append(evs, claimed{m.ID, bk.event(i, false, m)})
+		}
+		for _, m := range held {
+			evs = append(evs, claimed{m.ID, bk.event(i, true, m)})
+		}
+		slices.SortFunc(evs, func(a, b claimed) int { return compareStreamIDs(a.id, b.id) })
+		for _, ev := range evs {
+			out = append(out, ev.ev)
 		}
 	}
 	if len(out) == 0 && len(failed) > 0 {
@@ -548,8 +579,15 @@ func (bk *bucket) claim(ctx context.Context, max int, lease time.Duration) ([][]
 		return []goredis.Cmder{
 			p.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: out, Group: group, Consumer: bk.consumer, MinIdle: lease, Start: "0-0", Count: int64(max)}),
 			p.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: group, Consumer: bk.consumer, Streams: []string{out, ">"}, Count: int64(max), Block: -1}),
+			p.XAutoClaim(ctx, &goredis.XAutoClaimArgs{Stream: tag + ":held", Group: group, Consumer: bk.consumer, MinIdle: lease, Start: "0-0", Count: int64(max)}),
 		}
 	})
+}
+
+// claimed is an event read from a stream, with its stream ID for sorting.
+type claimed struct {
+	id string
+	ev backend.Expired[string, []byte]
 }
 
 func anyNoGroup(per [][]goredis.Cmder) bool {
@@ -563,16 +601,18 @@ func anyNoGroup(per [][]goredis.Cmder) bool {
 	return false
 }
 
-func (bk *bucket) event(shard int, m goredis.XMessage) backend.Expired[string, []byte] {
+func (bk *bucket) event(shard int, held bool, m goredis.XMessage) backend.Expired[string, []byte] {
 	str := func(f string) string { s, _ := m.Values[f].(string); return s }
 	d, _ := strconv.ParseInt(str("d"), 10, 64)
-	return backend.Expired[string, []byte]{
-		ID:       strconv.Itoa(shard) + "/" + m.ID,
-		Key:      str("k"),
-		Value:    []byte(str("v")),
-		Deadline: d,
+	id := strconv.Itoa(shard) + "/" + m.ID
+	if held {
+		id = heldID(shard, m.ID)
 	}
+	return backend.Expired[string, []byte]{ID: id, Key: str("k"), Value: []byte(str("v")), Deadline: d}
 }
+
+// heldID is the event ID of entry id of a shard's held stream.
+func heldID(shard int, id string) string { return strconv.Itoa(shard) + "h/" + id }
 
 // compareStreamIDs orders "ms-seq" stream IDs.
 func compareStreamIDs(a, b string) int {
@@ -592,22 +632,26 @@ func (bk *bucket) AckExpired(ctx context.Context, ids []string) error {
 	if err := bk.check(); err != nil {
 		return err
 	}
-	byShard := make(map[int][]string)
+	byStream := make(map[string][]string)
 	for _, id := range ids {
 		s, sid, ok := strings.Cut(id, "/")
+		s, held := strings.CutSuffix(s, "h")
 		n, err := strconv.Atoi(s)
 		if !ok || err != nil || n < 0 || n >= len(bk.tags) {
 			return bk.fail("AckExpired", fmt.Errorf("event id %q is not one of this bucket's", id))
 		}
-		byShard[n] = append(byShard[n], sid)
+		stream := bk.tags[n] + ":out"
+		if held {
+			stream = bk.tags[n] + ":held"
+		}
+		byStream[stream] = append(byStream[stream], sid)
 	}
-	if len(byShard) == 0 {
+	if len(byStream) == 0 {
 		return nil
 	}
 	cmds, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
 		var out []goredis.Cmder
-		for n, sids := range byShard {
-			stream := bk.tags[n] + ":out"
+		for stream, sids := range byStream {
 			out = append(out, p.XAck(ctx, stream, group, sids...), p.XDel(ctx, stream, sids...))
 		}
 		return out

@@ -16,6 +16,7 @@
 //	livedict:{sessions#7}:seq       counter for versions and access stamps
 //	livedict:{sessions#7}:fence     counter for lock fencing tokens
 //	livedict:{sessions#7}:out       stream: the expiry outbox, group "livedict"
+//	livedict:{sessions#7}:held      stream: expiry events writes claimed, group "livedict"
 //	livedict:{sessions#7}:l:<key>   a lock: "until owner"
 //	livedict:{sessions}:meta        the bucket's shard count
 //
@@ -45,7 +46,18 @@
 // their hooks ran. Events a consumer took but never acknowledged (it
 // crashed, or a reply was lost) are claimed again by XAUTOCLAIM once idle
 // for the claim lease: at-least-once. Entries that expired while no process
-// ran are swept by the first that starts. A bucket's outbox keeps about its
+// ran are swept by the first that starts.
+//
+// A write that meets an expired, unswept entry of its key and claims its
+// event (backend.Write.ClaimDisplaced) moves it, in its script, to the
+// shard's held stream instead, filed with XCLAIM FORCE as pending for the
+// writing handle's consumer: the writer delivers that one event and
+// acknowledges it like any other. Nobody reads the held stream with
+// XREADGROUP, so no other consumer gets the event while the writer holds
+// it; if the writer's process dies first, the event stays pending, and
+// XAUTOCLAIM hands it to another consumer (or to the next process) once it
+// has been idle for the claim lease, as with the outbox. Held events are
+// being delivered: they do not count against the retention. A bucket's outbox keeps about its
 // retention in events: past it, the oldest are deleted and counted (two
 // processes trimming at once may drop a few more, as the shards cannot be
 // trimmed in one script).
@@ -323,11 +335,9 @@ func (b *Backend) Bucket(ctx context.Context, cfg backend.BucketConfig) (backend
 	if b.closed.Load() {
 		return nil, errBackendClosed
 	}
-	if cfg.Name == "" {
-		return nil, invalid("Bucket", "bucket name is empty")
-	}
-	if cfg.Limit.MaxKeys < 0 || cfg.Limit.MaxKeys > 0 && cfg.Limit.Policy != backend.RejectNew && cfg.Limit.Policy != backend.EvictLRU {
-		return nil, invalid("Bucket", "bucket %q: bad limit %d (%v)", cfg.Name, cfg.Limit.MaxKeys, cfg.Limit.Policy)
+	cfg, err := cfg.Normalize()
+	if err != nil {
+		return nil, fmt.Errorf("livedict/redis: open bucket: %w", err)
 	}
 	name := escapeBucket.Replace(cfg.Name)
 	shards := b.cfg.shards
@@ -349,10 +359,6 @@ func (b *Backend) Bucket(ctx context.Context, cfg backend.BucketConfig) (backend
 		}
 		return nil, invalid("Bucket", "bucket %q was created with %d shards, not %d: %s", cfg.Name, have, shards, why)
 	}
-	retention := cfg.Retention
-	if retention <= 0 {
-		retention = backend.DefaultRetention
-	}
 	b.mu.Lock()
 	dropped, ok := b.dropped[cfg.Name]
 	if !ok {
@@ -365,7 +371,7 @@ func (b *Backend) Bucket(ctx context.Context, cfg backend.BucketConfig) (backend
 		name:      cfg.Name,
 		limit:     cfg.Limit,
 		lru:       cfg.Limit.MaxKeys > 0 && cfg.Limit.Policy == backend.EvictLRU,
-		retention: retention,
+		retention: cfg.Retention,
 		consumer:  randomID(),
 		dropped:   dropped,
 		tags:      make([]string, shards),

@@ -11,7 +11,9 @@ import goredis "github.com/redis/go-redis/v9"
 // An entry is a hash: v (value), d (deadline, Unix ms, 0 for none), n (its
 // version). The shard's sorted sets index it: idx (every key, score 0, so
 // it pages by key), dl (keys with a deadline, by deadline) and lru (EvictLRU
-// buckets only, by access stamp).
+// buckets only, by access stamp). Expired entries go, with their value, to
+// the shard's out stream, or, when a write claims the one it displaces, to
+// its held stream (see putScript).
 
 // prelude holds the helpers every script shares.
 const prelude = `
@@ -44,29 +46,59 @@ end
 `
 
 // putScript: ARGV tag, key, value, deadline, keepTTL, conditional,
-// ifVersion, now, maxKeys, lru, reclaimMs.
-// Returns {code, moved, existed, prevV, prevD, prevN, version,
-// evicted key, v, d, n ...}; code 0 ok, 1 version conflict, 2 limit.
+// ifVersion, now, maxKeys, lru, reclaimMs, wantPrev, holder, group.
+// Returns {code, moved, heldID, heldV, heldD, existed, prevV, prevD, prevN,
+// evicted key, v, d, n ...}; code 0 ok, 1 version conflict, 2 limit (the
+// first three fields are set then too: a displaced entry moved before the
+// check). The previous value is read and returned only when wantPrev is 1.
+// An expired entry the write displaces goes to the outbox, or, when holder
+// (a consumer name) is given, to the shard's held stream, pending for
+// holder in group: see hold.
 var putScript = goredis.NewScript(prelude + `
+-- hold moves an expired entry to the held stream, claimed by consumer:
+-- XCLAIM FORCE files it in the group's pending list as if consumer had
+-- read it. Nobody reads the held stream with '>': its events reach other
+-- consumers only by XAUTOCLAIM, once idle for a claim lease, so one whose
+-- holder died unacknowledged is delivered again.
+local function hold(key, v, d, consumer, grp)
+	local held = tag .. ':held'
+	redis.pcall('XGROUP', 'CREATE', held, grp, '0', 'MKSTREAM') -- BUSYGROUP when it exists
+	local id = redis.call('XADD', held, '*', 'k', key, 'v', v, 'd', d)
+	redis.call('XCLAIM', held, grp, consumer, 0, id, 'FORCE', 'JUSTID')
+	redis.call('DEL', ek(key))
+	unindex(key)
+	return id
+end
+
 local key, now = ARGV[2], tonumber(ARGV[8])
-local cur = redis.call('HMGET', ek(key), 'v', 'd', 'n')
+local cur = redis.call('HMGET', ek(key), 'd', 'n')
 local exists = cur[1] ~= false
-local moved = 0
-if exists and expired(tonumber(cur[2]), now) then
-	expire_to_outbox(key, cur[1], cur[2])
-	moved, exists = 1, false
+local res = {0, 0, '', '', 0, 0, '', 0, 0}
+if exists and expired(tonumber(cur[1]), now) then
+	local v = redis.call('HGET', ek(key), 'v')
+	if ARGV[13] ~= '' then
+		res[3], res[4], res[5] = hold(key, v, cur[1], ARGV[13], ARGV[14]), v, tonumber(cur[1])
+	else
+		expire_to_outbox(key, v, cur[1])
+	end
+	res[2], exists = 1, false
 end
 if ARGV[6] == '1' then
 	local have = 0
-	if exists then have = tonumber(cur[3]) end
-	if have ~= tonumber(ARGV[7]) then return {1, moved} end
+	if exists then have = tonumber(cur[2]) end
+	if have ~= tonumber(ARGV[7]) then
+		res[1] = 1
+		return res
+	end
 end
-local res = {0, moved, 0, '', 0, 0, 0}
 local max = tonumber(ARGV[9])
 if not exists and max > 0 then
 	local n = live_count(now)
 	if n >= max then
-		if ARGV[10] ~= '1' then return {2, moved} end
+		if ARGV[10] ~= '1' then
+			res[1] = 2
+			return res
+		end
 		local need, pos, victims = n - max + 1, 0, {}
 		while need > 0 do
 			local batch = redis.call('ZRANGE', tag .. ':lru', pos, pos + 63)
@@ -91,11 +123,12 @@ if not exists and max > 0 then
 end
 local deadline = tonumber(ARGV[4])
 if exists then
-	res[3], res[4], res[5], res[6] = 1, cur[1], tonumber(cur[2]), tonumber(cur[3])
-	if ARGV[5] == '1' then deadline = tonumber(cur[2]) end
+	if ARGV[12] == '1' then
+		res[6], res[7], res[8], res[9] = 1, redis.call('HGET', ek(key), 'v'), tonumber(cur[1]), tonumber(cur[2])
+	end
+	if ARGV[5] == '1' then deadline = tonumber(cur[1]) end
 end
 local version = redis.call('INCR', tag .. ':seq')
-res[7] = version
 redis.call('HSET', ek(key), 'v', ARGV[3], 'd', deadline, 'n', version)
 redis.call('ZADD', tag .. ':idx', 0, key)
 if deadline > 0 then
@@ -211,12 +244,15 @@ end
 return ok
 `)
 
-// closeScript removes this handle's consumer from the shard's outbox group
-// if nothing is pending for it: ARGV tag, group, consumer.
+// closeScript removes this handle's consumer from the groups of the
+// shard's outbox and held streams where nothing is pending for it: ARGV
+// tag, group, consumer.
 var closeScript = goredis.NewScript(prelude + `
-local ok, pending = pcall(redis.call, 'XPENDING', tag .. ':out', ARGV[2], '-', '+', 1, ARGV[3])
-if ok and #pending == 0 then
-	redis.call('XGROUP', 'DELCONSUMER', tag .. ':out', ARGV[2], ARGV[3])
+for _, stream in ipairs({tag .. ':out', tag .. ':held'}) do
+	local ok, pending = pcall(redis.call, 'XPENDING', stream, ARGV[2], '-', '+', 1, ARGV[3])
+	if ok and #pending == 0 then
+		redis.call('XGROUP', 'DELCONSUMER', stream, ARGV[2], ARGV[3])
+	end
 end
 return 0
 `)

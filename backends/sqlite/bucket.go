@@ -48,9 +48,12 @@ func randomID() string {
 // SQL shared by several operations. Parameters are numbered where one is
 // used twice.
 const (
-	live      = `(deadline = 0 OR deadline > ?)`
-	getSQL    = `SELECT value, deadline, version FROM livedict_entries WHERE bucket = ? AND key = ?`
-	getLive   = getSQL + ` AND ` + live
+	live    = `(deadline = 0 OR deadline > ?)`
+	getSQL  = `SELECT value, deadline, version FROM livedict_entries WHERE bucket = ? AND key = ?`
+	getLive = getSQL + ` AND ` + live
+	// getMeta is getSQL without the value, for a write that does not
+	// report the previous one.
+	getMeta   = `SELECT deadline, version FROM livedict_entries WHERE bucket = ? AND key = ?`
 	nextSeq   = `INSERT INTO livedict_buckets (bucket, seq) VALUES (?, 1) ON CONFLICT (bucket) DO UPDATE SET seq = seq + 1 RETURNING seq`
 	nextFence = `INSERT INTO livedict_buckets (bucket, fence) VALUES (?, 1) ON CONFLICT (bucket) DO UPDATE SET fence = fence + 1 RETURNING fence`
 	countLive = `SELECT count(*) FROM livedict_entries WHERE bucket = ? AND ` + live
@@ -226,8 +229,15 @@ func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], 
 	if err := bk.check(); err != nil {
 		return res, err
 	}
+	var displaced int64 // the outbox row of a displaced entry this write claimed
 	err := bk.update(ctx, func(tx *sql.Conn, dropped *int) error {
-		cur, err := scanEntry(tx.QueryRowContext(ctx, getSQL, bk.name, key))
+		var cur backend.Entry[[]byte]
+		var err error
+		if w.WantPrev {
+			cur, err = scanEntry(tx.QueryRowContext(ctx, getSQL, bk.name, key))
+		} else {
+			err = tx.QueryRowContext(ctx, getMeta, bk.name, key).Scan(&cur.Deadline, &cur.Version)
+		}
 		exists := err == nil
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -235,11 +245,18 @@ func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], 
 		if exists && !cur.Live(now) {
 			// An expiry the sweep has not reached yet: report it before the
 			// key is reused, so a Set never swallows an expiry.
-			if err := bk.moveToOutbox(ctx, tx, key, cur); err != nil {
-				return err
-			}
-			if err := bk.trimOutbox(ctx, tx, now, dropped); err != nil {
-				return err
+			if w.ClaimDisplaced > 0 {
+				if res.Displaced, err = bk.claimDisplaced(ctx, tx, key, now, w.ClaimDisplaced); err != nil {
+					return err
+				}
+				displaced, _ = strconv.ParseInt(res.Displaced.ID, 10, 64)
+			} else {
+				if err := bk.moveToOutbox(ctx, tx, key); err != nil {
+					return err
+				}
+				if err := bk.trimOutbox(ctx, tx, now, dropped); err != nil {
+					return err
+				}
 			}
 			res.ExpiredMoved, exists = true, false
 		}
@@ -265,9 +282,10 @@ func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], 
 		if err != nil {
 			return err
 		}
-		res.Version = version
 		if exists {
-			res.Prev, res.Existed = cur, true
+			if w.WantPrev {
+				res.Prev, res.Existed = cur, true
+			}
 			deadline := w.Deadline
 			if w.KeepTTL {
 				deadline = cur.Deadline
@@ -280,15 +298,18 @@ func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], 
 			bk.name, key, nonNil(w.Value), w.Deadline, version, stamp)
 		return err
 	})
-	if err != nil {
-		if outcome(err) {
-			// Conflict or limit: what the transaction moved to the outbox
-			// stays there, as the result says.
-			return res, err
-		}
+	if err != nil && !outcome(err) {
 		return backend.WriteResult[string, []byte]{}, bk.failKey("Put", key, err)
 	}
-	return res, nil
+	// Committed, with or without an outcome error (conflict or limit): what
+	// the transaction moved to the outbox stays there, as the result says,
+	// and a claimed event is in flight like one ClaimExpired handed out.
+	if res.Displaced != nil {
+		bk.inflightMu.Lock()
+		bk.inflight[displaced] = time.Now()
+		bk.inflightMu.Unlock()
+	}
+	return res, err
 }
 
 // makeRoom enforces the key limit for a new key: it fails with ErrLimit or
@@ -330,14 +351,35 @@ func (bk *bucket) makeRoom(ctx context.Context, tx *sql.Conn, now int64) ([]back
 	return victims, nil
 }
 
-// moveToOutbox moves one expired entry to the outbox.
-func (bk *bucket) moveToOutbox(ctx context.Context, tx *sql.Conn, key string, e backend.Entry[[]byte]) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO livedict_outbox (bucket, key, value, deadline) VALUES (?, ?, ?, ?)`,
-		bk.name, key, nonNil(e.Value), e.Deadline); err != nil {
+// moveToOutbox moves one expired entry to the outbox, unclaimed.
+func (bk *bucket) moveToOutbox(ctx context.Context, tx *sql.Conn, key string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO livedict_outbox (bucket, key, value, deadline)
+		SELECT bucket, key, value, deadline FROM livedict_entries WHERE bucket = ? AND key = ?`, bk.name, key); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `DELETE FROM livedict_entries WHERE bucket = ? AND key = ?`, bk.name, key)
 	return err
+}
+
+// claimDisplaced moves one expired entry to the outbox already claimed by
+// this handle until now+lease, as ClaimExpired would have claimed it, and
+// returns its event. Claimed events do not count against the retention, so
+// there is nothing to trim.
+func (bk *bucket) claimDisplaced(ctx context.Context, tx *sql.Conn, key string, now int64, lease time.Duration) (*backend.Expired[string, []byte], error) {
+	ev := &backend.Expired[string, []byte]{Key: key}
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO livedict_outbox (bucket, key, value, deadline, owner, claimed_until)
+		SELECT bucket, key, value, deadline, ?, ? FROM livedict_entries WHERE bucket = ? AND key = ?
+		RETURNING id, value, deadline`,
+		bk.owner, now+lease.Milliseconds(), bk.name, key).Scan(&id, &ev.Value, &ev.Deadline)
+	if err != nil {
+		return nil, err
+	}
+	ev.ID, ev.Value = strconv.FormatInt(id, 10), nonNil(ev.Value)
+	if _, err := tx.ExecContext(ctx, `DELETE FROM livedict_entries WHERE bucket = ? AND key = ?`, bk.name, key); err != nil {
+		return nil, err
+	}
+	return ev, nil
 }
 
 // trimOutbox deletes the oldest unclaimed events beyond the retention and

@@ -75,7 +75,9 @@
 // ClaimExpired marks unclaimed outbox events, and those whose claim lease
 // ended, as claimed by this bucket handle until now+lease, in one UPDATE ...
 // RETURNING inside a write transaction, so each event goes to exactly one
-// process at a time; AckExpired deletes them. An event whose consumer died
+// process at a time; AckExpired deletes them. A Put that displaces an
+// expired entry and claims it (Write.ClaimDisplaced) inserts its outbox row
+// already claimed by its handle, in the same transaction. An event whose consumer died
 // is claimed again when its lease ends (at-least-once). A handle does not
 // hand an event back to its own store while that event is in flight, until
 // the lease has also passed on the monotonic clock, so a wall clock that
@@ -333,15 +335,9 @@ func (b *Backend) Bucket(_ context.Context, cfg backend.BucketConfig) (backend.B
 	if b.closed.Load() {
 		return nil, backend.ErrClosed
 	}
-	if cfg.Name == "" {
-		return nil, invalid("Bucket", "bucket name is empty")
-	}
-	if cfg.Limit.MaxKeys < 0 || cfg.Limit.MaxKeys > 0 && cfg.Limit.Policy != backend.RejectNew && cfg.Limit.Policy != backend.EvictLRU {
-		return nil, invalid("Bucket", "bucket %q: bad limit %d (%v)", cfg.Name, cfg.Limit.MaxKeys, cfg.Limit.Policy)
-	}
-	retention := cfg.Retention
-	if retention <= 0 {
-		retention = backend.DefaultRetention
+	cfg, err := cfg.Normalize()
+	if err != nil {
+		return nil, fmt.Errorf("livedict/sqlite: open bucket: %w", err)
 	}
 	b.mu.Lock()
 	dropped, ok := b.dropped[cfg.Name]
@@ -355,7 +351,7 @@ func (b *Backend) Bucket(_ context.Context, cfg backend.BucketConfig) (backend.B
 		name:      cfg.Name,
 		limit:     cfg.Limit,
 		lru:       cfg.Limit.MaxKeys > 0 && cfg.Limit.Policy == backend.EvictLRU,
-		retention: retention,
+		retention: cfg.Retention,
 		owner:     randomID(),
 		dropped:   dropped,
 		inflight:  make(map[int64]time.Time),

@@ -110,18 +110,25 @@ func TestVersions(t *testing.T) {
 	raw := rawBucket(t, b, backend.BucketConfig{Name: "v"})
 	seen := map[uint64]bool{}
 	now := time.Now().UnixMilli()
+	version := func(key string) uint64 {
+		t.Helper()
+		e, ok, err := raw.Get(bg, key, now)
+		if err != nil || !ok {
+			t.Fatalf("Get(%q) = %+v, %v, %v", key, e, ok, err)
+		}
+		return e.Version
+	}
 	for i := range 20 {
-		res, err := raw.Put(bg, "k", backend.Write[[]byte]{Value: []byte{byte(i)}}, now)
-		if err != nil {
+		if _, err := raw.Put(bg, "k", backend.Write[[]byte]{Value: []byte{byte(i)}}, now); err != nil {
 			t.Fatal(err)
 		}
-		if res.Version == 0 || seen[res.Version] {
-			t.Fatalf("write %d got version %d (seen: %v)", i, res.Version, seen)
+		v := version("k")
+		if v == 0 || seen[v] {
+			t.Fatalf("write %d got version %d (seen: %v)", i, v, seen)
 		}
-		seen[res.Version] = true
-		e, ok, err := raw.Get(bg, "k", now)
-		if err != nil || !ok || e.Version != res.Version {
-			t.Fatalf("Get after write %d = %+v, %v, %v; want version %d", i, e, ok, err, res.Version)
+		seen[v] = true
+		if again := version("k"); again != v {
+			t.Fatalf("Get after write %d changed the version from %d to %d", i, v, again)
 		}
 		if i%3 == 0 {
 			if _, ok, err := raw.Delete(bg, "k", now); !ok || err != nil {
@@ -136,22 +143,24 @@ func TestVersions(t *testing.T) {
 	if _, err := plainDB(t, b.Path()).Exec(`UPDATE livedict_entries SET version = ? WHERE bucket = 'v' AND key = 'k'`, 1000*gen+gen-1); err != nil {
 		t.Fatal(err)
 	}
-	res, err := raw.Put(bg, "k", backend.Write[[]byte]{Value: []byte("x")}, now)
-	if err != nil || res.Version%gen != 0 || res.Version == 1001*gen || seen[res.Version] {
-		t.Fatalf("write after the last version of a generation got version %d (%v); want a new generation", res.Version, err)
+	if _, err := raw.Put(bg, "k", backend.Write[[]byte]{Value: []byte("x")}, now); err != nil {
+		t.Fatal(err)
+	}
+	if v := version("k"); v%gen != 0 || v == 1001*gen || seen[v] {
+		t.Fatalf("write after the last version of a generation got version %d; want a new generation", v)
 	}
 	// Conditional writes compare versions.
-	res, err = raw.Put(bg, "c", backend.Write[[]byte]{Value: []byte("a"), Conditional: true}, now)
-	if err != nil {
+	if _, err := raw.Put(bg, "c", backend.Write[[]byte]{Value: []byte("a"), Conditional: true}, now); err != nil {
 		t.Fatalf("conditional create: %v", err)
 	}
+	first := version("c")
 	if _, err := raw.Put(bg, "c", backend.Write[[]byte]{Value: []byte("b"), Conditional: true}, now); !errors.Is(err, backend.ErrConflict) {
 		t.Fatalf("conditional create of an existing key: %v, want ErrConflict", err)
 	}
-	if _, err := raw.Put(bg, "c", backend.Write[[]byte]{Value: []byte("b"), Conditional: true, IfVersion: res.Version}, now); err != nil {
+	if _, err := raw.Put(bg, "c", backend.Write[[]byte]{Value: []byte("b"), Conditional: true, IfVersion: first}, now); err != nil {
 		t.Fatalf("conditional write at the right version: %v", err)
 	}
-	if err := raw.DeleteIf(bg, "c", res.Version, now); !errors.Is(err, backend.ErrConflict) {
+	if err := raw.DeleteIf(bg, "c", first, now); !errors.Is(err, backend.ErrConflict) {
 		t.Fatalf("DeleteIf at an old version: %v, want ErrConflict", err)
 	}
 }

@@ -162,12 +162,24 @@ func (b *codecBucket[K, V]) Put(ctx context.Context, key K, w backend.Write[V], 
 	raw := backend.Write[[]byte]{
 		Value: val, Deadline: w.Deadline, KeepTTL: w.KeepTTL,
 		Conditional: w.Conditional, IfVersion: w.IfVersion,
+		WantPrev: w.WantPrev, ClaimDisplaced: w.ClaimDisplaced,
 	}
 	r, err := b.raw.Put(ctx, ks, raw, now)
-	if err != nil {
-		return backend.WriteResult[K, V]{}, err
+	// A Put that fails with a conflict or the limit may still have
+	// displaced an expired entry: that is reported with the error.
+	res := backend.WriteResult[K, V]{Existed: r.Existed, ExpiredMoved: r.ExpiredMoved}
+	if d := r.Displaced; d != nil {
+		if v, derr := b.decode(d.Key, d.Value); derr != nil {
+			// Like a claimed event that does not decode: it stays in the
+			// outbox, unacknowledged, until the retention or a fix.
+			b.logger.Error("livedict: expired record does not decode; left in the outbox", "bucket", b.name, "key", d.Key, "err", derr)
+		} else {
+			res.Displaced = &backend.Expired[K, V]{ID: d.ID, Key: key, Value: v, Deadline: d.Deadline}
+		}
 	}
-	res := backend.WriteResult[K, V]{Existed: r.Existed, Version: r.Version, ExpiredMoved: r.ExpiredMoved}
+	if err != nil {
+		return res, err
+	}
 	if r.Existed {
 		// The write succeeded; a previous value that does not decode only
 		// costs its hook the value, so it is logged rather than returned.

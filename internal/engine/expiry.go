@@ -7,9 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/livedict/livedict/backend"
 	"github.com/livedict/livedict/clock"
-	"github.com/livedict/livedict/sandbox"
 )
 
 const (
@@ -33,9 +31,6 @@ type scheduler struct {
 	// ctx ends when the store closes, cutting short backend I/O.
 	ctx    context.Context
 	cancel context.CancelFunc
-
-	ackMu sync.Mutex
-	acks  []string
 }
 
 func (sc *scheduler) start(s interface{ schedule() }) {
@@ -109,12 +104,10 @@ func (s *Store[K, V]) schedule() {
 		default:
 		}
 		// While OnExpire hooks listen, a sweep and the delivery of what it
-		// swept exclude writers (see orderAfterSweep), so that a key set
-		// again right after its sweep raises OnSet after its OnExpire.
+		// swept exclude writers (see eventOrder), so that a key set again
+		// right after its sweep raises OnSet after its OnExpire.
 		listening := s.table().has(kindExpire)
-		if listening {
-			s.gate.sweep()
-		}
+		release := s.ev.sweep(listening)
 		now := s.nowMs()
 		// While a hook listens, each swept batch is delivered (claimed)
 		// before the next is swept, and a batch is never larger than the
@@ -124,10 +117,10 @@ func (s *Store[K, V]) schedule() {
 		batch := sweepBatch
 		var inline []call
 		if listening {
-			batch = min(batch, s.retention())
+			batch = min(batch, s.retention)
 			// Events that waited for a listener go first, before a sweep
 			// adds to them.
-			inline = s.deliverExpired(ctx, inline)
+			inline = s.ev.deliverBacklog(ctx, inline)
 		}
 		for {
 			n, err := s.b.SweepExpired(ctx, now, batch)
@@ -140,18 +133,16 @@ func (s *Store[K, V]) schedule() {
 				break
 			}
 			s.st.expired.Add(uint64(n))
-			inline = s.deliverExpired(ctx, inline)
+			inline = s.ev.deliverBacklog(ctx, inline)
 			if n < batch {
 				break
 			}
 		}
-		if listening {
-			s.gate.done()
-		}
+		release()
 		// Inline OnExpire hooks run on the scheduler, but outside the
 		// sweep's exclusion: they may write to the store.
-		s.runInline(ctx, inline)
-		s.flushAcks(ctx)
+		s.ev.runInline(ctx, inline)
+		s.ev.flushAcks(ctx)
 
 		// Sleep until the next deadline, or for a backend that other
 		// processes write to, at most one poll interval; with neither,
@@ -185,104 +176,6 @@ func (s *Store[K, V]) schedule() {
 		}
 		if timer != nil {
 			timer.Stop()
-		}
-	}
-}
-
-// orderAfterSweep makes a write that raises events wait for a sweep in
-// progress to deliver what it swept, and returns the release function. A
-// write from inside a hook does not wait: the sweep may itself be waiting
-// for that hook's queue. A write whose ctx ends while it waits fails with
-// ctx's error.
-func (s *Store[K, V]) orderAfterSweep(ctx context.Context, hs *hookTable[K, V]) (func(), error) {
-	if !hs.has(kindExpire) || sandbox.InHook(ctx) {
-		return noop, nil
-	}
-	if err := s.gate.enter(ctx); err != nil {
-		return nil, err
-	}
-	return s.gate.leave, nil
-}
-
-// deliverExpired claims outbox events, queues them to the asynchronous
-// OnExpire hooks and returns the inline calls appended to inline. With no
-// OnExpire hook registered it leaves the outbox alone: events wait for the
-// first hook, up to the retention limit.
-func (s *Store[K, V]) deliverExpired(ctx context.Context, inline []call) []call {
-	for {
-		hs := s.table()
-		if !hs.has(kindExpire) {
-			return inline
-		}
-		evs, err := s.b.ClaimExpired(ctx, s.nowMs(), claimBatch, claimLease)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Error("livedict: claiming expiry events failed", "err", err)
-			}
-			return inline
-		}
-		for _, ev := range evs {
-			inline = s.emitExpired(ctx, hs, ev, inline)
-		}
-		if len(evs) < claimBatch {
-			return inline
-		}
-	}
-}
-
-// emitExpired queues one expiry to its hooks and acknowledges it once every
-// call has finished, failed or been skipped: a crash before that leaves the
-// event in a durable outbox, to be delivered again.
-func (s *Store[K, V]) emitExpired(ctx context.Context, hs *hookTable[K, V], ev backend.Expired[K, V], inline []call) []call {
-	scoped := hs.scoped[kindExpire][ev.Key]
-	global := hs.global[kindExpire]
-	pending := &atomic.Int32{}
-	pending.Store(int32(len(scoped) + len(global) + 1))
-	done := func() {
-		if pending.Add(-1) == 0 {
-			s.queueAck(ev.ID)
-		}
-	}
-	ks := s.keyString(ev.Key)
-	h := s.hash(ev.Key)
-	left := len(scoped) + len(global)
-	for _, list := range [2][]*hook[K, V]{scoped, global} {
-		for _, hk := range list {
-			left--
-			c := sandbox.Call{Hook: hk.sb, Key: ks, Fn: bind(hk.fn, ev.Key, s.hookValue(ev.Value, false, left)), Done: done}
-			inline = s.dispatch(ctx, hk, h, c, inline)
-		}
-	}
-	done()
-	return inline
-}
-
-func (s *Store[K, V]) queueAck(id string) {
-	s.sched.ackMu.Lock()
-	s.sched.acks = append(s.sched.acks, id)
-	s.sched.ackMu.Unlock()
-	if s.poll > 0 {
-		s.sched.kick()
-	}
-}
-
-func (s *Store[K, V]) flushAcks(ctx context.Context) {
-	s.sched.ackMu.Lock()
-	ids := s.sched.acks
-	s.sched.acks = nil
-	s.sched.ackMu.Unlock()
-	if len(ids) == 0 {
-		return
-	}
-	if err := s.b.AckExpired(ctx, ids); err != nil {
-		// Keep them for the next flush (Close flushes once more, with a
-		// context of its own): an event left unacknowledged is delivered
-		// again after its lease, at-least-once but twice.
-		s.sched.ackMu.Lock()
-		s.sched.acks = append(ids, s.sched.acks...)
-		s.sched.ackMu.Unlock()
-		if ctx.Err() == nil {
-			s.log.Warn("livedict: acknowledging expiry events failed", "err", err, "events", len(ids))
 		}
 	}
 }

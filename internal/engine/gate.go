@@ -10,7 +10,8 @@ import (
 // writes) may give up when their ctx ends: a sweep stuck on a backend that
 // does not answer must not hold a Set past its caller's deadline. A sweep
 // announces itself before waiting for the writes in flight, so a stream of
-// writes cannot starve it.
+// writes cannot starve it. A store's eventOrder holds it; see the lock order
+// there.
 type sweepGate struct {
 	mu       sync.Mutex
 	writers  int

@@ -207,27 +207,6 @@ func (s *Store[K, V]) OnEvict(fn func(ctx context.Context, key K, v V), opts ...
 // call is an inline hook call waiting for its operation to finish.
 type call = sandbox.Call
 
-// emit raises one event: it queues the calls of the asynchronous hooks and
-// returns the inline ones, appended to inline. Key-scoped hooks come first.
-// copyValue says whether v is shared with the caller, so that even the
-// first hook needs a copy.
-func (s *Store[K, V]) emit(ctx context.Context, hs *hookTable[K, V], k kind, key K, h uint64, v V, copyValue bool, inline []call) []call {
-	scoped := hs.scoped[k][key]
-	global := hs.global[k]
-	if len(scoped)+len(global) == 0 {
-		return inline
-	}
-	ks := s.keyString(key)
-	left := len(scoped) + len(global)
-	for _, list := range [2][]*hook[K, V]{scoped, global} {
-		for _, hk := range list {
-			left--
-			inline = s.dispatch(ctx, hk, h, sandbox.Call{Hook: hk.sb, Key: ks, Fn: bind(hk.fn, key, s.hookValue(v, copyValue, left))}, inline)
-		}
-	}
-	return inline
-}
-
 // hookValue gives a hook its own copy of an event's value: hooks run
 // concurrently with the caller and with each other. A value the caller does
 // not share (owned) goes, uncopied, to the last hook, once no more copies
@@ -243,24 +222,6 @@ func (s *Store[K, V]) hookValue(v V, shared bool, hooksLeft int) V {
 // that emit's key and value stay on the stack when no hook is registered.
 func bind[K comparable, V any](fn func(context.Context, K, V), key K, v V) func(context.Context) {
 	return func(ctx context.Context) { fn(ctx, key, v) }
-}
-
-// dispatch queues c, or appends it to inline for an inline hook. Failures to
-// queue (a full queue with Drop, a closed pool, a ctx that ended while
-// waiting for room) are counted and reported by the pool; they never fail
-// the operation that raised the event.
-func (s *Store[K, V]) dispatch(ctx context.Context, hk *hook[K, V], h uint64, c sandbox.Call, inline []call) []call {
-	if hk.inline {
-		return append(inline, c)
-	}
-	_ = s.pool.Submit(ctx, h, c)
-	return inline
-}
-
-func (s *Store[K, V]) runInline(ctx context.Context, calls []call) {
-	for _, c := range calls {
-		s.pool.RunInline(ctx, c)
-	}
 }
 
 func (s *Store[K, V]) hookFailed(f sandbox.Failure) {

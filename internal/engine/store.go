@@ -33,17 +33,15 @@ type Store[K comparable, V any] struct {
 	owned  bool // close be on Close
 	clk    clock.Clock
 	log    *slog.Logger
-	pool   *sandbox.Pool
 	seed   maphash.Seed
 	poll   time.Duration
 	defTTL time.Duration
+	// retention is the bucket's outbox capacity, normalized.
+	retention int
 
 	hooks[K, V]
-
-	// stripes order the events of one key: an operation that raises events
-	// holds its key's stripe from the backend write until its events are
-	// queued, so events reach the hook queue in the order of the writes.
-	stripes [64]chan struct{}
+	// ev orders hook events and owns the hook pool; see eventOrder.
+	ev eventOrder[K, V]
 
 	owner   string // lock owner prefix, unique to this store
 	lockSeq atomic.Uint64
@@ -51,7 +49,6 @@ type Store[K comparable, V any] struct {
 	waiters map[K]*waiter
 
 	sched scheduler
-	gate  sweepGate // see orderAfterSweep
 
 	asyncOnce sync.Once
 	async     *executor
@@ -99,20 +96,17 @@ func New[K comparable, V any](codec Codec[K, V], opts ...livedict.Option) (*Stor
 	if err := s.open(context.Background()); err != nil {
 		return nil, err
 	}
-	for i := range s.stripes {
-		s.stripes[i] = make(chan struct{}, 1)
-	}
 	workers := cfg.HookWorkers
 	if workers == 0 {
 		workers = max(4, runtime.GOMAXPROCS(0))
 	}
-	s.pool = sandbox.New(sandbox.Config{
+	s.ev.init(s, sandbox.New(sandbox.Config{
 		Workers:   workers,
 		QueueSize: cfg.HookQueue,
 		Overflow:  cfg.Overflow,
 		OnFailure: s.hookFailed,
 		Logger:    s.log,
-	})
+	}))
 	s.sched.start(s)
 	return s, nil
 }
@@ -129,8 +123,14 @@ func (s *Store[K, V]) open(ctx context.Context) error {
 	if be == nil {
 		be, owned = memory.New(), true
 	}
-	bc := backend.BucketConfig{Name: s.cfg.Bucket, Limit: s.cfg.Limit, Retention: s.cfg.Retention}
-	var err error
+	bc, err := backend.BucketConfig{Name: s.cfg.Bucket, Limit: s.cfg.Limit, Retention: s.cfg.Retention}.Normalize()
+	if err != nil {
+		if owned {
+			be.Close()
+		}
+		return err
+	}
+	s.retention = bc.Retention
 	if mb, ok := be.(*memory.Backend); ok {
 		s.b, err = memory.Open[K, V](mb, bc, s.codec.Clone)
 	} else {
@@ -154,14 +154,6 @@ func (s *Store[K, V]) open(ctx context.Context) error {
 // nowMs is the store's notion of now for deadlines: Unix milliseconds.
 func (s *Store[K, V]) nowMs() int64 { return s.clk.Now().UnixMilli() }
 
-// retention is how many expiry events the bucket keeps for a listener.
-func (s *Store[K, V]) retention() int {
-	if s.cfg.Retention > 0 {
-		return s.cfg.Retention
-	}
-	return backend.DefaultRetention
-}
-
 func (s *Store[K, V]) hash(key K) uint64 { return maphash.Comparable(s.seed, key) }
 
 func (s *Store[K, V]) clone(v V) V {
@@ -183,22 +175,6 @@ func (s *Store[K, V]) check() error {
 		return backend.ErrClosed
 	}
 	return nil
-}
-
-// lockStripe takes the ordering stripe of key, as long as ctx allows.
-func (s *Store[K, V]) lockStripe(ctx context.Context, h uint64) (func(), error) {
-	c := s.stripes[h%uint64(len(s.stripes))]
-	select {
-	case c <- struct{}{}:
-		return func() { <-c }, nil
-	default:
-	}
-	select {
-	case c <- struct{}{}:
-		return func() { <-c }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }
 
 // write computes the backend write for a Set of v with opts at now.
@@ -247,75 +223,38 @@ func (s *Store[K, V]) Set(ctx context.Context, key K, v V, opts ...livedict.SetO
 	}
 	hs := s.table()
 	h := s.hash(key)
-	unlock, err := s.orderEvents(ctx, hs, h)
+	w.ClaimDisplaced = displacedLease(hs)
+	release, err := s.ev.begin(ctx, hs, h)
 	if err != nil {
 		return err
 	}
 	res, err := s.b.Put(ctx, key, w, now.UnixMilli())
-	if err != nil {
-		unlock()
-		return err
-	}
-	s.st.sets.add(1)
-	s.afterWrite(w.Deadline, res)
+	s.afterWrite(w.Deadline, res, err)
 	var inline []call
 	if len(hs.byID) > 0 {
-		inline = s.writeEvents(ctx, hs, key, h, v, res)
+		inline = s.ev.writeEvents(ctx, hs, key, h, v, res, err == nil)
 	}
-	unlock()
-	s.runInline(ctx, inline)
-	return nil
+	release()
+	s.ev.runInline(ctx, inline)
+	return err
 }
 
-// orderEvents is taken by a write that may raise events, from before the
-// backend write until its events are queued, so that one key's events reach
-// the hook queue in the order of the writes. It returns the release
-// function; without hooks there is nothing to order and it costs nothing.
-func (s *Store[K, V]) orderEvents(ctx context.Context, hs *hookTable[K, V], h uint64) (func(), error) {
-	if hs.async == 0 && !hs.has(kindExpire) {
-		return noop, nil
-	}
-	afterSweep, err := s.orderAfterSweep(ctx, hs)
-	if err != nil {
-		return nil, err
-	}
-	if hs.async == 0 {
-		return afterSweep, nil
-	}
-	unlockStripe, err := s.lockStripe(ctx, h)
-	if err != nil {
-		afterSweep()
-		return nil, err
-	}
-	return func() { unlockStripe(); afterSweep() }, nil
-}
-
-func noop() {}
-
-// afterWrite tells the scheduler about a new deadline or a moved expiry.
-func (s *Store[K, V]) afterWrite(deadline int64, res backend.WriteResult[K, V]) {
-	if res.ExpiredMoved {
+// afterWrite counts a Put that returned err and tells the scheduler about
+// its new deadline, or about an expiry it moved to the outbox (one the
+// write claimed is the write's to deliver).
+func (s *Store[K, V]) afterWrite(deadline int64, res backend.WriteResult[K, V], err error) {
+	if res.ExpiredMoved && res.Displaced == nil {
 		s.sched.kick()
-	} else if deadline != 0 {
+	} else if deadline != 0 && err == nil {
 		s.sched.deadline(deadline)
 	}
+	if err != nil {
+		return
+	}
+	s.st.sets.add(1)
 	if n := len(res.Evicted); n > 0 {
 		s.st.evicted.Add(uint64(n))
 	}
-}
-
-// writeEvents queues the events of a successful Put and returns the inline
-// hook calls to run once the stripe is released.
-func (s *Store[K, V]) writeEvents(ctx context.Context, hs *hookTable[K, V], key K, h uint64, v V, res backend.WriteResult[K, V]) []call {
-	var inline []call
-	if res.ExpiredMoved && hs.has(kindExpire) {
-		// Deliver the expiry of the replaced entry before the new Set.
-		inline = s.deliverExpired(ctx, inline)
-	}
-	for _, ev := range res.Evicted {
-		inline = s.emit(ctx, hs, kindEvict, ev.Key, s.hash(ev.Key), ev.Entry.Value, false, inline)
-	}
-	return s.emit(ctx, hs, kindSet, key, h, v, true, inline)
 }
 
 // Get returns the value of key, and false when there is none or it expired.
@@ -333,7 +272,7 @@ func (s *Store[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
 	}
 	s.st.hits.add(1)
 	if hs := s.table(); hs.has(kindGet) {
-		s.runInline(ctx, s.emit(ctx, hs, kindGet, key, s.hash(key), e.Value, true, nil))
+		s.ev.runInline(ctx, s.ev.emit(ctx, hs, kindGet, key, s.hash(key), e.Value, true, nil))
 	}
 	return e.Value, true, nil
 }
@@ -372,7 +311,7 @@ func (s *Store[K, V]) Delete(ctx context.Context, key K) (bool, error) {
 	}
 	hs := s.table()
 	h := s.hash(key)
-	unlock, err := s.orderEvents(ctx, hs, h)
+	release, err := s.ev.begin(ctx, hs, h)
 	if err != nil {
 		return false, err
 	}
@@ -380,10 +319,10 @@ func (s *Store[K, V]) Delete(ctx context.Context, key K) (bool, error) {
 	var inline []call
 	if err == nil && ok {
 		s.st.deletes.add(1)
-		inline = s.emit(ctx, hs, kindDelete, key, h, e.Value, false, nil)
+		inline = s.ev.emit(ctx, hs, kindDelete, key, h, e.Value, false, nil)
 	}
-	unlock()
-	s.runInline(ctx, inline)
+	release()
+	s.ev.runInline(ctx, inline)
 	return ok, err
 }
 
@@ -423,27 +362,28 @@ func (s *Store[K, V]) Update(ctx context.Context, key K, fn func(cur V, exists b
 			w.Conditional, w.IfVersion = true, cur.Version
 		}
 		hs := s.table()
-		unlock, err := s.orderEvents(ctx, hs, h)
+		w.ClaimDisplaced = displacedLease(hs)
+		release, err := s.ev.begin(ctx, hs, h)
 		if err != nil {
 			return err
 		}
 		var inline []call
 		if keep {
 			var res backend.WriteResult[K, V]
-			if res, err = s.b.Put(ctx, key, w, now.UnixMilli()); err == nil {
-				s.st.sets.add(1)
-				s.afterWrite(w.Deadline, res)
-				inline = s.writeEvents(ctx, hs, key, h, next, res)
-			}
+			res, err = s.b.Put(ctx, key, w, now.UnixMilli())
+			s.afterWrite(w.Deadline, res, err)
+			// A Put that lost the race may still have displaced an
+			// expired entry: its expiry is delivered before the retry.
+			inline = s.ev.writeEvents(ctx, hs, key, h, next, res, err == nil)
 		} else if err = s.b.DeleteIf(ctx, key, cur.Version, now.UnixMilli()); err == nil {
 			s.st.deletes.add(1)
-			inline = s.emit(ctx, hs, kindDelete, key, h, cur.Value, true, nil)
+			inline = s.ev.emit(ctx, hs, kindDelete, key, h, cur.Value, true, nil)
 		}
-		unlock()
+		release()
+		s.ev.runInline(ctx, inline)
 		if errors.Is(err, backend.ErrConflict) {
 			continue
 		}
-		s.runInline(ctx, inline)
 		return err
 	}
 }
@@ -515,7 +455,7 @@ func (s *Store[K, V]) Stats() livedict.Stats {
 		Expired:        s.st.expired.Load(),
 		Evicted:        s.st.evicted.Load(),
 		ExpiredDropped: s.b.DroppedExpired(),
-		Hooks:          livedict.HookStats(s.pool.Stats()),
+		Hooks:          livedict.HookStats(s.ev.pool.Stats()),
 	}
 }
 
@@ -531,12 +471,12 @@ func (s *Store[K, V]) Close() error {
 		}
 		s.closed.Store(true)
 		s.sched.stop()
-		s.pool.Close()
+		s.ev.pool.Close()
 		// The hooks have run: acknowledge their events, bounded so that an
 		// unreachable backend cannot hold Close (unacknowledged events are
 		// delivered again later).
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		s.flushAcks(ctx)
+		s.ev.flushAcks(ctx)
 		cancel()
 		s.closeErr = s.b.Close()
 		if s.owned {

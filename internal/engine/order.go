@@ -1,0 +1,295 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/livedict/livedict/backend"
+	"github.com/livedict/livedict/sandbox"
+)
+
+// eventOrder is the one owner of the order of a store's hook events: it
+// holds the sweep gate and the key stripes, hands events to the hook pool
+// and acknowledges the expiry events whose hooks have run. Writes go
+// through begin and writeEvents, the scheduler through sweep and
+// deliverBacklog; both through flushAcks.
+//
+// What it guarantees: the events of one key reach the hook queue in the
+// order of the writes that raised them (the pool runs one key's calls in
+// queue order), and a key's OnExpire reaches it before the OnSet of a Set
+// that follows the expiry, whether the scheduler swept the entry or the
+// Set displaced it (see writeEvents).
+//
+// Lock order. A goroutine holding one of these takes only those after it:
+//
+//  1. The sweep gate (gate). A write that raises events holds it shared
+//     while an OnExpire hook is registered, from before its backend write
+//     until its events are queued. The scheduler holds it exclusively
+//     while an OnExpire hook listens, from before its first claim until
+//     what it swept and claimed is queued. A write made with a hook call's
+//     context does not take it: the scheduler, holding it, may be waiting
+//     for room in that hook's queue.
+//  2. A key stripe (stripes), taken after the gate by a write while
+//     asynchronous hooks are registered, over the same span, so that two
+//     writes of one key queue their events in the order of their backend
+//     writes. The scheduler takes none: the gate alone orders its events
+//     against the writes.
+//  3. A hook queue: sandbox.Pool.Submit, which waits for room under the
+//     Block overflow policy (never from a hook call's context) while 1 and
+//     2 are held.
+//  4. ackMu, a leaf: taken by queueAck, which runs when the last call of an
+//     expiry event finishes (on a pool worker, or on the goroutine whose
+//     Submit dropped or skipped it), and by flushAcks around its slice
+//     swaps. No backend call and no other lock is taken under it.
+//
+// Backend calls are made under 1 and 2 (a write's Put, the scheduler's
+// claims and sweeps) and never under 4; AckExpired runs under none of them.
+// Inline hook calls run after 1 and 2 are released (runInline), so they may
+// call the store. Hook registration (hookMu) publishes a new table
+// atomically and is not part of this order.
+type eventOrder[K comparable, V any] struct {
+	s    *Store[K, V] // the hook table, key strings and values, the bucket
+	pool *sandbox.Pool
+
+	gate sweepGate
+	// stripes order the events of one key: a write that raises events
+	// holds its key's stripe from the backend write until its events are
+	// queued, so events reach the hook queue in the order of the writes.
+	stripes [64]chan struct{}
+
+	ackMu sync.Mutex
+	acks  []string // expiry events whose hooks have all finished
+}
+
+func (o *eventOrder[K, V]) init(s *Store[K, V], pool *sandbox.Pool) {
+	o.s, o.pool = s, pool
+	for i := range o.stripes {
+		o.stripes[i] = make(chan struct{}, 1)
+	}
+}
+
+// begin is called by a write that may raise events (hs is the hook table
+// it raises them to, h its key's hash), before its backend write; the
+// write calls the returned function once its events are queued. Without
+// hooks there is nothing to order and it costs nothing. A write whose ctx
+// ends while it waits fails with ctx's error.
+func (o *eventOrder[K, V]) begin(ctx context.Context, hs *hookTable[K, V], h uint64) (func(), error) {
+	if hs.async == 0 && !hs.has(kindExpire) {
+		return noop, nil
+	}
+	afterSweep := noop
+	if hs.has(kindExpire) && !sandbox.InHook(ctx) {
+		// Wait for a sweep in progress to queue what it swept, so that a
+		// key set again right after its sweep raises OnSet after OnExpire.
+		if err := o.gate.enter(ctx); err != nil {
+			return nil, err
+		}
+		afterSweep = o.gate.leave
+	}
+	if hs.async == 0 {
+		return afterSweep, nil
+	}
+	unlockStripe, err := o.lockStripe(ctx, h)
+	if err != nil {
+		afterSweep()
+		return nil, err
+	}
+	return func() { unlockStripe(); afterSweep() }, nil
+}
+
+func noop() {}
+
+// lockStripe takes the ordering stripe of key hash h, as long as ctx
+// allows.
+func (o *eventOrder[K, V]) lockStripe(ctx context.Context, h uint64) (func(), error) {
+	c := o.stripes[h%uint64(len(o.stripes))]
+	select {
+	case c <- struct{}{}:
+		return func() { <-c }, nil
+	default:
+	}
+	select {
+	case c <- struct{}{}:
+		return func() { <-c }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// displacedLease is the Write.ClaimDisplaced of a write raising events to
+// hs: while OnExpire hooks listen, the write claims the expired entry it
+// may displace, for writeEvents to deliver that one event; with none, the
+// event stays in the outbox for the first hook.
+func displacedLease[K comparable, V any](hs *hookTable[K, V]) time.Duration {
+	if hs.has(kindExpire) {
+		return claimLease
+	}
+	return 0
+}
+
+// writeEvents queues the events of a Put of v under key (hash h) with
+// result res, and returns the inline hook calls to run once begin's lock is
+// released. stored is false when the Put failed (a conflict, the limit):
+// it raises no OnSet, but an expired entry it displaced before failing is
+// still delivered. That displaced entry's expiry goes first, by the
+// writer: its OnExpire precedes the OnSet of the new value, and the rest of
+// the outbox stays with the scheduler.
+func (o *eventOrder[K, V]) writeEvents(ctx context.Context, hs *hookTable[K, V], key K, h uint64, v V, res backend.WriteResult[K, V], stored bool) []call {
+	var inline []call
+	if res.Displaced != nil {
+		inline = o.expired(ctx, hs, *res.Displaced, inline)
+	}
+	if !stored {
+		return inline
+	}
+	for _, ev := range res.Evicted {
+		inline = o.emit(ctx, hs, kindEvict, ev.Key, o.s.hash(ev.Key), ev.Entry.Value, false, inline)
+	}
+	return o.emit(ctx, hs, kindSet, key, h, v, true, inline)
+}
+
+// sweep excludes writes that raise events while the scheduler sweeps and
+// delivers what it swept; it returns the release function. With no
+// OnExpire hook listening there is no expiry to order and it costs
+// nothing.
+func (o *eventOrder[K, V]) sweep(listening bool) func() {
+	if !listening {
+		return noop
+	}
+	o.gate.sweep()
+	return o.gate.done
+}
+
+// deliverBacklog claims outbox events, queues them to the asynchronous
+// OnExpire hooks and returns the inline calls appended to inline. With no
+// OnExpire hook registered it leaves the outbox alone: events wait for the
+// first hook, up to the retention limit. Only the scheduler calls it.
+func (o *eventOrder[K, V]) deliverBacklog(ctx context.Context, inline []call) []call {
+	s := o.s
+	for {
+		hs := s.table()
+		if !hs.has(kindExpire) {
+			return inline
+		}
+		evs, err := s.b.ClaimExpired(ctx, s.nowMs(), claimBatch, claimLease)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("livedict: claiming expiry events failed", "err", err)
+			}
+			return inline
+		}
+		for _, ev := range evs {
+			inline = o.expired(ctx, hs, ev, inline)
+		}
+		if len(evs) < claimBatch {
+			return inline
+		}
+	}
+}
+
+// expired queues one claimed expiry event to its hooks and acknowledges it
+// once every call has finished, failed or been skipped: a crash before that
+// leaves the event in a durable outbox, to be delivered again.
+func (o *eventOrder[K, V]) expired(ctx context.Context, hs *hookTable[K, V], ev backend.Expired[K, V], inline []call) []call {
+	s := o.s
+	scoped := hs.scoped[kindExpire][ev.Key]
+	global := hs.global[kindExpire]
+	pending := &atomic.Int32{}
+	pending.Store(int32(len(scoped) + len(global) + 1))
+	done := func() {
+		if pending.Add(-1) == 0 {
+			o.queueAck(ev.ID)
+		}
+	}
+	ks := s.keyString(ev.Key)
+	h := s.hash(ev.Key)
+	left := len(scoped) + len(global)
+	for _, list := range [2][]*hook[K, V]{scoped, global} {
+		for _, hk := range list {
+			left--
+			c := sandbox.Call{Hook: hk.sb, Key: ks, Fn: bind(hk.fn, ev.Key, s.hookValue(ev.Value, false, left)), Done: done}
+			inline = o.dispatch(ctx, hk, h, c, inline)
+		}
+	}
+	done()
+	return inline
+}
+
+// emit raises one event: it queues the calls of the asynchronous hooks and
+// returns the inline ones, appended to inline. Key-scoped hooks come first.
+// copyValue says whether v is shared with the caller, so that even the
+// first hook needs a copy.
+func (o *eventOrder[K, V]) emit(ctx context.Context, hs *hookTable[K, V], k kind, key K, h uint64, v V, copyValue bool, inline []call) []call {
+	scoped := hs.scoped[k][key]
+	global := hs.global[k]
+	if len(scoped)+len(global) == 0 {
+		return inline
+	}
+	s := o.s
+	ks := s.keyString(key)
+	left := len(scoped) + len(global)
+	for _, list := range [2][]*hook[K, V]{scoped, global} {
+		for _, hk := range list {
+			left--
+			inline = o.dispatch(ctx, hk, h, sandbox.Call{Hook: hk.sb, Key: ks, Fn: bind(hk.fn, key, s.hookValue(v, copyValue, left))}, inline)
+		}
+	}
+	return inline
+}
+
+// dispatch queues c on the pool shard of key hash h, or appends it to
+// inline for an inline hook. Failures to queue (a full queue with Drop, a
+// closed pool, a ctx that ended while waiting for room) are counted and
+// reported by the pool; they never fail the operation that raised the
+// event.
+func (o *eventOrder[K, V]) dispatch(ctx context.Context, hk *hook[K, V], h uint64, c sandbox.Call, inline []call) []call {
+	if hk.inline {
+		return append(inline, c)
+	}
+	_ = o.pool.Submit(ctx, h, c)
+	return inline
+}
+
+// runInline runs inline hook calls on the caller's goroutine, with no lock
+// of the order held.
+func (o *eventOrder[K, V]) runInline(ctx context.Context, calls []call) {
+	for _, c := range calls {
+		o.pool.RunInline(ctx, c)
+	}
+}
+
+// queueAck records that the hooks of expiry event id have all finished; the
+// scheduler's next flushAcks acknowledges it.
+func (o *eventOrder[K, V]) queueAck(id string) {
+	o.ackMu.Lock()
+	o.acks = append(o.acks, id)
+	o.ackMu.Unlock()
+	if o.s.poll > 0 {
+		o.s.sched.kick()
+	}
+}
+
+// flushAcks acknowledges the queued events to the backend. The scheduler
+// calls it after each round, Close once more at the end.
+func (o *eventOrder[K, V]) flushAcks(ctx context.Context) {
+	o.ackMu.Lock()
+	ids := o.acks
+	o.acks = nil
+	o.ackMu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	if err := o.s.b.AckExpired(ctx, ids); err != nil {
+		// Keep them for the next flush (Close flushes once more, with a
+		// context of its own): an event left unacknowledged is delivered
+		// again after its lease, at-least-once but twice.
+		o.ackMu.Lock()
+		o.acks = append(ids, o.acks...)
+		o.ackMu.Unlock()
+		if ctx.Err() == nil {
+			o.s.log.Warn("livedict: acknowledging expiry events failed", "err", err, "events", len(ids))
+		}
+	}
+}
