@@ -240,3 +240,16 @@ type Bucket[K comparable, V any] interface {
 	// Close releases what the bucket holds; the backend stays open.
 	Close() error
 }
+
+// Erase turns the opener of a concrete backend into an opener of Backend,
+// for livedict.RegisterScheme: a failed open gives a nil Backend, never a
+// nil *B inside a non-nil interface.
+func Erase[B Backend](open func(context.Context) (B, error)) func(context.Context) (Backend, error) {
+	return func(ctx context.Context) (Backend, error) {
+		b, err := open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+}

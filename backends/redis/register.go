@@ -1,10 +1,10 @@
 package redis
 
 import (
-	"context"
 	"net/url"
 
 	"github.com/livedict/livedict"
+	"github.com/livedict/livedict/backend"
 )
 
 // Importing the package makes livedict.WithURI and livedict.OpenURI accept
@@ -15,13 +15,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context) (livedict.Backend, error) {
-			b, err := open(ctx)
-			if err != nil {
-				return nil, err // not a nil *Backend in a non-nil interface
-			}
-			return b, nil
-		}, nil
+		return backend.Erase(open), nil
 	}
 	livedict.RegisterScheme("redis", parse)
 	livedict.RegisterScheme("rediss", parse)

@@ -3,10 +3,10 @@
 package sqlite
 
 import (
-	"context"
 	"net/url"
 
 	"github.com/livedict/livedict"
+	"github.com/livedict/livedict/backend"
 )
 
 // Importing the package makes livedict.WithURI and livedict.OpenURI accept
@@ -17,12 +17,6 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context) (livedict.Backend, error) {
-			b, err := open(ctx)
-			if err != nil {
-				return nil, err // not a nil *Backend in a non-nil interface
-			}
-			return b, nil
-		}, nil
+		return backend.Erase(open), nil
 	})
 }
