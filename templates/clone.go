@@ -25,10 +25,10 @@ func structClone(file *File, s *Struct) []jen.Code {
 		body = append(body, r.clone(fd.Type, at(jen.Id("v").Dot(fd.Name)), 0)...)
 	}
 	body = append(body, jen.Return(jen.Id("v")))
-	name := cloneFuncName(s.Name)
+	name := cloneFuncName(s.ID)
 	return []jen.Code{
 		jen.Comment(name + " returns a deep copy of v.").Line().
-			Func().Id(name).Params(jen.Id("v").Id(s.Name)).Id(s.Name).Block(body...),
+			Func().Id(name).Params(jen.Id("v").Add(nameType(s.Type))).Add(nameType(s.Type)).Block(body...),
 	}
 }
 
@@ -37,7 +37,7 @@ func structClone(file *File, s *Struct) []jen.Code {
 // of s is a plain assignment.
 func structHasRefs(file *File, s *Struct) bool {
 	r := refs{file: file}
-	return r.structHas(s.Name)
+	return r.structHas(s.ID)
 }
 
 // refs answers whether types hold references, looking struct types up in
@@ -54,7 +54,7 @@ func (r *refs) has(t *Type) bool {
 	case Array:
 		return t.Len > 0 && r.has(t.Elem)
 	case Nested:
-		return r.structHas(t.Named.Name)
+		return r.structHas(t.Named.ID)
 	case BinaryMarshaler, TextMarshaler:
 		return t.Refs
 	}
@@ -70,7 +70,7 @@ func (r *refs) structHas(name string) bool {
 	}
 	var s *Struct
 	for _, c := range r.file.Structs {
-		if c.Name == name {
+		if c.ID == name {
 			s = c
 			break
 		}
@@ -128,7 +128,7 @@ func (r *refs) clone(t *Type, p place, depth int) []jen.Code {
 		q := local("p", depth)
 		body := []jen.Code{jen.Add(q).Op(":=").New(goType(t.Elem))}
 		if t.Elem.Kind == Nested && r.has(t.Elem) {
-			body = append(body, jen.Op("*").Add(q).Op("=").Id(cloneFuncName(t.Elem.Named.Name)).Call(jen.Op("*").Add(p.val)))
+			body = append(body, jen.Op("*").Add(q).Op("=").Id(cloneFuncName(t.Elem.Named.ID)).Call(jen.Op("*").Add(p.val)))
 		} else {
 			body = append(body, jen.Op("*").Add(q).Op("=").Op("*").Add(p.val))
 			body = append(body, r.clone(t.Elem, deref(q), depth+1)...)
@@ -140,7 +140,7 @@ func (r *refs) clone(t *Type, p place, depth int) []jen.Code {
 		return []jen.Code{jen.For(jen.Add(i).Op(":=").Range().Add(p.val)).Block(
 			r.clone(t.Elem, p.index(i), depth+1)...)}
 	case Nested:
-		return set(jen.Id(cloneFuncName(t.Named.Name)).Call(p.val))
+		return set(jen.Id(cloneFuncName(t.Named.ID)).Call(p.val))
 	case BinaryMarshaler:
 		return set(jen.Qual(wirePath, "CloneBinary").Call(p.val))
 	case TextMarshaler:

@@ -72,9 +72,9 @@ func appendFunc(s *Struct) jen.Code {
 		body = append(body, enc("EndField").Call(jen.Id("f")))
 	}
 	body = append(body, enc("EndStruct").Call())
-	name := appendFuncName(s.Name)
+	name := appendFuncName(s.ID)
 	return jen.Comment(name+" appends the wire encoding of *v.").Line().
-		Func().Id(name).Params(jen.Id("e").Op("*").Add(wire("Encoder")), jen.Id("v").Op("*").Id(s.Name)).
+		Func().Id(name).Params(jen.Id("e").Op("*").Add(wire("Encoder")), jen.Id("v").Op("*").Add(nameType(s.Type))).
 		Block(body...)
 }
 
@@ -104,9 +104,9 @@ func decodeFunc(s *Struct) jen.Code {
 		cases = append(cases, jen.Case(jen.Lit(fd.Wire)).Block(jen.If(expect).Block(read...)))
 	}
 	cases = append(cases, jen.Default().Block(dec("Skip").Call()))
-	name := decodeFuncName(s.Name)
+	name := decodeFuncName(s.ID)
 	return jen.Comment(name+" sets the fields of *v that the current struct of d holds.").Line().
-		Func().Id(name).Params(jen.Id("d").Op("*").Add(wire("Decoder")), jen.Id("v").Op("*").Id(s.Name)).Block(
+		Func().Id(name).Params(jen.Id("d").Op("*").Add(wire("Decoder")), jen.Id("v").Op("*").Add(nameType(s.Type))).Block(
 		jen.For(
 			jen.Id("f").Op(":=").Add(dec("BeginStruct")).Call(),
 			dec("NextField").Call(jen.Op("&").Id("f")),
@@ -240,7 +240,7 @@ func encodeValue(t *Type, p place, depth int) []jen.Code {
 		}
 		return append(out, jen.For(jen.List(key, val).Op(":=").Range().Add(p.val)).Block(append(keyCode, valCode...)...))
 	case k == Nested:
-		return []jen.Code{jen.Id(appendFuncName(t.Named.Name)).Call(jen.Id("e"), p.addr())}
+		return []jen.Code{jen.Id(appendFuncName(t.Named.ID)).Call(jen.Id("e"), p.addr())}
 	case k == BinaryMarshaler:
 		return []jen.Code{enc("AppendBinary").Call(p.addr())}
 	case k == TextMarshaler:
@@ -352,7 +352,7 @@ func decodeValue(t *Type, p place, depth int) []jen.Code {
 			jen.Add(p.val).Op("=").Add(m),
 		)}
 	case Nested:
-		return []jen.Code{jen.Id(decodeFuncName(t.Named.Name)).Call(jen.Id("d"), p.addr())}
+		return []jen.Code{jen.Id(decodeFuncName(t.Named.ID)).Call(jen.Id("d"), p.addr())}
 	case BinaryMarshaler:
 		return []jen.Code{dec("ReadBinary").Call(p.addr())}
 	case TextMarshaler:

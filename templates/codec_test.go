@@ -106,7 +106,7 @@ func TestMinWireSize(t *testing.T) {
 		{&Type{Kind: Bool}, 1},
 		{&Type{Kind: Float32}, 4},
 		{&Type{Kind: Float64}, 8},
-		{&Type{Kind: Nested, Named: &Name{Name: "S"}}, 1},
+		{&Type{Kind: Nested, Named: &Name{Name: "S", ID: "S"}}, 1},
 		{&Type{Kind: Array, Len: 3, Elem: &Type{Kind: Float64}}, 24},
 		{&Type{Kind: Array, Len: 0, Elem: &Type{Kind: Float64}}, 0},
 		{&Type{Kind: Array, Len: 5, Elem: &Type{Kind: Array, Len: 0, Elem: &Type{Kind: Int}}}, 0},
@@ -119,21 +119,21 @@ func TestMinWireSize(t *testing.T) {
 }
 
 func listModel() *File {
-	self := &Type{Kind: Nested, Named: &Name{Path: testPkg, Name: "List"}}
+	self := &Type{Kind: Nested, Named: &Name{Path: testPkg, Name: "List", ID: "List"}}
 	return &File{PkgName: "p", PkgPath: testPkg, Structs: []*Struct{
-		{Name: "List", Fields: []*Field{
+		{ID: "List", Type: &Name{Path: testPkg, Name: "List"}, Fields: []*Field{
 			{Name: "Name", Wire: "name", Type: &Type{Kind: String}},
 			{Name: "Next", Wire: "Next", Type: &Type{Kind: Pointer, Elem: self}},
 		}},
-		{Name: "Empty"},
-		{Name: "Flat", Fields: []*Field{
+		{ID: "Empty", Type: &Name{Path: testPkg, Name: "Empty"}},
+		{ID: "Flat", Type: &Name{Path: testPkg, Name: "Flat"}, Fields: []*Field{
 			{Name: "At", Wire: "At", Type: &Type{Kind: Time}},
 			{Name: "Hash", Wire: "Hash", Type: &Type{Kind: Array, Len: 4, Elem: &Type{Kind: Uint8}}},
 			{Name: "Ver", Wire: "Ver", Type: &Type{Kind: BinaryMarshaler, Named: &Name{Path: "example.com/q", Name: "V"}}},
 		}},
-		{Name: "Holder", Fields: []*Field{
-			{Name: "Flat", Wire: "Flat", Type: &Type{Kind: Nested, Named: &Name{Path: testPkg, Name: "Flat"}}},
-			{Name: "Ext", Wire: "Ext", Type: &Type{Kind: Nested, Named: &Name{Path: testPkg, Name: "Elsewhere"}}},
+		{ID: "Holder", Type: &Name{Path: testPkg, Name: "Holder"}, Fields: []*Field{
+			{Name: "Flat", Wire: "Flat", Type: &Type{Kind: Nested, Named: &Name{Path: testPkg, Name: "Flat", ID: "Flat"}}},
+			{Name: "Ext", Wire: "Ext", Type: &Type{Kind: Nested, Named: &Name{Path: testPkg, Name: "Elsewhere", ID: "Elsewhere"}}},
 			{Name: "IP", Wire: "IP", Type: &Type{Kind: TextMarshaler, Refs: true, Named: &Name{Path: "net", Name: "IP"}}},
 		}},
 	}}
@@ -208,16 +208,16 @@ func TestStructClone(t *testing.T) {
 		{f.Structs[3], true, []string{"v.Ext = livedictCloneElsewhere(v.Ext)", "v.IP = runtime.CloneText(v.IP)"}},
 	} {
 		if got := structHasRefs(f, c.s); got != c.refs {
-			t.Errorf("structHasRefs(%s) = %v", c.s.Name, got)
+			t.Errorf("structHasRefs(%s) = %v", c.s.ID, got)
 		}
 		src := renderDecls(t, structClone(f, c.s)...)
 		for _, w := range c.want {
 			if !strings.Contains(src, w) {
-				t.Errorf("clone of %s lacks %q:\n%s", c.s.Name, w, src)
+				t.Errorf("clone of %s lacks %q:\n%s", c.s.ID, w, src)
 			}
 		}
 		if strings.Contains(src, "livedictCloneFlat(v.Flat)") {
-			t.Errorf("clone of %s copies a reference-free struct with a call:\n%s", c.s.Name, src)
+			t.Errorf("clone of %s copies a reference-free struct with a call:\n%s", c.s.ID, src)
 		}
 	}
 }

@@ -31,9 +31,15 @@ type Store struct {
 	TTL       time.Duration // 0: none
 }
 
-// Struct is a struct type of the package that gets a codec and a deep copy.
+// Struct is a struct type that gets a codec and a deep copy in the
+// generated file: a struct of the package, or of another package (its
+// exported fields), or an instantiated generic struct.
 type Struct struct {
-	Name   string
+	// ID names the generated helpers (livedictAppend<ID>, ...): the type's
+	// name for a non-generic struct of the package, else a name made from
+	// its package and type arguments, unique in the package.
+	ID     string
+	Type   *Name // the Go type
 	Fields []*Field
 }
 
@@ -71,7 +77,7 @@ const (
 	Slice
 	Array
 	Map
-	Nested          // a struct type of the package, with a generated codec (see Struct)
+	Nested          // a struct type, with a generated codec (see Struct; Named.ID names it)
 	BinaryMarshaler // encoding.BinaryMarshaler + BinaryUnmarshaler (on the pointer)
 	TextMarshaler   // encoding.TextMarshaler + TextUnmarshaler (on the pointer)
 )
@@ -94,10 +100,13 @@ type Type struct {
 	Refs bool
 }
 
-// Name is a defined type: its package path ("" for predeclared) and name.
+// Name is a defined type: its package path ("" for the generated file's
+// own package and for predeclared types), name and type arguments.
 type Name struct {
 	Path string
 	Name string
+	Args []*Type // the type arguments of an instantiated generic type
+	ID   string  // for a Nested struct: its Struct.ID
 }
 
 // Signature is the canonical text of t's wire shape. A stored field whose

@@ -97,7 +97,7 @@ func codecVar(f *File, st *Store, n storeNames) jen.Code {
 	// A value without references is copied by assignment: no Clone call on
 	// the memory backend's hot path.
 	for _, s := range f.Structs {
-		if s.Name == st.TypeName && structHasRefs(f, s) {
+		if s.ID == st.TypeName && structHasRefs(f, s) {
 			fields[jen.Id("Clone")] = jen.Id("livedictClone" + st.TypeName)
 		}
 	}

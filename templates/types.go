@@ -16,10 +16,7 @@ const wirePath = "github.com/livedict/livedict/runtime"
 // qualified, and composite types spelled out.
 func goType(t *Type) jen.Code {
 	if t.Named != nil {
-		if t.Named.Path == "" {
-			return jen.Id(t.Named.Name)
-		}
-		return jen.Qual(t.Named.Path, t.Named.Name)
+		return nameType(t.Named)
 	}
 	switch t.Kind {
 	case Bool:
@@ -77,4 +74,23 @@ func basicType(t *Type) jen.Code {
 	u := *t
 	u.Named = nil
 	return goType(&u)
+}
+
+// nameType is the Go type expression of a defined type, with its type
+// arguments.
+func nameType(n *Name) *jen.Statement {
+	var s *jen.Statement
+	if n.Path == "" {
+		s = jen.Id(n.Name)
+	} else {
+		s = jen.Qual(n.Path, n.Name)
+	}
+	if len(n.Args) > 0 {
+		args := make([]jen.Code, len(n.Args))
+		for i, a := range n.Args {
+			args[i] = goType(a)
+		}
+		s = s.Types(args...)
+	}
+	return s
 }

@@ -7,12 +7,14 @@ import (
 	"go/types"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
 	"unicode"
 
 	"golang.org/x/tools/go/packages"
+	"golang.org/x/tools/go/types/typeutil"
 
 	"github.com/livedict/livedict/templates"
 )
@@ -38,13 +40,19 @@ type annotated struct {
 type builder struct {
 	pkg     *packages.Package
 	diags   Diagnostics
-	structs map[string]*templates.Struct // by type name, for the package's structs
-	order   []string                     // struct names in the order first needed
+	structs map[string]*templates.Struct // by Struct.ID
+	order   []string                     // struct IDs in the order first needed
 	imports map[string]string
+	ids     typeutil.Map      // struct type -> its Struct.ID
+	failed  map[string]string // Struct.ID -> why a struct of another package cannot be stored
+}
+
+func newBuilder(pkg *packages.Package) *builder {
+	return &builder{pkg: pkg, structs: map[string]*templates.Struct{}, imports: map[string]string{}, failed: map[string]string{}}
 }
 
 func buildPackage(pkg *packages.Package, only []string) ([]outFile, Diagnostics) {
-	b := &builder{pkg: pkg, structs: map[string]*templates.Struct{}, imports: map[string]string{}}
+	b := newBuilder(pkg)
 	targets := b.find(only)
 	if len(b.diags) > 0 || len(targets) == 0 {
 		return nil, b.diags
@@ -379,22 +387,44 @@ func validKey(k templates.Kind) bool {
 // structOf builds (once) the model of the package's struct type name, and
 // of every struct type it needs, recording them in first-need order.
 func (b *builder) structOf(name string, pos token.Pos) {
-	if _, done := b.structs[name]; done {
-		return
-	}
 	obj, _ := b.pkg.Types.Scope().Lookup(name).(*types.TypeName)
 	if obj == nil {
 		b.errorf(pos, "%s: no such type", name)
 		return
 	}
-	st, _ := obj.Type().Underlying().(*types.Struct)
-	if st == nil {
+	named, _ := obj.Type().(*types.Named)
+	if named == nil {
 		b.errorf(pos, "%s is not a struct", name)
 		return
 	}
-	s := &templates.Struct{Name: name}
-	b.structs[name] = s // before the fields: recursive types end here
-	b.order = append(b.order, name)
+	b.structFor(named)
+}
+
+// structFor builds (once) the model of a struct type, of this package or
+// another, and returns its name with the ID of its generated helpers. The
+// fields of a struct of this package that cannot be stored are reported
+// where they are declared; a struct of another package cannot be edited
+// by the user, so why it cannot be stored is returned instead, to be
+// reported at the user's field that holds it.
+func (b *builder) structFor(named *types.Named) (*templates.Name, string) {
+	ref := b.nameOf(named)
+	if id, ok := b.ids.At(named).(string); ok {
+		ref.ID = id
+		return ref, b.failed[id]
+	}
+	ref.ID = b.newID(named)
+	b.ids.Set(named, ref.ID)
+	local := named.Obj().Pkg() == b.pkg.Types
+	s := &templates.Struct{ID: ref.ID, Type: &templates.Name{Path: ref.Path, Name: ref.Name, Args: ref.Args}}
+	b.structs[s.ID] = s // before the fields: recursive types end here
+	b.order = append(b.order, s.ID)
+	fail := func(format string, args ...any) (*templates.Name, string) {
+		msg := fmt.Sprintf(format, args...)
+		b.failed[s.ID] = msg
+		return ref, msg
+	}
+	st := named.Underlying().(*types.Struct)
+	typeName := types.TypeString(named, b.qualifier)
 	wires := map[string]token.Pos{}
 	for i := range st.NumFields() {
 		f := st.Field(i)
@@ -405,24 +435,77 @@ func (b *builder) structOf(name string, pos token.Pos) {
 		if tag == "-" {
 			continue
 		}
+		if !local && !f.Exported() {
+			return fail("%s has the unexported field %s, which code outside package %s cannot read or set, and no marshaler (encoding.BinaryMarshaler or TextMarshaler)",
+				typeName, f.Name(), named.Obj().Pkg().Name())
+		}
 		wire := f.Name()
 		if hasTag && tag != "" {
 			wire = strings.Split(tag, ",")[0]
 		}
 		if prev, dup := wires[wire]; dup {
+			if !local {
+				return fail("%s.%s: wire name %q is used by another field of it too", typeName, f.Name(), wire)
+			}
 			b.errorf(f.Pos(), "%s.%s: wire name %q is already used by the field at %s; give one of them another name with a `livedict:\"name\"` tag",
-				name, f.Name(), wire, b.pkg.Fset.Position(prev))
+				typeName, f.Name(), wire, b.pkg.Fset.Position(prev))
 			continue
 		}
 		wires[wire] = f.Pos()
 		t, msg := b.mapType(f.Type(), f.Pos)
 		if msg != "" {
-			b.errorf(f.Pos(), "%s.%s: %s; skip the field with a `livedict:\"-\"` tag, or give it a supported type", name, f.Name(), msg)
+			if !local {
+				return fail("%s.%s: %s", typeName, f.Name(), msg)
+			}
+			b.errorf(f.Pos(), "%s.%s: %s; skip the field with a `livedict:\"-\"` tag, or give it a supported type", typeName, f.Name(), msg)
 			continue
 		}
 		s.Fields = append(s.Fields, &templates.Field{Name: f.Name(), Wire: wire, Type: t})
 	}
+	return ref, ""
 }
+
+// nameOf is the model of a defined type's name: unqualified in this
+// package, with its type arguments.
+func (b *builder) nameOf(named *types.Named) *templates.Name {
+	obj := named.Obj()
+	ref := &templates.Name{Name: obj.Name()}
+	if obj.Pkg() != nil && obj.Pkg() != b.pkg.Types {
+		ref.Path = obj.Pkg().Path()
+		b.imports[ref.Path] = obj.Pkg().Name()
+	}
+	for i := range named.TypeArgs().Len() {
+		arg, msg := b.mapType(named.TypeArgs().At(i), nil)
+		if msg != "" {
+			arg = &templates.Type{Kind: templates.String} // reported where the type is used
+		}
+		ref.Args = append(ref.Args, arg)
+	}
+	return ref
+}
+
+// newID names the generated helpers of a struct type: its name for a
+// non-generic struct of this package, else its package name, name and
+// type arguments (v1_ObjectMeta, sql_Null_string), made unique.
+func (b *builder) newID(named *types.Named) string {
+	id := named.Obj().Name()
+	if named.Obj().Pkg() != b.pkg.Types || named.TypeArgs().Len() > 0 {
+		qual := func(p *types.Package) string {
+			if p == b.pkg.Types {
+				return ""
+			}
+			return p.Name()
+		}
+		id = strings.Trim(nonIdent.ReplaceAllString(types.TypeString(named, qual), "_"), "_")
+	}
+	base := id
+	for n := 2; b.structs[id] != nil; n++ {
+		id = fmt.Sprintf("%s_%d", base, n)
+	}
+	return id
+}
+
+var nonIdent = regexp.MustCompile(`[^A-Za-z0-9]+`)
 
 // mapType returns the serializer's view of t, or why t is not supported.
 // pos, when set, is where to report nested struct problems.
@@ -442,32 +525,18 @@ func (b *builder) mapType(t types.Type, pos func() token.Pos) (*templates.Type, 
 			b.imports["time"] = "time"
 			return &templates.Type{Kind: templates.Duration}, ""
 		}
-		if named.TypeArgs().Len() > 0 {
-			return nil, fmt.Sprintf("the generic type %s is not supported", types.TypeString(t, b.qualifier))
+		if hasMarshaler(named, "MarshalBinary", "UnmarshalBinary") {
+			return &templates.Type{Kind: templates.BinaryMarshaler, Named: b.nameOf(named), Refs: holdsRefs(named.Underlying())}, ""
 		}
-		ref := &templates.Name{Path: path, Name: obj.Name()}
-		if path == b.pkg.PkgPath {
-			ref.Path = ""
-		} else if obj.Pkg() != nil {
-			b.imports[path] = obj.Pkg().Name()
-		}
-		if hasMethods(named, "MarshalBinary", "UnmarshalBinary") {
-			return &templates.Type{Kind: templates.BinaryMarshaler, Named: ref, Refs: holdsRefs(named.Underlying())}, ""
-		}
-		if hasMethods(named, "MarshalText", "UnmarshalText") {
-			return &templates.Type{Kind: templates.TextMarshaler, Named: ref, Refs: holdsRefs(named.Underlying())}, ""
+		if hasMarshaler(named, "MarshalText", "UnmarshalText") {
+			return &templates.Type{Kind: templates.TextMarshaler, Named: b.nameOf(named), Refs: holdsRefs(named.Underlying())}, ""
 		}
 		switch named.Underlying().(type) {
 		case *types.Struct:
-			if ref.Path != "" {
-				delete(b.imports, path)
-				return nil, fmt.Sprintf("the struct %s is from another package; only structs of this package get a serializer (or implement encoding.BinaryMarshaler)", types.TypeString(t, b.qualifier))
+			ref, msg := b.structFor(named)
+			if msg != "" {
+				return nil, msg
 			}
-			var p token.Pos
-			if pos != nil {
-				p = pos()
-			}
-			b.structOf(obj.Name(), p)
 			return &templates.Type{Kind: templates.Nested, Named: ref}, ""
 		case *types.Interface:
 			return nil, fmt.Sprintf("%s is an interface; a store needs concrete types", types.TypeString(t, b.qualifier))
@@ -477,7 +546,7 @@ func (b *builder) mapType(t types.Type, pos func() token.Pos) (*templates.Type, 
 			return nil, msg
 		}
 		cp := *inner
-		cp.Named = ref
+		cp.Named = b.nameOf(named)
 		return &cp, ""
 	}
 	switch u := t.(type) {
@@ -544,11 +613,34 @@ var basicKinds = map[types.BasicKind]templates.Kind{
 	types.String: templates.String,
 }
 
-// hasMethods reports whether *T has both methods, as the interfaces of
-// package encoding need (marshal on T or *T, unmarshal on *T).
-func hasMethods(named *types.Named, marshal, unmarshal string) bool {
+// hasMarshaler reports whether values of named go through its marshal and
+// unmarshal methods (marshal on T or *T, unmarshal on *T, as the
+// interfaces of package encoding need). Methods promoted from an embedded
+// field count only when that field is all the struct stores: otherwise
+// the marshaler would write the embedded value alone and lose the fields
+// the struct adds (struct { time.Time; By string }).
+func hasMarshaler(named *types.Named, marshal, unmarshal string) bool {
 	ms := types.NewMethodSet(types.NewPointer(named))
-	return ms.Lookup(nil, marshal) != nil && ms.Lookup(nil, unmarshal) != nil
+	m, u := ms.Lookup(nil, marshal), ms.Lookup(nil, unmarshal)
+	if m == nil || u == nil {
+		return false
+	}
+	if len(m.Index()) == 1 && len(u.Index()) == 1 {
+		return true // its own methods
+	}
+	st, ok := named.Underlying().(*types.Struct)
+	if !ok || len(m.Index()) == 1 || len(u.Index()) == 1 || m.Index()[0] != u.Index()[0] {
+		return false
+	}
+	via := m.Index()[0]
+	for i := range st.NumFields() {
+		f := st.Field(i)
+		if i == via || f.Name() == "_" || reflect.StructTag(st.Tag(i)).Get("livedict") == "-" {
+			continue
+		}
+		return false // a stored field besides the one the methods come from
+	}
+	return true
 }
 
 // holdsRefs reports whether a value of t shares memory when copied by

@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"golang.org/x/tools/go/packages"
-
-	"github.com/livedict/livedict/templates"
 )
 
 // FuzzSplitOptions: any directive text splits into non-empty words without
@@ -77,7 +75,7 @@ func FuzzDirective(f *testing.F) {
 			t.Fatal(err)
 		}
 		pkg := &packages.Package{Name: "p", PkgPath: "p", Fset: fset, Types: tpkg, TypesInfo: info, Syntax: []*ast.File{file}}
-		b := &builder{pkg: pkg, structs: map[string]*templates.Struct{}, imports: map[string]string{}}
+		b := newBuilder(pkg)
 		targets := b.find(nil)
 		if len(targets) != 1 {
 			t.Fatalf("options %q: found %d annotated types, want 1", opts, len(targets))

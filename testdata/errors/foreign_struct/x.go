@@ -1,8 +1,8 @@
 package x
 
-import "net/http"
+import "strings"
 
 //livedict:store
 type T struct {
-	C http.Cookie
+	B strings.Builder
 }
