@@ -26,7 +26,7 @@ func TestForeignRoundTrip(t *testing.T) {
 	want := Foreign{
 		Edits: []Stamp{{Time: at, By: "ann"}, {Time: at.Add(time.Hour), By: "bob"}},
 		Last:  &Stamp{Time: at, By: "cy"},
-		Net: Tagged{IPNet: net.IPNet{IP: net.IPv4(10, 1, 2, 0).To4(), Mask: net.CIDRMask(24, 32)}, Label: "office"},
+		Net:   Tagged{IPNet: net.IPNet{IP: net.IPv4(10, 1, 2, 0).To4(), Mask: net.CIDRMask(24, 32)}, Label: "office"},
 		Cookie: &http.Cookie{Name: "sid", Value: "v", Path: "/", Expires: at, MaxAge: 60, Secure: true,
 			HttpOnly: true, SameSite: http.SameSiteLaxMode, Unparsed: []string{"x=y"}},
 		Note:    sql.NullString{String: "n", Valid: true},
