@@ -8,6 +8,8 @@
 package runtime
 
 import (
+	"encoding"
+
 	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/internal/engine"
 )
@@ -62,3 +64,19 @@ func IntKey[K ~int | ~int8 | ~int16 | ~int32 | ~int64]() (func(K) string, func(s
 func UintKey[K ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uintptr]() (func(K) string, func(string) (K, error)) {
 	return engine.UintKey[K]()
 }
+
+// TextKey returns the key functions of a key type with MarshalText and
+// UnmarshalText.
+func TextKey[K any, P interface {
+	*K
+	encoding.TextMarshaler
+	encoding.TextUnmarshaler
+}]() (func(K) string, func(string) (K, error)) {
+	return engine.TextKey[K, P]()
+}
+
+// HexKey is the stored form of a [N]byte key: lowercase hex.
+func HexKey(k []byte) string { return engine.HexKey(k) }
+
+// ParseHexKey fills the [N]byte key k from its stored form.
+func ParseHexKey(k []byte, s string) error { return engine.ParseHexKey(k, s) }

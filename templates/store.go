@@ -69,15 +69,32 @@ func keyParam(st *Store) jen.Code {
 	return jen.Id("key").Add(keyType(st))
 }
 
-// keyFuncs is the runtime helper that maps this store's key type to text.
-func keyFuncs(st *Store) string {
+// keyFuncs sets c.KeyString and c.ParseKey, which map this store's keys to
+// the text SQLite rows and Redis keys hold: a string as it is, an integer
+// in decimal, a TextMarshaler as its text, a [N]byte array in lowercase hex.
+func keyFuncs(st *Store) jen.Code {
+	c := jen.List(jen.Id("c").Dot("KeyString"), jen.Id("c").Dot("ParseKey"))
+	helper := ""
 	switch st.Key.Kind {
 	case String:
-		return "StringKey"
+		helper = "StringKey"
 	case Int, Int8, Int16, Int32, Int64:
-		return "IntKey"
+		helper = "IntKey"
+	case Uint, Uint8, Uint16, Uint32, Uint64, Uintptr:
+		helper = "UintKey"
+	case TextMarshaler:
+		helper = "TextKey"
+	case Array:
+		k := jen.Id("k")
+		return jen.List(jen.Id("c").Dot("KeyString"), jen.Id("c").Dot("ParseKey")).Op("=").
+			Func().Params(jen.Add(k).Add(keyType(st))).String().Block(jen.Return(rt("HexKey").Call(k.Clone().Index(jen.Empty(), jen.Empty())))).Op(",").
+			Func().Params(jen.Id("s").String()).Params(keyType(st), jen.Error()).Block(
+			jen.Var().Add(k).Add(keyType(st)),
+			jen.Err().Op(":=").Add(rt("ParseHexKey")).Call(jen.Id("k").Index(jen.Empty(), jen.Empty()), jen.Id("s")),
+			jen.Return(jen.Id("k"), jen.Err()),
+		)
 	}
-	return "UintKey"
+	return c.Op("=").Add(rt(helper)).Types(keyType(st)).Call()
 }
 
 func codecVar(f *File, st *Store, n storeNames) jen.Code {
@@ -103,8 +120,7 @@ func codecVar(f *File, st *Store, n storeNames) jen.Code {
 	}
 	return jen.Var().Id(n.codec).Op("=").Func().Params().Add(generic(st, "Codec")).Block(
 		jen.Id("c").Op(":=").Add(generic(st, "Codec")).Values(fields),
-		jen.List(jen.Id("c").Dot("KeyString"), jen.Id("c").Dot("ParseKey")).Op("=").
-			Add(rt(keyFuncs(st)).Types(keyType(st))).Call(),
+		keyFuncs(st),
 		jen.Return(jen.Id("c")),
 	).Call()
 }

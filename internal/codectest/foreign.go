@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 )
 
@@ -40,4 +41,29 @@ type Foreign struct {
 	Maybe   sql.Null[int64]
 	Top     GPair[string, []int]
 	Cookies []http.Cookie
+}
+
+// Digest is a [N]byte key type, stored as lowercase hex.
+type Digest [16]byte
+
+// ByAddr has a key of another package with MarshalText and UnmarshalText.
+//
+//livedict:store key=netip.Addr
+type ByAddr struct {
+	N   int
+	Net netip.Prefix
+}
+
+// ByDigest has a [N]byte key.
+//
+//livedict:store key=Digest
+type ByDigest struct {
+	N int
+}
+
+// ByMonth has a key of another package's integer type.
+//
+//livedict:store key=time.Month
+type ByMonth struct {
+	N int
 }

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -248,6 +249,698 @@ func (a *ForeignStoreAsync) Keys(ctx context.Context) *livedict.Future[[]string]
 
 // Clear is the asynchronous Clear.
 func (a *ForeignStoreAsync) Clear(ctx context.Context) *livedict.Future[struct{}] {
+	return a.a.Clear(ctx)
+}
+
+var livedictCodecByAddr = func() ldruntime.Codec[netip.Addr, ByAddr] {
+	c := ldruntime.Codec[netip.Addr, ByAddr]{
+		Append: func(dst []byte, v *ByAddr) ([]byte, error) {
+			return ldruntime.Encode(dst, v, livedictAppendByAddr)
+		},
+		Bucket: "by_addr",
+		Clone:  livedictCloneByAddr,
+		Decode: func(data []byte, v *ByAddr) error {
+			return ldruntime.Decode(data, v, livedictDecodeByAddr)
+		},
+		TypeName: "ByAddr",
+	}
+	c.KeyString, c.ParseKey = ldruntime.TextKey[netip.Addr]()
+	return c
+}()
+
+// ByAddrStore is a typed, TTL-aware store of ByAddr values under Addr keys.
+// Every method is safe for concurrent use; ctx cancels waiting and I/O.
+type ByAddrStore struct {
+	s *ldruntime.Store[netip.Addr, ByAddr]
+}
+
+// NewByAddrStore opens a store of ByAddr values in bucket "by_addr".
+// Without options it uses a private in-memory backend; see livedict.WithURI.
+func NewByAddrStore(opts ...livedict.Option) (*ByAddrStore, error) {
+	s, err := ldruntime.New(livedictCodecByAddr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &ByAddrStore{s: s}, nil
+}
+
+// Set stores v under key. The value is copied: changing v afterwards does not
+// change what is stored. With no option the store's default TTL applies;
+// livedict.TTL, NoExpiry or KeepTTL overrides it.
+func (s *ByAddrStore) Set(ctx context.Context, key netip.Addr, v ByAddr, opts ...livedict.SetOption) error {
+	return s.s.Set(ctx, key, v, opts...)
+}
+
+// Get returns the value of key, and false when there is none or it expired.
+func (s *ByAddrStore) Get(ctx context.Context, key netip.Addr) (ByAddr, bool, error) {
+	return s.s.Get(ctx, key)
+}
+
+// Delete removes key and reports whether it held a live value, which OnDelete
+// hooks receive.
+func (s *ByAddrStore) Delete(ctx context.Context, key netip.Addr) (bool, error) {
+	return s.s.Delete(ctx, key)
+}
+
+// Has reports whether key holds a live value.
+func (s *ByAddrStore) Has(ctx context.Context, key netip.Addr) (bool, error) {
+	return s.s.Has(ctx, key)
+}
+
+// TTL returns how long key has left: 0 and true when it never expires, false
+// when there is no such key.
+func (s *ByAddrStore) TTL(ctx context.Context, key netip.Addr) (time.Duration, bool, error) {
+	return s.s.TTL(ctx, key)
+}
+
+// Update applies fn to the current value of key atomically: fn sees the value
+// (and whether there is one) and returns the next value, or keep false to
+// delete the key. If another writer changes the key meanwhile, fn runs again
+// on the new value, so fn must not have side effects it cannot repeat. An
+// error from fn aborts the update and is returned as is.
+func (s *ByAddrStore) Update(ctx context.Context, key netip.Addr, fn func(cur ByAddr, exists bool) (next ByAddr, keep bool, err error), opts ...livedict.SetOption) error {
+	return s.s.Update(ctx, key, fn, opts...)
+}
+
+// Len returns the number of live keys.
+func (s *ByAddrStore) Len(ctx context.Context) (int, error) {
+	return s.s.Len(ctx)
+}
+
+// Keys returns the live keys, in no particular order.
+func (s *ByAddrStore) Keys(ctx context.Context) ([]netip.Addr, error) {
+	return s.s.Keys(ctx)
+}
+
+// Range calls fn for each live key and value until fn returns false; fn may
+// call the store. A record that does not decode is skipped and reported in the
+// returned error after the others were visited.
+func (s *ByAddrStore) Range(ctx context.Context, fn func(key netip.Addr, v ByAddr) bool) error {
+	return s.s.Range(ctx, fn)
+}
+
+// Clear deletes every key of the store's bucket. It raises no OnDelete events;
+// keys that had already expired still raise OnExpire.
+func (s *ByAddrStore) Clear(ctx context.Context) error {
+	return s.s.Clear(ctx)
+}
+
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
+func (s *ByAddrStore) Lock(ctx context.Context, key netip.Addr, opts ...livedict.LockOption) (*livedict.Lock, error) {
+	return s.s.Lock(ctx, key, opts...)
+}
+
+// TryLock takes key's advisory lock if it is free, without waiting.
+func (s *ByAddrStore) TryLock(ctx context.Context, key netip.Addr, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
+	return s.s.TryLock(ctx, key, opts...)
+}
+
+// OnSet registers fn to run after each Set or Update that stores a value.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *ByAddrStore) OnSet(fn func(ctx context.Context, key netip.Addr, v ByAddr), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnSet(fn, opts...)
+}
+
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *ByAddrStore) OnGet(fn func(ctx context.Context, key netip.Addr, v ByAddr), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnGet(fn, opts...)
+}
+
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName and
+// the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *ByAddrStore) OnDelete(fn func(ctx context.Context, key netip.Addr, v ByAddr), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnDelete(fn, opts...)
+}
+
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *ByAddrStore) OnExpire(fn func(ctx context.Context, key netip.Addr, v ByAddr), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnExpire(fn, opts...)
+}
+
+// OnEvict registers fn to run for each value the key limit pushed out.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *ByAddrStore) OnEvict(fn func(ctx context.Context, key netip.Addr, v ByAddr), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnEvict(fn, opts...)
+}
+
+// SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
+func (s *ByAddrStore) SetHookEnabled(id livedict.HookID, on bool) bool {
+	return s.s.SetHookEnabled(id, on)
+}
+
+// RemoveHook unregisters a hook and reports whether it existed.
+func (s *ByAddrStore) RemoveHook(id livedict.HookID) bool {
+	return s.s.RemoveHook(id)
+}
+
+// Stats returns the store's counters.
+func (s *ByAddrStore) Stats() livedict.Stats {
+	return s.s.Stats()
+}
+
+// Close stops the store: queued async operations and hook calls finish, the
+// scheduler stops, and every goroutine the store started has exited when it
+// returns. Close is idempotent; other methods return livedict.ErrClosed
+// afterwards.
+func (s *ByAddrStore) Close() error {
+	return s.s.Close()
+}
+
+// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
+func (s *ByAddrStore) ForKey(key netip.Addr) livedict.HookOption {
+	return ldruntime.ForKey(key)
+}
+
+// Async returns the asynchronous view of the store: each operation returns a
+// future at once; one key's operations from one goroutine take effect in
+// order.
+func (s *ByAddrStore) Async() *ByAddrStoreAsync {
+	return &ByAddrStoreAsync{a: s.s.Async()}
+}
+
+// ByAddrStoreAsync is the asynchronous view of a ByAddrStore.
+type ByAddrStoreAsync struct {
+	a *ldruntime.AsyncStore[netip.Addr, ByAddr]
+}
+
+// Set is the asynchronous Set.
+func (a *ByAddrStoreAsync) Set(ctx context.Context, key netip.Addr, v ByAddr, opts ...livedict.SetOption) *livedict.Future[struct{}] {
+	return a.a.Set(ctx, key, v, opts...)
+}
+
+// Get is the asynchronous Get.
+func (a *ByAddrStoreAsync) Get(ctx context.Context, key netip.Addr) *livedict.Future[livedict.Lookup[ByAddr]] {
+	return a.a.Get(ctx, key)
+}
+
+// Delete is the asynchronous Delete.
+func (a *ByAddrStoreAsync) Delete(ctx context.Context, key netip.Addr) *livedict.Future[bool] {
+	return a.a.Delete(ctx, key)
+}
+
+// Has is the asynchronous Has.
+func (a *ByAddrStoreAsync) Has(ctx context.Context, key netip.Addr) *livedict.Future[bool] {
+	return a.a.Has(ctx, key)
+}
+
+// TTL is the asynchronous TTL.
+func (a *ByAddrStoreAsync) TTL(ctx context.Context, key netip.Addr) *livedict.Future[livedict.Lookup[time.Duration]] {
+	return a.a.TTL(ctx, key)
+}
+
+// Update is the asynchronous Update.
+func (a *ByAddrStoreAsync) Update(ctx context.Context, key netip.Addr, fn func(cur ByAddr, exists bool) (next ByAddr, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
+	return a.a.Update(ctx, key, fn, opts...)
+}
+
+// Len is the asynchronous Len.
+func (a *ByAddrStoreAsync) Len(ctx context.Context) *livedict.Future[int] {
+	return a.a.Len(ctx)
+}
+
+// Keys is the asynchronous Keys.
+func (a *ByAddrStoreAsync) Keys(ctx context.Context) *livedict.Future[[]netip.Addr] {
+	return a.a.Keys(ctx)
+}
+
+// Clear is the asynchronous Clear.
+func (a *ByAddrStoreAsync) Clear(ctx context.Context) *livedict.Future[struct{}] {
+	return a.a.Clear(ctx)
+}
+
+var livedictCodecByDigest = func() ldruntime.Codec[Digest, ByDigest] {
+	c := ldruntime.Codec[Digest, ByDigest]{
+		Append: func(dst []byte, v *ByDigest) ([]byte, error) {
+			return ldruntime.Encode(dst, v, livedictAppendByDigest)
+		},
+		Bucket: "by_digest",
+		Decode: func(data []byte, v *ByDigest) error {
+			return ldruntime.Decode(data, v, livedictDecodeByDigest)
+		},
+		TypeName: "ByDigest",
+	}
+	c.KeyString, c.ParseKey = func(k Digest) string {
+		return ldruntime.HexKey(k[:])
+	}, func(s string) (Digest, error) {
+		var k Digest
+		err := ldruntime.ParseHexKey(k[:], s)
+		return k, err
+	}
+	return c
+}()
+
+// ByDigestStore is a typed, TTL-aware store of ByDigest values under Digest
+// keys.
+// Every method is safe for concurrent use; ctx cancels waiting and I/O.
+type ByDigestStore struct {
+	s *ldruntime.Store[Digest, ByDigest]
+}
+
+// NewByDigestStore opens a store of ByDigest values in bucket "by_digest".
+// Without options it uses a private in-memory backend; see livedict.WithURI.
+func NewByDigestStore(opts ...livedict.Option) (*ByDigestStore, error) {
+	s, err := ldruntime.New(livedictCodecByDigest, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &ByDigestStore{s: s}, nil
+}
+
+// Set stores v under key. The value is copied: changing v afterwards does not
+// change what is stored. With no option the store's default TTL applies;
+// livedict.TTL, NoExpiry or KeepTTL overrides it.
+func (s *ByDigestStore) Set(ctx context.Context, key Digest, v ByDigest, opts ...livedict.SetOption) error {
+	return s.s.Set(ctx, key, v, opts...)
+}
+
+// Get returns the value of key, and false when there is none or it expired.
+func (s *ByDigestStore) Get(ctx context.Context, key Digest) (ByDigest, bool, error) {
+	return s.s.Get(ctx, key)
+}
+
+// Delete removes key and reports whether it held a live value, which OnDelete
+// hooks receive.
+func (s *ByDigestStore) Delete(ctx context.Context, key Digest) (bool, error) {
+	return s.s.Delete(ctx, key)
+}
+
+// Has reports whether key holds a live value.
+func (s *ByDigestStore) Has(ctx context.Context, key Digest) (bool, error) {
+	return s.s.Has(ctx, key)
+}
+
+// TTL returns how long key has left: 0 and true when it never expires, false
+// when there is no such key.
+func (s *ByDigestStore) TTL(ctx context.Context, key Digest) (time.Duration, bool, error) {
+	return s.s.TTL(ctx, key)
+}
+
+// Update applies fn to the current value of key atomically: fn sees the value
+// (and whether there is one) and returns the next value, or keep false to
+// delete the key. If another writer changes the key meanwhile, fn runs again
+// on the new value, so fn must not have side effects it cannot repeat. An
+// error from fn aborts the update and is returned as is.
+func (s *ByDigestStore) Update(ctx context.Context, key Digest, fn func(cur ByDigest, exists bool) (next ByDigest, keep bool, err error), opts ...livedict.SetOption) error {
+	return s.s.Update(ctx, key, fn, opts...)
+}
+
+// Len returns the number of live keys.
+func (s *ByDigestStore) Len(ctx context.Context) (int, error) {
+	return s.s.Len(ctx)
+}
+
+// Keys returns the live keys, in no particular order.
+func (s *ByDigestStore) Keys(ctx context.Context) ([]Digest, error) {
+	return s.s.Keys(ctx)
+}
+
+// Range calls fn for each live key and value until fn returns false; fn may
+// call the store. A record that does not decode is skipped and reported in the
+// returned error after the others were visited.
+func (s *ByDigestStore) Range(ctx context.Context, fn func(key Digest, v ByDigest) bool) error {
+	return s.s.Range(ctx, fn)
+}
+
+// Clear deletes every key of the store's bucket. It raises no OnDelete events;
+// keys that had already expired still raise OnExpire.
+func (s *ByDigestStore) Clear(ctx context.Context) error {
+	return s.s.Clear(ctx)
+}
+
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
+func (s *ByDigestStore) Lock(ctx context.Context, key Digest, opts ...livedict.LockOption) (*livedict.Lock, error) {
+	return s.s.Lock(ctx, key, opts...)
+}
+
+// TryLock takes key's advisory lock if it is free, without waiting.
+func (s *ByDigestStore) TryLock(ctx context.Context, key Digest, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
+	return s.s.TryLock(ctx, key, opts...)
+}
+
+// OnSet registers fn to run after each Set or Update that stores a value.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *ByDigestStore) OnSet(fn func(ctx context.Context, key Digest, v ByDigest), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnSet(fn, opts...)
+}
+
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *ByDigestStore) OnGet(fn func(ctx context.Context, key Digest, v ByDigest), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnGet(fn, opts...)
+}
+
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName and
+// the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *ByDigestStore) OnDelete(fn func(ctx context.Context, key Digest, v ByDigest), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnDelete(fn, opts...)
+}
+
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *ByDigestStore) OnExpire(fn func(ctx context.Context, key Digest, v ByDigest), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnExpire(fn, opts...)
+}
+
+// OnEvict registers fn to run for each value the key limit pushed out.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *ByDigestStore) OnEvict(fn func(ctx context.Context, key Digest, v ByDigest), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnEvict(fn, opts...)
+}
+
+// SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
+func (s *ByDigestStore) SetHookEnabled(id livedict.HookID, on bool) bool {
+	return s.s.SetHookEnabled(id, on)
+}
+
+// RemoveHook unregisters a hook and reports whether it existed.
+func (s *ByDigestStore) RemoveHook(id livedict.HookID) bool {
+	return s.s.RemoveHook(id)
+}
+
+// Stats returns the store's counters.
+func (s *ByDigestStore) Stats() livedict.Stats {
+	return s.s.Stats()
+}
+
+// Close stops the store: queued async operations and hook calls finish, the
+// scheduler stops, and every goroutine the store started has exited when it
+// returns. Close is idempotent; other methods return livedict.ErrClosed
+// afterwards.
+func (s *ByDigestStore) Close() error {
+	return s.s.Close()
+}
+
+// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
+func (s *ByDigestStore) ForKey(key Digest) livedict.HookOption {
+	return ldruntime.ForKey(key)
+}
+
+// Async returns the asynchronous view of the store: each operation returns a
+// future at once; one key's operations from one goroutine take effect in
+// order.
+func (s *ByDigestStore) Async() *ByDigestStoreAsync {
+	return &ByDigestStoreAsync{a: s.s.Async()}
+}
+
+// ByDigestStoreAsync is the asynchronous view of a ByDigestStore.
+type ByDigestStoreAsync struct {
+	a *ldruntime.AsyncStore[Digest, ByDigest]
+}
+
+// Set is the asynchronous Set.
+func (a *ByDigestStoreAsync) Set(ctx context.Context, key Digest, v ByDigest, opts ...livedict.SetOption) *livedict.Future[struct{}] {
+	return a.a.Set(ctx, key, v, opts...)
+}
+
+// Get is the asynchronous Get.
+func (a *ByDigestStoreAsync) Get(ctx context.Context, key Digest) *livedict.Future[livedict.Lookup[ByDigest]] {
+	return a.a.Get(ctx, key)
+}
+
+// Delete is the asynchronous Delete.
+func (a *ByDigestStoreAsync) Delete(ctx context.Context, key Digest) *livedict.Future[bool] {
+	return a.a.Delete(ctx, key)
+}
+
+// Has is the asynchronous Has.
+func (a *ByDigestStoreAsync) Has(ctx context.Context, key Digest) *livedict.Future[bool] {
+	return a.a.Has(ctx, key)
+}
+
+// TTL is the asynchronous TTL.
+func (a *ByDigestStoreAsync) TTL(ctx context.Context, key Digest) *livedict.Future[livedict.Lookup[time.Duration]] {
+	return a.a.TTL(ctx, key)
+}
+
+// Update is the asynchronous Update.
+func (a *ByDigestStoreAsync) Update(ctx context.Context, key Digest, fn func(cur ByDigest, exists bool) (next ByDigest, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
+	return a.a.Update(ctx, key, fn, opts...)
+}
+
+// Len is the asynchronous Len.
+func (a *ByDigestStoreAsync) Len(ctx context.Context) *livedict.Future[int] {
+	return a.a.Len(ctx)
+}
+
+// Keys is the asynchronous Keys.
+func (a *ByDigestStoreAsync) Keys(ctx context.Context) *livedict.Future[[]Digest] {
+	return a.a.Keys(ctx)
+}
+
+// Clear is the asynchronous Clear.
+func (a *ByDigestStoreAsync) Clear(ctx context.Context) *livedict.Future[struct{}] {
+	return a.a.Clear(ctx)
+}
+
+var livedictCodecByMonth = func() ldruntime.Codec[time.Month, ByMonth] {
+	c := ldruntime.Codec[time.Month, ByMonth]{
+		Append: func(dst []byte, v *ByMonth) ([]byte, error) {
+			return ldruntime.Encode(dst, v, livedictAppendByMonth)
+		},
+		Bucket: "by_month",
+		Decode: func(data []byte, v *ByMonth) error {
+			return ldruntime.Decode(data, v, livedictDecodeByMonth)
+		},
+		TypeName: "ByMonth",
+	}
+	c.KeyString, c.ParseKey = ldruntime.IntKey[time.Month]()
+	return c
+}()
+
+// ByMonthStore is a typed, TTL-aware store of ByMonth values under Month keys.
+// Every method is safe for concurrent use; ctx cancels waiting and I/O.
+type ByMonthStore struct {
+	s *ldruntime.Store[time.Month, ByMonth]
+}
+
+// NewByMonthStore opens a store of ByMonth values in bucket "by_month".
+// Without options it uses a private in-memory backend; see livedict.WithURI.
+func NewByMonthStore(opts ...livedict.Option) (*ByMonthStore, error) {
+	s, err := ldruntime.New(livedictCodecByMonth, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &ByMonthStore{s: s}, nil
+}
+
+// Set stores v under key. The value is copied: changing v afterwards does not
+// change what is stored. With no option the store's default TTL applies;
+// livedict.TTL, NoExpiry or KeepTTL overrides it.
+func (s *ByMonthStore) Set(ctx context.Context, key time.Month, v ByMonth, opts ...livedict.SetOption) error {
+	return s.s.Set(ctx, key, v, opts...)
+}
+
+// Get returns the value of key, and false when there is none or it expired.
+func (s *ByMonthStore) Get(ctx context.Context, key time.Month) (ByMonth, bool, error) {
+	return s.s.Get(ctx, key)
+}
+
+// Delete removes key and reports whether it held a live value, which OnDelete
+// hooks receive.
+func (s *ByMonthStore) Delete(ctx context.Context, key time.Month) (bool, error) {
+	return s.s.Delete(ctx, key)
+}
+
+// Has reports whether key holds a live value.
+func (s *ByMonthStore) Has(ctx context.Context, key time.Month) (bool, error) {
+	return s.s.Has(ctx, key)
+}
+
+// TTL returns how long key has left: 0 and true when it never expires, false
+// when there is no such key.
+func (s *ByMonthStore) TTL(ctx context.Context, key time.Month) (time.Duration, bool, error) {
+	return s.s.TTL(ctx, key)
+}
+
+// Update applies fn to the current value of key atomically: fn sees the value
+// (and whether there is one) and returns the next value, or keep false to
+// delete the key. If another writer changes the key meanwhile, fn runs again
+// on the new value, so fn must not have side effects it cannot repeat. An
+// error from fn aborts the update and is returned as is.
+func (s *ByMonthStore) Update(ctx context.Context, key time.Month, fn func(cur ByMonth, exists bool) (next ByMonth, keep bool, err error), opts ...livedict.SetOption) error {
+	return s.s.Update(ctx, key, fn, opts...)
+}
+
+// Len returns the number of live keys.
+func (s *ByMonthStore) Len(ctx context.Context) (int, error) {
+	return s.s.Len(ctx)
+}
+
+// Keys returns the live keys, in no particular order.
+func (s *ByMonthStore) Keys(ctx context.Context) ([]time.Month, error) {
+	return s.s.Keys(ctx)
+}
+
+// Range calls fn for each live key and value until fn returns false; fn may
+// call the store. A record that does not decode is skipped and reported in the
+// returned error after the others were visited.
+func (s *ByMonthStore) Range(ctx context.Context, fn func(key time.Month, v ByMonth) bool) error {
+	return s.s.Range(ctx, fn)
+}
+
+// Clear deletes every key of the store's bucket. It raises no OnDelete events;
+// keys that had already expired still raise OnExpire.
+func (s *ByMonthStore) Clear(ctx context.Context) error {
+	return s.s.Clear(ctx)
+}
+
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
+func (s *ByMonthStore) Lock(ctx context.Context, key time.Month, opts ...livedict.LockOption) (*livedict.Lock, error) {
+	return s.s.Lock(ctx, key, opts...)
+}
+
+// TryLock takes key's advisory lock if it is free, without waiting.
+func (s *ByMonthStore) TryLock(ctx context.Context, key time.Month, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
+	return s.s.TryLock(ctx, key, opts...)
+}
+
+// OnSet registers fn to run after each Set or Update that stores a value.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *ByMonthStore) OnSet(fn func(ctx context.Context, key time.Month, v ByMonth), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnSet(fn, opts...)
+}
+
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *ByMonthStore) OnGet(fn func(ctx context.Context, key time.Month, v ByMonth), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnGet(fn, opts...)
+}
+
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName and
+// the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *ByMonthStore) OnDelete(fn func(ctx context.Context, key time.Month, v ByMonth), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnDelete(fn, opts...)
+}
+
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *ByMonthStore) OnExpire(fn func(ctx context.Context, key time.Month, v ByMonth), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnExpire(fn, opts...)
+}
+
+// OnEvict registers fn to run for each value the key limit pushed out.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *ByMonthStore) OnEvict(fn func(ctx context.Context, key time.Month, v ByMonth), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnEvict(fn, opts...)
+}
+
+// SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
+func (s *ByMonthStore) SetHookEnabled(id livedict.HookID, on bool) bool {
+	return s.s.SetHookEnabled(id, on)
+}
+
+// RemoveHook unregisters a hook and reports whether it existed.
+func (s *ByMonthStore) RemoveHook(id livedict.HookID) bool {
+	return s.s.RemoveHook(id)
+}
+
+// Stats returns the store's counters.
+func (s *ByMonthStore) Stats() livedict.Stats {
+	return s.s.Stats()
+}
+
+// Close stops the store: queued async operations and hook calls finish, the
+// scheduler stops, and every goroutine the store started has exited when it
+// returns. Close is idempotent; other methods return livedict.ErrClosed
+// afterwards.
+func (s *ByMonthStore) Close() error {
+	return s.s.Close()
+}
+
+// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
+func (s *ByMonthStore) ForKey(key time.Month) livedict.HookOption {
+	return ldruntime.ForKey(key)
+}
+
+// Async returns the asynchronous view of the store: each operation returns a
+// future at once; one key's operations from one goroutine take effect in
+// order.
+func (s *ByMonthStore) Async() *ByMonthStoreAsync {
+	return &ByMonthStoreAsync{a: s.s.Async()}
+}
+
+// ByMonthStoreAsync is the asynchronous view of a ByMonthStore.
+type ByMonthStoreAsync struct {
+	a *ldruntime.AsyncStore[time.Month, ByMonth]
+}
+
+// Set is the asynchronous Set.
+func (a *ByMonthStoreAsync) Set(ctx context.Context, key time.Month, v ByMonth, opts ...livedict.SetOption) *livedict.Future[struct{}] {
+	return a.a.Set(ctx, key, v, opts...)
+}
+
+// Get is the asynchronous Get.
+func (a *ByMonthStoreAsync) Get(ctx context.Context, key time.Month) *livedict.Future[livedict.Lookup[ByMonth]] {
+	return a.a.Get(ctx, key)
+}
+
+// Delete is the asynchronous Delete.
+func (a *ByMonthStoreAsync) Delete(ctx context.Context, key time.Month) *livedict.Future[bool] {
+	return a.a.Delete(ctx, key)
+}
+
+// Has is the asynchronous Has.
+func (a *ByMonthStoreAsync) Has(ctx context.Context, key time.Month) *livedict.Future[bool] {
+	return a.a.Has(ctx, key)
+}
+
+// TTL is the asynchronous TTL.
+func (a *ByMonthStoreAsync) TTL(ctx context.Context, key time.Month) *livedict.Future[livedict.Lookup[time.Duration]] {
+	return a.a.TTL(ctx, key)
+}
+
+// Update is the asynchronous Update.
+func (a *ByMonthStoreAsync) Update(ctx context.Context, key time.Month, fn func(cur ByMonth, exists bool) (next ByMonth, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
+	return a.a.Update(ctx, key, fn, opts...)
+}
+
+// Len is the asynchronous Len.
+func (a *ByMonthStoreAsync) Len(ctx context.Context) *livedict.Future[int] {
+	return a.a.Len(ctx)
+}
+
+// Keys is the asynchronous Keys.
+func (a *ByMonthStoreAsync) Keys(ctx context.Context) *livedict.Future[[]time.Month] {
+	return a.a.Keys(ctx)
+}
+
+// Clear is the asynchronous Clear.
+func (a *ByMonthStoreAsync) Clear(ctx context.Context) *livedict.Future[struct{}] {
 	return a.a.Clear(ctx)
 }
 
@@ -728,6 +1421,94 @@ func livedictDecodeGPair_string_int(d *ldruntime.Decoder, v *GPair[string, []int
 					}
 					v.Val = s0
 				}
+			}
+		default:
+			d.Skip()
+		}
+	}
+}
+
+// livedictCloneByAddr returns a deep copy of v.
+func livedictCloneByAddr(v ByAddr) ByAddr {
+	v.Net = ldruntime.CloneBinary(v.Net)
+	return v
+}
+
+// livedictAppendByAddr appends the wire encoding of *v.
+func livedictAppendByAddr(e *ldruntime.Encoder, v *ByAddr) {
+	if !e.BeginStruct(2) {
+		return
+	}
+	f := e.BeginField("N", 0x95e97e5e) // int
+	e.AppendVarint(int64(v.N))
+	e.EndField(f)
+	f = e.BeginField("Net", 0xdd856cfc) // binary
+	e.AppendBinary(&v.Net)
+	e.EndField(f)
+	e.EndStruct()
+}
+
+// livedictDecodeByAddr sets the fields of *v that the current struct of d holds.
+func livedictDecodeByAddr(d *ldruntime.Decoder, v *ByAddr) {
+	for f := d.BeginStruct(); d.NextField(&f); {
+		switch string(d.FieldName()) {
+		case "N":
+			if d.Expect(0x95e97e5e) {
+				v.N = d.ReadInt()
+			}
+		case "Net":
+			if d.Expect(0xdd856cfc) {
+				d.ReadBinary(&v.Net)
+			}
+		default:
+			d.Skip()
+		}
+	}
+}
+
+// livedictAppendByDigest appends the wire encoding of *v.
+func livedictAppendByDigest(e *ldruntime.Encoder, v *ByDigest) {
+	if !e.BeginStruct(1) {
+		return
+	}
+	f := e.BeginField("N", 0x95e97e5e) // int
+	e.AppendVarint(int64(v.N))
+	e.EndField(f)
+	e.EndStruct()
+}
+
+// livedictDecodeByDigest sets the fields of *v that the current struct of d holds.
+func livedictDecodeByDigest(d *ldruntime.Decoder, v *ByDigest) {
+	for f := d.BeginStruct(); d.NextField(&f); {
+		switch string(d.FieldName()) {
+		case "N":
+			if d.Expect(0x95e97e5e) {
+				v.N = d.ReadInt()
+			}
+		default:
+			d.Skip()
+		}
+	}
+}
+
+// livedictAppendByMonth appends the wire encoding of *v.
+func livedictAppendByMonth(e *ldruntime.Encoder, v *ByMonth) {
+	if !e.BeginStruct(1) {
+		return
+	}
+	f := e.BeginField("N", 0x95e97e5e) // int
+	e.AppendVarint(int64(v.N))
+	e.EndField(f)
+	e.EndStruct()
+}
+
+// livedictDecodeByMonth sets the fields of *v that the current struct of d holds.
+func livedictDecodeByMonth(d *ldruntime.Decoder, v *ByMonth) {
+	for f := d.BeginStruct(); d.NextField(&f); {
+		switch string(d.FieldName()) {
+		case "N":
+			if d.Expect(0x95e97e5e) {
+				v.N = d.ReadInt()
 			}
 		default:
 			d.Skip()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"net"
+	"net/netip"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -65,6 +66,68 @@ func TestForeignRoundTrip(t *testing.T) {
 			again, _, _ := s.Get(ctx, "k")
 			if d := cmp.Diff(want, again); d != "" {
 				t.Errorf("a change to a value Get returned reached the store (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestKeysOfOtherPackages: keys of another package's integer type, with
+// MarshalText, and [N]byte arrays are stored and listed back as themselves
+// on every backend.
+func TestKeysOfOtherPackages(t *testing.T) {
+	for name, uri := range map[string]func(t *testing.T) string{
+		"memory": func(*testing.T) string { return "memory://" },
+		"sqlite": func(t *testing.T) string { return "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "k.db")) },
+		"redis": func(t *testing.T) string {
+			url, _ := redistest.Server(t)
+			return url
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			u := uri(t)
+			addrs, err := NewByAddrStore(livedict.WithURI(u))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer addrs.Close()
+			digests, err := NewByDigestStore(livedict.WithURI(u))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer digests.Close()
+			months, err := NewByMonthStore(livedict.WithURI(u))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer months.Close()
+
+			a := netip.MustParseAddr("2001:db8::1")
+			d := Digest{0xde, 0xad, 0xbe, 0xef, 15: 0x01}
+			check := func(what string, err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+			}
+			check("Set addr", addrs.Set(ctx, a, ByAddr{N: 1, Net: netip.MustParsePrefix("2001:db8::/32")}))
+			check("Set digest", digests.Set(ctx, d, ByDigest{N: 2}))
+			check("Set month", months.Set(ctx, time.March, ByMonth{N: 3}))
+			ak, err := addrs.Keys(ctx)
+			check("Keys addr", err)
+			dk, err := digests.Keys(ctx)
+			check("Keys digest", err)
+			mk, err := months.Keys(ctx)
+			check("Keys month", err)
+			if d := cmp.Diff([]netip.Addr{a}, ak, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); d != "" {
+				t.Errorf("addr keys (-want +got):\n%s", d)
+			}
+			if !cmp.Equal([]Digest{d}, dk) || !cmp.Equal([]time.Month{time.March}, mk) {
+				t.Errorf("keys: digests %x, months %v", dk, mk)
+			}
+			v, ok, err := addrs.Get(ctx, a)
+			if err != nil || !ok || v.N != 1 || v.Net.String() != "2001:db8::/32" {
+				t.Errorf("Get(%v) = %+v, %v, %v", a, v, ok, err)
 			}
 		})
 	}

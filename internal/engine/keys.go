@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"encoding"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 
@@ -34,4 +36,42 @@ func UintKey[K ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uintptr]() (func(
 			}
 			return K(n), nil
 		}
+}
+
+// TextKey returns the key functions of a key type with MarshalText and
+// UnmarshalText (uuid.UUID, netip.Addr): keys are stored as their text. A
+// key whose MarshalText fails cannot be stored anywhere; that is a bug of
+// the key's value, and KeyString panics with it.
+func TextKey[K any, P interface {
+	*K
+	encoding.TextMarshaler
+	encoding.TextUnmarshaler
+}]() (func(K) string, func(string) (K, error)) {
+	return func(k K) string {
+			b, err := P(&k).MarshalText()
+			if err != nil {
+				panic(fmt.Sprintf("livedict: key %v: MarshalText: %v", k, err))
+			}
+			return string(b)
+		}, func(s string) (K, error) {
+			var k K
+			if err := P(&k).UnmarshalText([]byte(s)); err != nil {
+				return k, fmt.Errorf("%w: key %q does not parse as %T: %v", backend.ErrCorrupt, s, k, err)
+			}
+			return k, nil
+		}
+}
+
+// HexKey is the stored form of a [N]byte key: lowercase hex.
+func HexKey(k []byte) string { return hex.EncodeToString(k) }
+
+// ParseHexKey fills the [N]byte key k from its stored form.
+func ParseHexKey(k []byte, s string) error {
+	if len(s) != 2*len(k) {
+		return fmt.Errorf("%w: key %q is not %d hex digits", backend.ErrCorrupt, s, 2*len(k))
+	}
+	if _, err := hex.Decode(k, []byte(s)); err != nil {
+		return fmt.Errorf("%w: key %q is not hex: %v", backend.ErrCorrupt, s, err)
+	}
+	return nil
 }

@@ -351,28 +351,82 @@ func (b *builder) option(st *templates.Store, word string, pos token.Pos) {
 	}
 }
 
-// keyType resolves key=TYPE: a predeclared string or integer type, or a type
-// of the package defined over one.
+// keyType resolves key=TYPE: a type named in this package, in the universe,
+// or as pkg.Type in a package this package imports (by name or path),
+// whose underlying type is string or an integer, a [N]byte array, or a
+// comparable type with MarshalText and UnmarshalText.
 func (b *builder) keyType(typeName, name string, pos token.Pos) *templates.Type {
 	fallback := &templates.Type{Kind: templates.String}
-	obj := types.Universe.Lookup(name)
-	if obj == nil {
-		obj = b.pkg.Types.Scope().Lookup(name)
-	}
-	tn, ok := obj.(*types.TypeName)
-	if !ok {
-		b.errorf(pos, "%s: key=%s: no such type; a key is string, an integer type, or a type of this package defined over one", typeName, name)
+	tn, msg := b.lookupType(name)
+	if msg != "" {
+		b.errorf(pos, "%s: key=%s: %s", typeName, name, msg)
 		return fallback
 	}
-	t, msg := b.mapType(tn.Type(), nil)
-	if msg == "" && !validKey(t.Kind) {
-		msg = "not a string or integer type"
-	}
+	t, msg := b.key(tn.Type())
 	if msg != "" {
-		b.errorf(pos, "%s: key=%s is %s; a key is string, an integer type, or a type defined over one", typeName, name, msg)
+		b.errorf(pos, "%s: key=%s is %s; a key is a string or integer type (of any package), a [N]byte array, or a comparable type with MarshalText and UnmarshalText", typeName, name, msg)
 		return fallback
 	}
 	return t
+}
+
+// lookupType finds the type a directive names.
+func (b *builder) lookupType(name string) (*types.TypeName, string) {
+	var obj types.Object
+	if dot := strings.LastIndex(name, "."); dot < 0 {
+		if obj = types.Universe.Lookup(name); obj == nil {
+			obj = b.pkg.Types.Scope().Lookup(name)
+		}
+	} else {
+		qual, short := name[:dot], name[dot+1:]
+		var from *types.Package
+		for _, p := range b.pkg.Types.Imports() {
+			if p.Path() == qual || p.Name() == qual {
+				from = p
+				break
+			}
+		}
+		if from == nil {
+			return nil, fmt.Sprintf("this package imports no package %s; the package must import the key's package (a file of it that uses the type, or declares var _ %s)", qual, name)
+		}
+		if obj = from.Scope().Lookup(short); obj != nil && !obj.Exported() {
+			obj = nil
+		}
+	}
+	tn, ok := obj.(*types.TypeName)
+	if !ok {
+		return nil, "no such type (a type of this package, a predeclared one, or pkg.Type of an imported package)"
+	}
+	return tn, ""
+}
+
+// key is the model of a key type, or why t cannot be one.
+func (b *builder) key(t types.Type) (*templates.Type, string) {
+	if !types.Comparable(t) {
+		return nil, "not comparable"
+	}
+	var ref *templates.Name
+	named, _ := types.Unalias(t).(*types.Named)
+	if named != nil {
+		ref = b.nameOf(named)
+	}
+	switch u := t.Underlying().(type) {
+	case *types.Basic:
+		if k, ok := basicKinds[u.Kind()]; ok && validKey(k) {
+			return &templates.Type{Kind: k, Named: ref}, ""
+		}
+	case *types.Array:
+		if e, ok := types.Unalias(u.Elem()).(*types.Basic); ok && e.Kind() == types.Uint8 {
+			if named != nil && hasMarshaler(named, "MarshalText", "UnmarshalText") {
+				return &templates.Type{Kind: templates.TextMarshaler, Named: ref}, "" // uuid.UUID: its canonical text
+			}
+			return &templates.Type{Kind: templates.Array, Len: u.Len(), Elem: &templates.Type{Kind: templates.Uint8}, Named: ref}, ""
+		}
+	}
+	if named != nil && hasMarshaler(named, "MarshalText", "UnmarshalText") {
+		return &templates.Type{Kind: templates.TextMarshaler, Named: ref}, ""
+	}
+	return nil, "a " + types.TypeString(t.Underlying(), b.qualifier)
 }
 
 func validKey(k templates.Kind) bool {

@@ -1,0 +1,6 @@
+package x
+
+//livedict:store key=uuid.UUID
+type T struct {
+	N int
+}
