@@ -60,11 +60,13 @@ func buildPackage(pkg *packages.Package, only []string) ([]outFile, Diagnostics)
 	}
 	var stores []storeAt
 	names := map[string]token.Pos{}
+	buckets := map[string]annotated{}
 	for _, a := range targets {
 		st := b.store(a)
 		if st == nil {
 			continue
 		}
+		b.checkBucket(st, a, buckets)
 		for _, n := range append(templates.DeclaredNames(st), helperNames(st.TypeName)...) {
 			if prev, dup := names[n]; dup {
 				b.errorf(a.dirPos, "%s: the generated name %s is also generated for the type at %s; set name= to tell the stores apart",
@@ -157,24 +159,22 @@ func (b *builder) find(only []string) []annotated {
 			}
 			for _, spec := range gd.Specs {
 				ts := spec.(*ast.TypeSpec)
-				doc := ts.Doc
-				if doc == nil && len(gd.Specs) == 1 {
-					doc = gd.Doc
-				}
+				doc := typeSpecDoc(gd, ts)
 				a := annotated{spec: ts, file: path}
 				found := false
 				// The directive is directive-shaped, so CommentGroup.Text
 				// drops it: read the raw list.
 				if doc != nil {
 					for _, c := range doc.List {
-						if c.Text == Directive || strings.HasPrefix(c.Text, Directive+" ") || strings.HasPrefix(c.Text, Directive+"\t") {
+						if isDirective(c.Text) {
 							if found {
 								b.errorf(c.Slash, "%s has two %s directives; keep one", ts.Name.Name, Directive)
 							}
 							found = true
 							a.dirPos, a.dirText = c.Slash, c.Text
 							a.options = c.Text[len(Directive):]
-						} else if strings.HasPrefix(c.Text, "//livedict:") {
+						} else if _, _, near := nearMiss(c.Text); !near && strings.HasPrefix(c.Text, "//livedict:") {
+							// A near miss (//livedict: store) is a warning: see directiveWarnings.
 							b.errorf(c.Slash, "unknown directive %q; the directive is %s", strings.Fields(c.Text)[0], Directive)
 						}
 					}
@@ -278,8 +278,13 @@ func (b *builder) store(a annotated) *templates.Store {
 		Bucket:    snake(name),
 	}
 	// Options are key=value words; each error points at its own word.
+	seen := map[string]token.Pos{}
 	for _, w := range splitOptions(a.options) {
-		b.option(st, w.text, a.dirPos+token.Pos(len(Directive)+w.offset))
+		pos := a.dirPos + token.Pos(len(Directive)+w.offset)
+		if b.checkOptionRepeated(name, w.text, pos, seen) {
+			continue
+		}
+		b.option(st, w.text, pos)
 	}
 	return st
 }
@@ -392,6 +397,7 @@ func (b *builder) structOf(name string, pos token.Pos) {
 		b.errorf(pos, "%s is not a struct", name)
 		return
 	}
+	b.checkLocks(name, st)
 	s := &templates.Struct{Name: name}
 	b.structs[name] = s // before the fields: recursive types end here
 	b.order = append(b.order, name)
