@@ -40,7 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		output   = fs.String("output", "", "output `file` (only when the generated code comes from one source file); default <file>_livedict.go")
 		tags     = fs.String("tags", "", "comma-separated build `tags` to load the packages with (go generate does not pass them on)")
 		check    = fs.Bool("check", false, "write nothing; exit 1 with a diff when a generated file is stale, missing or orphaned")
-		verbose  = fs.Bool("v", false, "report each file written or already current")
+		verbose  = fs.Bool("v", false, "list the stores found, and report each file written or already current")
 		showVer  = fs.Bool("version", false, "print the version and exit")
 	)
 	fs.Usage = func() {
@@ -98,6 +98,16 @@ Flags:
 			return 1
 		}
 		res.Outputs[0].Path = abs
+		for i := range res.Stores {
+			res.Stores[i].Output = abs
+		}
+	}
+	// Warnings do not change the exit status.
+	for _, w := range res.Warnings {
+		fmt.Fprintln(stderr, w)
+	}
+	if *verbose {
+		listStores(res.Stores, stderr)
 	}
 	if *check {
 		return checkDrift(res, *output != "", stdout, stderr)
@@ -119,6 +129,20 @@ Flags:
 		}
 	}
 	return 0
+}
+
+// listStores prints one line per store: what -v shows of the directives.
+func listStores(stores []gen.StoreInfo, stderr io.Writer) {
+	if len(stores) == 0 {
+		fmt.Fprintln(stderr, "no stores found: no type has a //livedict:store directive")
+	}
+	for _, s := range stores {
+		ttl := "none"
+		if s.TTL > 0 {
+			ttl = s.TTL.String()
+		}
+		fmt.Fprintf(stderr, "store: %s: %s, key %s, bucket %q, ttl %s -> %s\n", s.Type, s.Store, s.Key, s.Bucket, ttl, rel(s.Output))
+	}
 }
 
 // checkDrift compares the outputs with the files on disk.

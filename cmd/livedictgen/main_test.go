@@ -191,3 +191,56 @@ func main() {
 		}
 	}
 }
+
+// TestVerboseAndWarnings: -v lists every store; a directive that is not
+// read is a positioned warning on stderr that leaves the exit status 0,
+// in -check mode too; an error still fails the run.
+func TestVerboseAndWarnings(t *testing.T) {
+	dir := t.TempDir()
+	testmod.Write(t, dir, "example.com/p", false, map[string]string{
+		"item.go": itemSrc + `
+// OrderID keys orders.
+type OrderID uint32
+
+//livedict:store key=OrderID name=Orders bucket=orders
+type Order struct{ Total int }
+
+// livedict:store
+type Draft struct{ A int }
+`,
+	})
+	chdir(t, dir)
+	const warning = "item.go:17:1: warning: livedictgen: \"// livedict:store\" is not a directive (it has a space after //), so Draft gets no store; write it as //livedict:store\n"
+	code, stdout, stderr := runCLI(t, "-v")
+	if code != 0 || stdout != "" {
+		t.Fatalf("-v: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		warning,
+		"store: example.com/p.Item: ItemStore, key string, bucket \"item\", ttl 1m0s -> item_livedict.go\n",
+		"store: example.com/p.Order: Orders, key OrderID (uint32), bucket \"orders\", ttl none -> item_livedict.go\n",
+		"wrote: item_livedict.go\n",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("-v: stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "item_livedict.go")); err != nil {
+		t.Fatalf("the warning stopped generation: %v", err)
+	}
+	if code, _, stderr := runCLI(t, "-check"); code != 0 || !strings.HasSuffix(stderr, warning) || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("-check with a warning only: exit %d, stderr %q; want 0 and the warning", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "-check", "-v"); code != 0 || strings.Count(stderr, "store: ") != 2 || !strings.Contains(stderr, warning) {
+		t.Errorf("-check -v: exit %d, stderr %q", code, stderr)
+	}
+
+	// With an error as well, the run fails and shows both.
+	if err := os.WriteFile(filepath.Join(dir, "item.go"), []byte(strings.Replace(itemSrc, "ttl=1m", "ttl=1m ttl=2m", 1)+"\n// livedict:store\ntype Draft struct{ A int }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(t)
+	if code != 1 || !strings.Contains(stderr, "the option ttl= is given twice") || !strings.Contains(stderr, "warning:") {
+		t.Errorf("error and warning: exit %d, stderr %q", code, stderr)
+	}
+}

@@ -68,11 +68,13 @@ func buildPackage(pkg *packages.Package, only []string) ([]outFile, Diagnostics)
 	}
 	var stores []storeAt
 	names := map[string]token.Pos{}
+	buckets := map[string]annotated{}
 	for _, a := range targets {
 		st := b.store(a)
 		if st == nil {
 			continue
 		}
+		b.checkBucket(st, a, buckets)
 		for _, n := range append(templates.DeclaredNames(st), helperNames(st.TypeName)...) {
 			if prev, dup := names[n]; dup {
 				b.errorf(a.dirPos, "%s: the generated name %s is also generated for the type at %s; set name= to tell the stores apart",
@@ -165,24 +167,22 @@ func (b *builder) find(only []string) []annotated {
 			}
 			for _, spec := range gd.Specs {
 				ts := spec.(*ast.TypeSpec)
-				doc := ts.Doc
-				if doc == nil && len(gd.Specs) == 1 {
-					doc = gd.Doc
-				}
+				doc := typeSpecDoc(gd, ts)
 				a := annotated{spec: ts, file: path}
 				found := false
 				// The directive is directive-shaped, so CommentGroup.Text
 				// drops it: read the raw list.
 				if doc != nil {
 					for _, c := range doc.List {
-						if c.Text == Directive || strings.HasPrefix(c.Text, Directive+" ") || strings.HasPrefix(c.Text, Directive+"\t") {
+						if isDirective(c.Text) {
 							if found {
 								b.errorf(c.Slash, "%s has two %s directives; keep one", ts.Name.Name, Directive)
 							}
 							found = true
 							a.dirPos, a.dirText = c.Slash, c.Text
 							a.options = c.Text[len(Directive):]
-						} else if strings.HasPrefix(c.Text, "//livedict:") {
+						} else if _, _, near := nearMiss(c.Text); !near && strings.HasPrefix(c.Text, "//livedict:") {
+							// A near miss (//livedict: store) is a warning: see directiveWarnings.
 							b.errorf(c.Slash, "unknown directive %q; the directive is %s", strings.Fields(c.Text)[0], Directive)
 						}
 					}
@@ -286,8 +286,13 @@ func (b *builder) store(a annotated) *templates.Store {
 		Bucket:    snake(name),
 	}
 	// Options are key=value words; each error points at its own word.
+	seen := map[string]token.Pos{}
 	for _, w := range splitOptions(a.options) {
-		b.option(st, w.text, a.dirPos+token.Pos(len(Directive)+w.offset))
+		pos := a.dirPos + token.Pos(len(Directive)+w.offset)
+		if b.checkOptionRepeated(name, w.text, pos, seen) {
+			continue
+		}
+		b.option(st, w.text, pos)
 	}
 	return st
 }
@@ -479,6 +484,11 @@ func (b *builder) structFor(named *types.Named) (*templates.Name, string) {
 	}
 	st := named.Underlying().(*types.Struct)
 	typeName := types.TypeString(named, b.qualifier)
+	if local {
+		b.checkLocks(typeName, st)
+	} else if holdsLock(named, map[types.Type]bool{}) {
+		return fail("%s holds a lock, which the generated store would copy (go vet's copylocks forbids it)", typeName)
+	}
 	wires := map[string]token.Pos{}
 	for i := range st.NumFields() {
 		f := st.Field(i)

@@ -42,19 +42,29 @@ type Result struct {
 	// Existing lists the generated files found on disk in the loaded
 	// packages' directories (by suffix and header), to tell orphans.
 	Existing []string
+	// Warnings are problems that do not stop generation: directives that
+	// are not read (a near miss, or not in a type's doc comment).
+	Warnings Diagnostics
+	// Stores lists the generated stores, in output order.
+	Stores []StoreInfo
 }
 
-// Diagnostic is an error at a position in the user's source.
+// Diagnostic is an error, or a warning, at a position in the user's source.
 type Diagnostic struct {
-	Pos token.Position
-	Msg string
+	Pos     token.Position
+	Msg     string
+	Warning bool // a warning does not stop generation
 }
 
 func (d Diagnostic) String() string {
-	if !d.Pos.IsValid() {
-		return d.Msg
+	msg := d.Msg
+	if d.Warning {
+		msg = "warning: " + msg
 	}
-	return fmt.Sprintf("%s: %s", d.Pos, d.Msg)
+	if !d.Pos.IsValid() {
+		return msg
+	}
+	return fmt.Sprintf("%s: %s", d.Pos, msg)
 }
 
 // Diagnostics is the error of a run that found problems in the source.
@@ -70,7 +80,8 @@ func (ds Diagnostics) Error() string {
 
 // Run loads, checks and renders. Any problem is returned as Diagnostics (or
 // another error for failures outside the source); then nothing is returned
-// to write.
+// to write. Warnings alone do not stop it: they are in Result.Warnings, or
+// among the Diagnostics when there are errors too.
 func Run(cfg Config) (*Result, error) {
 	patterns := cfg.Patterns
 	if len(patterns) == 0 {
@@ -105,9 +116,10 @@ func Run(cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("no packages match %s", strings.Join(patterns, " "))
 	}
 	res := &Result{Existing: existing}
-	var diags Diagnostics
+	var diags, warnings Diagnostics
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].PkgPath < pkgs[j].PkgPath })
 	for _, pkg := range pkgs {
+		warnings = append(warnings, directiveWarnings(pkg)...)
 		files, ds := buildPackage(pkg, cfg.Types)
 		diags = append(diags, ds...)
 		if len(ds) > 0 {
@@ -119,12 +131,16 @@ func Run(cfg Config) (*Result, error) {
 				return nil, err
 			}
 			res.Outputs = append(res.Outputs, Output{Path: f.path, Content: content})
+			res.Stores = append(res.Stores, storeInfos(f)...)
 		}
 	}
+	sortDiagnostics(warnings)
 	if len(diags) > 0 {
-		sort.SliceStable(diags, func(i, j int) bool { return posLess(diags[i].Pos, diags[j].Pos) })
+		diags = append(diags, warnings...)
+		sortDiagnostics(diags)
 		return nil, diags
 	}
+	res.Warnings = warnings
 	return res, nil
 }
 

@@ -1,0 +1,9 @@
+package x
+
+import "sync"
+
+//livedict:store
+type Shards struct {
+	Names []string
+	locks [4]sync.Mutex `livedict:"-"`
+}

@@ -1,0 +1,9 @@
+package x
+
+import "sync"
+
+//livedict:store
+type Counter struct {
+	sync.Mutex `livedict:"-"`
+	N          int
+}

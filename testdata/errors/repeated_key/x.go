@@ -1,0 +1,4 @@
+package x
+
+//livedict:store key=string key=int
+type T struct{ A int }

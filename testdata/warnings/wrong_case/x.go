@@ -1,0 +1,13 @@
+package x
+
+// Not gofmt'd on purpose: gofmt would put a space after the // of these
+// near misses, and the raw forms are what this case is about.
+
+//LiveDict:store
+type A struct{ N int }
+
+//livedict:Store bucket=b
+type B struct{ N int }
+
+//livedict:store
+type Kept struct{ N int }
