@@ -141,18 +141,7 @@ func TestNewUser(t *testing.T) {
 	}
 	dir := t.TempDir()
 	testmod.Write(t, dir, "example.com/app", true, map[string]string{
-		"session/session.go": `package session
-
-//go:generate go tool livedictgen
-
-// Session is a signed-in user's session.
-//
-//livedict:store key=string ttl=30m
-type Session struct {
-	UserID string
-	Roles  []string
-}
-`,
+		"session/session.go": quickStart(t),
 		"main.go": `package main
 
 import (
@@ -243,4 +232,28 @@ type Draft struct{ A int }
 	if code != 1 || !strings.Contains(stderr, "the option ttl= is given twice") || !strings.Contains(stderr, "warning:") {
 		t.Errorf("error and warning: exit %d, stderr %q", code, stderr)
 	}
+}
+
+// quickStart is the annotated package of the README's quick start, step 2,
+// as a user would paste it: TestNewUser builds it, so the README stays true.
+func quickStart(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(testmod.Root(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "2. Annotate a struct")
+	if !ok {
+		t.Fatal("README: no quick-start step 2")
+	}
+	_, rest, ok = strings.Cut(rest, "   ```go\n")
+	code, _, ok2 := strings.Cut(rest, "   ```\n")
+	if !ok || !ok2 {
+		t.Fatal("README: quick-start step 2 has no go code block")
+	}
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(code, "\n") {
+		b.WriteString(strings.TrimPrefix(line, "   "))
+	}
+	return b.String()
 }
