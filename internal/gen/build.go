@@ -680,9 +680,11 @@ var basicKinds = map[types.BasicKind]templates.Kind{
 // hasMarshaler reports whether values of named go through its marshal and
 // unmarshal methods (marshal on T or *T, unmarshal on *T, as the
 // interfaces of package encoding need). Methods promoted from an embedded
-// field count only when that field is all the struct stores: otherwise
-// the marshaler would write the embedded value alone and lose the fields
-// the struct adds (struct { time.Time; By string }).
+// field count only when, at every level of embedding down to the type the
+// methods come from, that field is all the struct stores: otherwise the
+// marshaler would write the embedded value alone and lose the fields the
+// structs add (struct { time.Time; By string }); and never through an
+// embedded pointer, which may be nil.
 func hasMarshaler(named *types.Named, marshal, unmarshal string) bool {
 	ms := types.NewMethodSet(types.NewPointer(named))
 	m, u := ms.Lookup(nil, marshal), ms.Lookup(nil, unmarshal)
@@ -692,17 +694,30 @@ func hasMarshaler(named *types.Named, marshal, unmarshal string) bool {
 	if len(m.Index()) == 1 && len(u.Index()) == 1 {
 		return true // its own methods
 	}
-	st, ok := named.Underlying().(*types.Struct)
-	if !ok || len(m.Index()) == 1 || len(u.Index()) == 1 || m.Index()[0] != u.Index()[0] {
+	mp, up := m.Index(), u.Index()
+	if len(mp) != len(up) || len(mp) == 1 {
 		return false
 	}
-	via := m.Index()[0]
-	for i := range st.NumFields() {
-		f := st.Field(i)
-		if i == via || f.Name() == "_" || reflect.StructTag(st.Tag(i)).Get("livedict") == "-" {
-			continue
+	var t types.Type = named
+	for level, via := range mp[:len(mp)-1] {
+		if up[level] != via {
+			return false
 		}
-		return false // a stored field besides the one the methods come from
+		st, ok := t.Underlying().(*types.Struct)
+		if !ok {
+			return false
+		}
+		for i := range st.NumFields() {
+			f := st.Field(i)
+			if i == via || f.Name() == "_" || reflect.StructTag(st.Tag(i)).Get("livedict") == "-" {
+				continue
+			}
+			return false // a stored field besides the one the methods come from
+		}
+		t = st.Field(via).Type()
+		if _, ptr := t.Underlying().(*types.Pointer); ptr {
+			return false // a nil embedded pointer has no value to marshal
+		}
 	}
 	return true
 }
