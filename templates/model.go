@@ -35,6 +35,10 @@ type Store struct {
 type Struct struct {
 	Name   string
 	Fields []*Field
+	// Skipped are the Go selectors of the fields tagged livedict:"-": not
+	// serialized, so the deep copy zeroes them, as a byte backend reads
+	// them back zero.
+	Skipped []string
 }
 
 // Field is a serialized field.

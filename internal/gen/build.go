@@ -403,6 +403,7 @@ func (b *builder) structOf(name string, pos token.Pos) {
 		}
 		tag, hasTag := reflect.StructTag(st.Tag(i)).Lookup("livedict")
 		if tag == "-" {
+			s.Skipped = append(s.Skipped, f.Name())
 			continue
 		}
 		wire := f.Name()
