@@ -23,6 +23,7 @@ var livedictCodecCounter = func() ldruntime.Codec[int64, Counter] {
 			return ldruntime.Encode(dst, v, livedictAppendCounter)
 		},
 		Bucket: "counters",
+		Clone:  livedictCloneCounter,
 		Decode: func(data []byte, v *Counter) error {
 			return ldruntime.Decode(data, v, livedictDecodeCounter)
 		},
@@ -243,6 +244,12 @@ func (a *CounterStoreAsync) Keys(ctx context.Context) *livedict.Future[[]int64] 
 // Clear is the asynchronous Clear.
 func (a *CounterStoreAsync) Clear(ctx context.Context) *livedict.Future[struct{}] {
 	return a.a.Clear(ctx)
+}
+
+// livedictCloneCounter returns a deep copy of v.
+func livedictCloneCounter(v Counter) Counter {
+	v.Updated = v.Updated.Round(0)
+	return v
 }
 
 // livedictAppendCounter appends the wire encoding of *v.

@@ -253,6 +253,7 @@ func (a *SessionStoreAsync) Clear(ctx context.Context) *livedict.Future[struct{}
 
 // livedictCloneSession returns a deep copy of v.
 func livedictCloneSession(v Session) Session {
+	v.Scratch = Session{}.Scratch
 	v.Roles = slices.Clone(v.Roles)
 	if v.Profile != nil {
 		p0 := new(Profile)
@@ -260,6 +261,7 @@ func livedictCloneSession(v Session) Session {
 		v.Profile = p0
 	}
 	v.Meta = maps.Clone(v.Meta)
+	v.CreatedAt = v.CreatedAt.Round(0)
 	return v
 }
 

@@ -8,6 +8,8 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livedict/livedict/backend"
@@ -35,7 +37,7 @@ import (
 //	float32, float64  IEEE 754 bits, little endian, 4 or 8 bytes
 //	string            uvarint length, bytes
 //	[]byte            uvarint 0 (nil) or length+1, bytes
-//	time.Time         uvarint length, Time.MarshalBinary
+//	time.Time         uvarint length, the zone form (see timeUTC)
 //	marshalers        uvarint length, MarshalBinary or MarshalText
 //	pointer           1 byte: 0 (nil) or 1 followed by the element
 //	slice, map        uvarint 0 (nil) or length+1, elements or key, value pairs
@@ -353,16 +355,61 @@ func (e *Encoder) AppendCount(n int, isNil bool) {
 	e.AppendUvarint(uint64(n) + 1)
 }
 
-// AppendTime appends t as its MarshalBinary form, length-prefixed. The
-// monotonic clock reading is dropped; the zone offset is kept.
+// The time.Time payload, inside its length prefix. Its first byte tells the
+// forms apart: 1 or 2 is the Time.MarshalBinary form that records written
+// before the zone form hold (still read, never written); 0x10 to 0x13 is
+// the zone form:
+//
+//	zone form = kind byte, zigzag varint Unix seconds, uvarint nanoseconds,
+//	            and for timeNamed and timeFixed: zigzag varint zone offset
+//	            in seconds, uvarint name length, name
+//
+// timeUTC reads back in time.UTC and timeLocal in time.Local (the reader's
+// Local, which may have another offset than the writer's); timeNamed is a
+// Location loaded by its name (time.LoadLocation), read back by loading the
+// name again, or, when the reader cannot load it (no zoneinfo for it), as
+// time.FixedZone(name, offset): the same instant and offset, without the
+// zone's rules; timeFixed is time.FixedZone(name, offset). The monotonic
+// clock reading is never written.
+const (
+	timeUTC   = 0x10
+	timeLocal = 0x11
+	timeNamed = 0x12
+	timeFixed = 0x13
+)
+
+// AppendTime appends t in the zone form, length-prefixed. A Location
+// other than UTC and Local counts as named when it has zone transitions,
+// and as fixed otherwise. A named Location is written by its name alone:
+// one made by time.LoadLocationFromTZData reads back as the zone of that
+// name where it loads, else as a fixed zone, while the memory backend,
+// which copies values, keeps it.
 func (e *Encoder) AppendTime(t time.Time) {
 	at := len(e.buf)
-	b, err := t.AppendBinary(append(e.buf, 0))
-	if err != nil {
-		e.failCause("time.Time", err)
-		return
+	e.buf = append(e.buf, 0) // the length, patched below
+	loc := t.Location()
+	kind := byte(timeNamed)
+	switch {
+	case loc == time.UTC:
+		kind = timeUTC
+	case loc == time.Local:
+		kind = timeLocal
+	default:
+		if start, end := t.ZoneBounds(); start.IsZero() && end.IsZero() {
+			kind = timeFixed // a zone in effect forever: time.FixedZone
+		}
 	}
-	e.buf = b
+	e.buf = append(e.buf, kind)
+	e.AppendVarint(t.Unix())
+	e.AppendUvarint(uint64(t.Nanosecond()))
+	if kind == timeNamed || kind == timeFixed {
+		name, offset := t.Zone()
+		if kind == timeNamed {
+			name = loc.String()
+		}
+		e.AppendVarint(int64(offset))
+		e.AppendString(name)
+	}
 	e.patchLen(at)
 }
 
@@ -777,13 +824,98 @@ func (d *Decoder) ReadBytes() []byte {
 	return b
 }
 
-// ReadTime reads a time.Time. A time whose zone offset MarshalBinary cannot
-// write back is refused, so what decodes always encodes again.
+// ReadTime reads a time.Time, in the zone form or in the MarshalBinary
+// form of older records.
 func (d *Decoder) ReadTime() time.Time {
 	b := d.chunk("time.Time")
 	if d.err != nil {
 		return time.Time{}
 	}
+	if len(b) > 0 && b[0] >= timeUTC && b[0] <= timeFixed {
+		// Read the zone form in place, limited to its payload.
+		outer := d.limit
+		d.pos, d.limit = d.pos-len(b)+1, d.pos
+		t := d.zoneTime(b[0])
+		if d.err != nil {
+			return time.Time{}
+		}
+		d.limit = outer
+		return t
+	}
+	return d.binaryTime(b)
+}
+
+// zoneTime reads the zone form of a time after its kind byte, up to
+// d.limit.
+func (d *Decoder) zoneTime(kind byte) time.Time {
+	sec := d.ReadVarint()
+	nsec := d.ReadUvarint()
+	var offset int64
+	var name []byte
+	if kind == timeNamed || kind == timeFixed {
+		offset = d.ReadVarint()
+		name = d.chunk("zone name")
+	}
+	switch {
+	case d.err != nil:
+	case nsec >= 1e9:
+		d.failf("bad time.Time: %d nanoseconds", nsec)
+	case int64(int(offset)) != offset:
+		d.failf("bad time.Time: zone offset %d overflows int", offset)
+	case kind == timeNamed && len(name) == 0:
+		d.failf("bad time.Time: named zone without a name")
+	case d.pos != d.limit:
+		d.failf("bad time.Time: %d trailing bytes", d.limit-d.pos)
+	}
+	if d.err != nil {
+		return time.Time{}
+	}
+	t := time.Unix(sec, int64(nsec))
+	switch kind {
+	case timeUTC:
+		return t.UTC()
+	case timeLocal:
+		return t // time.Unix is in time.Local
+	case timeNamed:
+		if loc := loadZone(name); loc != nil {
+			return t.In(loc)
+		}
+	}
+	return t.In(time.FixedZone(string(name), int(offset)))
+}
+
+// zones caches time.LoadLocation by name, so that decoding a named zone
+// reads the zoneinfo once per process; a name that does not load is cached
+// as nil. At most maxZones names are kept: names come from stored data.
+var (
+	zones     sync.Map // string -> *time.Location
+	zoneCount atomic.Int32
+)
+
+const maxZones = 256
+
+// loadZone returns the Location of name, or nil when it does not load here.
+func loadZone(name []byte) *time.Location {
+	if loc, ok := zones.Load(string(name)); ok {
+		return loc.(*time.Location)
+	}
+	n := string(name)
+	loc, err := time.LoadLocation(n)
+	if err != nil {
+		loc = nil
+	}
+	if zoneCount.Load() < maxZones {
+		if _, loaded := zones.LoadOrStore(n, loc); !loaded {
+			zoneCount.Add(1)
+		}
+	}
+	return loc
+}
+
+// binaryTime reads the MarshalBinary form of a time, which records written
+// before the zone form hold. A time whose zone offset MarshalBinary cannot
+// write back is refused, as it was when that form was written.
+func (d *Decoder) binaryTime(b []byte) time.Time {
 	var t time.Time
 	if err := t.UnmarshalBinary(b); err != nil {
 		d.failCause("bad time.Time", err)

@@ -606,11 +606,6 @@ func TestEncodeErrors(t *testing.T) {
 	if !errors.Is(err, fail) || !strings.Contains(err.Error(), `field "a"`) {
 		t.Fatalf("got %v", err)
 	}
-	tm := time.Date(2020, 1, 1, 0, 0, 0, 0, time.FixedZone("", -60))
-	_, err = Encode(nil, &tm, func(e *Encoder, v *time.Time) { e.AppendTime(*v) })
-	if err == nil || !strings.Contains(err.Error(), "time.Time") {
-		t.Fatalf("a time MarshalBinary refuses encoded: %v", err)
-	}
 }
 
 func TestNoAllocationPerPrimitive(t *testing.T) {

@@ -11,8 +11,11 @@ import (
 // v is already a copy; the function replaces each field that holds
 // references (slices, maps, pointers, []byte, and structs or marshaler
 // types holding them) by a copy of its own, keeping nil and empty apart.
-// time.Time and the other value types are copied with v. A pointer cycle
-// makes it recurse without end: values must be trees, as for the encoder.
+// It drops the monotonic clock reading of every time.Time (t.Round(0)) and
+// zeroes the fields tagged livedict:"-", so that the memory backend returns
+// what SQLite and Redis decode. The other value types are copied with v. A
+// pointer cycle makes it recurse without end: values must be trees, as for
+// the encoder.
 
 // cloneFuncName names the deep copy of a struct type.
 func cloneFuncName(structName string) string { return "livedictClone" + structName }
@@ -21,6 +24,9 @@ func cloneFuncName(structName string) string { return "livedictClone" + structNa
 func structClone(file *File, s *Struct) []jen.Code {
 	r := refs{file: file}
 	var body []jen.Code
+	for _, name := range s.Skipped {
+		body = append(body, jen.Id("v").Dot(name).Op("=").Add(nameType(s.Type)).Values().Dot(name))
+	}
 	for _, fd := range s.Fields {
 		body = append(body, r.clone(fd.Type, at(jen.Id("v").Dot(fd.Name)), 0)...)
 	}
@@ -32,8 +38,10 @@ func structClone(file *File, s *Struct) []jen.Code {
 	}
 }
 
-// structHasRefs reports whether values of s hold references, so that a copy
-// by value shares memory with the original. When it is false, the deep copy
+// structHasRefs reports whether a copy of s by value is not what the deep
+// copy returns: values of s hold references (a copy by value shares memory
+// with the original), a time.Time (whose monotonic reading the copy drops)
+// or skipped fields (which the copy zeroes). When it is false, the deep copy
 // of s is a plain assignment.
 func structHasRefs(file *File, s *Struct) bool {
 	r := refs{file: file}
@@ -51,6 +59,8 @@ func (r *refs) has(t *Type) bool {
 	switch t.Kind {
 	case Pointer, Slice, Map, Bytes:
 		return true
+	case Time:
+		return true // the monotonic reading is dropped
 	case Array:
 		return t.Len > 0 && r.has(t.Elem)
 	case Nested:
@@ -83,7 +93,7 @@ func (r *refs) structHas(name string) bool {
 	// A struct that contains itself does so through a pointer, slice or
 	// map, so it holds references: assume so while looking.
 	r.known[name] = true
-	has := false
+	has := len(s.Skipped) > 0
 	for _, fd := range s.Fields {
 		if r.has(fd.Type) {
 			has = true
@@ -114,11 +124,16 @@ func (r *refs) clone(t *Type, p place, depth int) []jen.Code {
 			jen.Add(p.val).Op("=").Add(s),
 		)}
 	case Map:
-		if !r.has(t.Elem) {
+		timeKey := t.Key.Kind == Time
+		if !r.has(t.Elem) && !timeKey {
 			return set(jen.Qual("maps", "Clone").Call(p.val))
 		}
 		m, k, x := local("m", depth), local("k", depth), local("x", depth)
-		loop := append(r.clone(t.Elem, at(x), depth+1), jen.Add(m).Index(k).Op("=").Add(x))
+		key := jen.Add(k)
+		if timeKey {
+			key = jen.Add(k).Dot("Round").Call(jen.Lit(0))
+		}
+		loop := append(r.clone(t.Elem, at(x), depth+1), jen.Add(m).Index(key).Op("=").Add(x))
 		return []jen.Code{jen.If(jen.Add(p.val).Op("!=").Nil()).Block(
 			jen.Add(m).Op(":=").Make(goType(t), jen.Len(p.val)),
 			jen.For(jen.List(k, x).Op(":=").Range().Add(p.val)).Block(loop...),
@@ -141,6 +156,12 @@ func (r *refs) clone(t *Type, p place, depth int) []jen.Code {
 			r.clone(t.Elem, p.index(i), depth+1)...)}
 	case Nested:
 		return set(jen.Id(cloneFuncName(t.Named.ID)).Call(p.val))
+	case Time:
+		x := p.val
+		if p.ptr != nil {
+			x = jen.Parens(x)
+		}
+		return set(jen.Add(x).Dot("Round").Call(jen.Lit(0)))
 	case BinaryMarshaler:
 		return set(jen.Qual(wirePath, "CloneBinary").Call(p.val))
 	case TextMarshaler:

@@ -135,6 +135,7 @@ func listModel() *File {
 			{Name: "Flat", Wire: "Flat", Type: &Type{Kind: Nested, Named: &Name{Path: testPkg, Name: "Flat", ID: "Flat"}}},
 			{Name: "Ext", Wire: "Ext", Type: &Type{Kind: Nested, Named: &Name{Path: testPkg, Name: "Elsewhere", ID: "Elsewhere"}}},
 			{Name: "IP", Wire: "IP", Type: &Type{Kind: TextMarshaler, Refs: true, Named: &Name{Path: "net", Name: "IP"}}},
+			{Name: "None", Wire: "None", Type: &Type{Kind: Nested, Named: &Name{Path: testPkg, Name: "Empty", ID: "Empty"}}},
 		}},
 	}}
 }
@@ -202,10 +203,12 @@ func TestStructClone(t *testing.T) {
 	}{
 		{f.Structs[0], true, []string{"*p0 = livedictCloneList(*v.Next)"}},
 		{f.Structs[1], false, []string{"func livedictCloneEmpty(v Empty) Empty {\n\treturn v\n}"}},
-		{f.Structs[2], false, []string{"func livedictCloneFlat(v Flat) Flat {\n\treturn v\n}"}},
-		// Holder: Flat has no references; Ext is emitted elsewhere (assumed
-		// to have some); IP is a marshaler over a slice.
-		{f.Structs[3], true, []string{"v.Ext = livedictCloneElsewhere(v.Ext)", "v.IP = runtime.CloneText(v.IP)"}},
+		// Flat has no references, but a time.Time whose monotonic reading
+		// the copy drops.
+		{f.Structs[2], true, []string{"func livedictCloneFlat(v Flat) Flat {\n\tv.At = v.At.Round(0)\n\treturn v\n}"}},
+		// Holder: Flat has a time; Ext is emitted elsewhere (assumed to
+		// have some); IP is a marshaler over a slice; Empty needs no copy.
+		{f.Structs[3], true, []string{"v.Flat = livedictCloneFlat(v.Flat)", "v.Ext = livedictCloneElsewhere(v.Ext)", "v.IP = runtime.CloneText(v.IP)"}},
 	} {
 		if got := structHasRefs(f, c.s); got != c.refs {
 			t.Errorf("structHasRefs(%s) = %v", c.s.ID, got)
@@ -216,7 +219,7 @@ func TestStructClone(t *testing.T) {
 				t.Errorf("clone of %s lacks %q:\n%s", c.s.ID, w, src)
 			}
 		}
-		if strings.Contains(src, "livedictCloneFlat(v.Flat)") {
+		if strings.Contains(src, "livedictCloneEmpty(v.None)") {
 			t.Errorf("clone of %s copies a reference-free struct with a call:\n%s", c.s.ID, src)
 		}
 	}

@@ -41,6 +41,10 @@ type Struct struct {
 	ID     string
 	Type   *Name // the Go type
 	Fields []*Field
+	// Skipped are the Go selectors of the fields tagged livedict:"-": not
+	// serialized, so the deep copy zeroes them, as a byte backend reads
+	// them back zero.
+	Skipped []string
 }
 
 // Field is a serialized field.

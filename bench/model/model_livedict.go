@@ -257,6 +257,7 @@ var livedictCodecGrant = func() ldruntime.Codec[string, Grant] {
 			return ldruntime.Encode(dst, v, livedictAppendGrant)
 		},
 		Bucket: "grant",
+		Clone:  livedictCloneGrant,
 		Decode: func(data []byte, v *Grant) error {
 			return ldruntime.Decode(data, v, livedictDecodeGrant)
 		},
@@ -488,6 +489,8 @@ func livedictCloneSession(v Session) Session {
 		v.Profile = p0
 	}
 	v.Meta = maps.Clone(v.Meta)
+	v.CreatedAt = v.CreatedAt.Round(0)
+	v.ExpiresAt = v.ExpiresAt.Round(0)
 	return v
 }
 
@@ -628,6 +631,12 @@ func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
 			d.Skip()
 		}
 	}
+}
+
+// livedictCloneGrant returns a deep copy of v.
+func livedictCloneGrant(v Grant) Grant {
+	v.ExpiresAt = v.ExpiresAt.Round(0)
+	return v
 }
 
 // livedictAppendGrant appends the wire encoding of *v.

@@ -946,10 +946,16 @@ func (a *ByMonthStoreAsync) Clear(ctx context.Context) *livedict.Future[struct{}
 
 // livedictCloneForeign returns a deep copy of v.
 func livedictCloneForeign(v Foreign) Foreign {
-	v.Edits = slices.Clone(v.Edits)
+	if v.Edits != nil {
+		s0 := slices.Clone(v.Edits)
+		for i0 := range s0 {
+			s0[i0] = livedictCloneStamp(s0[i0])
+		}
+		v.Edits = s0
+	}
 	if v.Last != nil {
 		p0 := new(Stamp)
-		*p0 = *v.Last
+		*p0 = livedictCloneStamp(*v.Last)
 		v.Last = p0
 	}
 	v.Net = livedictCloneTagged(v.Net)
@@ -1077,6 +1083,12 @@ func livedictDecodeForeign(d *ldruntime.Decoder, v *Foreign) {
 	}
 }
 
+// livedictCloneStamp returns a deep copy of v.
+func livedictCloneStamp(v Stamp) Stamp {
+	v.Time = v.Time.Round(0)
+	return v
+}
+
 // livedictAppendStamp appends the wire encoding of *v.
 func livedictAppendStamp(e *ldruntime.Encoder, v *Stamp) {
 	if !e.BeginStruct(2) {
@@ -1188,6 +1200,7 @@ func livedictDecodenet_IPNet(d *ldruntime.Decoder, v *net.IPNet) {
 
 // livedictClonehttp_Cookie returns a deep copy of v.
 func livedictClonehttp_Cookie(v http.Cookie) http.Cookie {
+	v.Expires = v.Expires.Round(0)
 	v.Unparsed = slices.Clone(v.Unparsed)
 	return v
 }

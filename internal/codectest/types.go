@@ -157,7 +157,8 @@ type Extra struct {
 	Note string
 }
 
-// Plain holds no references: its deep copy is an assignment.
+// Plain holds no references, but a time.Time: its deep copy only drops the
+// monotonic reading.
 //
 //livedict:store
 type Plain struct {

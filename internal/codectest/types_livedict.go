@@ -255,6 +255,7 @@ var livedictCodecPlain = func() ldruntime.Codec[string, Plain] {
 			return ldruntime.Encode(dst, v, livedictAppendPlain)
 		},
 		Bucket: "plain",
+		Clone:  livedictClonePlain,
 		Decode: func(data []byte, v *Plain) error {
 			return ldruntime.Decode(data, v, livedictDecodePlain)
 		},
@@ -2317,6 +2318,7 @@ func (a *WrapCStoreAsync) Clear(ctx context.Context) *livedict.Future[struct{}] 
 // livedictCloneScalars returns a deep copy of v.
 func livedictCloneScalars(v Scalars) Scalars {
 	v.Raw = slices.Clone(v.Raw)
+	v.T = v.T.Round(0)
 	return v
 }
 
@@ -2464,6 +2466,12 @@ func livedictDecodeScalars(d *ldruntime.Decoder, v *Scalars) {
 	}
 }
 
+// livedictClonePlain returns a deep copy of v.
+func livedictClonePlain(v Plain) Plain {
+	v.At = v.At.Round(0)
+	return v
+}
+
 // livedictAppendPlain appends the wire encoding of *v.
 func livedictAppendPlain(e *ldruntime.Encoder, v *Plain) {
 	if !e.BeginStruct(5) {
@@ -2519,6 +2527,8 @@ func livedictDecodePlain(d *ldruntime.Decoder, v *Plain) {
 
 // livedictCloneComposite returns a deep copy of v.
 func livedictCloneComposite(v Composite) Composite {
+	v.Skipped = Composite{}.Skipped
+	v.Base = livedictCloneBase(v.Base)
 	if v.Extra != nil {
 		p0 := new(Extra)
 		*p0 = *v.Extra
@@ -2584,6 +2594,7 @@ func livedictCloneComposite(v Composite) Composite {
 		v.MP = m0
 	}
 	v.In = livedictCloneInner(v.In)
+	v.Plain = livedictClonePlain(v.Plain)
 	v.Blob = slices.Clone(v.Blob)
 	v.Names = slices.Clone(v.Names)
 	v.Attrs = maps.Clone(v.Attrs)
@@ -2604,7 +2615,14 @@ func livedictCloneComposite(v Composite) Composite {
 		v.Paths = m0
 	}
 	v.Durations = slices.Clone(v.Durations)
-	v.Times = maps.Clone(v.Times)
+	if v.Times != nil {
+		m0 := make(map[string]time.Time, len(v.Times))
+		for k0, x0 := range v.Times {
+			x0 = x0.Round(0)
+			m0[k0] = x0
+		}
+		v.Times = m0
+	}
 	if v.NP != nil {
 		p0 := new(int)
 		*p0 = *v.NP
@@ -3245,6 +3263,12 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 	}
 }
 
+// livedictCloneBase returns a deep copy of v.
+func livedictCloneBase(v Base) Base {
+	v.Created = v.Created.Round(0)
+	return v
+}
+
 // livedictAppendBase appends the wire encoding of *v.
 func livedictAppendBase(e *ldruntime.Encoder, v *Base) {
 	if !e.BeginStruct(2) {
@@ -3304,6 +3328,7 @@ func livedictDecodeExtra(d *ldruntime.Decoder, v *Extra) {
 
 // livedictCloneInner returns a deep copy of v.
 func livedictCloneInner(v Inner) Inner {
+	v.When = v.When.Round(0)
 	v.Tags = slices.Clone(v.Tags)
 	return v
 }
@@ -3489,6 +3514,7 @@ func livedictCloneSession(v Session) Session {
 		v.Profile = p0
 	}
 	v.Meta = maps.Clone(v.Meta)
+	v.CreatedAt = v.CreatedAt.Round(0)
 	return v
 }
 

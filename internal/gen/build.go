@@ -497,6 +497,9 @@ func (b *builder) structFor(named *types.Named) (*templates.Name, string) {
 		}
 		tag, hasTag := reflect.StructTag(st.Tag(i)).Lookup("livedict")
 		if tag == "-" {
+			if local || f.Exported() {
+				s.Skipped = append(s.Skipped, f.Name())
+			}
 			continue
 		}
 		if !local && !f.Exported() {

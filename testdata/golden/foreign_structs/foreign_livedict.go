@@ -498,6 +498,7 @@ func livedictCloneVisit(v Visit) Visit {
 		*p0 = livedictClonenet_IPNet(*v.Net)
 		v.Net = p0
 	}
+	v.Seen = livedictClonesql_NullTime(v.Seen)
 	return v
 }
 
@@ -581,6 +582,7 @@ func livedictDecodeVisit(d *ldruntime.Decoder, v *Visit) {
 
 // livedictClonehttp_Cookie returns a deep copy of v.
 func livedictClonehttp_Cookie(v http.Cookie) http.Cookie {
+	v.Expires = v.Expires.Round(0)
 	v.Unparsed = slices.Clone(v.Unparsed)
 	return v
 }
@@ -779,6 +781,12 @@ func livedictDecodesql_NullString(d *ldruntime.Decoder, v *sql.NullString) {
 			d.Skip()
 		}
 	}
+}
+
+// livedictClonesql_NullTime returns a deep copy of v.
+func livedictClonesql_NullTime(v sql.NullTime) sql.NullTime {
+	v.Time = v.Time.Round(0)
+	return v
 }
 
 // livedictAppendsql_NullTime appends the wire encoding of *v.

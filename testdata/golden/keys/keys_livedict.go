@@ -737,6 +737,7 @@ func livedictDecodeByMonth(d *ldruntime.Decoder, v *ByMonth) {
 
 // livedictCloneByAddr returns a deep copy of v.
 func livedictCloneByAddr(v ByAddr) ByAddr {
+	v.Seen = v.Seen.Round(0)
 	v.Net = ldruntime.CloneBinary(v.Net)
 	return v
 }

@@ -252,10 +252,15 @@ func (a *SessionStoreAsync) Clear(ctx context.Context) *livedict.Future[struct{}
 
 // livedictCloneSession returns a deep copy of v.
 func livedictCloneSession(v Session) Session {
+	v.Mutex = Session{}.Mutex
+	v.rw = Session{}.rw
+	v.hits = Session{}.hits
+	v.wg = Session{}.wg
+	v.cond = Session{}.cond
 	v.Roles = slices.Clone(v.Roles)
 	if v.Profile != nil {
 		p0 := new(Profile)
-		*p0 = *v.Profile
+		*p0 = livedictCloneProfile(*v.Profile)
 		v.Profile = p0
 	}
 	for i0 := range v.Shards {
@@ -331,6 +336,12 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 	}
 }
 
+// livedictCloneProfile returns a deep copy of v.
+func livedictCloneProfile(v Profile) Profile {
+	v.once = Profile{}.once
+	return v
+}
+
 // livedictAppendProfile appends the wire encoding of *v.
 func livedictAppendProfile(e *ldruntime.Encoder, v *Profile) {
 	if !e.BeginStruct(1) {
@@ -358,6 +369,7 @@ func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
 
 // livedictCloneShard returns a deep copy of v.
 func livedictCloneShard(v Shard) Shard {
+	v.mu = Shard{}.mu
 	v.Keys = slices.Clone(v.Keys)
 	return v
 }

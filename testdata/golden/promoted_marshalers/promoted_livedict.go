@@ -249,10 +249,16 @@ func (a *AuditStoreAsync) Clear(ctx context.Context) *livedict.Future[struct{}] 
 
 // livedictCloneAudit returns a deep copy of v.
 func livedictCloneAudit(v Audit) Audit {
-	v.Edits = slices.Clone(v.Edits)
+	if v.Edits != nil {
+		s0 := slices.Clone(v.Edits)
+		for i0 := range s0 {
+			s0[i0] = livedictCloneStamp(s0[i0])
+		}
+		v.Edits = s0
+	}
 	if v.Last != nil {
 		p0 := new(Stamp)
-		*p0 = *v.Last
+		*p0 = livedictCloneStamp(*v.Last)
 		v.Last = p0
 	}
 	v.At = ldruntime.CloneBinary(v.At)
@@ -313,6 +319,12 @@ func livedictDecodeAudit(d *ldruntime.Decoder, v *Audit) {
 			d.Skip()
 		}
 	}
+}
+
+// livedictCloneStamp returns a deep copy of v.
+func livedictCloneStamp(v Stamp) Stamp {
+	v.Time = v.Time.Round(0)
+	return v
 }
 
 // livedictAppendStamp appends the wire encoding of *v.
