@@ -274,16 +274,46 @@ func livedictDecodeCounter(d *ldruntime.Decoder, v *Counter) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Hits":
-			if d.Expect(0x03d22364) {
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
 				v.Hits = d.ReadInt64()
+			default:
+				d.Mismatch("int64")
 			}
 		case "Updated":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.Updated = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		case "Window":
-			if d.Expect(0x2fa0fd0d) {
+			switch d.Signature() {
+			case 0x377c0195:
+				// *duration
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x2fa0fd0d:
+				// duration
 				v.Window = d.ReadDuration()
+			default:
+				d.Mismatch("duration")
 			}
 		default:
 			d.Skip()

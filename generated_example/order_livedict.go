@@ -316,11 +316,29 @@ func livedictDecodeOrder(d *ldruntime.Decoder, v *Order) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Customer":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Customer = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Lines":
-			if d.Expect(0x5f076600) {
+			switch d.Signature() {
+			case 0xc9a70078:
+				// *[]struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5f076600:
+				// []struct
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]Line, n0)
 					for i0 := range s0 {
@@ -328,9 +346,19 @@ func livedictDecodeOrder(d *ldruntime.Decoder, v *Order) {
 					}
 					v.Lines = s0
 				}
+			default:
+				d.Mismatch("[]struct")
 			}
 		case "Notes":
-			if d.Expect(0xe9990b8f) {
+			switch d.Signature() {
+			case 0x3bb5f4a7:
+				// *map[string][]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe9990b8f:
+				// map[string][]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string][]string, n0)
 					for range n0 {
@@ -351,23 +379,53 @@ func livedictDecodeOrder(d *ldruntime.Decoder, v *Order) {
 					}
 					v.Notes = m0
 				}
+			default:
+				d.Mismatch("map[string][]string")
 			}
 		case "Gift":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Gift = new(Gift)
-					livedictDecodeGift(d, v.Gift)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Gift = new(Gift)
+				livedictDecodeGift(d, v.Gift)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "Total":
-			if d.Expect(0x03d22364) {
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
 				v.Total = Cents(d.ReadInt64())
+			default:
+				d.Mismatch("int64")
 			}
 		case "Tags":
-			if d.Expect(0xa03fd6bb) {
+			switch d.Signature() {
+			case 0xca2edb43:
+				// *[3]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xa03fd6bb:
+				// [3]string
 				for i0 := range v.Tags {
 					v.Tags[i0] = d.ReadString()
 				}
+			default:
+				d.Mismatch("[3]string")
 			}
 		default:
 			d.Skip()
@@ -397,16 +455,46 @@ func livedictDecodeLine(d *ldruntime.Decoder, v *Line) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "SKU":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.SKU = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Quantity":
-			if d.Expect(0x95e97e5e) {
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
 				v.Quantity = d.ReadInt()
+			default:
+				d.Mismatch("int")
 			}
 		case "Price":
-			if d.Expect(0x03d22364) {
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
 				v.Price = Cents(d.ReadInt64())
+			default:
+				d.Mismatch("int64")
 			}
 		default:
 			d.Skip()
@@ -433,12 +521,32 @@ func livedictDecodeGift(d *ldruntime.Decoder, v *Gift) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Message":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Message = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Wrap":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.Wrap = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		default:
 			d.Skip()

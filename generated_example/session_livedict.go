@@ -305,11 +305,29 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "UserID":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.UserID = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Roles":
-			if d.Expect(0xe4060d18) {
+			switch d.Signature() {
+			case 0x81011870:
+				// *[]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe4060d18:
+				// []string
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]string, n0)
 					for i0 := range s0 {
@@ -317,16 +335,34 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 					}
 					v.Roles = s0
 				}
+			default:
+				d.Mismatch("[]string")
 			}
 		case "Profile":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Profile = new(Profile)
-					livedictDecodeProfile(d, v.Profile)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Profile = new(Profile)
+				livedictDecodeProfile(d, v.Profile)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "Meta":
-			if d.Expect(0xefb8f1e7) {
+			switch d.Signature() {
+			case 0x2b5fcadf:
+				// *map[string]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xefb8f1e7:
+				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]string, n0)
 					for range n0 {
@@ -340,10 +376,22 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 					}
 					v.Meta = m0
 				}
+			default:
+				d.Mismatch("map[string]string")
 			}
 		case "CreatedAt":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.CreatedAt = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		default:
 			d.Skip()
@@ -379,16 +427,46 @@ func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "name":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Name = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Email":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Email = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Picture":
-			if d.Expect(0x65b1d004) {
+			switch d.Signature() {
+			case 0x616f86fc:
+				// *bytes
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x65b1d004:
+				// bytes
 				v.Picture = d.ReadBytes()
+			default:
+				d.Mismatch("bytes")
 			}
 		default:
 			d.Skip()

@@ -27,7 +27,10 @@ import (
 // The signature is the FNV-1a 32 hash of the field type's canonical shape
 // (templates.Type.Signature), computed when the code is generated. A decoder
 // matches fields by name, skips names it does not know, leaves missing
-// fields zero, and refuses a known name whose signature differs (ErrSchema).
+// fields zero, reads a known name written with its own signature or with
+// that of an older type whose values it holds (a narrower integer, float32
+// for float64, T for *T and back: templates/evolve.go), and refuses any
+// other signature (ErrSchema, naming both types: shape.go).
 //
 // Payloads:
 //
@@ -158,14 +161,8 @@ func (e *wireError) Error() string {
 	if len(e.path) > 0 {
 		b.WriteString(": field ")
 		b.WriteString(strconv.Quote(e.pathString()))
-		if e.kind == backend.ErrSchema {
-			b.WriteByte(' ')
-		} else {
-			b.WriteString(": ")
-		}
-	} else {
-		b.WriteString(": ")
 	}
+	b.WriteString(": ")
 	b.WriteString(e.msg)
 	if e.at >= 0 {
 		b.WriteString(" (at byte ")
@@ -606,16 +603,15 @@ func (d *Decoder) NextField(it *FieldIter) bool {
 func (d *Decoder) FieldName() []byte { return d.field }
 
 // Expect reports whether the open field was written with signature sig;
-// when not, it records an error wrapping backend.ErrSchema.
+// when not, it records an error wrapping backend.ErrSchema. Generated code
+// switches on Signature instead, to read older types too.
 func (d *Decoder) Expect(sig uint32) bool {
 	if d.sig == sig {
 		return true
 	}
-	d.setErr(&wireError{
-		kind: backend.ErrSchema,
-		msg:  fmt.Sprintf("was written as a different type (signature %08x, this build reads %08x)", d.sig, sig),
-		at:   -1,
-	})
+	if d.err == nil {
+		d.setErr(&wireError{kind: backend.ErrSchema, msg: schemaMessage(d.sig, sig, ""), at: -1})
+	}
 	return false
 }
 

@@ -467,7 +467,7 @@ func TestUnknownAndMissingFields(t *testing.T) {
 	}
 	var v2 pointV2
 	err = Decode(data, &v2, decodePointV2)
-	if !errors.Is(err, backend.ErrSchema) || !strings.Contains(err.Error(), `field "Name" was written as a different type`) {
+	if !errors.Is(err, backend.ErrSchema) || !strings.Contains(err.Error(), `field "Name": stored as string, this build reads int64`) {
 		t.Fatalf("Decode as pointV2: %v, want ErrSchema naming Name", err)
 	}
 	if errors.Is(err, backend.ErrCorrupt) {

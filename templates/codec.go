@@ -84,8 +84,11 @@ func appendFunc(s *Struct) jen.Code {
 //		for f := d.BeginStruct(); d.NextField(&f); {
 //			switch string(d.FieldName()) {
 //			case "Name":
-//				if d.Expect(0x...) {
+//				switch d.Signature() {
+//				case 0x...: // string
 //					v.Name = d.ReadString()
+//				default:
+//					d.Mismatch("string")
 //				}
 //			default:
 //				d.Skip()
@@ -95,13 +98,8 @@ func appendFunc(s *Struct) jen.Code {
 func decodeFunc(s *Struct) jen.Code {
 	var cases []jen.Code
 	for _, fd := range s.Fields {
-		expect := dec("Expect").Call(sigLit(fd.Type))
-		read := decodeValue(fd.Type, at(jen.Id("v").Dot(fd.Name)), 0)
-		if len(read) == 0 { // a zero-sized array: nothing to read
-			cases = append(cases, jen.Case(jen.Lit(fd.Wire)).Block(expect))
-			continue
-		}
-		cases = append(cases, jen.Case(jen.Lit(fd.Wire)).Block(jen.If(expect).Block(read...)))
+		read := fieldDecode(fd.Type, at(jen.Id("v").Dot(fd.Name))) // older types too: evolve.go
+		cases = append(cases, jen.Case(jen.Lit(fd.Wire)).Block(read...))
 	}
 	cases = append(cases, jen.Default().Block(dec("Skip").Call()))
 	name := decodeFuncName(s.ID)

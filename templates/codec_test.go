@@ -166,15 +166,33 @@ func livedictDecodeList(d *runtime.Decoder, v *List) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "name":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Name = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Next":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Next = new(List)
-					livedictDecodeList(d, v.Next)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Next = new(List)
+				livedictDecodeList(d, v.Next)
+			default:
+				d.Mismatch("*struct")
 			}
 		default:
 			d.Skip()

@@ -540,11 +540,29 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "UserID":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.UserID = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Roles":
-			if d.Expect(0xe4060d18) {
+			switch d.Signature() {
+			case 0x81011870:
+				// *[]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe4060d18:
+				// []string
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]string, n0)
 					for i0 := range s0 {
@@ -552,16 +570,34 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 					}
 					v.Roles = s0
 				}
+			default:
+				d.Mismatch("[]string")
 			}
 		case "Profile":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Profile = new(Profile)
-					livedictDecodeProfile(d, v.Profile)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Profile = new(Profile)
+				livedictDecodeProfile(d, v.Profile)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "Meta":
-			if d.Expect(0xefb8f1e7) {
+			switch d.Signature() {
+			case 0x2b5fcadf:
+				// *map[string]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xefb8f1e7:
+				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]string, n0)
 					for range n0 {
@@ -575,18 +611,50 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 					}
 					v.Meta = m0
 				}
+			default:
+				d.Mismatch("map[string]string")
 			}
 		case "CreatedAt":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.CreatedAt = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		case "ExpiresAt":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.ExpiresAt = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		case "Hits":
-			if d.Expect(0x03d22364) {
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
 				v.Hits = d.ReadInt64()
+			default:
+				d.Mismatch("int64")
 			}
 		default:
 			d.Skip()
@@ -616,16 +684,46 @@ func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Name":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Name = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Email":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Email = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Age":
-			if d.Expect(0x95e97e5e) {
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
 				v.Age = d.ReadInt()
+			default:
+				d.Mismatch("int")
 			}
 		default:
 			d.Skip()
@@ -661,16 +759,46 @@ func livedictDecodeGrant(d *ldruntime.Decoder, v *Grant) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "UserID":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.UserID = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Scope":
-			if d.Expect(0x32940bec) {
+			switch d.Signature() {
+			case 0xddff6ea4, 0xd9faeb2a, 0x99fb7f53:
+				// *uint32, *uint16, *uint8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x32940bec, 0xae8ebef2, 0x199df2db:
+				// uint32, uint16, uint8
 				v.Scope = d.ReadUint32()
+			default:
+				d.Mismatch("uint32")
 			}
 		case "ExpiresAt":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.ExpiresAt = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		default:
 			d.Skip()

@@ -285,7 +285,7 @@ func TestSchemaEvolution(t *testing.T) {
 	// A field whose type changed.
 	var c EvolveC
 	err = ldruntime.Decode(data, &c, livedictDecodeEvolveC)
-	if !errors.Is(err, backend.ErrSchema) || !strings.Contains(err.Error(), `field "Changed" was written as a different type`) {
+	if !errors.Is(err, backend.ErrSchema) || !strings.Contains(err.Error(), `field "Changed": stored as int32, this build reads string`) {
 		t.Fatalf("A as C: %v, want ErrSchema naming Changed", err)
 	}
 	if !reflect.DeepEqual(c, EvolveC{}) {
@@ -299,7 +299,7 @@ func TestSchemaEvolution(t *testing.T) {
 	}
 	var wc WrapC
 	err = ldruntime.Decode(data3, &wc, livedictDecodeWrapC)
-	if !errors.Is(err, backend.ErrSchema) || !strings.Contains(err.Error(), `field "Inner.Changed" was written`) {
+	if !errors.Is(err, backend.ErrSchema) || !strings.Contains(err.Error(), `field "Inner.Changed": stored as int32, this build reads string`) {
 		t.Fatalf("WrapA as WrapC: %v, want ErrSchema naming Inner.Changed", err)
 	}
 }

@@ -290,3 +290,62 @@ type WrapA struct{ Inner EvolveA }
 //
 //livedict:store
 type WrapC struct{ Inner EvolveC }
+
+// EvolveOld and EvolveNew are a schema before and after the changes
+// livedict reads safely: each field of EvolveNew has the type of the same
+// field of EvolveOld, widened, or with a pointer added or removed.
+//
+//livedict:store
+type EvolveOld struct {
+	I8to16      int8
+	I16to32     int16
+	I32to64     int32
+	IntTo64     int
+	I64toInt    int64
+	U8to64      uint8
+	UintTo64    uint
+	U32toUint   uint32
+	F32to64     float32
+	ToPtr       int32
+	FromPtr     *int64
+	FromPtr32   *int32
+	StructToPtr Profile
+	PtrToStruct *Profile
+	Named       int32
+	Ints        []int32
+	Floats      map[string]float32
+	KeyWide     map[int32]string
+	Arr         [2]float32
+	PtrF        *float32
+	Nested      map[string][]float32
+}
+
+// EvolveNew is the new schema of EvolveOld.
+//
+//livedict:store
+type EvolveNew struct {
+	I8to16      int16
+	I16to32     int32
+	I32to64     int64
+	IntTo64     int64
+	I64toInt    int
+	U8to64      uint64
+	UintTo64    uint64
+	U32toUint   uint
+	F32to64     float64
+	ToPtr       *int64
+	FromPtr     int64
+	FromPtr32   int64
+	StructToPtr *Profile
+	PtrToStruct Profile
+	Named       Level
+	Ints        []int64
+	Floats      map[string]float64
+	KeyWide     map[int64]string
+	Arr         [2]float64
+	PtrF        *float64
+	Nested      map[string][]float64
+	Timeout     time.Duration
+	Raw         []byte
+	Triple      [3]float64
+}

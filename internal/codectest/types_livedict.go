@@ -2315,6 +2315,466 @@ func (a *WrapCStoreAsync) Clear(ctx context.Context) *livedict.Future[struct{}] 
 	return a.a.Clear(ctx)
 }
 
+var livedictCodecEvolveOld = func() ldruntime.Codec[string, EvolveOld] {
+	c := ldruntime.Codec[string, EvolveOld]{
+		Append: func(dst []byte, v *EvolveOld) ([]byte, error) {
+			return ldruntime.Encode(dst, v, livedictAppendEvolveOld)
+		},
+		Bucket: "evolve_old",
+		Clone:  livedictCloneEvolveOld,
+		Decode: func(data []byte, v *EvolveOld) error {
+			return ldruntime.Decode(data, v, livedictDecodeEvolveOld)
+		},
+		TypeName: "EvolveOld",
+	}
+	c.KeyString, c.ParseKey = ldruntime.StringKey[string]()
+	return c
+}()
+
+// EvolveOldStore is a typed, TTL-aware store of EvolveOld values under string
+// keys.
+// Every method is safe for concurrent use; ctx cancels waiting and I/O.
+type EvolveOldStore struct {
+	s *ldruntime.Store[string, EvolveOld]
+}
+
+// NewEvolveOldStore opens a store of EvolveOld values in bucket "evolve_old".
+// Without options it uses a private in-memory backend; see livedict.WithURI.
+func NewEvolveOldStore(opts ...livedict.Option) (*EvolveOldStore, error) {
+	s, err := ldruntime.New(livedictCodecEvolveOld, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &EvolveOldStore{s: s}, nil
+}
+
+// Set stores v under key. The value is copied: changing v afterwards does not
+// change what is stored. With no option the store's default TTL applies;
+// livedict.TTL, NoExpiry or KeepTTL overrides it.
+func (s *EvolveOldStore) Set(ctx context.Context, key string, v EvolveOld, opts ...livedict.SetOption) error {
+	return s.s.Set(ctx, key, v, opts...)
+}
+
+// Get returns the value of key, and false when there is none or it expired.
+func (s *EvolveOldStore) Get(ctx context.Context, key string) (EvolveOld, bool, error) {
+	return s.s.Get(ctx, key)
+}
+
+// Delete removes key and reports whether it held a live value, which OnDelete
+// hooks receive.
+func (s *EvolveOldStore) Delete(ctx context.Context, key string) (bool, error) {
+	return s.s.Delete(ctx, key)
+}
+
+// Has reports whether key holds a live value.
+func (s *EvolveOldStore) Has(ctx context.Context, key string) (bool, error) {
+	return s.s.Has(ctx, key)
+}
+
+// TTL returns how long key has left: 0 and true when it never expires, false
+// when there is no such key.
+func (s *EvolveOldStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
+	return s.s.TTL(ctx, key)
+}
+
+// Update applies fn to the current value of key atomically: fn sees the value
+// (and whether there is one) and returns the next value, or keep false to
+// delete the key. If another writer changes the key meanwhile, fn runs again
+// on the new value, so fn must not have side effects it cannot repeat. An
+// error from fn aborts the update and is returned as is.
+func (s *EvolveOldStore) Update(ctx context.Context, key string, fn func(cur EvolveOld, exists bool) (next EvolveOld, keep bool, err error), opts ...livedict.SetOption) error {
+	return s.s.Update(ctx, key, fn, opts...)
+}
+
+// Len returns the number of live keys.
+func (s *EvolveOldStore) Len(ctx context.Context) (int, error) {
+	return s.s.Len(ctx)
+}
+
+// Keys returns the live keys, in no particular order.
+func (s *EvolveOldStore) Keys(ctx context.Context) ([]string, error) {
+	return s.s.Keys(ctx)
+}
+
+// Range calls fn for each live key and value until fn returns false; fn may
+// call the store. A record that does not decode is skipped and reported in the
+// returned error after the others were visited.
+func (s *EvolveOldStore) Range(ctx context.Context, fn func(key string, v EvolveOld) bool) error {
+	return s.s.Range(ctx, fn)
+}
+
+// Clear deletes every key of the store's bucket. It raises no OnDelete events;
+// keys that had already expired still raise OnExpire.
+func (s *EvolveOldStore) Clear(ctx context.Context) error {
+	return s.s.Clear(ctx)
+}
+
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
+func (s *EvolveOldStore) Lock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, error) {
+	return s.s.Lock(ctx, key, opts...)
+}
+
+// TryLock takes key's advisory lock if it is free, without waiting.
+func (s *EvolveOldStore) TryLock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
+	return s.s.TryLock(ctx, key, opts...)
+}
+
+// OnSet registers fn to run after each Set or Update that stores a value.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveOldStore) OnSet(fn func(ctx context.Context, key string, v EvolveOld), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnSet(fn, opts...)
+}
+
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveOldStore) OnGet(fn func(ctx context.Context, key string, v EvolveOld), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnGet(fn, opts...)
+}
+
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName and
+// the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *EvolveOldStore) OnDelete(fn func(ctx context.Context, key string, v EvolveOld), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnDelete(fn, opts...)
+}
+
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveOldStore) OnExpire(fn func(ctx context.Context, key string, v EvolveOld), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnExpire(fn, opts...)
+}
+
+// OnEvict registers fn to run for each value the key limit pushed out.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveOldStore) OnEvict(fn func(ctx context.Context, key string, v EvolveOld), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnEvict(fn, opts...)
+}
+
+// SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
+func (s *EvolveOldStore) SetHookEnabled(id livedict.HookID, on bool) bool {
+	return s.s.SetHookEnabled(id, on)
+}
+
+// RemoveHook unregisters a hook and reports whether it existed.
+func (s *EvolveOldStore) RemoveHook(id livedict.HookID) bool {
+	return s.s.RemoveHook(id)
+}
+
+// Stats returns the store's counters.
+func (s *EvolveOldStore) Stats() livedict.Stats {
+	return s.s.Stats()
+}
+
+// Close stops the store: queued async operations and hook calls finish, the
+// scheduler stops, and every goroutine the store started has exited when it
+// returns. Close is idempotent; other methods return livedict.ErrClosed
+// afterwards.
+func (s *EvolveOldStore) Close() error {
+	return s.s.Close()
+}
+
+// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
+func (s *EvolveOldStore) ForKey(key string) livedict.HookOption {
+	return ldruntime.ForKey(key)
+}
+
+// Async returns the asynchronous view of the store: each operation returns a
+// future at once; one key's operations from one goroutine take effect in
+// order.
+func (s *EvolveOldStore) Async() *EvolveOldStoreAsync {
+	return &EvolveOldStoreAsync{a: s.s.Async()}
+}
+
+// EvolveOldStoreAsync is the asynchronous view of a EvolveOldStore.
+type EvolveOldStoreAsync struct {
+	a *ldruntime.AsyncStore[string, EvolveOld]
+}
+
+// Set is the asynchronous Set.
+func (a *EvolveOldStoreAsync) Set(ctx context.Context, key string, v EvolveOld, opts ...livedict.SetOption) *livedict.Future[struct{}] {
+	return a.a.Set(ctx, key, v, opts...)
+}
+
+// Get is the asynchronous Get.
+func (a *EvolveOldStoreAsync) Get(ctx context.Context, key string) *livedict.Future[livedict.Lookup[EvolveOld]] {
+	return a.a.Get(ctx, key)
+}
+
+// Delete is the asynchronous Delete.
+func (a *EvolveOldStoreAsync) Delete(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Delete(ctx, key)
+}
+
+// Has is the asynchronous Has.
+func (a *EvolveOldStoreAsync) Has(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Has(ctx, key)
+}
+
+// TTL is the asynchronous TTL.
+func (a *EvolveOldStoreAsync) TTL(ctx context.Context, key string) *livedict.Future[livedict.Lookup[time.Duration]] {
+	return a.a.TTL(ctx, key)
+}
+
+// Update is the asynchronous Update.
+func (a *EvolveOldStoreAsync) Update(ctx context.Context, key string, fn func(cur EvolveOld, exists bool) (next EvolveOld, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
+	return a.a.Update(ctx, key, fn, opts...)
+}
+
+// Len is the asynchronous Len.
+func (a *EvolveOldStoreAsync) Len(ctx context.Context) *livedict.Future[int] {
+	return a.a.Len(ctx)
+}
+
+// Keys is the asynchronous Keys.
+func (a *EvolveOldStoreAsync) Keys(ctx context.Context) *livedict.Future[[]string] {
+	return a.a.Keys(ctx)
+}
+
+// Clear is the asynchronous Clear.
+func (a *EvolveOldStoreAsync) Clear(ctx context.Context) *livedict.Future[struct{}] {
+	return a.a.Clear(ctx)
+}
+
+var livedictCodecEvolveNew = func() ldruntime.Codec[string, EvolveNew] {
+	c := ldruntime.Codec[string, EvolveNew]{
+		Append: func(dst []byte, v *EvolveNew) ([]byte, error) {
+			return ldruntime.Encode(dst, v, livedictAppendEvolveNew)
+		},
+		Bucket: "evolve_new",
+		Clone:  livedictCloneEvolveNew,
+		Decode: func(data []byte, v *EvolveNew) error {
+			return ldruntime.Decode(data, v, livedictDecodeEvolveNew)
+		},
+		TypeName: "EvolveNew",
+	}
+	c.KeyString, c.ParseKey = ldruntime.StringKey[string]()
+	return c
+}()
+
+// EvolveNewStore is a typed, TTL-aware store of EvolveNew values under string
+// keys.
+// Every method is safe for concurrent use; ctx cancels waiting and I/O.
+type EvolveNewStore struct {
+	s *ldruntime.Store[string, EvolveNew]
+}
+
+// NewEvolveNewStore opens a store of EvolveNew values in bucket "evolve_new".
+// Without options it uses a private in-memory backend; see livedict.WithURI.
+func NewEvolveNewStore(opts ...livedict.Option) (*EvolveNewStore, error) {
+	s, err := ldruntime.New(livedictCodecEvolveNew, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &EvolveNewStore{s: s}, nil
+}
+
+// Set stores v under key. The value is copied: changing v afterwards does not
+// change what is stored. With no option the store's default TTL applies;
+// livedict.TTL, NoExpiry or KeepTTL overrides it.
+func (s *EvolveNewStore) Set(ctx context.Context, key string, v EvolveNew, opts ...livedict.SetOption) error {
+	return s.s.Set(ctx, key, v, opts...)
+}
+
+// Get returns the value of key, and false when there is none or it expired.
+func (s *EvolveNewStore) Get(ctx context.Context, key string) (EvolveNew, bool, error) {
+	return s.s.Get(ctx, key)
+}
+
+// Delete removes key and reports whether it held a live value, which OnDelete
+// hooks receive.
+func (s *EvolveNewStore) Delete(ctx context.Context, key string) (bool, error) {
+	return s.s.Delete(ctx, key)
+}
+
+// Has reports whether key holds a live value.
+func (s *EvolveNewStore) Has(ctx context.Context, key string) (bool, error) {
+	return s.s.Has(ctx, key)
+}
+
+// TTL returns how long key has left: 0 and true when it never expires, false
+// when there is no such key.
+func (s *EvolveNewStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
+	return s.s.TTL(ctx, key)
+}
+
+// Update applies fn to the current value of key atomically: fn sees the value
+// (and whether there is one) and returns the next value, or keep false to
+// delete the key. If another writer changes the key meanwhile, fn runs again
+// on the new value, so fn must not have side effects it cannot repeat. An
+// error from fn aborts the update and is returned as is.
+func (s *EvolveNewStore) Update(ctx context.Context, key string, fn func(cur EvolveNew, exists bool) (next EvolveNew, keep bool, err error), opts ...livedict.SetOption) error {
+	return s.s.Update(ctx, key, fn, opts...)
+}
+
+// Len returns the number of live keys.
+func (s *EvolveNewStore) Len(ctx context.Context) (int, error) {
+	return s.s.Len(ctx)
+}
+
+// Keys returns the live keys, in no particular order.
+func (s *EvolveNewStore) Keys(ctx context.Context) ([]string, error) {
+	return s.s.Keys(ctx)
+}
+
+// Range calls fn for each live key and value until fn returns false; fn may
+// call the store. A record that does not decode is skipped and reported in the
+// returned error after the others were visited.
+func (s *EvolveNewStore) Range(ctx context.Context, fn func(key string, v EvolveNew) bool) error {
+	return s.s.Range(ctx, fn)
+}
+
+// Clear deletes every key of the store's bucket. It raises no OnDelete events;
+// keys that had already expired still raise OnExpire.
+func (s *EvolveNewStore) Clear(ctx context.Context) error {
+	return s.s.Clear(ctx)
+}
+
+// Lock waits until it holds key's advisory lock, or until ctx ends
+// (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless
+// livedict.Lease says otherwise) unless it is released or extended first.
+func (s *EvolveNewStore) Lock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, error) {
+	return s.s.Lock(ctx, key, opts...)
+}
+
+// TryLock takes key's advisory lock if it is free, without waiting.
+func (s *EvolveNewStore) TryLock(ctx context.Context, key string, opts ...livedict.LockOption) (*livedict.Lock, bool, error) {
+	return s.s.TryLock(ctx, key, opts...)
+}
+
+// OnSet registers fn to run after each Set or Update that stores a value.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveNewStore) OnSet(fn func(ctx context.Context, key string, v EvolveNew), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnSet(fn, opts...)
+}
+
+// OnGet registers fn to run after each Get that finds a value. Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveNewStore) OnGet(fn func(ctx context.Context, key string, v EvolveNew), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnGet(fn, opts...)
+}
+
+// OnDelete registers fn to run after each Delete (or Update) that removed a
+// value, with that value. Options: livedict.HookTimeout, Inline, HookName and
+// the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *EvolveNewStore) OnDelete(fn func(ctx context.Context, key string, v EvolveNew), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnDelete(fn, opts...)
+}
+
+// OnExpire registers fn to run once for each key that expires, with its last
+// value. Expiries that happened before any OnExpire hook was registered are
+// delivered to the first one (up to the retention limit). Options:
+// livedict.HookTimeout, Inline, HookName and the store's ForKey; a bad one is
+// an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveNewStore) OnExpire(fn func(ctx context.Context, key string, v EvolveNew), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnExpire(fn, opts...)
+}
+
+// OnEvict registers fn to run for each value the key limit pushed out.
+// Options: livedict.HookTimeout, Inline, HookName and the store's ForKey; a
+// bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveNewStore) OnEvict(fn func(ctx context.Context, key string, v EvolveNew), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnEvict(fn, opts...)
+}
+
+// SetHookEnabled switches a hook on or off and reports whether it exists.
+// Switching on also resets the hook's circuit breaker.
+func (s *EvolveNewStore) SetHookEnabled(id livedict.HookID, on bool) bool {
+	return s.s.SetHookEnabled(id, on)
+}
+
+// RemoveHook unregisters a hook and reports whether it existed.
+func (s *EvolveNewStore) RemoveHook(id livedict.HookID) bool {
+	return s.s.RemoveHook(id)
+}
+
+// Stats returns the store's counters.
+func (s *EvolveNewStore) Stats() livedict.Stats {
+	return s.s.Stats()
+}
+
+// Close stops the store: queued async operations and hook calls finish, the
+// scheduler stops, and every goroutine the store started has exited when it
+// returns. Close is idempotent; other methods return livedict.ErrClosed
+// afterwards.
+func (s *EvolveNewStore) Close() error {
+	return s.s.Close()
+}
+
+// ForKey limits a hook to one key. Key-scoped hooks run before global ones.
+func (s *EvolveNewStore) ForKey(key string) livedict.HookOption {
+	return ldruntime.ForKey(key)
+}
+
+// Async returns the asynchronous view of the store: each operation returns a
+// future at once; one key's operations from one goroutine take effect in
+// order.
+func (s *EvolveNewStore) Async() *EvolveNewStoreAsync {
+	return &EvolveNewStoreAsync{a: s.s.Async()}
+}
+
+// EvolveNewStoreAsync is the asynchronous view of a EvolveNewStore.
+type EvolveNewStoreAsync struct {
+	a *ldruntime.AsyncStore[string, EvolveNew]
+}
+
+// Set is the asynchronous Set.
+func (a *EvolveNewStoreAsync) Set(ctx context.Context, key string, v EvolveNew, opts ...livedict.SetOption) *livedict.Future[struct{}] {
+	return a.a.Set(ctx, key, v, opts...)
+}
+
+// Get is the asynchronous Get.
+func (a *EvolveNewStoreAsync) Get(ctx context.Context, key string) *livedict.Future[livedict.Lookup[EvolveNew]] {
+	return a.a.Get(ctx, key)
+}
+
+// Delete is the asynchronous Delete.
+func (a *EvolveNewStoreAsync) Delete(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Delete(ctx, key)
+}
+
+// Has is the asynchronous Has.
+func (a *EvolveNewStoreAsync) Has(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Has(ctx, key)
+}
+
+// TTL is the asynchronous TTL.
+func (a *EvolveNewStoreAsync) TTL(ctx context.Context, key string) *livedict.Future[livedict.Lookup[time.Duration]] {
+	return a.a.TTL(ctx, key)
+}
+
+// Update is the asynchronous Update.
+func (a *EvolveNewStoreAsync) Update(ctx context.Context, key string, fn func(cur EvolveNew, exists bool) (next EvolveNew, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
+	return a.a.Update(ctx, key, fn, opts...)
+}
+
+// Len is the asynchronous Len.
+func (a *EvolveNewStoreAsync) Len(ctx context.Context) *livedict.Future[int] {
+	return a.a.Len(ctx)
+}
+
+// Keys is the asynchronous Keys.
+func (a *EvolveNewStoreAsync) Keys(ctx context.Context) *livedict.Future[[]string] {
+	return a.a.Keys(ctx)
+}
+
+// Clear is the asynchronous Clear.
+func (a *EvolveNewStoreAsync) Clear(ctx context.Context) *livedict.Future[struct{}] {
+	return a.a.Clear(ctx)
+}
+
 // livedictCloneScalars returns a deep copy of v.
 func livedictCloneScalars(v Scalars) Scalars {
 	v.Raw = slices.Clone(v.Raw)
@@ -2389,76 +2849,265 @@ func livedictDecodeScalars(d *ldruntime.Decoder, v *Scalars) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "B":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.B = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		case "I":
-			if d.Expect(0x95e97e5e) {
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
 				v.I = d.ReadInt()
+			default:
+				d.Mismatch("int")
 			}
 		case "I8":
-			if d.Expect(0x6491fa92) {
+			switch d.Signature() {
+			case 0xc60c585a:
+				// *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x6491fa92:
+				// int8
 				v.I8 = d.ReadInt8()
+			default:
+				d.Mismatch("int8")
 			}
 		case "I16":
-			if d.Expect(0x07e372d1) {
+			switch d.Signature() {
+			case 0x235dd2d9, 0xc60c585a:
+				// *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x07e372d1, 0x6491fa92:
+				// int16, int8
 				v.I16 = d.ReadInt16()
+			default:
+				d.Mismatch("int16")
 			}
 		case "I32":
-			if d.Expect(0xfbdee2bf) {
+			switch d.Signature() {
+			case 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int32, int16, int8
 				v.I32 = d.ReadInt32()
+			default:
+				d.Mismatch("int32")
 			}
 		case "I64":
-			if d.Expect(0x03d22364) {
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
 				v.I64 = d.ReadInt64()
+			default:
+				d.Mismatch("int64")
 			}
 		case "U":
-			if d.Expect(0xcb9836a1) {
+			switch d.Signature() {
+			case 0xceac2379, 0xda0c344b, 0xbb851f6d, 0xddff6ea4, 0xd9faeb2a, 0x99fb7f53:
+				// *uint, *uint64, *uintptr, *uint32, *uint16, *uint8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xcb9836a1, 0xaea00813, 0xfcd16165, 0x32940bec, 0xae8ebef2, 0x199df2db:
+				// uint, uint64, uintptr, uint32, uint16, uint8
 				v.U = d.ReadUint()
+			default:
+				d.Mismatch("uint")
 			}
 		case "U8":
-			if d.Expect(0x199df2db) {
+			switch d.Signature() {
+			case 0x99fb7f53:
+				// *uint8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x199df2db:
+				// uint8
 				v.U8 = d.ReadUint8()
+			default:
+				d.Mismatch("uint8")
 			}
 		case "U16":
-			if d.Expect(0xae8ebef2) {
+			switch d.Signature() {
+			case 0xd9faeb2a, 0x99fb7f53:
+				// *uint16, *uint8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xae8ebef2, 0x199df2db:
+				// uint16, uint8
 				v.U16 = d.ReadUint16()
+			default:
+				d.Mismatch("uint16")
 			}
 		case "U32":
-			if d.Expect(0x32940bec) {
+			switch d.Signature() {
+			case 0xddff6ea4, 0xd9faeb2a, 0x99fb7f53:
+				// *uint32, *uint16, *uint8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x32940bec, 0xae8ebef2, 0x199df2db:
+				// uint32, uint16, uint8
 				v.U32 = d.ReadUint32()
+			default:
+				d.Mismatch("uint32")
 			}
 		case "U64":
-			if d.Expect(0xaea00813) {
+			switch d.Signature() {
+			case 0xda0c344b, 0xceac2379, 0xbb851f6d, 0xddff6ea4, 0xd9faeb2a, 0x99fb7f53:
+				// *uint64, *uint, *uintptr, *uint32, *uint16, *uint8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xaea00813, 0xcb9836a1, 0xfcd16165, 0x32940bec, 0xae8ebef2, 0x199df2db:
+				// uint64, uint, uintptr, uint32, uint16, uint8
 				v.U64 = d.ReadUint64()
+			default:
+				d.Mismatch("uint64")
 			}
 		case "UP":
-			if d.Expect(0xfcd16165) {
+			switch d.Signature() {
+			case 0xbb851f6d, 0xceac2379, 0xda0c344b, 0xddff6ea4, 0xd9faeb2a, 0x99fb7f53:
+				// *uintptr, *uint, *uint64, *uint32, *uint16, *uint8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xfcd16165, 0xcb9836a1, 0xaea00813, 0x32940bec, 0xae8ebef2, 0x199df2db:
+				// uintptr, uint, uint64, uint32, uint16, uint8
 				v.UP = d.ReadUintptr()
+			default:
+				d.Mismatch("uintptr")
 			}
 		case "F32":
-			if d.Expect(0xe89f7410) {
+			switch d.Signature() {
+			case 0xc8934d38:
+				// *float32
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe89f7410:
+				// float32
 				v.F32 = d.ReadFloat32()
+			default:
+				d.Mismatch("float32")
 			}
 		case "F64":
-			if d.Expect(0x7c980e47) {
+			switch d.Signature() {
+			case 0x3c8bb50f:
+				// *float64
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x7c980e47:
+				// float64
 				v.F64 = d.ReadFloat64()
+			case 0xc8934d38:
+				// *float32
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe89f7410:
+				// float32
+				v.F64 = float64(d.ReadFloat32())
+			default:
+				d.Mismatch("float64")
 			}
 		case "S":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.S = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Raw":
-			if d.Expect(0x65b1d004) {
+			switch d.Signature() {
+			case 0x616f86fc:
+				// *bytes
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x65b1d004:
+				// bytes
 				v.Raw = d.ReadBytes()
+			default:
+				d.Mismatch("bytes")
 			}
 		case "T":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.T = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		case "D":
-			if d.Expect(0x2fa0fd0d) {
+			switch d.Signature() {
+			case 0x377c0195:
+				// *duration
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x2fa0fd0d:
+				// duration
 				v.D = d.ReadDuration()
+			default:
+				d.Mismatch("duration")
 			}
 		default:
 			d.Skip()
@@ -2500,24 +3149,74 @@ func livedictDecodePlain(d *ldruntime.Decoder, v *Plain) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "X":
-			if d.Expect(0xfbdee2bf) {
+			switch d.Signature() {
+			case 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int32, int16, int8
 				v.X = d.ReadInt32()
+			default:
+				d.Mismatch("int32")
 			}
 		case "Y":
-			if d.Expect(0xfbdee2bf) {
+			switch d.Signature() {
+			case 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int32, int16, int8
 				v.Y = d.ReadInt32()
+			default:
+				d.Mismatch("int32")
 			}
 		case "Color":
-			if d.Expect(0xbde64e3e) {
+			switch d.Signature() {
+			case 0x8ec76ca6:
+				// *text
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xbde64e3e:
+				// text
 				d.ReadText(&v.Color)
+			default:
+				d.Mismatch("text")
 			}
 		case "At":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.At = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		case "Ver":
-			if d.Expect(0xdd856cfc) {
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
 				d.ReadBinary(&v.Ver)
+			default:
+				d.Mismatch("binary")
 			}
 		default:
 			d.Skip()
@@ -2881,42 +3580,92 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Base":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodeBase(d, &v.Base)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Extra":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Extra = new(Extra)
-					livedictDecodeExtra(d, v.Extra)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Extra = new(Extra)
+				livedictDecodeExtra(d, v.Extra)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "P":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.P = new(int)
-					*v.P = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.P = new(int)
+				*v.P = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "PP":
-			if d.Expect(0x21861048) {
-				if d.ReadBool() {
-					v.PP = new(*string)
-					if d.ReadBool() {
-						*v.PP = new(string)
-						**v.PP = d.ReadString()
-					}
+			switch d.Signature() {
+			case 0x21861048:
+				// **string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xf613ccd0:
+				// *string
+				v.PP = new(*string)
+				if d.ReadBool() {
+					*v.PP = new(string)
+					**v.PP = d.ReadString()
+				}
+			default:
+				d.Mismatch("**string")
 			}
 		case "PS":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.PS = new(Inner)
-					livedictDecodeInner(d, v.PS)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.PS = new(Inner)
+				livedictDecodeInner(d, v.PS)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "Tags":
-			if d.Expect(0xe4060d18) {
+			switch d.Signature() {
+			case 0x81011870:
+				// *[]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe4060d18:
+				// []string
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]string, n0)
 					for i0 := range s0 {
@@ -2924,9 +3673,19 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.Tags = s0
 				}
+			default:
+				d.Mismatch("[]string")
 			}
 		case "Ints":
-			if d.Expect(0x2bdebcbe) {
+			switch d.Signature() {
+			case 0x0d8d0266, 0x7a8fcd8c, 0x929cbf47, 0x7ea11cf9, 0xb2fab9fa:
+				// *[]int, *[]int64, *[]int32, *[]int16, *[]int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x2bdebcbe, 0xe1444344, 0x5950391f, 0xe55592b1, 0x95a2c6f2:
+				// []int, []int64, []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]int, n0)
 					for i0 := range s0 {
@@ -2934,9 +3693,19 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.Ints = s0
 				}
+			default:
+				d.Mismatch("[]int")
 			}
 		case "Matrix":
-			if d.Expect(0xc5c9aab2) {
+			switch d.Signature() {
+			case 0xc7be366a, 0x8a370f13:
+				// *[][]uint16, *[][]uint8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc5c9aab2, 0x39e9b01b:
+				// [][]uint16, [][]uint8
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([][]uint16, n0)
 					for i0 := range s0 {
@@ -2950,32 +3719,83 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.Matrix = s0
 				}
+			default:
+				d.Mismatch("[][]uint16")
 			}
 		case "Grid":
-			if d.Expect(0x5bfa9738) {
+			switch d.Signature() {
+			case 0xb52f6ba0, 0x0accb801:
+				// *[3][2]int16, *[3][2]int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5bfa9738, 0xf80463d9:
+				// [3][2]int16, [3][2]int8
 				for i0 := range v.Grid {
 					for i1 := range v.Grid[i0] {
 						v.Grid[i0][i1] = d.ReadInt16()
 					}
 				}
+			default:
+				d.Mismatch("[3][2]int16")
 			}
 		case "Hash":
-			if d.Expect(0xbf0f4a90) {
+			switch d.Signature() {
+			case 0xba75c1e8:
+				// *[16]uint8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xbf0f4a90:
+				// [16]uint8
 				for i0 := range v.Hash {
 					v.Hash[i0] = d.ReadUint8()
 				}
+			default:
+				d.Mismatch("[16]uint8")
 			}
 		case "Empty":
-			d.Expect(0x7b84066a)
+			switch d.Signature() {
+			case 0xd19bd462, 0x28c1cc98, 0x18baf7a3, 0x2cbf944d, 0x524f49ae:
+				// *[0]int, *[0]int64, *[0]int32, *[0]int16, *[0]int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x7b84066a, 0x54e686a0, 0xe4df1a8b, 0x58e44e55, 0xc2d5f316:
+			// [0]int, [0]int64, [0]int32, [0]int16, [0]int8
+			default:
+				d.Mismatch("[0]int")
+			}
 		case "Zeros":
-			if d.Expect(0xc79997ca) {
+			switch d.Signature() {
+			case 0x3e75c682, 0x10685ab8, 0x8060bc43, 0x1466226d, 0x0d67d6ce:
+				// *[][0]int, *[][0]int64, *[][0]int32, *[][0]int16, *[][0]int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc79997ca, 0x74651c80, 0x045db06b, 0x7862e435, 0x28ca31f6:
+				// [][0]int, [][0]int64, [][0]int32, [][0]int16, [][0]int8
 				if n0, ok := d.ReadCount(0); ok {
 					s0 := make([][0]int, n0)
 					v.Zeros = s0
 				}
+			default:
+				d.Mismatch("[][0]int")
 			}
 		case "M":
-			if d.Expect(0x023080d7) {
+			switch d.Signature() {
+			case 0xfdc8e91f, 0xf2d77dad, 0x62dee9c2, 0x6ee379d4, 0xaa470865:
+				// *map[string]int, *map[string]int64, *map[string]int32, *map[string]int16, *map[string]int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x023080d7, 0x3f11d105, 0xcf196f7a, 0x3b1e96ac, 0x615af83d:
+				// map[string]int, map[string]int64, map[string]int32, map[string]int16, map[string]int8
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]int, n0)
 					for range n0 {
@@ -2989,9 +3809,19 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.M = m0
 				}
+			default:
+				d.Mismatch("map[string]int")
 			}
 		case "MS":
-			if d.Expect(0xe9990b8f) {
+			switch d.Signature() {
+			case 0x3bb5f4a7:
+				// *map[string][]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe9990b8f:
+				// map[string][]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string][]string, n0)
 					for range n0 {
@@ -3012,9 +3842,19 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.MS = m0
 				}
+			default:
+				d.Mismatch("map[string][]string")
 			}
 		case "MV":
-			if d.Expect(0x94539639) {
+			switch d.Signature() {
+			case 0x5ad2ad81, 0xb1d943eb, 0x95bd0fa0, 0x67793caa, 0xf16d91b9:
+				// *map[int64]struct, *map[int]struct, *map[int32]struct, *map[int16]struct, *map[int8]struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x94539639, 0x3909c3c3, 0x10d16318, 0x7e377d22, 0xe060e251:
+				// map[int64]struct, map[int]struct, map[int32]struct, map[int16]struct, map[int8]struct
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[int64]Inner, n0)
 					for range n0 {
@@ -3029,9 +3869,19 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.MV = m0
 				}
+			default:
+				d.Mismatch("map[int64]struct")
 			}
 		case "MP":
-			if d.Expect(0x01f49de5) {
+			switch d.Signature() {
+			case 0xb56df79d:
+				// *map[string]*struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x01f49de5:
+				// map[string]*struct
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[Label]*Inner, n0)
 					for range n0 {
@@ -3049,29 +3899,89 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.MP = m0
 				}
+			default:
+				d.Mismatch("map[string]*struct")
 			}
 		case "In":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodeInner(d, &v.In)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Plain":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodePlain(d, &v.Plain)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Level":
-			if d.Expect(0x03d22364) {
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
 				v.Level = Level(d.ReadInt64())
+			default:
+				d.Mismatch("int64")
 			}
 		case "Label":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Label = Label(d.ReadString())
+			default:
+				d.Mismatch("string")
 			}
 		case "Blob":
-			if d.Expect(0x65b1d004) {
+			switch d.Signature() {
+			case 0x616f86fc:
+				// *bytes
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x65b1d004:
+				// bytes
 				v.Blob = Blob(d.ReadBytes())
+			default:
+				d.Mismatch("bytes")
 			}
 		case "Names":
-			if d.Expect(0xe4060d18) {
+			switch d.Signature() {
+			case 0x81011870:
+				// *[]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe4060d18:
+				// []string
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make(Names, n0)
 					for i0 := range s0 {
@@ -3079,9 +3989,19 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.Names = s0
 				}
+			default:
+				d.Mismatch("[]string")
 			}
 		case "Attrs":
-			if d.Expect(0x3f11d105) {
+			switch d.Signature() {
+			case 0xf2d77dad, 0xfdc8e91f, 0x62dee9c2, 0x6ee379d4, 0xaa470865:
+				// *map[string]int64, *map[string]int, *map[string]int32, *map[string]int16, *map[string]int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x3f11d105, 0x023080d7, 0xcf196f7a, 0x3b1e96ac, 0x615af83d:
+				// map[string]int64, map[string]int, map[string]int32, map[string]int16, map[string]int8
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(Attrs, n0)
 					for range n0 {
@@ -3095,9 +4015,19 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.Attrs = m0
 				}
+			default:
+				d.Mismatch("map[string]int64")
 			}
 		case "Levels":
-			if d.Expect(0xe1444344) {
+			switch d.Signature() {
+			case 0x7a8fcd8c, 0x0d8d0266, 0x929cbf47, 0x7ea11cf9, 0xb2fab9fa:
+				// *[]int64, *[]int, *[]int32, *[]int16, *[]int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe1444344, 0x2bdebcbe, 0x5950391f, 0xe55592b1, 0x95a2c6f2:
+				// []int64, []int, []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]Level, n0)
 					for i0 := range s0 {
@@ -3105,17 +4035,47 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.Levels = s0
 				}
+			default:
+				d.Mismatch("[]int64")
 			}
 		case "Version":
-			if d.Expect(0xdd856cfc) {
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
 				d.ReadBinary(&v.Version)
+			default:
+				d.Mismatch("binary")
 			}
 		case "Color":
-			if d.Expect(0xbde64e3e) {
+			switch d.Signature() {
+			case 0x8ec76ca6:
+				// *text
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xbde64e3e:
+				// text
 				d.ReadText(&v.Color)
+			default:
+				d.Mismatch("text")
 			}
 		case "Colors":
-			if d.Expect(0x71724d1e) {
+			switch d.Signature() {
+			case 0x626aac46:
+				// *[]text
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x71724d1e:
+				// []text
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]Color, n0)
 					for i0 := range s0 {
@@ -3123,20 +4083,48 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.Colors = s0
 				}
+			default:
+				d.Mismatch("[]text")
 			}
 		case "VerPtr":
-			if d.Expect(0x8eb8e684) {
-				if d.ReadBool() {
-					v.VerPtr = new(Version)
-					d.ReadBinary(v.VerPtr)
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
+				v.VerPtr = new(Version)
+				d.ReadBinary(v.VerPtr)
+			default:
+				d.Mismatch("*binary")
 			}
 		case "Path":
-			if d.Expect(0xbde64e3e) {
+			switch d.Signature() {
+			case 0x8ec76ca6:
+				// *text
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xbde64e3e:
+				// text
 				d.ReadText(&v.Path)
+			default:
+				d.Mismatch("text")
 			}
 		case "Paths":
-			if d.Expect(0x4c20b465) {
+			switch d.Signature() {
+			case 0x25c8a02d:
+				// *map[string]text
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x4c20b465:
+				// map[string]text
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]Path, n0)
 					for range n0 {
@@ -3151,9 +4139,19 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.Paths = m0
 				}
+			default:
+				d.Mismatch("map[string]text")
 			}
 		case "Durations":
-			if d.Expect(0x3c39dced) {
+			switch d.Signature() {
+			case 0xdf7b4735:
+				// *[]duration
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x3c39dced:
+				// []duration
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]time.Duration, n0)
 					for i0 := range s0 {
@@ -3161,9 +4159,19 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.Durations = s0
 				}
+			default:
+				d.Mismatch("[]duration")
 			}
 		case "Times":
-			if d.Expect(0x72ab136f) {
+			switch d.Signature() {
+			case 0x7c0b64a7:
+				// *map[string]time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x72ab136f:
+				// map[string]time
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]time.Time, n0)
 					for range n0 {
@@ -3177,28 +4185,66 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.Times = m0
 				}
+			default:
+				d.Mismatch("map[string]time")
 			}
 		case "Floats":
-			if d.Expect(0xe767fd6e) {
+			switch d.Signature() {
+			case 0x5a38d946:
+				// *[2]float32
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe767fd6e:
+				// [2]float32
 				for i0 := range v.Floats {
 					v.Floats[i0] = d.ReadFloat32()
 				}
+			default:
+				d.Mismatch("[2]float32")
 			}
 		case "NP":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.NP = new(int)
-					*v.NP = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.NP = new(int)
+				*v.NP = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "Pair":
-			if d.Expect(0x2f1db0ca) {
+			switch d.Signature() {
+			case 0x56cb7b52:
+				// *[2]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x2f1db0ca:
+				// [2]string
 				for i0 := range v.Pair {
 					v.Pair[i0] = d.ReadString()
 				}
+			default:
+				d.Mismatch("[2]string")
 			}
 		case "KM":
-			if d.Expect(0x443dbd3b) {
+			switch d.Signature() {
+			case 0xb4cf21f3:
+				// *map[struct]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x443dbd3b:
+				// map[struct]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[Key]string, n0)
 					for range n0 {
@@ -3213,9 +4259,19 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.KM = m0
 				}
+			default:
+				d.Mismatch("map[struct]string")
 			}
 		case "AK":
-			if d.Expect(0xd7efb588) {
+			switch d.Signature() {
+			case 0xf7e8aa10:
+				// *map[[2]int8]bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xd7efb588:
+				// map[[2]int8]bool
 				if n0, ok := d.ReadCount(3); ok {
 					m0 := make(map[[2]int8]bool, n0)
 					for range n0 {
@@ -3232,9 +4288,19 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.AK = m0
 				}
+			default:
+				d.Mismatch("map[[2]int8]bool")
 			}
 		case "ZeroMap":
-			if d.Expect(0xcd1ec41f) {
+			switch d.Signature() {
+			case 0x65424c97, 0x73f7e2c5, 0x03ff813a, 0x7004a86c, 0x165eb77d, 0xbaa347ad, 0x224e8e6f, 0x2e555d18, 0x2250cd06, 0x6409af8f, 0xb72c0828, 0x75295b0a, 0x61227fc9, 0xf51d5897, 0x6a50b130, 0xe829b92a, 0xc18c5760, 0x5184eb4b, 0xc58a1f15, 0x8bae5756, 0x8b1c3b75, 0xbf57f737, 0x2b5f5d00, 0x3f5aff4e, 0x4a715a37:
+				// *map[[0]int][0]int, *map[[0]int][0]int64, *map[[0]int][0]int32, *map[[0]int][0]int16, *map[[0]int][0]int8, *map[[0]int64][0]int, and 19 more
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xcd1ec41f, 0x9d6c50ad, 0x0d73bcc2, 0x19784cd4, 0x0e6ec965, 0x9a7bc395, 0x25450b57, 0x914c7120, 0x254749ee, 0xddd50957, 0x67d66850, 0xcd7d8d52, 0x59761af1, 0xcd70c15f, 0xde865bb8, 0x93ea4bf2, 0x2ebcc0a8, 0x9eb52233, 0xb2b9bedd, 0xa3d54efe, 0x60bf4e5d, 0x2cabe29f, 0xb8b37ac8, 0xacaeeab6, 0xb22868ff:
+				// map[[0]int][0]int, map[[0]int][0]int64, map[[0]int][0]int32, map[[0]int][0]int16, map[[0]int][0]int8, map[[0]int64][0]int, and 19 more
 				if n0, ok := d.ReadCount(0); ok {
 					m0 := make(map[[0]int][0]int)
 					for range n0 {
@@ -3248,14 +4314,36 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 					}
 					v.ZeroMap = m0
 				}
+			default:
+				d.Mismatch("map[[0]int][0]int")
 			}
 		case "old_name":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Renamed = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "note":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.note = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		default:
 			d.Skip()
@@ -3288,12 +4376,32 @@ func livedictDecodeBase(d *ldruntime.Decoder, v *Base) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "ID":
-			if d.Expect(0x03d22364) {
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
 				v.ID = d.ReadInt64()
+			default:
+				d.Mismatch("int64")
 			}
 		case "Created":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.Created = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		default:
 			d.Skip()
@@ -3317,8 +4425,18 @@ func livedictDecodeExtra(d *ldruntime.Decoder, v *Extra) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Note":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Note = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		default:
 			d.Skip()
@@ -3361,19 +4479,66 @@ func livedictDecodeInner(d *ldruntime.Decoder, v *Inner) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Name":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Name = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Score":
-			if d.Expect(0x7c980e47) {
+			switch d.Signature() {
+			case 0x3c8bb50f:
+				// *float64
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x7c980e47:
+				// float64
 				v.Score = d.ReadFloat64()
+			case 0xc8934d38:
+				// *float32
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe89f7410:
+				// float32
+				v.Score = float64(d.ReadFloat32())
+			default:
+				d.Mismatch("float64")
 			}
 		case "When":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.When = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		case "Tags":
-			if d.Expect(0xe4060d18) {
+			switch d.Signature() {
+			case 0x81011870:
+				// *[]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe4060d18:
+				// []string
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]string, n0)
 					for i0 := range s0 {
@@ -3381,6 +4546,8 @@ func livedictDecodeInner(d *ldruntime.Decoder, v *Inner) {
 					}
 					v.Tags = s0
 				}
+			default:
+				d.Mismatch("[]string")
 			}
 		default:
 			d.Skip()
@@ -3407,12 +4574,32 @@ func livedictDecodeKey(d *ldruntime.Decoder, v *Key) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "A":
-			if d.Expect(0x95e97e5e) {
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
 				v.A = d.ReadInt()
+			default:
+				d.Mismatch("int")
 			}
 		case "B":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.B = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		default:
 			d.Skip()
@@ -3476,18 +4663,44 @@ func livedictDecodeNode(d *ldruntime.Decoder, v *Node) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Val":
-			if d.Expect(0x95e97e5e) {
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
 				v.Val = d.ReadInt()
+			default:
+				d.Mismatch("int")
 			}
 		case "Next":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Next = new(Node)
-					livedictDecodeNode(d, v.Next)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Next = new(Node)
+				livedictDecodeNode(d, v.Next)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "Kids":
-			if d.Expect(0x1c9243b8) {
+			switch d.Signature() {
+			case 0x583a57d0:
+				// *[]*struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x1c9243b8:
+				// []*struct
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]*Node, n0)
 					for i0 := range s0 {
@@ -3498,6 +4711,8 @@ func livedictDecodeNode(d *ldruntime.Decoder, v *Node) {
 					}
 					v.Kids = s0
 				}
+			default:
+				d.Mismatch("[]*struct")
 			}
 		default:
 			d.Skip()
@@ -3561,11 +4776,29 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "UserID":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.UserID = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Roles":
-			if d.Expect(0xe4060d18) {
+			switch d.Signature() {
+			case 0x81011870:
+				// *[]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe4060d18:
+				// []string
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]string, n0)
 					for i0 := range s0 {
@@ -3573,16 +4806,34 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 					}
 					v.Roles = s0
 				}
+			default:
+				d.Mismatch("[]string")
 			}
 		case "Profile":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Profile = new(Profile)
-					livedictDecodeProfile(d, v.Profile)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Profile = new(Profile)
+				livedictDecodeProfile(d, v.Profile)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "Meta":
-			if d.Expect(0xefb8f1e7) {
+			switch d.Signature() {
+			case 0x2b5fcadf:
+				// *map[string]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xefb8f1e7:
+				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]string, n0)
 					for range n0 {
@@ -3596,14 +4847,36 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 					}
 					v.Meta = m0
 				}
+			default:
+				d.Mismatch("map[string]string")
 			}
 		case "CreatedAt":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.CreatedAt = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		case "Hits":
-			if d.Expect(0x03d22364) {
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
 				v.Hits = d.ReadInt64()
+			default:
+				d.Mismatch("int64")
 			}
 		default:
 			d.Skip()
@@ -3633,16 +4906,46 @@ func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Name":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Name = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Email":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Email = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Age":
-			if d.Expect(0x95e97e5e) {
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
 				v.Age = d.ReadInt()
+			default:
+				d.Mismatch("int")
 			}
 		default:
 			d.Skip()
@@ -3693,27 +4996,75 @@ func livedictDecodeEvolveA(d *ldruntime.Decoder, v *EvolveA) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Keep":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Keep = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Gone":
-			if d.Expect(0x95e97e5e) {
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
 				v.Gone = d.ReadInt()
+			default:
+				d.Mismatch("int")
 			}
 		case "title":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Old = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Changed":
-			if d.Expect(0xfbdee2bf) {
+			switch d.Signature() {
+			case 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int32, int16, int8
 				v.Changed = d.ReadInt32()
+			default:
+				d.Mismatch("int32")
 			}
 		case "In":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.In = new(EvolveA)
-					livedictDecodeEvolveA(d, v.In)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.In = new(EvolveA)
+				livedictDecodeEvolveA(d, v.In)
+			default:
+				d.Mismatch("*struct")
 			}
 		default:
 			d.Skip()
@@ -3765,11 +5116,29 @@ func livedictDecodeEvolveB(d *ldruntime.Decoder, v *EvolveB) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Keep":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Keep = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Added":
-			if d.Expect(0x2bdebcbe) {
+			switch d.Signature() {
+			case 0x0d8d0266, 0x7a8fcd8c, 0x929cbf47, 0x7ea11cf9, 0xb2fab9fa:
+				// *[]int, *[]int64, *[]int32, *[]int16, *[]int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x2bdebcbe, 0xe1444344, 0x5950391f, 0xe55592b1, 0x95a2c6f2:
+				// []int, []int64, []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]int, n0)
 					for i0 := range s0 {
@@ -3777,17 +5146,37 @@ func livedictDecodeEvolveB(d *ldruntime.Decoder, v *EvolveB) {
 					}
 					v.Added = s0
 				}
+			default:
+				d.Mismatch("[]int")
 			}
 		case "title":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Title = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "In":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.In = new(EvolveB)
-					livedictDecodeEvolveB(d, v.In)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.In = new(EvolveB)
+				livedictDecodeEvolveB(d, v.In)
+			default:
+				d.Mismatch("*struct")
 			}
 		default:
 			d.Skip()
@@ -3832,19 +5221,47 @@ func livedictDecodeEvolveC(d *ldruntime.Decoder, v *EvolveC) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Keep":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Keep = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Changed":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Changed = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "In":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.In = new(EvolveC)
-					livedictDecodeEvolveC(d, v.In)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.In = new(EvolveC)
+				livedictDecodeEvolveC(d, v.In)
+			default:
+				d.Mismatch("*struct")
 			}
 		default:
 			d.Skip()
@@ -3874,8 +5291,18 @@ func livedictDecodeWrapA(d *ldruntime.Decoder, v *WrapA) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Inner":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodeEvolveA(d, &v.Inner)
+			default:
+				d.Mismatch("struct")
 			}
 		default:
 			d.Skip()
@@ -3905,8 +5332,1165 @@ func livedictDecodeWrapC(d *ldruntime.Decoder, v *WrapC) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Inner":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodeEvolveC(d, &v.Inner)
+			default:
+				d.Mismatch("struct")
+			}
+		default:
+			d.Skip()
+		}
+	}
+}
+
+// livedictCloneEvolveOld returns a deep copy of v.
+func livedictCloneEvolveOld(v EvolveOld) EvolveOld {
+	if v.FromPtr != nil {
+		p0 := new(int64)
+		*p0 = *v.FromPtr
+		v.FromPtr = p0
+	}
+	if v.FromPtr32 != nil {
+		p0 := new(int32)
+		*p0 = *v.FromPtr32
+		v.FromPtr32 = p0
+	}
+	if v.PtrToStruct != nil {
+		p0 := new(Profile)
+		*p0 = *v.PtrToStruct
+		v.PtrToStruct = p0
+	}
+	v.Ints = slices.Clone(v.Ints)
+	v.Floats = maps.Clone(v.Floats)
+	v.KeyWide = maps.Clone(v.KeyWide)
+	if v.PtrF != nil {
+		p0 := new(float32)
+		*p0 = *v.PtrF
+		v.PtrF = p0
+	}
+	if v.Nested != nil {
+		m0 := make(map[string][]float32, len(v.Nested))
+		for k0, x0 := range v.Nested {
+			x0 = slices.Clone(x0)
+			m0[k0] = x0
+		}
+		v.Nested = m0
+	}
+	return v
+}
+
+// livedictAppendEvolveOld appends the wire encoding of *v.
+func livedictAppendEvolveOld(e *ldruntime.Encoder, v *EvolveOld) {
+	if !e.BeginStruct(21) {
+		return
+	}
+	f := e.BeginField("I8to16", 0x6491fa92) // int8
+	e.AppendVarint(int64(v.I8to16))
+	e.EndField(f)
+	f = e.BeginField("I16to32", 0x07e372d1) // int16
+	e.AppendVarint(int64(v.I16to32))
+	e.EndField(f)
+	f = e.BeginField("I32to64", 0xfbdee2bf) // int32
+	e.AppendVarint(int64(v.I32to64))
+	e.EndField(f)
+	f = e.BeginField("IntTo64", 0x95e97e5e) // int
+	e.AppendVarint(int64(v.IntTo64))
+	e.EndField(f)
+	f = e.BeginField("I64toInt", 0x03d22364) // int64
+	e.AppendVarint(v.I64toInt)
+	e.EndField(f)
+	f = e.BeginField("U8to64", 0x199df2db) // uint8
+	e.AppendUvarint(uint64(v.U8to64))
+	e.EndField(f)
+	f = e.BeginField("UintTo64", 0xcb9836a1) // uint
+	e.AppendUvarint(uint64(v.UintTo64))
+	e.EndField(f)
+	f = e.BeginField("U32toUint", 0x32940bec) // uint32
+	e.AppendUvarint(uint64(v.U32toUint))
+	e.EndField(f)
+	f = e.BeginField("F32to64", 0xe89f7410) // float32
+	e.AppendFloat32(v.F32to64)
+	e.EndField(f)
+	f = e.BeginField("ToPtr", 0xfbdee2bf) // int32
+	e.AppendVarint(int64(v.ToPtr))
+	e.EndField(f)
+	f = e.BeginField("FromPtr", 0x1f4c836c) // *int64
+	if v.FromPtr == nil {
+		e.AppendBool(false)
+	} else {
+		e.AppendBool(true)
+		e.AppendVarint(*v.FromPtr)
+	}
+	e.EndField(f)
+	f = e.BeginField("FromPtr32", 0xb758aba7) // *int32
+	if v.FromPtr32 == nil {
+		e.AppendBool(false)
+	} else {
+		e.AppendBool(true)
+		e.AppendVarint(int64(*v.FromPtr32))
+	}
+	e.EndField(f)
+	f = e.BeginField("StructToPtr", 0x92c2be20) // struct
+	livedictAppendProfile(e, &v.StructToPtr)
+	e.EndField(f)
+	f = e.BeginField("PtrToStruct", 0x3eb9b4d8) // *struct
+	if v.PtrToStruct == nil {
+		e.AppendBool(false)
+	} else {
+		e.AppendBool(true)
+		livedictAppendProfile(e, v.PtrToStruct)
+	}
+	e.EndField(f)
+	f = e.BeginField("Named", 0xfbdee2bf) // int32
+	e.AppendVarint(int64(v.Named))
+	e.EndField(f)
+	f = e.BeginField("Ints", 0x5950391f) // []int32
+	e.AppendCount(len(v.Ints), v.Ints == nil)
+	for i0 := range v.Ints {
+		e.AppendVarint(int64(v.Ints[i0]))
+	}
+	e.EndField(f)
+	f = e.BeginField("Floats", 0xc092971d) // map[string]float32
+	e.AppendCount(len(v.Floats), v.Floats == nil)
+	for k0, m0 := range v.Floats {
+		e.AppendString(k0)
+		e.AppendFloat32(m0)
+	}
+	e.EndField(f)
+	f = e.BeginField("KeyWide", 0xc82b7b10) // map[int32]string
+	e.AppendCount(len(v.KeyWide), v.KeyWide == nil)
+	for k0, m0 := range v.KeyWide {
+		e.AppendVarint(int64(k0))
+		e.AppendString(m0)
+	}
+	e.EndField(f)
+	f = e.BeginField("Arr", 0xe767fd6e) // [2]float32
+	for i0 := range v.Arr {
+		e.AppendFloat32(v.Arr[i0])
+	}
+	e.EndField(f)
+	f = e.BeginField("PtrF", 0xc8934d38) // *float32
+	if v.PtrF == nil {
+		e.AppendBool(false)
+	} else {
+		e.AppendBool(true)
+		e.AppendFloat32(*v.PtrF)
+	}
+	e.EndField(f)
+	f = e.BeginField("Nested", 0x98204dd5) // map[string][]float32
+	e.AppendCount(len(v.Nested), v.Nested == nil)
+	for k0, m0 := range v.Nested {
+		e.AppendString(k0)
+		e.AppendCount(len(m0), m0 == nil)
+		for i1 := range m0 {
+			e.AppendFloat32(m0[i1])
+		}
+	}
+	e.EndField(f)
+	e.EndStruct()
+}
+
+// livedictDecodeEvolveOld sets the fields of *v that the current struct of d holds.
+func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
+	for f := d.BeginStruct(); d.NextField(&f); {
+		switch string(d.FieldName()) {
+		case "I8to16":
+			switch d.Signature() {
+			case 0xc60c585a:
+				// *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x6491fa92:
+				// int8
+				v.I8to16 = d.ReadInt8()
+			default:
+				d.Mismatch("int8")
+			}
+		case "I16to32":
+			switch d.Signature() {
+			case 0x235dd2d9, 0xc60c585a:
+				// *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x07e372d1, 0x6491fa92:
+				// int16, int8
+				v.I16to32 = d.ReadInt16()
+			default:
+				d.Mismatch("int16")
+			}
+		case "I32to64":
+			switch d.Signature() {
+			case 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int32, int16, int8
+				v.I32to64 = d.ReadInt32()
+			default:
+				d.Mismatch("int32")
+			}
+		case "IntTo64":
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.IntTo64 = d.ReadInt()
+			default:
+				d.Mismatch("int")
+			}
+		case "I64toInt":
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.I64toInt = d.ReadInt64()
+			default:
+				d.Mismatch("int64")
+			}
+		case "U8to64":
+			switch d.Signature() {
+			case 0x99fb7f53:
+				// *uint8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x199df2db:
+				// uint8
+				v.U8to64 = d.ReadUint8()
+			default:
+				d.Mismatch("uint8")
+			}
+		case "UintTo64":
+			switch d.Signature() {
+			case 0xceac2379, 0xda0c344b, 0xbb851f6d, 0xddff6ea4, 0xd9faeb2a, 0x99fb7f53:
+				// *uint, *uint64, *uintptr, *uint32, *uint16, *uint8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xcb9836a1, 0xaea00813, 0xfcd16165, 0x32940bec, 0xae8ebef2, 0x199df2db:
+				// uint, uint64, uintptr, uint32, uint16, uint8
+				v.UintTo64 = d.ReadUint()
+			default:
+				d.Mismatch("uint")
+			}
+		case "U32toUint":
+			switch d.Signature() {
+			case 0xddff6ea4, 0xd9faeb2a, 0x99fb7f53:
+				// *uint32, *uint16, *uint8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x32940bec, 0xae8ebef2, 0x199df2db:
+				// uint32, uint16, uint8
+				v.U32toUint = d.ReadUint32()
+			default:
+				d.Mismatch("uint32")
+			}
+		case "F32to64":
+			switch d.Signature() {
+			case 0xc8934d38:
+				// *float32
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe89f7410:
+				// float32
+				v.F32to64 = d.ReadFloat32()
+			default:
+				d.Mismatch("float32")
+			}
+		case "ToPtr":
+			switch d.Signature() {
+			case 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int32, int16, int8
+				v.ToPtr = d.ReadInt32()
+			default:
+				d.Mismatch("int32")
+			}
+		case "FromPtr":
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.FromPtr = new(int64)
+				*v.FromPtr = d.ReadInt64()
+			default:
+				d.Mismatch("*int64")
+			}
+		case "FromPtr32":
+			switch d.Signature() {
+			case 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int32, int16, int8
+				v.FromPtr32 = new(int32)
+				*v.FromPtr32 = d.ReadInt32()
+			default:
+				d.Mismatch("*int32")
+			}
+		case "StructToPtr":
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				livedictDecodeProfile(d, &v.StructToPtr)
+			default:
+				d.Mismatch("struct")
+			}
+		case "PtrToStruct":
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.PtrToStruct = new(Profile)
+				livedictDecodeProfile(d, v.PtrToStruct)
+			default:
+				d.Mismatch("*struct")
+			}
+		case "Named":
+			switch d.Signature() {
+			case 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int32, int16, int8
+				v.Named = d.ReadInt32()
+			default:
+				d.Mismatch("int32")
+			}
+		case "Ints":
+			switch d.Signature() {
+			case 0x929cbf47, 0x7ea11cf9, 0xb2fab9fa:
+				// *[]int32, *[]int16, *[]int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5950391f, 0xe55592b1, 0x95a2c6f2:
+				// []int32, []int16, []int8
+				if n0, ok := d.ReadCount(1); ok {
+					s0 := make([]int32, n0)
+					for i0 := range s0 {
+						s0[i0] = d.ReadInt32()
+					}
+					v.Ints = s0
+				}
+			default:
+				d.Mismatch("[]int32")
+			}
+		case "Floats":
+			switch d.Signature() {
+			case 0x94ff6b45:
+				// *map[string]float32
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc092971d:
+				// map[string]float32
+				if n0, ok := d.ReadCount(5); ok {
+					m0 := make(map[string]float32, n0)
+					for range n0 {
+						k0 := d.ReadString()
+						x0 := d.ReadFloat32()
+						if _, dup := m0[k0]; dup {
+							d.DuplicateKey()
+							break
+						}
+						m0[k0] = x0
+					}
+					v.Floats = m0
+				}
+			default:
+				d.Mismatch("map[string]float32")
+			}
+		case "KeyWide":
+			switch d.Signature() {
+			case 0x1abbb6b8, 0xfaaa7986, 0x7c841e89:
+				// *map[int32]string, *map[int16]string, *map[int8]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc82b7b10, 0x61e957fe, 0xd69166a1:
+				// map[int32]string, map[int16]string, map[int8]string
+				if n0, ok := d.ReadCount(2); ok {
+					m0 := make(map[int32]string, n0)
+					for range n0 {
+						k0 := d.ReadInt32()
+						x0 := d.ReadString()
+						if _, dup := m0[k0]; dup {
+							d.DuplicateKey()
+							break
+						}
+						m0[k0] = x0
+					}
+					v.KeyWide = m0
+				}
+			default:
+				d.Mismatch("map[int32]string")
+			}
+		case "Arr":
+			switch d.Signature() {
+			case 0x5a38d946:
+				// *[2]float32
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe767fd6e:
+				// [2]float32
+				for i0 := range v.Arr {
+					v.Arr[i0] = d.ReadFloat32()
+				}
+			default:
+				d.Mismatch("[2]float32")
+			}
+		case "PtrF":
+			switch d.Signature() {
+			case 0xc8934d38:
+				// *float32
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe89f7410:
+				// float32
+				v.PtrF = new(float32)
+				*v.PtrF = d.ReadFloat32()
+			default:
+				d.Mismatch("*float32")
+			}
+		case "Nested":
+			switch d.Signature() {
+			case 0xcfcb55dd:
+				// *map[string][]float32
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x98204dd5:
+				// map[string][]float32
+				if n0, ok := d.ReadCount(2); ok {
+					m0 := make(map[string][]float32, n0)
+					for range n0 {
+						k0 := d.ReadString()
+						var x0 []float32
+						if n1, ok := d.ReadCount(4); ok {
+							s1 := make([]float32, n1)
+							for i1 := range s1 {
+								s1[i1] = d.ReadFloat32()
+							}
+							x0 = s1
+						}
+						if _, dup := m0[k0]; dup {
+							d.DuplicateKey()
+							break
+						}
+						m0[k0] = x0
+					}
+					v.Nested = m0
+				}
+			default:
+				d.Mismatch("map[string][]float32")
+			}
+		default:
+			d.Skip()
+		}
+	}
+}
+
+// livedictCloneEvolveNew returns a deep copy of v.
+func livedictCloneEvolveNew(v EvolveNew) EvolveNew {
+	if v.ToPtr != nil {
+		p0 := new(int64)
+		*p0 = *v.ToPtr
+		v.ToPtr = p0
+	}
+	if v.StructToPtr != nil {
+		p0 := new(Profile)
+		*p0 = *v.StructToPtr
+		v.StructToPtr = p0
+	}
+	v.Ints = slices.Clone(v.Ints)
+	v.Floats = maps.Clone(v.Floats)
+	v.KeyWide = maps.Clone(v.KeyWide)
+	if v.PtrF != nil {
+		p0 := new(float64)
+		*p0 = *v.PtrF
+		v.PtrF = p0
+	}
+	if v.Nested != nil {
+		m0 := make(map[string][]float64, len(v.Nested))
+		for k0, x0 := range v.Nested {
+			x0 = slices.Clone(x0)
+			m0[k0] = x0
+		}
+		v.Nested = m0
+	}
+	v.Raw = slices.Clone(v.Raw)
+	return v
+}
+
+// livedictAppendEvolveNew appends the wire encoding of *v.
+func livedictAppendEvolveNew(e *ldruntime.Encoder, v *EvolveNew) {
+	if !e.BeginStruct(24) {
+		return
+	}
+	f := e.BeginField("I8to16", 0x07e372d1) // int16
+	e.AppendVarint(int64(v.I8to16))
+	e.EndField(f)
+	f = e.BeginField("I16to32", 0xfbdee2bf) // int32
+	e.AppendVarint(int64(v.I16to32))
+	e.EndField(f)
+	f = e.BeginField("I32to64", 0x03d22364) // int64
+	e.AppendVarint(v.I32to64)
+	e.EndField(f)
+	f = e.BeginField("IntTo64", 0x03d22364) // int64
+	e.AppendVarint(v.IntTo64)
+	e.EndField(f)
+	f = e.BeginField("I64toInt", 0x95e97e5e) // int
+	e.AppendVarint(int64(v.I64toInt))
+	e.EndField(f)
+	f = e.BeginField("U8to64", 0xaea00813) // uint64
+	e.AppendUvarint(v.U8to64)
+	e.EndField(f)
+	f = e.BeginField("UintTo64", 0xaea00813) // uint64
+	e.AppendUvarint(v.UintTo64)
+	e.EndField(f)
+	f = e.BeginField("U32toUint", 0xcb9836a1) // uint
+	e.AppendUvarint(uint64(v.U32toUint))
+	e.EndField(f)
+	f = e.BeginField("F32to64", 0x7c980e47) // float64
+	e.AppendFloat64(v.F32to64)
+	e.EndField(f)
+	f = e.BeginField("ToPtr", 0x1f4c836c) // *int64
+	if v.ToPtr == nil {
+		e.AppendBool(false)
+	} else {
+		e.AppendBool(true)
+		e.AppendVarint(*v.ToPtr)
+	}
+	e.EndField(f)
+	f = e.BeginField("FromPtr", 0x03d22364) // int64
+	e.AppendVarint(v.FromPtr)
+	e.EndField(f)
+	f = e.BeginField("FromPtr32", 0x03d22364) // int64
+	e.AppendVarint(v.FromPtr32)
+	e.EndField(f)
+	f = e.BeginField("StructToPtr", 0x3eb9b4d8) // *struct
+	if v.StructToPtr == nil {
+		e.AppendBool(false)
+	} else {
+		e.AppendBool(true)
+		livedictAppendProfile(e, v.StructToPtr)
+	}
+	e.EndField(f)
+	f = e.BeginField("PtrToStruct", 0x92c2be20) // struct
+	livedictAppendProfile(e, &v.PtrToStruct)
+	e.EndField(f)
+	f = e.BeginField("Named", 0x03d22364) // int64
+	e.AppendVarint(int64(v.Named))
+	e.EndField(f)
+	f = e.BeginField("Ints", 0xe1444344) // []int64
+	e.AppendCount(len(v.Ints), v.Ints == nil)
+	for i0 := range v.Ints {
+		e.AppendVarint(v.Ints[i0])
+	}
+	e.EndField(f)
+	f = e.BeginField("Floats", 0x3c868e5e) // map[string]float64
+	e.AppendCount(len(v.Floats), v.Floats == nil)
+	for k0, m0 := range v.Floats {
+		e.AppendString(k0)
+		e.AppendFloat64(m0)
+	}
+	e.EndField(f)
+	f = e.BeginField("KeyWide", 0x1f6a2309) // map[int64]string
+	e.AppendCount(len(v.KeyWide), v.KeyWide == nil)
+	for k0, m0 := range v.KeyWide {
+		e.AppendVarint(k0)
+		e.AppendString(m0)
+	}
+	e.EndField(f)
+	f = e.BeginField("Arr", 0xdf74bcc9) // [2]float64
+	for i0 := range v.Arr {
+		e.AppendFloat64(v.Arr[i0])
+	}
+	e.EndField(f)
+	f = e.BeginField("PtrF", 0x3c8bb50f) // *float64
+	if v.PtrF == nil {
+		e.AppendBool(false)
+	} else {
+		e.AppendBool(true)
+		e.AppendFloat64(*v.PtrF)
+	}
+	e.EndField(f)
+	f = e.BeginField("Nested", 0x94137b96) // map[string][]float64
+	e.AppendCount(len(v.Nested), v.Nested == nil)
+	for k0, m0 := range v.Nested {
+		e.AppendString(k0)
+		e.AppendCount(len(m0), m0 == nil)
+		for i1 := range m0 {
+			e.AppendFloat64(m0[i1])
+		}
+	}
+	e.EndField(f)
+	f = e.BeginField("Timeout", 0x2fa0fd0d) // duration
+	e.AppendDuration(v.Timeout)
+	e.EndField(f)
+	f = e.BeginField("Raw", 0x65b1d004) // bytes
+	e.AppendBytes(v.Raw)
+	e.EndField(f)
+	f = e.BeginField("Triple", 0x6772bda2) // [3]float64
+	for i0 := range v.Triple {
+		e.AppendFloat64(v.Triple[i0])
+	}
+	e.EndField(f)
+	e.EndStruct()
+}
+
+// livedictDecodeEvolveNew sets the fields of *v that the current struct of d holds.
+func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
+	for f := d.BeginStruct(); d.NextField(&f); {
+		switch string(d.FieldName()) {
+		case "I8to16":
+			switch d.Signature() {
+			case 0x235dd2d9, 0xc60c585a:
+				// *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x07e372d1, 0x6491fa92:
+				// int16, int8
+				v.I8to16 = d.ReadInt16()
+			default:
+				d.Mismatch("int16")
+			}
+		case "I16to32":
+			switch d.Signature() {
+			case 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int32, int16, int8
+				v.I16to32 = d.ReadInt32()
+			default:
+				d.Mismatch("int32")
+			}
+		case "I32to64":
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.I32to64 = d.ReadInt64()
+			default:
+				d.Mismatch("int64")
+			}
+		case "IntTo64":
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.IntTo64 = d.ReadInt64()
+			default:
+				d.Mismatch("int64")
+			}
+		case "I64toInt":
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.I64toInt = d.ReadInt()
+			default:
+				d.Mismatch("int")
+			}
+		case "U8to64":
+			switch d.Signature() {
+			case 0xda0c344b, 0xceac2379, 0xbb851f6d, 0xddff6ea4, 0xd9faeb2a, 0x99fb7f53:
+				// *uint64, *uint, *uintptr, *uint32, *uint16, *uint8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xaea00813, 0xcb9836a1, 0xfcd16165, 0x32940bec, 0xae8ebef2, 0x199df2db:
+				// uint64, uint, uintptr, uint32, uint16, uint8
+				v.U8to64 = d.ReadUint64()
+			default:
+				d.Mismatch("uint64")
+			}
+		case "UintTo64":
+			switch d.Signature() {
+			case 0xda0c344b, 0xceac2379, 0xbb851f6d, 0xddff6ea4, 0xd9faeb2a, 0x99fb7f53:
+				// *uint64, *uint, *uintptr, *uint32, *uint16, *uint8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xaea00813, 0xcb9836a1, 0xfcd16165, 0x32940bec, 0xae8ebef2, 0x199df2db:
+				// uint64, uint, uintptr, uint32, uint16, uint8
+				v.UintTo64 = d.ReadUint64()
+			default:
+				d.Mismatch("uint64")
+			}
+		case "U32toUint":
+			switch d.Signature() {
+			case 0xceac2379, 0xda0c344b, 0xbb851f6d, 0xddff6ea4, 0xd9faeb2a, 0x99fb7f53:
+				// *uint, *uint64, *uintptr, *uint32, *uint16, *uint8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xcb9836a1, 0xaea00813, 0xfcd16165, 0x32940bec, 0xae8ebef2, 0x199df2db:
+				// uint, uint64, uintptr, uint32, uint16, uint8
+				v.U32toUint = d.ReadUint()
+			default:
+				d.Mismatch("uint")
+			}
+		case "F32to64":
+			switch d.Signature() {
+			case 0x3c8bb50f:
+				// *float64
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x7c980e47:
+				// float64
+				v.F32to64 = d.ReadFloat64()
+			case 0xc8934d38:
+				// *float32
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe89f7410:
+				// float32
+				v.F32to64 = float64(d.ReadFloat32())
+			default:
+				d.Mismatch("float64")
+			}
+		case "ToPtr":
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.ToPtr = new(int64)
+				*v.ToPtr = d.ReadInt64()
+			default:
+				d.Mismatch("*int64")
+			}
+		case "FromPtr":
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.FromPtr = d.ReadInt64()
+			default:
+				d.Mismatch("int64")
+			}
+		case "FromPtr32":
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.FromPtr32 = d.ReadInt64()
+			default:
+				d.Mismatch("int64")
+			}
+		case "StructToPtr":
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.StructToPtr = new(Profile)
+				livedictDecodeProfile(d, v.StructToPtr)
+			default:
+				d.Mismatch("*struct")
+			}
+		case "PtrToStruct":
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				livedictDecodeProfile(d, &v.PtrToStruct)
+			default:
+				d.Mismatch("struct")
+			}
+		case "Named":
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.Named = Level(d.ReadInt64())
+			default:
+				d.Mismatch("int64")
+			}
+		case "Ints":
+			switch d.Signature() {
+			case 0x7a8fcd8c, 0x0d8d0266, 0x929cbf47, 0x7ea11cf9, 0xb2fab9fa:
+				// *[]int64, *[]int, *[]int32, *[]int16, *[]int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe1444344, 0x2bdebcbe, 0x5950391f, 0xe55592b1, 0x95a2c6f2:
+				// []int64, []int, []int32, []int16, []int8
+				if n0, ok := d.ReadCount(1); ok {
+					s0 := make([]int64, n0)
+					for i0 := range s0 {
+						s0[i0] = d.ReadInt64()
+					}
+					v.Ints = s0
+				}
+			default:
+				d.Mismatch("[]int64")
+			}
+		case "Floats":
+			switch d.Signature() {
+			case 0x10f36286:
+				// *map[string]float64
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x3c868e5e:
+				// map[string]float64
+				if n0, ok := d.ReadCount(9); ok {
+					m0 := make(map[string]float64, n0)
+					for range n0 {
+						k0 := d.ReadString()
+						x0 := d.ReadFloat64()
+						if _, dup := m0[k0]; dup {
+							d.DuplicateKey()
+							break
+						}
+						m0[k0] = x0
+					}
+					v.Floats = m0
+				}
+			case 0x94ff6b45:
+				// *map[string]float32
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc092971d:
+				// map[string]float32
+				if n0, ok := d.ReadCount(5); ok {
+					m0 := make(map[string]float64, n0)
+					for range n0 {
+						k0 := d.ReadString()
+						x0 := float64(d.ReadFloat32())
+						if _, dup := m0[k0]; dup {
+							d.DuplicateKey()
+							break
+						}
+						m0[k0] = x0
+					}
+					v.Floats = m0
+				}
+			default:
+				d.Mismatch("map[string]float64")
+			}
+		case "KeyWide":
+			switch d.Signature() {
+			case 0x95689c51, 0x34d36aaf, 0x1abbb6b8, 0xfaaa7986, 0x7c841e89:
+				// *map[int64]string, *map[int]string, *map[int32]string, *map[int16]string, *map[int8]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x1f6a2309, 0x0efd5e87, 0xc82b7b10, 0x61e957fe, 0xd69166a1:
+				// map[int64]string, map[int]string, map[int32]string, map[int16]string, map[int8]string
+				if n0, ok := d.ReadCount(2); ok {
+					m0 := make(map[int64]string, n0)
+					for range n0 {
+						k0 := d.ReadInt64()
+						x0 := d.ReadString()
+						if _, dup := m0[k0]; dup {
+							d.DuplicateKey()
+							break
+						}
+						m0[k0] = x0
+					}
+					v.KeyWide = m0
+				}
+			default:
+				d.Mismatch("map[int64]string")
+			}
+		case "Arr":
+			switch d.Signature() {
+			case 0xf2450181:
+				// *[2]float64
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xdf74bcc9:
+				// [2]float64
+				for i0 := range v.Arr {
+					v.Arr[i0] = d.ReadFloat64()
+				}
+			case 0x5a38d946:
+				// *[2]float32
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe767fd6e:
+				// [2]float32
+				for i0 := range v.Arr {
+					v.Arr[i0] = float64(d.ReadFloat32())
+				}
+			default:
+				d.Mismatch("[2]float64")
+			}
+		case "PtrF":
+			switch d.Signature() {
+			case 0x3c8bb50f:
+				// *float64
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x7c980e47:
+				// float64
+				v.PtrF = new(float64)
+				*v.PtrF = d.ReadFloat64()
+			case 0xc8934d38:
+				// *float32
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe89f7410:
+				// float32
+				v.PtrF = new(float64)
+				*v.PtrF = float64(d.ReadFloat32())
+			default:
+				d.Mismatch("*float64")
+			}
+		case "Nested":
+			switch d.Signature() {
+			case 0x4bbf4d1e:
+				// *map[string][]float64
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x94137b96:
+				// map[string][]float64
+				if n0, ok := d.ReadCount(2); ok {
+					m0 := make(map[string][]float64, n0)
+					for range n0 {
+						k0 := d.ReadString()
+						var x0 []float64
+						if n1, ok := d.ReadCount(8); ok {
+							s1 := make([]float64, n1)
+							for i1 := range s1 {
+								s1[i1] = d.ReadFloat64()
+							}
+							x0 = s1
+						}
+						if _, dup := m0[k0]; dup {
+							d.DuplicateKey()
+							break
+						}
+						m0[k0] = x0
+					}
+					v.Nested = m0
+				}
+			case 0xcfcb55dd:
+				// *map[string][]float32
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x98204dd5:
+				// map[string][]float32
+				if n0, ok := d.ReadCount(2); ok {
+					m0 := make(map[string][]float64, n0)
+					for range n0 {
+						k0 := d.ReadString()
+						var x0 []float64
+						if n1, ok := d.ReadCount(4); ok {
+							s1 := make([]float64, n1)
+							for i1 := range s1 {
+								s1[i1] = float64(d.ReadFloat32())
+							}
+							x0 = s1
+						}
+						if _, dup := m0[k0]; dup {
+							d.DuplicateKey()
+							break
+						}
+						m0[k0] = x0
+					}
+					v.Nested = m0
+				}
+			default:
+				d.Mismatch("map[string][]float64")
+			}
+		case "Timeout":
+			switch d.Signature() {
+			case 0x377c0195:
+				// *duration
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x2fa0fd0d:
+				// duration
+				v.Timeout = d.ReadDuration()
+			default:
+				d.Mismatch("duration")
+			}
+		case "Raw":
+			switch d.Signature() {
+			case 0x616f86fc:
+				// *bytes
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x65b1d004:
+				// bytes
+				v.Raw = d.ReadBytes()
+			default:
+				d.Mismatch("bytes")
+			}
+		case "Triple":
+			switch d.Signature() {
+			case 0x9fbbbbda:
+				// *[3]float64
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x6772bda2:
+				// [3]float64
+				for i0 := range v.Triple {
+					v.Triple[i0] = d.ReadFloat64()
+				}
+			case 0x0bb41719:
+				// *[3]float32
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xf36b4b41:
+				// [3]float32
+				for i0 := range v.Triple {
+					v.Triple[i0] = float64(d.ReadFloat32())
+				}
+			default:
+				d.Mismatch("[3]float64")
 			}
 		default:
 			d.Skip()
