@@ -528,27 +528,75 @@ func livedictDecodeDeployment(d *ldruntime.Decoder, v *Deployment) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "TypeMeta":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodev1_TypeMeta(d, &v.TypeMeta)
+			default:
+				d.Mismatch("struct")
 			}
 		case "ObjectMeta":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodev1_ObjectMeta(d, &v.ObjectMeta)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Replicas":
-			if d.Expect(0xfbdee2bf) {
+			switch d.Signature() {
+			case 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int32, int16, int8
 				v.Replicas = d.ReadInt32()
+			default:
+				d.Mismatch("int32")
 			}
 		case "Selector":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Selector = new(v1.LabelSelector)
-					livedictDecodev1_LabelSelector(d, v.Selector)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Selector = new(v1.LabelSelector)
+				livedictDecodev1_LabelSelector(d, v.Selector)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "Owner":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Owner = types.UID(d.ReadString())
+			default:
+				d.Mismatch("string")
 			}
 		default:
 			d.Skip()
@@ -575,12 +623,32 @@ func livedictDecodev1_TypeMeta(d *ldruntime.Decoder, v *v1.TypeMeta) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Kind":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Kind = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "APIVersion":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.APIVersion = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		default:
 			d.Skip()
@@ -707,53 +775,157 @@ func livedictDecodev1_ObjectMeta(d *ldruntime.Decoder, v *v1.ObjectMeta) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Name":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Name = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "GenerateName":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.GenerateName = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Namespace":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Namespace = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "SelfLink":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.SelfLink = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "UID":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.UID = types.UID(d.ReadString())
+			default:
+				d.Mismatch("string")
 			}
 		case "ResourceVersion":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.ResourceVersion = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Generation":
-			if d.Expect(0x03d22364) {
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
 				v.Generation = d.ReadInt64()
+			default:
+				d.Mismatch("int64")
 			}
 		case "CreationTimestamp":
-			if d.Expect(0xdd856cfc) {
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
 				d.ReadBinary(&v.CreationTimestamp)
+			default:
+				d.Mismatch("binary")
 			}
 		case "DeletionTimestamp":
-			if d.Expect(0x8eb8e684) {
-				if d.ReadBool() {
-					v.DeletionTimestamp = new(v1.Time)
-					d.ReadBinary(v.DeletionTimestamp)
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
+				v.DeletionTimestamp = new(v1.Time)
+				d.ReadBinary(v.DeletionTimestamp)
+			default:
+				d.Mismatch("*binary")
 			}
 		case "DeletionGracePeriodSeconds":
-			if d.Expect(0x1f4c836c) {
-				if d.ReadBool() {
-					v.DeletionGracePeriodSeconds = new(int64)
-					*v.DeletionGracePeriodSeconds = d.ReadInt64()
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.DeletionGracePeriodSeconds = new(int64)
+				*v.DeletionGracePeriodSeconds = d.ReadInt64()
+			default:
+				d.Mismatch("*int64")
 			}
 		case "Labels":
-			if d.Expect(0xefb8f1e7) {
+			switch d.Signature() {
+			case 0x2b5fcadf:
+				// *map[string]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xefb8f1e7:
+				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]string, n0)
 					for range n0 {
@@ -767,9 +939,19 @@ func livedictDecodev1_ObjectMeta(d *ldruntime.Decoder, v *v1.ObjectMeta) {
 					}
 					v.Labels = m0
 				}
+			default:
+				d.Mismatch("map[string]string")
 			}
 		case "Annotations":
-			if d.Expect(0xefb8f1e7) {
+			switch d.Signature() {
+			case 0x2b5fcadf:
+				// *map[string]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xefb8f1e7:
+				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]string, n0)
 					for range n0 {
@@ -783,9 +965,19 @@ func livedictDecodev1_ObjectMeta(d *ldruntime.Decoder, v *v1.ObjectMeta) {
 					}
 					v.Annotations = m0
 				}
+			default:
+				d.Mismatch("map[string]string")
 			}
 		case "OwnerReferences":
-			if d.Expect(0x5f076600) {
+			switch d.Signature() {
+			case 0xc9a70078:
+				// *[]struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5f076600:
+				// []struct
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]v1.OwnerReference, n0)
 					for i0 := range s0 {
@@ -793,9 +985,19 @@ func livedictDecodev1_ObjectMeta(d *ldruntime.Decoder, v *v1.ObjectMeta) {
 					}
 					v.OwnerReferences = s0
 				}
+			default:
+				d.Mismatch("[]struct")
 			}
 		case "Finalizers":
-			if d.Expect(0xe4060d18) {
+			switch d.Signature() {
+			case 0x81011870:
+				// *[]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe4060d18:
+				// []string
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]string, n0)
 					for i0 := range s0 {
@@ -803,9 +1005,19 @@ func livedictDecodev1_ObjectMeta(d *ldruntime.Decoder, v *v1.ObjectMeta) {
 					}
 					v.Finalizers = s0
 				}
+			default:
+				d.Mismatch("[]string")
 			}
 		case "ManagedFields":
-			if d.Expect(0x5f076600) {
+			switch d.Signature() {
+			case 0xc9a70078:
+				// *[]struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5f076600:
+				// []struct
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]v1.ManagedFieldsEntry, n0)
 					for i0 := range s0 {
@@ -813,6 +1025,8 @@ func livedictDecodev1_ObjectMeta(d *ldruntime.Decoder, v *v1.ObjectMeta) {
 					}
 					v.ManagedFields = s0
 				}
+			default:
+				d.Mismatch("[]struct")
 			}
 		default:
 			d.Skip()
@@ -876,34 +1090,90 @@ func livedictDecodev1_OwnerReference(d *ldruntime.Decoder, v *v1.OwnerReference)
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "APIVersion":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.APIVersion = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Kind":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Kind = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Name":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Name = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "UID":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.UID = types.UID(d.ReadString())
+			default:
+				d.Mismatch("string")
 			}
 		case "Controller":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.Controller = new(bool)
-					*v.Controller = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.Controller = new(bool)
+				*v.Controller = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "BlockOwnerDeletion":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.BlockOwnerDeletion = new(bool)
-					*v.BlockOwnerDeletion = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.BlockOwnerDeletion = new(bool)
+				*v.BlockOwnerDeletion = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		default:
 			d.Skip()
@@ -971,38 +1241,104 @@ func livedictDecodev1_ManagedFieldsEntry(d *ldruntime.Decoder, v *v1.ManagedFiel
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Manager":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Manager = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Operation":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Operation = v1.ManagedFieldsOperationType(d.ReadString())
+			default:
+				d.Mismatch("string")
 			}
 		case "APIVersion":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.APIVersion = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Time":
-			if d.Expect(0x8eb8e684) {
-				if d.ReadBool() {
-					v.Time = new(v1.Time)
-					d.ReadBinary(v.Time)
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
+				v.Time = new(v1.Time)
+				d.ReadBinary(v.Time)
+			default:
+				d.Mismatch("*binary")
 			}
 		case "FieldsType":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.FieldsType = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "FieldsV1":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.FieldsV1 = new(v1.FieldsV1)
-					livedictDecodev1_FieldsV1(d, v.FieldsV1)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.FieldsV1 = new(v1.FieldsV1)
+				livedictDecodev1_FieldsV1(d, v.FieldsV1)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "Subresource":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Subresource = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		default:
 			d.Skip()
@@ -1032,8 +1368,18 @@ func livedictDecodev1_FieldsV1(d *ldruntime.Decoder, v *v1.FieldsV1) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Raw":
-			if d.Expect(0x65b1d004) {
+			switch d.Signature() {
+			case 0x616f86fc:
+				// *bytes
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x65b1d004:
+				// bytes
 				v.Raw = d.ReadBytes()
+			default:
+				d.Mismatch("bytes")
 			}
 		default:
 			d.Skip()
@@ -1080,7 +1426,15 @@ func livedictDecodev1_LabelSelector(d *ldruntime.Decoder, v *v1.LabelSelector) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "MatchLabels":
-			if d.Expect(0xefb8f1e7) {
+			switch d.Signature() {
+			case 0x2b5fcadf:
+				// *map[string]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xefb8f1e7:
+				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]string, n0)
 					for range n0 {
@@ -1094,9 +1448,19 @@ func livedictDecodev1_LabelSelector(d *ldruntime.Decoder, v *v1.LabelSelector) {
 					}
 					v.MatchLabels = m0
 				}
+			default:
+				d.Mismatch("map[string]string")
 			}
 		case "MatchExpressions":
-			if d.Expect(0x5f076600) {
+			switch d.Signature() {
+			case 0xc9a70078:
+				// *[]struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5f076600:
+				// []struct
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]v1.LabelSelectorRequirement, n0)
 					for i0 := range s0 {
@@ -1104,6 +1468,8 @@ func livedictDecodev1_LabelSelector(d *ldruntime.Decoder, v *v1.LabelSelector) {
 					}
 					v.MatchExpressions = s0
 				}
+			default:
+				d.Mismatch("[]struct")
 			}
 		default:
 			d.Skip()
@@ -1142,15 +1508,43 @@ func livedictDecodev1_LabelSelectorRequirement(d *ldruntime.Decoder, v *v1.Label
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Key":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Key = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Operator":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Operator = v1.LabelSelectorOperator(d.ReadString())
+			default:
+				d.Mismatch("string")
 			}
 		case "Values":
-			if d.Expect(0xe4060d18) {
+			switch d.Signature() {
+			case 0x81011870:
+				// *[]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe4060d18:
+				// []string
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]string, n0)
 					for i0 := range s0 {
@@ -1158,6 +1552,8 @@ func livedictDecodev1_LabelSelectorRequirement(d *ldruntime.Decoder, v *v1.Label
 					}
 					v.Values = s0
 				}
+			default:
+				d.Mismatch("[]string")
 			}
 		default:
 			d.Skip()
@@ -1173,6 +1569,7 @@ func livedictCloneAccount(v Account) Account {
 		v.User = p0
 	}
 	v.Balance = ldruntime.CloneBinary(v.Balance)
+	v.Since = livedictClonesql_NullTime(v.Since)
 	v.Addr = ldruntime.CloneBinary(v.Addr)
 	v.Prefix = ldruntime.CloneBinary(v.Prefix)
 	if v.Seen != nil {
@@ -1235,42 +1632,128 @@ func livedictDecodeAccount(d *ldruntime.Decoder, v *Account) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "ID":
-			if d.Expect(0xdd856cfc) {
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
 				d.ReadBinary(&v.ID)
+			default:
+				d.Mismatch("binary")
 			}
 		case "User":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.User = new(github.User)
-					livedictDecodegithub_User(d, v.User)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.User = new(github.User)
+				livedictDecodegithub_User(d, v.User)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "Balance":
-			if d.Expect(0xdd856cfc) {
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
 				d.ReadBinary(&v.Balance)
+			default:
+				d.Mismatch("binary")
 			}
 		case "Nick":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodesql_NullString(d, &v.Nick)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Since":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodesql_NullTime(d, &v.Since)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Alias":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodesql_Null_string(d, &v.Alias)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Addr":
-			if d.Expect(0xdd856cfc) {
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
 				d.ReadBinary(&v.Addr)
+			default:
+				d.Mismatch("binary")
 			}
 		case "Prefix":
-			if d.Expect(0xdd856cfc) {
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
 				d.ReadBinary(&v.Prefix)
+			default:
+				d.Mismatch("binary")
 			}
 		case "Seen":
-			if d.Expect(0xfaaa3d4f) {
+			switch d.Signature() {
+			case 0x5c455537:
+				// *map[string]binary
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xfaaa3d4f:
+				// map[string]binary
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]github.Timestamp, n0)
 					for range n0 {
@@ -1285,6 +1768,8 @@ func livedictDecodeAccount(d *ldruntime.Decoder, v *Account) {
 					}
 					v.Seen = m0
 				}
+			default:
+				d.Mismatch("map[string]binary")
 			}
 		default:
 			d.Skip()
@@ -1924,294 +2409,630 @@ func livedictDecodegithub_User(d *ldruntime.Decoder, v *github.User) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Login":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Login = new(string)
-					*v.Login = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Login = new(string)
+				*v.Login = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "ID":
-			if d.Expect(0x1f4c836c) {
-				if d.ReadBool() {
-					v.ID = new(int64)
-					*v.ID = d.ReadInt64()
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.ID = new(int64)
+				*v.ID = d.ReadInt64()
+			default:
+				d.Mismatch("*int64")
 			}
 		case "NodeID":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.NodeID = new(string)
-					*v.NodeID = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.NodeID = new(string)
+				*v.NodeID = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "AvatarURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.AvatarURL = new(string)
-					*v.AvatarURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.AvatarURL = new(string)
+				*v.AvatarURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "HTMLURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.HTMLURL = new(string)
-					*v.HTMLURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.HTMLURL = new(string)
+				*v.HTMLURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "GravatarID":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.GravatarID = new(string)
-					*v.GravatarID = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.GravatarID = new(string)
+				*v.GravatarID = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Name":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Name = new(string)
-					*v.Name = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Name = new(string)
+				*v.Name = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Company":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Company = new(string)
-					*v.Company = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Company = new(string)
+				*v.Company = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Blog":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Blog = new(string)
-					*v.Blog = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Blog = new(string)
+				*v.Blog = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Location":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Location = new(string)
-					*v.Location = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Location = new(string)
+				*v.Location = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Email":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Email = new(string)
-					*v.Email = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Email = new(string)
+				*v.Email = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Hireable":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.Hireable = new(bool)
-					*v.Hireable = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.Hireable = new(bool)
+				*v.Hireable = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "Bio":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Bio = new(string)
-					*v.Bio = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Bio = new(string)
+				*v.Bio = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "TwitterUsername":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.TwitterUsername = new(string)
-					*v.TwitterUsername = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.TwitterUsername = new(string)
+				*v.TwitterUsername = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "PublicRepos":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.PublicRepos = new(int)
-					*v.PublicRepos = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.PublicRepos = new(int)
+				*v.PublicRepos = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "PublicGists":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.PublicGists = new(int)
-					*v.PublicGists = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.PublicGists = new(int)
+				*v.PublicGists = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "Followers":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.Followers = new(int)
-					*v.Followers = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.Followers = new(int)
+				*v.Followers = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "Following":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.Following = new(int)
-					*v.Following = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.Following = new(int)
+				*v.Following = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "CreatedAt":
-			if d.Expect(0x8eb8e684) {
-				if d.ReadBool() {
-					v.CreatedAt = new(github.Timestamp)
-					d.ReadBinary(v.CreatedAt)
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
+				v.CreatedAt = new(github.Timestamp)
+				d.ReadBinary(v.CreatedAt)
+			default:
+				d.Mismatch("*binary")
 			}
 		case "UpdatedAt":
-			if d.Expect(0x8eb8e684) {
-				if d.ReadBool() {
-					v.UpdatedAt = new(github.Timestamp)
-					d.ReadBinary(v.UpdatedAt)
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
+				v.UpdatedAt = new(github.Timestamp)
+				d.ReadBinary(v.UpdatedAt)
+			default:
+				d.Mismatch("*binary")
 			}
 		case "SuspendedAt":
-			if d.Expect(0x8eb8e684) {
-				if d.ReadBool() {
-					v.SuspendedAt = new(github.Timestamp)
-					d.ReadBinary(v.SuspendedAt)
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
+				v.SuspendedAt = new(github.Timestamp)
+				d.ReadBinary(v.SuspendedAt)
+			default:
+				d.Mismatch("*binary")
 			}
 		case "Type":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Type = new(string)
-					*v.Type = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Type = new(string)
+				*v.Type = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "SiteAdmin":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.SiteAdmin = new(bool)
-					*v.SiteAdmin = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.SiteAdmin = new(bool)
+				*v.SiteAdmin = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "TotalPrivateRepos":
-			if d.Expect(0x1f4c836c) {
-				if d.ReadBool() {
-					v.TotalPrivateRepos = new(int64)
-					*v.TotalPrivateRepos = d.ReadInt64()
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.TotalPrivateRepos = new(int64)
+				*v.TotalPrivateRepos = d.ReadInt64()
+			default:
+				d.Mismatch("*int64")
 			}
 		case "OwnedPrivateRepos":
-			if d.Expect(0x1f4c836c) {
-				if d.ReadBool() {
-					v.OwnedPrivateRepos = new(int64)
-					*v.OwnedPrivateRepos = d.ReadInt64()
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.OwnedPrivateRepos = new(int64)
+				*v.OwnedPrivateRepos = d.ReadInt64()
+			default:
+				d.Mismatch("*int64")
 			}
 		case "PrivateGists":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.PrivateGists = new(int)
-					*v.PrivateGists = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.PrivateGists = new(int)
+				*v.PrivateGists = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "DiskUsage":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.DiskUsage = new(int)
-					*v.DiskUsage = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.DiskUsage = new(int)
+				*v.DiskUsage = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "Collaborators":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.Collaborators = new(int)
-					*v.Collaborators = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.Collaborators = new(int)
+				*v.Collaborators = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "TwoFactorAuthentication":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.TwoFactorAuthentication = new(bool)
-					*v.TwoFactorAuthentication = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.TwoFactorAuthentication = new(bool)
+				*v.TwoFactorAuthentication = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "Plan":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Plan = new(github.Plan)
-					livedictDecodegithub_Plan(d, v.Plan)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Plan = new(github.Plan)
+				livedictDecodegithub_Plan(d, v.Plan)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "LdapDn":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.LdapDn = new(string)
-					*v.LdapDn = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.LdapDn = new(string)
+				*v.LdapDn = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "URL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.URL = new(string)
-					*v.URL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.URL = new(string)
+				*v.URL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "EventsURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.EventsURL = new(string)
-					*v.EventsURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.EventsURL = new(string)
+				*v.EventsURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "FollowingURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.FollowingURL = new(string)
-					*v.FollowingURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.FollowingURL = new(string)
+				*v.FollowingURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "FollowersURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.FollowersURL = new(string)
-					*v.FollowersURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.FollowersURL = new(string)
+				*v.FollowersURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "GistsURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.GistsURL = new(string)
-					*v.GistsURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.GistsURL = new(string)
+				*v.GistsURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "OrganizationsURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.OrganizationsURL = new(string)
-					*v.OrganizationsURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.OrganizationsURL = new(string)
+				*v.OrganizationsURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "ReceivedEventsURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.ReceivedEventsURL = new(string)
-					*v.ReceivedEventsURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.ReceivedEventsURL = new(string)
+				*v.ReceivedEventsURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "ReposURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.ReposURL = new(string)
-					*v.ReposURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.ReposURL = new(string)
+				*v.ReposURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "StarredURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.StarredURL = new(string)
-					*v.StarredURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.StarredURL = new(string)
+				*v.StarredURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "SubscriptionsURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.SubscriptionsURL = new(string)
-					*v.SubscriptionsURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.SubscriptionsURL = new(string)
+				*v.SubscriptionsURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "TextMatches":
-			if d.Expect(0x1c9243b8) {
+			switch d.Signature() {
+			case 0x583a57d0:
+				// *[]*struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x1c9243b8:
+				// []*struct
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]*github.TextMatch, n0)
 					for i0 := range s0 {
@@ -2222,9 +3043,19 @@ func livedictDecodegithub_User(d *ldruntime.Decoder, v *github.User) {
 					}
 					v.TextMatches = s0
 				}
+			default:
+				d.Mismatch("[]*struct")
 			}
 		case "Permissions":
-			if d.Expect(0x5f632a7a) {
+			switch d.Signature() {
+			case 0x3e941302:
+				// *map[string]bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5f632a7a:
+				// map[string]bool
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]bool, n0)
 					for range n0 {
@@ -2238,23 +3069,49 @@ func livedictDecodegithub_User(d *ldruntime.Decoder, v *github.User) {
 					}
 					v.Permissions = m0
 				}
+			default:
+				d.Mismatch("map[string]bool")
 			}
 		case "RoleName":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.RoleName = new(string)
-					*v.RoleName = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.RoleName = new(string)
+				*v.RoleName = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Assignment":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Assignment = new(string)
-					*v.Assignment = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Assignment = new(string)
+				*v.Assignment = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "InheritedFrom":
-			if d.Expect(0x1c9243b8) {
+			switch d.Signature() {
+			case 0x583a57d0:
+				// *[]*struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x1c9243b8:
+				// []*struct
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]*github.Team, n0)
 					for i0 := range s0 {
@@ -2265,6 +3122,8 @@ func livedictDecodegithub_User(d *ldruntime.Decoder, v *github.User) {
 					}
 					v.InheritedFrom = s0
 				}
+			default:
+				d.Mismatch("[]*struct")
 			}
 		default:
 			d.Skip()
@@ -2368,46 +3227,94 @@ func livedictDecodegithub_Plan(d *ldruntime.Decoder, v *github.Plan) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Name":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Name = new(string)
-					*v.Name = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Name = new(string)
+				*v.Name = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Space":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.Space = new(int)
-					*v.Space = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.Space = new(int)
+				*v.Space = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "Collaborators":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.Collaborators = new(int)
-					*v.Collaborators = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.Collaborators = new(int)
+				*v.Collaborators = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "PrivateRepos":
-			if d.Expect(0x1f4c836c) {
-				if d.ReadBool() {
-					v.PrivateRepos = new(int64)
-					*v.PrivateRepos = d.ReadInt64()
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.PrivateRepos = new(int64)
+				*v.PrivateRepos = d.ReadInt64()
+			default:
+				d.Mismatch("*int64")
 			}
 		case "FilledSeats":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.FilledSeats = new(int)
-					*v.FilledSeats = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.FilledSeats = new(int)
+				*v.FilledSeats = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "Seats":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.Seats = new(int)
-					*v.Seats = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.Seats = new(int)
+				*v.Seats = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		default:
 			d.Skip()
@@ -2507,35 +3414,75 @@ func livedictDecodegithub_TextMatch(d *ldruntime.Decoder, v *github.TextMatch) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "ObjectURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.ObjectURL = new(string)
-					*v.ObjectURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.ObjectURL = new(string)
+				*v.ObjectURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "ObjectType":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.ObjectType = new(string)
-					*v.ObjectType = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.ObjectType = new(string)
+				*v.ObjectType = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Property":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Property = new(string)
-					*v.Property = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Property = new(string)
+				*v.Property = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Fragment":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Fragment = new(string)
-					*v.Fragment = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Fragment = new(string)
+				*v.Fragment = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Matches":
-			if d.Expect(0x1c9243b8) {
+			switch d.Signature() {
+			case 0x583a57d0:
+				// *[]*struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x1c9243b8:
+				// []*struct
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]*github.Match, n0)
 					for i0 := range s0 {
@@ -2546,6 +3493,8 @@ func livedictDecodegithub_TextMatch(d *ldruntime.Decoder, v *github.TextMatch) {
 					}
 					v.Matches = s0
 				}
+			default:
+				d.Mismatch("[]*struct")
 			}
 		default:
 			d.Skip()
@@ -2591,14 +3540,30 @@ func livedictDecodegithub_Match(d *ldruntime.Decoder, v *github.Match) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Text":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Text = new(string)
-					*v.Text = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Text = new(string)
+				*v.Text = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Indices":
-			if d.Expect(0x2bdebcbe) {
+			switch d.Signature() {
+			case 0x0d8d0266, 0x7a8fcd8c, 0x929cbf47, 0x7ea11cf9, 0xb2fab9fa:
+				// *[]int, *[]int64, *[]int32, *[]int16, *[]int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x2bdebcbe, 0xe1444344, 0x5950391f, 0xe55592b1, 0x95a2c6f2:
+				// []int, []int64, []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]int, n0)
 					for i0 := range s0 {
@@ -2606,6 +3571,8 @@ func livedictDecodegithub_Match(d *ldruntime.Decoder, v *github.Match) {
 					}
 					v.Indices = s0
 				}
+			default:
+				d.Mismatch("[]int")
 			}
 		default:
 			d.Skip()
@@ -2873,126 +3840,270 @@ func livedictDecodegithub_Team(d *ldruntime.Decoder, v *github.Team) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "ID":
-			if d.Expect(0x1f4c836c) {
-				if d.ReadBool() {
-					v.ID = new(int64)
-					*v.ID = d.ReadInt64()
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.ID = new(int64)
+				*v.ID = d.ReadInt64()
+			default:
+				d.Mismatch("*int64")
 			}
 		case "NodeID":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.NodeID = new(string)
-					*v.NodeID = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.NodeID = new(string)
+				*v.NodeID = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Name":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Name = new(string)
-					*v.Name = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Name = new(string)
+				*v.Name = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Description":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Description = new(string)
-					*v.Description = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Description = new(string)
+				*v.Description = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "URL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.URL = new(string)
-					*v.URL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.URL = new(string)
+				*v.URL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Slug":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Slug = new(string)
-					*v.Slug = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Slug = new(string)
+				*v.Slug = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Permission":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Permission = new(string)
-					*v.Permission = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Permission = new(string)
+				*v.Permission = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Privacy":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Privacy = new(string)
-					*v.Privacy = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Privacy = new(string)
+				*v.Privacy = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "NotificationSetting":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.NotificationSetting = new(string)
-					*v.NotificationSetting = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.NotificationSetting = new(string)
+				*v.NotificationSetting = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "MembersCount":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.MembersCount = new(int)
-					*v.MembersCount = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.MembersCount = new(int)
+				*v.MembersCount = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "ReposCount":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.ReposCount = new(int)
-					*v.ReposCount = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.ReposCount = new(int)
+				*v.ReposCount = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "Organization":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Organization = new(github.Organization)
-					livedictDecodegithub_Organization(d, v.Organization)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Organization = new(github.Organization)
+				livedictDecodegithub_Organization(d, v.Organization)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "HTMLURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.HTMLURL = new(string)
-					*v.HTMLURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.HTMLURL = new(string)
+				*v.HTMLURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "MembersURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.MembersURL = new(string)
-					*v.MembersURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.MembersURL = new(string)
+				*v.MembersURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "RepositoriesURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.RepositoriesURL = new(string)
-					*v.RepositoriesURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.RepositoriesURL = new(string)
+				*v.RepositoriesURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Parent":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Parent = new(github.Team)
-					livedictDecodegithub_Team(d, v.Parent)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Parent = new(github.Team)
+				livedictDecodegithub_Team(d, v.Parent)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "LDAPDN":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.LDAPDN = new(string)
-					*v.LDAPDN = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.LDAPDN = new(string)
+				*v.LDAPDN = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Permissions":
-			if d.Expect(0x5f632a7a) {
+			switch d.Signature() {
+			case 0x3e941302:
+				// *map[string]bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5f632a7a:
+				// map[string]bool
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]bool, n0)
 					for range n0 {
@@ -3006,13 +4117,23 @@ func livedictDecodegithub_Team(d *ldruntime.Decoder, v *github.Team) {
 					}
 					v.Permissions = m0
 				}
+			default:
+				d.Mismatch("map[string]bool")
 			}
 		case "Assignment":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Assignment = new(string)
-					*v.Assignment = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Assignment = new(string)
+				*v.Assignment = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		default:
 			d.Skip()
@@ -3885,459 +5006,979 @@ func livedictDecodegithub_Organization(d *ldruntime.Decoder, v *github.Organizat
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Login":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Login = new(string)
-					*v.Login = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Login = new(string)
+				*v.Login = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "ID":
-			if d.Expect(0x1f4c836c) {
-				if d.ReadBool() {
-					v.ID = new(int64)
-					*v.ID = d.ReadInt64()
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.ID = new(int64)
+				*v.ID = d.ReadInt64()
+			default:
+				d.Mismatch("*int64")
 			}
 		case "NodeID":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.NodeID = new(string)
-					*v.NodeID = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.NodeID = new(string)
+				*v.NodeID = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "AvatarURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.AvatarURL = new(string)
-					*v.AvatarURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.AvatarURL = new(string)
+				*v.AvatarURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "HTMLURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.HTMLURL = new(string)
-					*v.HTMLURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.HTMLURL = new(string)
+				*v.HTMLURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Name":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Name = new(string)
-					*v.Name = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Name = new(string)
+				*v.Name = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Company":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Company = new(string)
-					*v.Company = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Company = new(string)
+				*v.Company = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Blog":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Blog = new(string)
-					*v.Blog = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Blog = new(string)
+				*v.Blog = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Location":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Location = new(string)
-					*v.Location = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Location = new(string)
+				*v.Location = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Email":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Email = new(string)
-					*v.Email = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Email = new(string)
+				*v.Email = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "TwitterUsername":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.TwitterUsername = new(string)
-					*v.TwitterUsername = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.TwitterUsername = new(string)
+				*v.TwitterUsername = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Description":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Description = new(string)
-					*v.Description = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Description = new(string)
+				*v.Description = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "PublicRepos":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.PublicRepos = new(int)
-					*v.PublicRepos = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.PublicRepos = new(int)
+				*v.PublicRepos = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "PublicGists":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.PublicGists = new(int)
-					*v.PublicGists = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.PublicGists = new(int)
+				*v.PublicGists = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "Followers":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.Followers = new(int)
-					*v.Followers = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.Followers = new(int)
+				*v.Followers = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "Following":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.Following = new(int)
-					*v.Following = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.Following = new(int)
+				*v.Following = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "CreatedAt":
-			if d.Expect(0x8eb8e684) {
-				if d.ReadBool() {
-					v.CreatedAt = new(github.Timestamp)
-					d.ReadBinary(v.CreatedAt)
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
+				v.CreatedAt = new(github.Timestamp)
+				d.ReadBinary(v.CreatedAt)
+			default:
+				d.Mismatch("*binary")
 			}
 		case "UpdatedAt":
-			if d.Expect(0x8eb8e684) {
-				if d.ReadBool() {
-					v.UpdatedAt = new(github.Timestamp)
-					d.ReadBinary(v.UpdatedAt)
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
+				v.UpdatedAt = new(github.Timestamp)
+				d.ReadBinary(v.UpdatedAt)
+			default:
+				d.Mismatch("*binary")
 			}
 		case "TotalPrivateRepos":
-			if d.Expect(0x1f4c836c) {
-				if d.ReadBool() {
-					v.TotalPrivateRepos = new(int64)
-					*v.TotalPrivateRepos = d.ReadInt64()
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.TotalPrivateRepos = new(int64)
+				*v.TotalPrivateRepos = d.ReadInt64()
+			default:
+				d.Mismatch("*int64")
 			}
 		case "OwnedPrivateRepos":
-			if d.Expect(0x1f4c836c) {
-				if d.ReadBool() {
-					v.OwnedPrivateRepos = new(int64)
-					*v.OwnedPrivateRepos = d.ReadInt64()
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
+				v.OwnedPrivateRepos = new(int64)
+				*v.OwnedPrivateRepos = d.ReadInt64()
+			default:
+				d.Mismatch("*int64")
 			}
 		case "PrivateGists":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.PrivateGists = new(int)
-					*v.PrivateGists = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.PrivateGists = new(int)
+				*v.PrivateGists = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "DiskUsage":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.DiskUsage = new(int)
-					*v.DiskUsage = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.DiskUsage = new(int)
+				*v.DiskUsage = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "Collaborators":
-			if d.Expect(0xa9c96646) {
-				if d.ReadBool() {
-					v.Collaborators = new(int)
-					*v.Collaborators = d.ReadInt()
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
+				v.Collaborators = new(int)
+				*v.Collaborators = d.ReadInt()
+			default:
+				d.Mismatch("*int")
 			}
 		case "BillingEmail":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.BillingEmail = new(string)
-					*v.BillingEmail = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.BillingEmail = new(string)
+				*v.BillingEmail = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Type":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.Type = new(string)
-					*v.Type = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Type = new(string)
+				*v.Type = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "Plan":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Plan = new(github.Plan)
-					livedictDecodegithub_Plan(d, v.Plan)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Plan = new(github.Plan)
+				livedictDecodegithub_Plan(d, v.Plan)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "TwoFactorRequirementEnabled":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.TwoFactorRequirementEnabled = new(bool)
-					*v.TwoFactorRequirementEnabled = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.TwoFactorRequirementEnabled = new(bool)
+				*v.TwoFactorRequirementEnabled = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "IsVerified":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.IsVerified = new(bool)
-					*v.IsVerified = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.IsVerified = new(bool)
+				*v.IsVerified = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "HasOrganizationProjects":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.HasOrganizationProjects = new(bool)
-					*v.HasOrganizationProjects = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.HasOrganizationProjects = new(bool)
+				*v.HasOrganizationProjects = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "HasRepositoryProjects":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.HasRepositoryProjects = new(bool)
-					*v.HasRepositoryProjects = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.HasRepositoryProjects = new(bool)
+				*v.HasRepositoryProjects = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "DefaultRepoPermission":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.DefaultRepoPermission = new(string)
-					*v.DefaultRepoPermission = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.DefaultRepoPermission = new(string)
+				*v.DefaultRepoPermission = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "DefaultRepoSettings":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.DefaultRepoSettings = new(string)
-					*v.DefaultRepoSettings = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.DefaultRepoSettings = new(string)
+				*v.DefaultRepoSettings = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "MembersCanCreateRepos":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.MembersCanCreateRepos = new(bool)
-					*v.MembersCanCreateRepos = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.MembersCanCreateRepos = new(bool)
+				*v.MembersCanCreateRepos = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "MembersCanCreatePublicRepos":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.MembersCanCreatePublicRepos = new(bool)
-					*v.MembersCanCreatePublicRepos = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.MembersCanCreatePublicRepos = new(bool)
+				*v.MembersCanCreatePublicRepos = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "MembersCanCreatePrivateRepos":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.MembersCanCreatePrivateRepos = new(bool)
-					*v.MembersCanCreatePrivateRepos = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.MembersCanCreatePrivateRepos = new(bool)
+				*v.MembersCanCreatePrivateRepos = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "MembersCanCreateInternalRepos":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.MembersCanCreateInternalRepos = new(bool)
-					*v.MembersCanCreateInternalRepos = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.MembersCanCreateInternalRepos = new(bool)
+				*v.MembersCanCreateInternalRepos = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "MembersCanForkPrivateRepos":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.MembersCanForkPrivateRepos = new(bool)
-					*v.MembersCanForkPrivateRepos = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.MembersCanForkPrivateRepos = new(bool)
+				*v.MembersCanForkPrivateRepos = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "MembersAllowedRepositoryCreationType":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.MembersAllowedRepositoryCreationType = new(string)
-					*v.MembersAllowedRepositoryCreationType = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.MembersAllowedRepositoryCreationType = new(string)
+				*v.MembersAllowedRepositoryCreationType = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "MembersCanCreatePages":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.MembersCanCreatePages = new(bool)
-					*v.MembersCanCreatePages = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.MembersCanCreatePages = new(bool)
+				*v.MembersCanCreatePages = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "MembersCanCreatePublicPages":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.MembersCanCreatePublicPages = new(bool)
-					*v.MembersCanCreatePublicPages = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.MembersCanCreatePublicPages = new(bool)
+				*v.MembersCanCreatePublicPages = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "MembersCanCreatePrivatePages":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.MembersCanCreatePrivatePages = new(bool)
-					*v.MembersCanCreatePrivatePages = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.MembersCanCreatePrivatePages = new(bool)
+				*v.MembersCanCreatePrivatePages = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "WebCommitSignoffRequired":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.WebCommitSignoffRequired = new(bool)
-					*v.WebCommitSignoffRequired = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.WebCommitSignoffRequired = new(bool)
+				*v.WebCommitSignoffRequired = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "AdvancedSecurityEnabledForNewRepos":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.AdvancedSecurityEnabledForNewRepos = new(bool)
-					*v.AdvancedSecurityEnabledForNewRepos = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.AdvancedSecurityEnabledForNewRepos = new(bool)
+				*v.AdvancedSecurityEnabledForNewRepos = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "DependabotAlertsEnabledForNewRepos":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.DependabotAlertsEnabledForNewRepos = new(bool)
-					*v.DependabotAlertsEnabledForNewRepos = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.DependabotAlertsEnabledForNewRepos = new(bool)
+				*v.DependabotAlertsEnabledForNewRepos = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "DependabotSecurityUpdatesEnabledForNewRepos":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.DependabotSecurityUpdatesEnabledForNewRepos = new(bool)
-					*v.DependabotSecurityUpdatesEnabledForNewRepos = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.DependabotSecurityUpdatesEnabledForNewRepos = new(bool)
+				*v.DependabotSecurityUpdatesEnabledForNewRepos = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "DependencyGraphEnabledForNewRepos":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.DependencyGraphEnabledForNewRepos = new(bool)
-					*v.DependencyGraphEnabledForNewRepos = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.DependencyGraphEnabledForNewRepos = new(bool)
+				*v.DependencyGraphEnabledForNewRepos = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "SecretScanningEnabledForNewRepos":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.SecretScanningEnabledForNewRepos = new(bool)
-					*v.SecretScanningEnabledForNewRepos = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.SecretScanningEnabledForNewRepos = new(bool)
+				*v.SecretScanningEnabledForNewRepos = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "SecretScanningPushProtectionEnabledForNewRepos":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.SecretScanningPushProtectionEnabledForNewRepos = new(bool)
-					*v.SecretScanningPushProtectionEnabledForNewRepos = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.SecretScanningPushProtectionEnabledForNewRepos = new(bool)
+				*v.SecretScanningPushProtectionEnabledForNewRepos = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "SecretScanningValidityChecksEnabled":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.SecretScanningValidityChecksEnabled = new(bool)
-					*v.SecretScanningValidityChecksEnabled = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.SecretScanningValidityChecksEnabled = new(bool)
+				*v.SecretScanningValidityChecksEnabled = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "MembersCanDeleteRepositories":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.MembersCanDeleteRepositories = new(bool)
-					*v.MembersCanDeleteRepositories = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.MembersCanDeleteRepositories = new(bool)
+				*v.MembersCanDeleteRepositories = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "MembersCanChangeRepoVisibility":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.MembersCanChangeRepoVisibility = new(bool)
-					*v.MembersCanChangeRepoVisibility = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.MembersCanChangeRepoVisibility = new(bool)
+				*v.MembersCanChangeRepoVisibility = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "MembersCanInviteOutsideCollaborators":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.MembersCanInviteOutsideCollaborators = new(bool)
-					*v.MembersCanInviteOutsideCollaborators = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.MembersCanInviteOutsideCollaborators = new(bool)
+				*v.MembersCanInviteOutsideCollaborators = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "MembersCanDeleteIssues":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.MembersCanDeleteIssues = new(bool)
-					*v.MembersCanDeleteIssues = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.MembersCanDeleteIssues = new(bool)
+				*v.MembersCanDeleteIssues = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "DisplayCommenterFullNameSettingEnabled":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.DisplayCommenterFullNameSettingEnabled = new(bool)
-					*v.DisplayCommenterFullNameSettingEnabled = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.DisplayCommenterFullNameSettingEnabled = new(bool)
+				*v.DisplayCommenterFullNameSettingEnabled = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "ReadersCanCreateDiscussions":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.ReadersCanCreateDiscussions = new(bool)
-					*v.ReadersCanCreateDiscussions = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.ReadersCanCreateDiscussions = new(bool)
+				*v.ReadersCanCreateDiscussions = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "MembersCanCreateTeams":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.MembersCanCreateTeams = new(bool)
-					*v.MembersCanCreateTeams = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.MembersCanCreateTeams = new(bool)
+				*v.MembersCanCreateTeams = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "MembersCanViewDependencyInsights":
-			if d.Expect(0x3fb53125) {
-				if d.ReadBool() {
-					v.MembersCanViewDependencyInsights = new(bool)
-					*v.MembersCanViewDependencyInsights = d.ReadBool()
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0xc894953d:
+				// bool
+				v.MembersCanViewDependencyInsights = new(bool)
+				*v.MembersCanViewDependencyInsights = d.ReadBool()
+			default:
+				d.Mismatch("*bool")
 			}
 		case "DefaultRepositoryBranch":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.DefaultRepositoryBranch = new(string)
-					*v.DefaultRepositoryBranch = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.DefaultRepositoryBranch = new(string)
+				*v.DefaultRepositoryBranch = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "URL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.URL = new(string)
-					*v.URL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.URL = new(string)
+				*v.URL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "EventsURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.EventsURL = new(string)
-					*v.EventsURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.EventsURL = new(string)
+				*v.EventsURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "HooksURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.HooksURL = new(string)
-					*v.HooksURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.HooksURL = new(string)
+				*v.HooksURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "IssuesURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.IssuesURL = new(string)
-					*v.IssuesURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.IssuesURL = new(string)
+				*v.IssuesURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "MembersURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.MembersURL = new(string)
-					*v.MembersURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.MembersURL = new(string)
+				*v.MembersURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "PublicMembersURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.PublicMembersURL = new(string)
-					*v.PublicMembersURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.PublicMembersURL = new(string)
+				*v.PublicMembersURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		case "ReposURL":
-			if d.Expect(0xf613ccd0) {
-				if d.ReadBool() {
-					v.ReposURL = new(string)
-					*v.ReposURL = d.ReadString()
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.ReposURL = new(string)
+				*v.ReposURL = d.ReadString()
+			default:
+				d.Mismatch("*string")
 			}
 		default:
 			d.Skip()
@@ -4364,17 +6005,43 @@ func livedictDecodesql_NullString(d *ldruntime.Decoder, v *sql.NullString) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "String":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.String = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Valid":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.Valid = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		default:
 			d.Skip()
 		}
 	}
+}
+
+// livedictClonesql_NullTime returns a deep copy of v.
+func livedictClonesql_NullTime(v sql.NullTime) sql.NullTime {
+	v.Time = v.Time.Round(0)
+	return v
 }
 
 // livedictAppendsql_NullTime appends the wire encoding of *v.
@@ -4396,12 +6063,32 @@ func livedictDecodesql_NullTime(d *ldruntime.Decoder, v *sql.NullTime) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Time":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.Time = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		case "Valid":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.Valid = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		default:
 			d.Skip()
@@ -4428,12 +6115,32 @@ func livedictDecodesql_Null_string(d *ldruntime.Decoder, v *sql.Null[string]) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "V":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.V = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Valid":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.Valid = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		default:
 			d.Skip()

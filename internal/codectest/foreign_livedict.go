@@ -1028,7 +1028,15 @@ func livedictDecodeForeign(d *ldruntime.Decoder, v *Foreign) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Edits":
-			if d.Expect(0x5f076600) {
+			switch d.Signature() {
+			case 0xc9a70078:
+				// *[]struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5f076600:
+				// []struct
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]Stamp, n0)
 					for i0 := range s0 {
@@ -1036,39 +1044,105 @@ func livedictDecodeForeign(d *ldruntime.Decoder, v *Foreign) {
 					}
 					v.Edits = s0
 				}
+			default:
+				d.Mismatch("[]struct")
 			}
 		case "Last":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Last = new(Stamp)
-					livedictDecodeStamp(d, v.Last)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Last = new(Stamp)
+				livedictDecodeStamp(d, v.Last)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "Net":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodeTagged(d, &v.Net)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Cookie":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Cookie = new(http.Cookie)
-					livedictDecodehttp_Cookie(d, v.Cookie)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Cookie = new(http.Cookie)
+				livedictDecodehttp_Cookie(d, v.Cookie)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "Note":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodesql_NullString(d, &v.Note)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Maybe":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodesql_Null_int64(d, &v.Maybe)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Top":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodeGPair_string_int(d, &v.Top)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Cookies":
-			if d.Expect(0x5f076600) {
+			switch d.Signature() {
+			case 0xc9a70078:
+				// *[]struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5f076600:
+				// []struct
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]http.Cookie, n0)
 					for i0 := range s0 {
@@ -1076,6 +1150,8 @@ func livedictDecodeForeign(d *ldruntime.Decoder, v *Foreign) {
 					}
 					v.Cookies = s0
 				}
+			default:
+				d.Mismatch("[]struct")
 			}
 		default:
 			d.Skip()
@@ -1108,12 +1184,32 @@ func livedictDecodeStamp(d *ldruntime.Decoder, v *Stamp) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Time":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.Time = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		case "By":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.By = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		default:
 			d.Skip()
@@ -1146,12 +1242,32 @@ func livedictDecodeTagged(d *ldruntime.Decoder, v *Tagged) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "IPNet":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodenet_IPNet(d, &v.IPNet)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Label":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Label = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		default:
 			d.Skip()
@@ -1185,12 +1301,32 @@ func livedictDecodenet_IPNet(d *ldruntime.Decoder, v *net.IPNet) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "IP":
-			if d.Expect(0xbde64e3e) {
+			switch d.Signature() {
+			case 0x8ec76ca6:
+				// *text
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xbde64e3e:
+				// text
 				d.ReadText(&v.IP)
+			default:
+				d.Mismatch("text")
 			}
 		case "Mask":
-			if d.Expect(0x65b1d004) {
+			switch d.Signature() {
+			case 0x616f86fc:
+				// *bytes
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x65b1d004:
+				// bytes
 				v.Mask = net.IPMask(d.ReadBytes())
+			default:
+				d.Mismatch("bytes")
 			}
 		default:
 			d.Skip()
@@ -1263,59 +1399,197 @@ func livedictDecodehttp_Cookie(d *ldruntime.Decoder, v *http.Cookie) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Name":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Name = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Value":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Value = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Quoted":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.Quoted = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		case "Path":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Path = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Domain":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Domain = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Expires":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.Expires = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		case "RawExpires":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.RawExpires = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "MaxAge":
-			if d.Expect(0x95e97e5e) {
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
 				v.MaxAge = d.ReadInt()
+			default:
+				d.Mismatch("int")
 			}
 		case "Secure":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.Secure = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		case "HttpOnly":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.HttpOnly = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		case "SameSite":
-			if d.Expect(0x95e97e5e) {
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
 				v.SameSite = http.SameSite(d.ReadInt())
+			default:
+				d.Mismatch("int")
 			}
 		case "Partitioned":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.Partitioned = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		case "Raw":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Raw = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Unparsed":
-			if d.Expect(0xe4060d18) {
+			switch d.Signature() {
+			case 0x81011870:
+				// *[]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe4060d18:
+				// []string
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]string, n0)
 					for i0 := range s0 {
@@ -1323,6 +1597,8 @@ func livedictDecodehttp_Cookie(d *ldruntime.Decoder, v *http.Cookie) {
 					}
 					v.Unparsed = s0
 				}
+			default:
+				d.Mismatch("[]string")
 			}
 		default:
 			d.Skip()
@@ -1349,12 +1625,32 @@ func livedictDecodesql_NullString(d *ldruntime.Decoder, v *sql.NullString) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "String":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.String = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Valid":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.Valid = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		default:
 			d.Skip()
@@ -1381,12 +1677,32 @@ func livedictDecodesql_Null_int64(d *ldruntime.Decoder, v *sql.Null[int64]) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "V":
-			if d.Expect(0x03d22364) {
+			switch d.Signature() {
+			case 0x1f4c836c, 0xa9c96646, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int64, *int, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x03d22364, 0x95e97e5e, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int64, int, int32, int16, int8
 				v.V = d.ReadInt64()
+			default:
+				d.Mismatch("int64")
 			}
 		case "Valid":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.Valid = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		default:
 			d.Skip()
@@ -1422,11 +1738,29 @@ func livedictDecodeGPair_string_int(d *ldruntime.Decoder, v *GPair[string, []int
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Key":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Key = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Val":
-			if d.Expect(0x2bdebcbe) {
+			switch d.Signature() {
+			case 0x0d8d0266, 0x7a8fcd8c, 0x929cbf47, 0x7ea11cf9, 0xb2fab9fa:
+				// *[]int, *[]int64, *[]int32, *[]int16, *[]int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x2bdebcbe, 0xe1444344, 0x5950391f, 0xe55592b1, 0x95a2c6f2:
+				// []int, []int64, []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]int, n0)
 					for i0 := range s0 {
@@ -1434,6 +1768,8 @@ func livedictDecodeGPair_string_int(d *ldruntime.Decoder, v *GPair[string, []int
 					}
 					v.Val = s0
 				}
+			default:
+				d.Mismatch("[]int")
 			}
 		default:
 			d.Skip()
@@ -1466,12 +1802,32 @@ func livedictDecodeByAddr(d *ldruntime.Decoder, v *ByAddr) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "N":
-			if d.Expect(0x95e97e5e) {
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
 				v.N = d.ReadInt()
+			default:
+				d.Mismatch("int")
 			}
 		case "Net":
-			if d.Expect(0xdd856cfc) {
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
 				d.ReadBinary(&v.Net)
+			default:
+				d.Mismatch("binary")
 			}
 		default:
 			d.Skip()
@@ -1495,8 +1851,18 @@ func livedictDecodeByDigest(d *ldruntime.Decoder, v *ByDigest) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "N":
-			if d.Expect(0x95e97e5e) {
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
 				v.N = d.ReadInt()
+			default:
+				d.Mismatch("int")
 			}
 		default:
 			d.Skip()
@@ -1520,8 +1886,18 @@ func livedictDecodeByMonth(d *ldruntime.Decoder, v *ByMonth) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "N":
-			if d.Expect(0x95e97e5e) {
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
 				v.N = d.ReadInt()
+			default:
+				d.Mismatch("int")
 			}
 		default:
 			d.Skip()

@@ -336,18 +336,44 @@ func livedictDecodeStamped(d *ldruntime.Decoder, v *Stamped) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "At":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.At = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		case "Ptr":
-			if d.Expect(0x80524e1c) {
-				if d.ReadBool() {
-					v.Ptr = new(time.Time)
-					*v.Ptr = d.ReadTime()
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
+				v.Ptr = new(time.Time)
+				*v.Ptr = d.ReadTime()
+			default:
+				d.Mismatch("*time")
 			}
 		case "List":
-			if d.Expect(0x10c89ac4) {
+			switch d.Signature() {
+			case 0x53f3fabc:
+				// *[]time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x10c89ac4:
+				// []time
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]time.Time, n0)
 					for i0 := range s0 {
@@ -355,9 +381,19 @@ func livedictDecodeStamped(d *ldruntime.Decoder, v *Stamped) {
 					}
 					v.List = s0
 				}
+			default:
+				d.Mismatch("[]time")
 			}
 		case "ByName":
-			if d.Expect(0x72ab136f) {
+			switch d.Signature() {
+			case 0x7c0b64a7:
+				// *map[string]time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x72ab136f:
+				// map[string]time
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]time.Time, n0)
 					for range n0 {
@@ -371,9 +407,19 @@ func livedictDecodeStamped(d *ldruntime.Decoder, v *Stamped) {
 					}
 					v.ByName = m0
 				}
+			default:
+				d.Mismatch("map[string]time")
 			}
 		case "ByTime":
-			if d.Expect(0x3b69416f) {
+			switch d.Signature() {
+			case 0xadaf9b47:
+				// *map[time]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x3b69416f:
+				// map[time]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[time.Time]string, n0)
 					for range n0 {
@@ -387,14 +433,36 @@ func livedictDecodeStamped(d *ldruntime.Decoder, v *Stamped) {
 					}
 					v.ByTime = m0
 				}
+			default:
+				d.Mismatch("map[time]string")
 			}
 		case "Base":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodeBase(d, &v.Base)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Note":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Note = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		default:
 			d.Skip()

@@ -543,11 +543,29 @@ func livedictDecodeVisit(d *ldruntime.Decoder, v *Visit) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Cookie":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodehttp_Cookie(d, &v.Cookie)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Cookies":
-			if d.Expect(0x1c9243b8) {
+			switch d.Signature() {
+			case 0x583a57d0:
+				// *[]*struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x1c9243b8:
+				// []*struct
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]*http.Cookie, n0)
 					for i0 := range s0 {
@@ -558,21 +576,51 @@ func livedictDecodeVisit(d *ldruntime.Decoder, v *Visit) {
 					}
 					v.Cookies = s0
 				}
+			default:
+				d.Mismatch("[]*struct")
 			}
 		case "Net":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Net = new(net.IPNet)
-					livedictDecodenet_IPNet(d, v.Net)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Net = new(net.IPNet)
+				livedictDecodenet_IPNet(d, v.Net)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "Note":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodesql_NullString(d, &v.Note)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Seen":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodesql_NullTime(d, &v.Seen)
+			default:
+				d.Mismatch("struct")
 			}
 		default:
 			d.Skip()
@@ -645,59 +693,197 @@ func livedictDecodehttp_Cookie(d *ldruntime.Decoder, v *http.Cookie) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Name":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Name = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Value":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Value = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Quoted":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.Quoted = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		case "Path":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Path = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Domain":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Domain = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Expires":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.Expires = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		case "RawExpires":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.RawExpires = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "MaxAge":
-			if d.Expect(0x95e97e5e) {
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
 				v.MaxAge = d.ReadInt()
+			default:
+				d.Mismatch("int")
 			}
 		case "Secure":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.Secure = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		case "HttpOnly":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.HttpOnly = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		case "SameSite":
-			if d.Expect(0x95e97e5e) {
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
 				v.SameSite = http.SameSite(d.ReadInt())
+			default:
+				d.Mismatch("int")
 			}
 		case "Partitioned":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.Partitioned = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		case "Raw":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Raw = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Unparsed":
-			if d.Expect(0xe4060d18) {
+			switch d.Signature() {
+			case 0x81011870:
+				// *[]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe4060d18:
+				// []string
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]string, n0)
 					for i0 := range s0 {
@@ -705,6 +891,8 @@ func livedictDecodehttp_Cookie(d *ldruntime.Decoder, v *http.Cookie) {
 					}
 					v.Unparsed = s0
 				}
+			default:
+				d.Mismatch("[]string")
 			}
 		default:
 			d.Skip()
@@ -738,12 +926,32 @@ func livedictDecodenet_IPNet(d *ldruntime.Decoder, v *net.IPNet) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "IP":
-			if d.Expect(0xbde64e3e) {
+			switch d.Signature() {
+			case 0x8ec76ca6:
+				// *text
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xbde64e3e:
+				// text
 				d.ReadText(&v.IP)
+			default:
+				d.Mismatch("text")
 			}
 		case "Mask":
-			if d.Expect(0x65b1d004) {
+			switch d.Signature() {
+			case 0x616f86fc:
+				// *bytes
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x65b1d004:
+				// bytes
 				v.Mask = net.IPMask(d.ReadBytes())
+			default:
+				d.Mismatch("bytes")
 			}
 		default:
 			d.Skip()
@@ -770,12 +978,32 @@ func livedictDecodesql_NullString(d *ldruntime.Decoder, v *sql.NullString) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "String":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.String = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Valid":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.Valid = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		default:
 			d.Skip()
@@ -808,12 +1036,32 @@ func livedictDecodesql_NullTime(d *ldruntime.Decoder, v *sql.NullTime) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Time":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.Time = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		case "Valid":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.Valid = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		default:
 			d.Skip()
@@ -846,12 +1094,32 @@ func livedictDecodePage(d *ldruntime.Decoder, v *Page) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Cookie":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodehttp_Cookie(d, &v.Cookie)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Title":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Title = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		default:
 			d.Skip()

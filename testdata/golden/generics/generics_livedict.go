@@ -292,11 +292,29 @@ func livedictDecodeRanked(d *ldruntime.Decoder, v *Ranked) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Top":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodePair_string_int(d, &v.Top)
+			default:
+				d.Mismatch("struct")
 			}
 		case "Pairs":
-			if d.Expect(0x5f076600) {
+			switch d.Signature() {
+			case 0xc9a70078:
+				// *[]struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5f076600:
+				// []struct
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]Pair[string, []byte], n0)
 					for i0 := range s0 {
@@ -304,9 +322,19 @@ func livedictDecodeRanked(d *ldruntime.Decoder, v *Ranked) {
 					}
 					v.Pairs = s0
 				}
+			default:
+				d.Mismatch("[]struct")
 			}
 		case "Names":
-			if d.Expect(0xe4060d18) {
+			switch d.Signature() {
+			case 0x81011870:
+				// *[]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe4060d18:
+				// []string
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make(List[string], n0)
 					for i0 := range s0 {
@@ -314,10 +342,22 @@ func livedictDecodeRanked(d *ldruntime.Decoder, v *Ranked) {
 					}
 					v.Names = s0
 				}
+			default:
+				d.Mismatch("[]string")
 			}
 		case "Alias":
-			if d.Expect(0x92c2be20) {
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
 				livedictDecodesql_Null_string(d, &v.Alias)
+			default:
+				d.Mismatch("struct")
 			}
 		default:
 			d.Skip()
@@ -344,12 +384,32 @@ func livedictDecodePair_string_int(d *ldruntime.Decoder, v *Pair[string, int]) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Key":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Key = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Val":
-			if d.Expect(0x95e97e5e) {
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
 				v.Val = d.ReadInt()
+			default:
+				d.Mismatch("int")
 			}
 		default:
 			d.Skip()
@@ -382,12 +442,32 @@ func livedictDecodePair_string_byte(d *ldruntime.Decoder, v *Pair[string, []byte
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Key":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Key = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Val":
-			if d.Expect(0x65b1d004) {
+			switch d.Signature() {
+			case 0x616f86fc:
+				// *bytes
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x65b1d004:
+				// bytes
 				v.Val = d.ReadBytes()
+			default:
+				d.Mismatch("bytes")
 			}
 		default:
 			d.Skip()
@@ -414,12 +494,32 @@ func livedictDecodesql_Null_string(d *ldruntime.Decoder, v *sql.Null[string]) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "V":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.V = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Valid":
-			if d.Expect(0xc894953d) {
+			switch d.Signature() {
+			case 0x3fb53125:
+				// *bool
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xc894953d:
+				// bool
 				v.Valid = d.ReadBool()
+			default:
+				d.Mismatch("bool")
 			}
 		default:
 			d.Skip()

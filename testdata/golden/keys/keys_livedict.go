@@ -726,8 +726,18 @@ func livedictDecodeByMonth(d *ldruntime.Decoder, v *ByMonth) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Total":
-			if d.Expect(0x95e97e5e) {
+			switch d.Signature() {
+			case 0xa9c96646, 0x1f4c836c, 0xb758aba7, 0x235dd2d9, 0xc60c585a:
+				// *int, *int64, *int32, *int16, *int8
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x95e97e5e, 0x03d22364, 0xfbdee2bf, 0x07e372d1, 0x6491fa92:
+				// int, int64, int32, int16, int8
 				v.Total = d.ReadInt()
+			default:
+				d.Mismatch("int")
 			}
 		default:
 			d.Skip()
@@ -761,12 +771,32 @@ func livedictDecodeByAddr(d *ldruntime.Decoder, v *ByAddr) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Seen":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.Seen = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		case "Net":
-			if d.Expect(0xdd856cfc) {
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
 				d.ReadBinary(&v.Net)
+			default:
+				d.Mismatch("binary")
 			}
 		default:
 			d.Skip()
@@ -790,8 +820,18 @@ func livedictDecodeByDigest(d *ldruntime.Decoder, v *ByDigest) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Name":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Name = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		default:
 			d.Skip()

@@ -304,11 +304,29 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "User":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.User = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		case "Roles":
-			if d.Expect(0xe4060d18) {
+			switch d.Signature() {
+			case 0x81011870:
+				// *[]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe4060d18:
+				// []string
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]string, n0)
 					for i0 := range s0 {
@@ -316,19 +334,39 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 					}
 					v.Roles = s0
 				}
+			default:
+				d.Mismatch("[]string")
 			}
 		case "Profile":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Profile = new(Profile)
-					livedictDecodeProfile(d, v.Profile)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Profile = new(Profile)
+				livedictDecodeProfile(d, v.Profile)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "Shards":
-			if d.Expect(0xf471ce9e) {
+			switch d.Signature() {
+			case 0x4c5052e6:
+				// *[2]struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xf471ce9e:
+				// [2]struct
 				for i0 := range v.Shards {
 					livedictDecodeShard(d, &v.Shards[i0])
 				}
+			default:
+				d.Mismatch("[2]struct")
 			}
 		default:
 			d.Skip()
@@ -358,8 +396,18 @@ func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Bio":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.Bio = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		default:
 			d.Skip()
@@ -393,7 +441,15 @@ func livedictDecodeShard(d *ldruntime.Decoder, v *Shard) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Keys":
-			if d.Expect(0xe4060d18) {
+			switch d.Signature() {
+			case 0x81011870:
+				// *[]string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xe4060d18:
+				// []string
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]string, n0)
 					for i0 := range s0 {
@@ -401,6 +457,8 @@ func livedictDecodeShard(d *ldruntime.Decoder, v *Shard) {
 					}
 					v.Keys = s0
 				}
+			default:
+				d.Mismatch("[]string")
 			}
 		default:
 			d.Skip()

@@ -295,7 +295,15 @@ func livedictDecodeAudit(d *ldruntime.Decoder, v *Audit) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Edits":
-			if d.Expect(0x5f076600) {
+			switch d.Signature() {
+			case 0xc9a70078:
+				// *[]struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5f076600:
+				// []struct
 				if n0, ok := d.ReadCount(1); ok {
 					s0 := make([]Stamp, n0)
 					for i0 := range s0 {
@@ -303,17 +311,37 @@ func livedictDecodeAudit(d *ldruntime.Decoder, v *Audit) {
 					}
 					v.Edits = s0
 				}
+			default:
+				d.Mismatch("[]struct")
 			}
 		case "Last":
-			if d.Expect(0x3eb9b4d8) {
-				if d.ReadBool() {
-					v.Last = new(Stamp)
-					livedictDecodeStamp(d, v.Last)
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
 				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				v.Last = new(Stamp)
+				livedictDecodeStamp(d, v.Last)
+			default:
+				d.Mismatch("*struct")
 			}
 		case "At":
-			if d.Expect(0xdd856cfc) {
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
 				d.ReadBinary(&v.At)
+			default:
+				d.Mismatch("binary")
 			}
 		default:
 			d.Skip()
@@ -346,12 +374,32 @@ func livedictDecodeStamp(d *ldruntime.Decoder, v *Stamp) {
 	for f := d.BeginStruct(); d.NextField(&f); {
 		switch string(d.FieldName()) {
 		case "Time":
-			if d.Expect(0x5d3c9be4) {
+			switch d.Signature() {
+			case 0x80524e1c:
+				// *time
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x5d3c9be4:
+				// time
 				v.Time = d.ReadTime()
+			default:
+				d.Mismatch("time")
 			}
 		case "By":
-			if d.Expect(0x17c16538) {
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
 				v.By = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		default:
 			d.Skip()
