@@ -44,4 +44,12 @@ type Account struct {
 	Addr    netip.Addr
 	Prefix  netip.Prefix
 	Seen    map[string]github.Timestamp
+	Tag     Labeled
+}
+
+// Labeled embeds uuid.UUID (which has MarshalBinary) and adds a field: it
+// is stored field by field, so Label is kept on every backend.
+type Labeled struct {
+	uuid.UUID
+	Label string
 }

@@ -1585,7 +1585,7 @@ func livedictCloneAccount(v Account) Account {
 
 // livedictAppendAccount appends the wire encoding of *v.
 func livedictAppendAccount(e *ldruntime.Encoder, v *Account) {
-	if !e.BeginStruct(9) {
+	if !e.BeginStruct(10) {
 		return
 	}
 	f := e.BeginField("ID", 0xdd856cfc) // binary
@@ -1623,6 +1623,9 @@ func livedictAppendAccount(e *ldruntime.Encoder, v *Account) {
 		e.AppendString(k0)
 		e.AppendBinary(&m0)
 	}
+	e.EndField(f)
+	f = e.BeginField("Tag", 0x92c2be20) // struct
+	livedictAppendLabeled(e, &v.Tag)
 	e.EndField(f)
 	e.EndStruct()
 }
@@ -1770,6 +1773,20 @@ func livedictDecodeAccount(d *ldruntime.Decoder, v *Account) {
 				}
 			default:
 				d.Mismatch("map[string]binary")
+			}
+		case "Tag":
+			switch d.Signature() {
+			case 0x3eb9b4d8:
+				// *struct
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x92c2be20:
+				// struct
+				livedictDecodeLabeled(d, &v.Tag)
+			default:
+				d.Mismatch("struct")
 			}
 		default:
 			d.Skip()
@@ -6141,6 +6158,58 @@ func livedictDecodesql_Null_string(d *ldruntime.Decoder, v *sql.Null[string]) {
 				v.Valid = d.ReadBool()
 			default:
 				d.Mismatch("bool")
+			}
+		default:
+			d.Skip()
+		}
+	}
+}
+
+// livedictAppendLabeled appends the wire encoding of *v.
+func livedictAppendLabeled(e *ldruntime.Encoder, v *Labeled) {
+	if !e.BeginStruct(2) {
+		return
+	}
+	f := e.BeginField("UUID", 0xdd856cfc) // binary
+	e.AppendBinary(&v.UUID)
+	e.EndField(f)
+	f = e.BeginField("Label", 0x17c16538) // string
+	e.AppendString(v.Label)
+	e.EndField(f)
+	e.EndStruct()
+}
+
+// livedictDecodeLabeled sets the fields of *v that the current struct of d holds.
+func livedictDecodeLabeled(d *ldruntime.Decoder, v *Labeled) {
+	for f := d.BeginStruct(); d.NextField(&f); {
+		switch string(d.FieldName()) {
+		case "UUID":
+			switch d.Signature() {
+			case 0x8eb8e684:
+				// *binary
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0xdd856cfc:
+				// binary
+				d.ReadBinary(&v.UUID)
+			default:
+				d.Mismatch("binary")
+			}
+		case "Label":
+			switch d.Signature() {
+			case 0xf613ccd0:
+				// *string
+				if !d.ReadBool() {
+					break
+				}
+				fallthrough
+			case 0x17c16538:
+				// string
+				v.Label = d.ReadString()
+			default:
+				d.Mismatch("string")
 			}
 		default:
 			d.Skip()
