@@ -10,7 +10,7 @@ import (
 // so a backend's error matches them whichever package it came through.
 var (
 	ErrClosed        = backend.ErrClosed        // the store was closed
-	ErrInvalidTTL    = backend.ErrInvalidTTL    // TTL(d) with d <= 0
+	ErrInvalidTTL    = backend.ErrInvalidTTL    // TTL(d) under 1ms, over MaxTTL, or with a deadline past 2250
 	ErrLimit         = backend.ErrLimit         // WithMaxKeys(n, RejectNew) is full
 	ErrLockTimeout   = backend.ErrLockTimeout   // ctx ended before Lock got the key
 	ErrLockLost      = backend.ErrLockLost      // the lease ended before Unlock or Extend

@@ -32,11 +32,13 @@ func (l *Lock) Deadline() time.Time {
 // (and another caller may have taken the key) or was already released.
 func (l *Lock) Unlock(ctx context.Context) error { return l.Release(ctx) }
 
-// Extend moves the lease deadline to d from now; ErrLockLost when the lease
-// has already ended.
+// Extend moves the lease deadline to d from now (the first millisecond at
+// or after it, as with Lease); ErrLockLost when the lease has already
+// ended. d must be at least 1ms and at most MaxTTL, and the new deadline
+// before 2250-01-01 UTC, else ErrInvalidOption.
 func (l *Lock) Extend(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return fmt.Errorf("%w: Extend(%v): the lease must be positive", ErrInvalidOption, d)
+	if why := checkDuration(d); why != "" {
+		return fmt.Errorf("%w: Extend(%v): %s", ErrInvalidOption, d, why)
 	}
 	until, err := l.Renew(ctx, d)
 	if err == nil {

@@ -49,13 +49,16 @@ func WithBucket(name string) Option {
 	}
 }
 
-// WithDefaultTTL sets the TTL of a Set that names none; d must be > 0.
-// Without it (and without ttl= in the directive) values are kept until
-// deleted.
+// WithDefaultTTL sets the TTL of a Set that names none; d must be at least
+// 1ms and at most MaxTTL (100 years), else ErrInvalidOption. Without it
+// (and without ttl= in the directive) values are kept until deleted.
 func WithDefaultTTL(d time.Duration) Option {
 	return func(c *impl.Config) error {
 		if d <= 0 {
 			return impl.Invalid("WithDefaultTTL", "TTL %v is not positive (omit the option for no default expiry)", d)
+		}
+		if why := checkDuration(d); why != "" {
+			return impl.Invalid("WithDefaultTTL", "TTL %v: %s", d, why)
 		}
 		c.DefaultTTL, c.HasDefaultTTL = d, true
 		return nil
@@ -182,13 +185,21 @@ func WithExpiryRetention(n int) Option {
 // one of them.
 type SetOption func(*impl.SetConfig)
 
-// TTL makes a value expire d after it is set; d must be > 0 (else
-// ErrInvalidTTL).
+// TTL makes a value expire d after it is set: it is readable for at least
+// d, and gone from the first millisecond at or after it. d must be at least
+// 1ms and at most MaxTTL (100 years), and the deadline before 2250-01-01
+// UTC; else the write is ErrInvalidTTL and stores nothing.
 func TTL(d time.Duration) SetOption {
 	return func(c *impl.SetConfig) {
 		if d <= 0 {
 			if c.Err == nil {
 				c.Err = fmt.Errorf("%w: TTL(%v): a TTL must be positive; use NoExpiry() to keep a value forever", ErrInvalidTTL, d)
+			}
+			return
+		}
+		if why := checkDuration(d); why != "" {
+			if c.Err == nil {
+				c.Err = fmt.Errorf("%w: TTL(%v): %s; use NoExpiry() to keep a value forever", ErrInvalidTTL, d, why)
 			}
 			return
 		}
@@ -231,16 +242,40 @@ func HookName(name string) HookOption { return func(c *impl.HookConfig) { c.Name
 type LockOption func(*impl.LockConfig)
 
 // Lease sets how long a lock lasts (default 30s) unless released or
-// extended; a holder that died frees the key when its lease ends. d must be
-// > 0.
+// extended; a holder that died frees the key when its lease ends. The
+// lease ends at the first millisecond at or after now+d, so it lasts at
+// least d. d must be at least 1ms and at most MaxTTL (100 years), and the
+// lease end before 2250-01-01 UTC; else Lock and TryLock return
+// ErrInvalidOption.
 func Lease(d time.Duration) LockOption {
 	return func(c *impl.LockConfig) {
-		if d <= 0 {
+		if why := checkDuration(d); why != "" {
 			if c.Err == nil {
-				c.Err = impl.Invalid("Lease", "lease %v is not positive", d)
+				c.Err = impl.Invalid("Lease", "lease %v: %s", d, why)
 			}
 			return
 		}
 		c.Lease = d
 	}
+}
+
+// MaxTTL is the longest TTL or lease: 100 years of 365 days (876000h). The
+// shortest is a millisecond, the unit of every deadline and lease end. A
+// deadline or lease end must also fall before 2250-01-01 UTC, whatever the
+// clock says, so that every backend keeps it exactly (int64 Unix
+// nanoseconds end in 2262, float64 milliseconds of Redis scripts stop
+// being exact in 2255).
+const MaxTTL = 100 * 365 * 24 * time.Hour
+
+// checkDuration returns why d is no TTL or lease, or "".
+func checkDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "it must be positive"
+	case d < time.Millisecond:
+		return "it must be at least 1ms, the unit of deadlines and lease ends"
+	case d > MaxTTL:
+		return "it must be at most livedict.MaxTTL (" + MaxTTL.String() + ", 100 years)"
+	}
+	return ""
 }

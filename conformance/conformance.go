@@ -96,6 +96,7 @@ func Run(t *testing.T, h Harness) {
 		{"Close", closeTests},
 		{"Records", recordTests},
 		{"Writes", writeTests},
+		{"Edges", edgeTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

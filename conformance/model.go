@@ -316,8 +316,8 @@ func ceilMs(t time.Time) int64 {
 func (m *model) deadline(key string, opt ttlOption, ttl time.Duration) (int64, error) {
 	switch opt {
 	case withTTL:
-		if ttl <= 0 {
-			return 0, backend.ErrInvalidTTL
+		if ttl < time.Millisecond {
+			return 0, backend.ErrInvalidTTL // deadlines are whole milliseconds
 		}
 		return ceilMs(m.now.Add(ttl)), nil
 	case withNoExpiry:
@@ -348,14 +348,15 @@ func (m *model) get(key string) (Item, bool) {
 	return e.val, ok
 }
 
-// ttl is what TTL returns: the time left to the deadline, exactly; 0 and
-// true for a value that never expires.
+// ttl is what TTL returns: the time left to the deadline, rounded down to
+// whole milliseconds and at least 1ms (so never more than the TTL set); 0
+// and true for a value that never expires.
 func (m *model) ttl(key string) (time.Duration, bool) {
 	e, ok := m.data[key]
 	if !ok || e.deadline == 0 {
 		return 0, ok
 	}
-	return time.UnixMilli(e.deadline).Sub(m.now), true
+	return max(time.UnixMilli(e.deadline).Sub(m.now).Truncate(time.Millisecond), time.Millisecond), true
 }
 
 func (m *model) del(key string) ([]event, bool) {
@@ -406,7 +407,7 @@ func (m *model) acquire(id int, key string, lease time.Duration) bool {
 	if m.held(key) {
 		return false
 	}
-	m.locks[key] = modelLease{holder: id, until: m.nowMs() + lease.Milliseconds()}
+	m.locks[key] = modelLease{holder: id, until: ceilMs(m.now.Add(lease))}
 	m.taken[id] = key
 	return true
 }
@@ -441,7 +442,7 @@ func (m *model) extend(id int, d time.Duration) (known bool, err error) {
 	if !ok || l.holder != id || l.until <= m.nowMs() {
 		return true, backend.ErrLockLost
 	}
-	l.until = m.nowMs() + d.Milliseconds()
+	l.until = ceilMs(m.now.Add(d))
 	m.locks[key] = l
 	return true, nil
 }
@@ -508,7 +509,8 @@ func generate(seed uint64) *program {
 }
 
 // TTLs of the generator: a TTL that is not a whole number of milliseconds
-// ends at the next millisecond; an hour outlives any sequence.
+// ends at the next millisecond, one under a millisecond is ErrInvalidTTL;
+// an hour outlives any sequence.
 var modelTTLs = []time.Duration{
 	time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond,
 	20 * time.Millisecond, 40 * time.Millisecond, 999 * time.Microsecond, 1500 * time.Microsecond, time.Hour,
@@ -976,7 +978,7 @@ func (r *runner) step(o op) *failure {
 		if f := wantErr("Extend", l.Extend(bg, o.d), want); f != nil {
 			return f
 		}
-		if until := time.UnixMilli(r.m.nowMs() + o.d.Milliseconds()); want == nil && !l.Deadline().Equal(until) {
+		if until := time.UnixMilli(ceilMs(r.m.now.Add(o.d))); want == nil && !l.Deadline().Equal(until) {
 			return failf("Extend", "Deadline() after Extend(%v) = %v, want %v", o.d, l.Deadline(), until)
 		}
 	}
@@ -998,9 +1000,9 @@ func (r *runner) took(o op, l *livedict.Lock) *failure {
 		return failf(kindName(o.kind)+" token", "Token() = %d, not above the key's last token %d", l.Token(), last)
 	}
 	r.tokens[o.key] = l.Token()
-	// Lease ends are whole milliseconds from now's millisecond, as the
-	// model keeps them.
-	if want := time.UnixMilli(r.m.nowMs() + o.lease().Milliseconds()); !l.Deadline().Equal(want) {
+	// A lease ends at the first millisecond at or after now+lease, as the
+	// model keeps it.
+	if want := time.UnixMilli(ceilMs(r.m.now.Add(o.lease()))); !l.Deadline().Equal(want) {
 		return failf(kindName(o.kind), "Deadline() = %v, want %v", l.Deadline(), want)
 	}
 	r.locks[o.id] = l

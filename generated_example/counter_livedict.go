@@ -72,8 +72,9 @@ func (s *CounterStore) Has(ctx context.Context, key int64) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), so never more than the TTL it was set with: 0 and true when it
+// never expires, false when there is no such key.
 func (s *CounterStore) TTL(ctx context.Context, key int64) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }

@@ -75,8 +75,9 @@ func (s *Orders) Has(ctx context.Context, key OrderID) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), so never more than the TTL it was set with: 0 and true when it
+// never expires, false when there is no such key.
 func (s *Orders) TTL(ctx context.Context, key OrderID) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }

@@ -75,8 +75,9 @@ func (s *ScalarsStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), so never more than the TTL it was set with: 0 and true when it
+// never expires, false when there is no such key.
 func (s *ScalarsStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -304,8 +305,9 @@ func (s *PlainStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), so never more than the TTL it was set with: 0 and true when it
+// never expires, false when there is no such key.
 func (s *PlainStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -534,8 +536,9 @@ func (s *CompositeStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), so never more than the TTL it was set with: 0 and true when it
+// never expires, false when there is no such key.
 func (s *CompositeStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -763,8 +766,9 @@ func (s *NodeStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), so never more than the TTL it was set with: 0 and true when it
+// never expires, false when there is no such key.
 func (s *NodeStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -993,8 +997,9 @@ func (s *SessionStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), so never more than the TTL it was set with: 0 and true when it
+// never expires, false when there is no such key.
 func (s *SessionStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -1223,8 +1228,9 @@ func (s *EvolveAStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), so never more than the TTL it was set with: 0 and true when it
+// never expires, false when there is no such key.
 func (s *EvolveAStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -1453,8 +1459,9 @@ func (s *EvolveBStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), so never more than the TTL it was set with: 0 and true when it
+// never expires, false when there is no such key.
 func (s *EvolveBStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -1683,8 +1690,9 @@ func (s *EvolveCStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), so never more than the TTL it was set with: 0 and true when it
+// never expires, false when there is no such key.
 func (s *EvolveCStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -1912,8 +1920,9 @@ func (s *WrapAStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), so never more than the TTL it was set with: 0 and true when it
+// never expires, false when there is no such key.
 func (s *WrapAStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -2141,8 +2150,9 @@ func (s *WrapCStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), so never more than the TTL it was set with: 0 and true when it
+// never expires, false when there is no such key.
 func (s *WrapCStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -2371,8 +2381,9 @@ func (s *EvolveOldStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), so never more than the TTL it was set with: 0 and true when it
+// never expires, false when there is no such key.
 func (s *EvolveOldStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -2601,8 +2612,9 @@ func (s *EvolveNewStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), so never more than the TTL it was set with: 0 and true when it
+// never expires, false when there is no such key.
 func (s *EvolveNewStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }

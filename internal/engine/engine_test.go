@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -16,28 +17,67 @@ import (
 
 func TestDeadlineRoundsUp(t *testing.T) {
 	base := time.UnixMilli(1_000_000)
+	limit := time.Date(2250, 1, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name string
 		now  time.Time
 		ttl  time.Duration
-		want int64
+		want int64 // 0: refused
 	}{
 		{"whole ms", base, 5 * time.Millisecond, 1_000_005},
 		{"sub-ms now", base.Add(400 * time.Microsecond), time.Millisecond, 1_000_002},
 		{"sub-ms ttl", base, 100 * time.Microsecond, 1_000_001},
 		{"one ns", base, time.Nanosecond, 1_000_001},
+		{"sub-ms now and ttl", base.Add(999 * time.Microsecond), 1500 * time.Microsecond, 1_000_003},
+		{"MaxTTL", base, livedict.MaxTTL, 1_000_000 + livedict.MaxTTL.Milliseconds()},
+		{"over MaxTTL", base, livedict.MaxTTL + 1, 0},
+		{"largest Duration", time.Now(), math.MaxInt64, 0},
+		{"negative", base, -time.Millisecond, 0},
+		{"at the limit", limit.Add(-time.Hour), time.Hour, limit.UnixMilli()},
+		{"past the limit", limit.Add(-time.Hour), time.Hour + time.Nanosecond, 0},
+		{"past Unix nanoseconds", time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), livedict.MaxTTL, 0},
+		{"ends at 0", time.UnixMilli(-5), 5 * time.Millisecond, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := deadline(tt.now, tt.ttl)
-			if got != tt.want {
-				t.Fatalf("deadline(%v, %v) = %d, want %d", tt.now.UnixNano(), tt.ttl, got, tt.want)
+			got, ok := ceilMs(tt.now, tt.ttl)
+			if tt.want == 0 {
+				if ok {
+					t.Fatalf("ceilMs(%v, %v) = %d, want it refused", tt.now, tt.ttl, got)
+				}
+				return
 			}
-			// Never readable for less than the TTL.
-			if time.UnixMilli(got).Sub(tt.now) < tt.ttl {
-				t.Fatalf("deadline %d is less than %v after now", got, tt.ttl)
+			if !ok || got != tt.want {
+				t.Fatalf("ceilMs(%v, %v) = %d, %v; want %d", tt.now, tt.ttl, got, ok, tt.want)
+			}
+			// Never readable for less than the TTL, and at most a
+			// millisecond more.
+			if d := time.UnixMilli(got).Sub(tt.now); d < tt.ttl || d >= tt.ttl+time.Millisecond {
+				t.Fatalf("deadline %d is %v after now, want [%v, %v)", got, d, tt.ttl, tt.ttl+time.Millisecond)
 			}
 		})
+	}
+}
+
+// TestDirectiveTTLChecked: the directive's ttl= obeys the limits of
+// WithDefaultTTL, unless WithDefaultTTL replaces it.
+func TestDirectiveTTLChecked(t *testing.T) {
+	for _, d := range []time.Duration{time.Nanosecond, 999 * time.Microsecond, livedict.MaxTTL + time.Millisecond} {
+		c := testCodec()
+		c.DefaultTTL = d
+		s, err := New(c)
+		if err == nil {
+			s.Close()
+		}
+		if !errors.Is(err, livedict.ErrInvalidOption) || !strings.Contains(err.Error(), "ttl=") {
+			t.Errorf("a directive ttl=%v: error %v, want ErrInvalidOption naming ttl=", d, err)
+		}
+		s, err = New(c, livedict.WithDefaultTTL(time.Minute))
+		if err != nil {
+			t.Errorf("a directive ttl=%v replaced by WithDefaultTTL: %v", d, err)
+			continue
+		}
+		s.Close()
 	}
 }
 

@@ -77,28 +77,47 @@ func (s *Store[K, V]) lockTimeout(key K, cause error) error {
 }
 
 func (s *Store[K, V]) tryLock(ctx context.Context, key K, owner string, lo impl.LockConfig) (*livedict.Lock, bool, int64, error) {
-	// Backends keep lease ends in whole milliseconds from now's
-	// millisecond; Deadline reports that same instant.
-	now := time.UnixMilli(s.nowMs())
-	fence, ok, heldUntil, err := s.b.TryLock(ctx, key, owner, lo.Lease, now.UnixMilli())
+	now, until, lease, err := leaseEnd(s.clk.Now(), lo.Lease, "Lease")
+	if err != nil {
+		return nil, false, 0, err
+	}
+	fence, ok, heldUntil, err := s.b.TryLock(ctx, key, owner, lease, now)
 	if err != nil || !ok {
 		return nil, false, heldUntil, err
 	}
 	l := &impl.Lock{
 		Name:  s.keyString(key),
 		Fence: fence,
-		Until: now.Add(lo.Lease),
+		Until: until,
 		Release: func(ctx context.Context) error {
 			err := s.b.Unlock(ctx, key, owner, s.nowMs())
 			s.notifyUnlock(key)
 			return err
 		},
 		Renew: func(ctx context.Context, d time.Duration) (time.Time, error) {
-			now := time.UnixMilli(s.nowMs())
-			return now.Add(d), s.b.ExtendLock(ctx, key, owner, d, now.UnixMilli())
+			now, until, lease, err := leaseEnd(s.clk.Now(), d, "Extend")
+			if err != nil {
+				return time.Time{}, err
+			}
+			return until, s.b.ExtendLock(ctx, key, owner, lease, now)
 		},
 	}
 	return (*livedict.Lock)(l), true, 0, nil
+}
+
+// leaseEnd returns what a backend is given for a lease of d taken at t:
+// now's Unix millisecond, and the lease counted from it in whole
+// milliseconds, so that it ends at the first millisecond at or after t+d
+// (a lease never lasts less than d); until is that end, which Deadline
+// reports. A lease end past the deadline limit is ErrInvalidOption naming
+// option.
+func leaseEnd(t time.Time, d time.Duration, option string) (now int64, until time.Time, lease time.Duration, err error) {
+	end, ok := ceilMs(t, d)
+	if !ok {
+		return 0, time.Time{}, 0, impl.Invalid(option, "lease %v at %v: %s", d, t.UTC(), pastLimit)
+	}
+	now = t.UnixMilli()
+	return now, time.UnixMilli(end), time.Duration(end-now) * time.Millisecond, nil
 }
 
 // waitFor returns a channel that is closed at the next local unlock of key.

@@ -74,6 +74,10 @@ func New[K comparable, V any](codec Codec[K, V], opts ...livedict.Option) (*Stor
 			return nil, err
 		}
 	}
+	if cfg.HasDefaultTTL && (cfg.DefaultTTL < time.Millisecond || cfg.DefaultTTL > livedict.MaxTTL) {
+		// WithDefaultTTL checks its own value: this one is the directive's.
+		return nil, impl.Invalid("ttl=", "the default TTL %v of %s is outside 1ms..livedict.MaxTTL (%v)", cfg.DefaultTTL, codec.TypeName, livedict.MaxTTL)
+	}
 	if cfg.Bucket == "" {
 		return nil, impl.Invalid("WithBucket", "the store of %s has no bucket name", codec.TypeName)
 	}
@@ -197,16 +201,40 @@ func (s *Store[K, V]) write(v V, now time.Time, opts []livedict.SetOption) (back
 		w.KeepTTL = true
 	}
 	if ttl > 0 {
-		w.Deadline = deadline(now, ttl)
+		d, ok := ceilMs(now, ttl)
+		if !ok {
+			name := "WithDefaultTTL"
+			if o.Mode == impl.TTLGiven {
+				name = "TTL"
+			}
+			return backend.Write[V]{}, fmt.Errorf("%w: %s(%v) at %v: %s", livedict.ErrInvalidTTL, name, ttl, now.UTC(), pastLimit)
+		}
+		w.Deadline = d
 	}
 	return w, nil
 }
 
-// deadline rounds now+ttl up to the next millisecond, so a value is never
-// readable for less than its TTL (and at most a millisecond more).
-func deadline(now time.Time, ttl time.Duration) int64 {
-	ns := now.UnixNano() + int64(ttl)
-	return (ns + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+// maxDeadline is the latest deadline or lease end, in Unix milliseconds:
+// 2250-01-01 UTC. Past it, Unix nanoseconds (which end in 2262) and the
+// float64 milliseconds of Redis scripts (exact until 2255) no longer hold
+// it exactly; livedict.MaxTTL documents it.
+var maxDeadline = time.Date(2250, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+
+const pastLimit = "the deadline would fall after 2250-01-01 UTC, the latest a deadline or lease end may be"
+
+// ceilMs returns the first Unix millisecond at or after now+d: a value is
+// never readable, and a lease never lasts, for less than d (and at most a
+// millisecond more). It computes in milliseconds, so it cannot overflow
+// for any d up to livedict.MaxTTL, and reports false for a d outside
+// 0..MaxTTL or an end outside (0, maxDeadline] (0 would mean no expiry).
+func ceilMs(now time.Time, d time.Duration) (int64, bool) {
+	if d < 0 || d > livedict.MaxTTL {
+		return 0, false
+	}
+	ms := now.UnixMilli() // floor, also before 1970
+	frac := now.Sub(time.UnixMilli(ms))
+	end := ms + int64((frac+d+time.Millisecond-1)/time.Millisecond)
+	return end, end > 0 && end <= maxDeadline
 }
 
 // Set stores v under key. The value is copied: changing v afterwards does
@@ -286,8 +314,9 @@ func (s *Store[K, V]) Has(ctx context.Context, key K) (bool, error) {
 	return ok, err
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), so never more than the TTL it was set with: 0 and true when
+// it never expires, false when there is no such key.
 func (s *Store[K, V]) TTL(ctx context.Context, key K) (time.Duration, bool, error) {
 	if err := s.check(); err != nil {
 		return 0, false, err
@@ -300,7 +329,12 @@ func (s *Store[K, V]) TTL(ctx context.Context, key K) (time.Duration, bool, erro
 	if e.Deadline == 0 {
 		return 0, true, nil
 	}
-	return max(time.UnixMilli(e.Deadline).Sub(now), time.Nanosecond), true, nil
+	// The deadline is now+TTL rounded up to a millisecond, so the exact
+	// time left can exceed the TTL by up to a millisecond; rounded down, it
+	// cannot exceed a TTL of whole milliseconds (every backend keeps only
+	// the deadline, so this rule is the same on all of them).
+	left := time.UnixMilli(e.Deadline).Sub(now).Truncate(time.Millisecond)
+	return max(left, time.Millisecond), true, nil
 }
 
 // Delete removes key and reports whether it held a live value, which
