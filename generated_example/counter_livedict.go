@@ -73,8 +73,9 @@ func (s *CounterStore) Has(ctx context.Context, key int64) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *CounterStore) TTL(ctx context.Context, key int64) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }

@@ -76,8 +76,9 @@ func (s *Orders) Has(ctx context.Context, key OrderID) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *Orders) TTL(ctx context.Context, key OrderID) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }

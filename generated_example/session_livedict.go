@@ -78,8 +78,9 @@ func (s *SessionStore) Has(ctx context.Context, key string) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *SessionStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }

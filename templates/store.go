@@ -240,7 +240,7 @@ func storeMethods(st *Store) []method {
 			params: keyArgs, results: []jen.Code{jen.Bool(), jen.Error()}, args: []jen.Code{ctx, key}, future: jen.Bool()},
 		{name: "Has", doc: "reports whether key holds a live value.",
 			params: keyArgs, results: []jen.Code{jen.Bool(), jen.Error()}, args: []jen.Code{ctx, key}, future: jen.Bool()},
-		{name: "TTL", doc: "returns how long key has left, in whole milliseconds rounded down (at least 1ms), so never more than the TTL it was set with: 0 and true when it never expires, false when there is no such key.",
+		{name: "TTL", doc: "returns how long key has left, in whole milliseconds rounded down (at least 1ms), never more than the TTL it was set with (rounded up to a whole millisecond): 0 and true when it never expires, false when there is no such key.",
 			params: keyArgs, results: []jen.Code{jen.Qual("time", "Duration"), jen.Bool(), jen.Error()}, args: []jen.Code{ctx, key},
 			future: lookup(jen.Qual("time", "Duration"))},
 		{name: "Update", doc: "applies fn to the current value of key atomically: fn sees the value (and whether there is one) and returns the next value, or keep false to delete the key. If another writer changes the key meanwhile, fn runs again on the new value, so fn must not have side effects it cannot repeat. An error from fn aborts the update and is returned as is.",

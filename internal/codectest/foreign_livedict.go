@@ -79,8 +79,9 @@ func (s *ForeignStore) Has(ctx context.Context, key string) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *ForeignStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -309,8 +310,9 @@ func (s *ByAddrStore) Has(ctx context.Context, key netip.Addr) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *ByAddrStore) TTL(ctx context.Context, key netip.Addr) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -545,8 +547,9 @@ func (s *ByDigestStore) Has(ctx context.Context, key Digest) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *ByDigestStore) TTL(ctx context.Context, key Digest) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -774,8 +777,9 @@ func (s *ByMonthStore) Has(ctx context.Context, key time.Month) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *ByMonthStore) TTL(ctx context.Context, key time.Month) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }

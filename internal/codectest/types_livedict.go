@@ -76,8 +76,9 @@ func (s *ScalarsStore) Has(ctx context.Context, key string) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *ScalarsStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -306,8 +307,9 @@ func (s *PlainStore) Has(ctx context.Context, key string) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *PlainStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -537,8 +539,9 @@ func (s *CompositeStore) Has(ctx context.Context, key string) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *CompositeStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -767,8 +770,9 @@ func (s *NodeStore) Has(ctx context.Context, key string) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *NodeStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -998,8 +1002,9 @@ func (s *SessionStore) Has(ctx context.Context, key string) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *SessionStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -1229,8 +1234,9 @@ func (s *EvolveAStore) Has(ctx context.Context, key string) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *EvolveAStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -1460,8 +1466,9 @@ func (s *EvolveBStore) Has(ctx context.Context, key string) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *EvolveBStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -1691,8 +1698,9 @@ func (s *EvolveCStore) Has(ctx context.Context, key string) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *EvolveCStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -1921,8 +1929,9 @@ func (s *WrapAStore) Has(ctx context.Context, key string) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *WrapAStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -2151,8 +2160,9 @@ func (s *WrapCStore) Has(ctx context.Context, key string) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *WrapCStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -2382,8 +2392,9 @@ func (s *EvolveOldStore) Has(ctx context.Context, key string) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *EvolveOldStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -2613,8 +2624,9 @@ func (s *EvolveNewStore) Has(ctx context.Context, key string) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when it
-// never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *EvolveNewStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }

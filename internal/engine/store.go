@@ -315,8 +315,9 @@ func (s *Store[K, V]) Has(ctx context.Context, key K) (bool, error) {
 }
 
 // TTL returns how long key has left, in whole milliseconds rounded down (at
-// least 1ms), so never more than the TTL it was set with: 0 and true when
-// it never expires, false when there is no such key.
+// least 1ms), never more than the TTL it was set with (rounded up to a
+// whole millisecond): 0 and true when it never expires, false when there is
+// no such key.
 func (s *Store[K, V]) TTL(ctx context.Context, key K) (time.Duration, bool, error) {
 	if err := s.check(); err != nil {
 		return 0, false, err
