@@ -17,6 +17,9 @@ var (
 	ErrCorrupt       = backend.ErrCorrupt       // a stored record does not decode; it is left in place
 	ErrSchema        = backend.ErrSchema        // a record was written by an incompatible schema
 	ErrInvalidOption = backend.ErrInvalidOption // an option was given a bad value, or two options conflict
+	// ErrOutcomeUnknown: a write was sent but its reply was lost, so it may
+	// or may not have taken effect; it was not sent again.
+	ErrOutcomeUnknown = backend.ErrOutcomeUnknown
 )
 
 // RecordError is a stored record that could not be decoded. It matches

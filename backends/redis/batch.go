@@ -71,7 +71,9 @@ func (bt *batcher) close() {
 // do queues an operation and waits for its commands' replies. When ctx ends
 // first it returns ctx's error at once; the operation may still reach
 // Redis, as any request cut off in flight may, but the caller no longer
-// waits for a server that does not answer.
+// waits for a server that does not answer. The error is then an
+// inFlightError when a loop had taken the request (it may have been sent),
+// and ctx's own error when it never left the queue.
 func (bt *batcher) do(ctx context.Context, queue func(p goredis.Pipeliner) []goredis.Cmder) ([]goredis.Cmder, error) {
 	r := &batchReq{queue: queue, queued: make(chan struct{}), done: make(chan struct{})}
 	select {
@@ -87,6 +89,7 @@ func (bt *batcher) do(ctx context.Context, queue func(p goredis.Pipeliner) []gor
 	case <-ctx.Done():
 		if !r.state.CompareAndSwap(pending, dropped) {
 			<-r.queued
+			return nil, inFlightError{ctx.Err()}
 		}
 		return nil, ctx.Err()
 	}
@@ -143,7 +146,7 @@ func (bt *batcher) send(run []*batchReq) {
 			r.cmds = r.queue(pipe)
 			close(r.queued)
 			for _, c := range r.cmds {
-				c.SetErr(*errp)
+				c.SetErr(notSentError{*errp})
 			}
 		}
 		return

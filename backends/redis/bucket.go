@@ -175,7 +175,7 @@ func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], 
 		holder = bk.consumer
 	}
 	shard := shardOf(key, len(bk.tags))
-	r, err := bk.run(ctx, putScript, bk.tags[shard], key, w.Value, w.Deadline, flag(w.KeepTTL), flag(w.Conditional),
+	r, err := bk.runOnce(ctx, putScript, bk.tags[shard], key, w.Value, w.Deadline, flag(w.KeepTTL), flag(w.Conditional),
 		w.IfVersion, now, bk.limit.MaxKeys, flag(bk.lru), bk.be.cfg.reclaim.Milliseconds(), flag(w.WantPrev), holder, group)
 	if err != nil {
 		return res, bk.failKey("Put", key, err)
@@ -214,7 +214,7 @@ func (bk *bucket) del(ctx context.Context, op, key string, version uint64, now i
 	if err := bk.check(); err != nil {
 		return backend.Entry[[]byte]{}, false, err
 	}
-	r, err := bk.run(ctx, deleteScript, bk.tagOf(key), key, now, version)
+	r, err := bk.runOnce(ctx, deleteScript, bk.tagOf(key), key, now, version)
 	if err != nil {
 		return backend.Entry[[]byte]{}, false, bk.failKey(op, key, err)
 	}
@@ -673,7 +673,7 @@ func (bk *bucket) TryLock(ctx context.Context, key string, owner string, lease t
 	if err := bk.check(); err != nil {
 		return 0, false, 0, err
 	}
-	r, err := bk.run(ctx, tryLockScript, bk.tagOf(key), key, owner, lease.Milliseconds(), now, bk.lockPX(lease))
+	r, err := bk.runOnce(ctx, tryLockScript, bk.tagOf(key), key, owner, lease.Milliseconds(), now, bk.lockPX(lease))
 	if err != nil {
 		return 0, false, 0, bk.failKey("TryLock", key, err)
 	}
@@ -691,7 +691,7 @@ func (bk *bucket) unlock(ctx context.Context, op, key, owner string, extend time
 	if err := bk.check(); err != nil {
 		return err
 	}
-	r, err := bk.run(ctx, unlockScript, bk.tagOf(key), key, owner, now, extend.Milliseconds(), bk.lockPX(extend))
+	r, err := bk.runOnce(ctx, unlockScript, bk.tagOf(key), key, owner, now, extend.Milliseconds(), bk.lockPX(extend))
 	if err != nil {
 		return bk.failKey(op, key, err)
 	}

@@ -66,6 +66,7 @@ func runWorker(role string) int {
 			return proctest.WorkExpire(func() (*conformance.Store, func() error, error) { return workerStore() })
 		},
 		"restart": workRestart,
+		"history": workHistory,
 	}
 	work, ok := roles[role]
 	if !ok {
