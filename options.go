@@ -181,6 +181,19 @@ func WithExpiryRetention(n int) Option {
 	}
 }
 
+// WithOpenTimeout bounds how long New waits for the backend to open and
+// answer its first round trip (default 5s): a Redis URI with no server
+// behind it fails within d with an error naming the address. d must be > 0.
+func WithOpenTimeout(d time.Duration) Option {
+	return func(c *impl.Config) error {
+		if d <= 0 {
+			return impl.Invalid("WithOpenTimeout", "timeout %v is not positive", d)
+		}
+		c.OpenTimeout = d
+		return nil
+	}
+}
+
 // SetOption changes one Set or Update: TTL, NoExpiry or KeepTTL, at most
 // one of them.
 type SetOption func(*impl.SetConfig)

@@ -178,6 +178,9 @@ type WriteResult[K comparable, V any] struct {
 	// handle, when the write asked for it (Write.ClaimDisplaced); nil
 	// otherwise.
 	Displaced *Expired[K, V]
+	// Replaced is set when the write replaced a record the backend could
+	// not read (see CorruptRecord).
+	Replaced *CorruptRecord
 }
 
 // Expired is one outbox event: a key that expired with its last value.

@@ -53,6 +53,34 @@ type Harness struct {
 	// decode and check they are left in place. The harness closes what it
 	// opens (t.Cleanup).
 	Raw func(t *testing.T, b backend.Backend, bucket string) backend.Bucket[string, []byte]
+	// Damage, when non-nil, breaks the stored entry of key in bucket on a
+	// backend Open returned, the way fault says, below the byte bucket (a
+	// deadline that is not a number, another type in the entry's slot). It
+	// reports whether the backend's sweep still meets the entry (its index
+	// holds it as due once its deadline passed).
+	Damage func(t *testing.T, b backend.Backend, bucket, key string, fault Fault) (swept bool)
+}
+
+// Fault is a way Harness.Damage breaks a stored entry.
+type Fault int
+
+const (
+	// FaultDeadline makes the entry's deadline unreadable as a number.
+	FaultDeadline Fault = iota + 1
+	// FaultType puts a value of another type than the backend's own in
+	// the entry's slot (a Redis string where a hash belongs; SQLite text
+	// in the integer deadline column).
+	FaultType
+)
+
+func (f Fault) String() string {
+	switch f {
+	case FaultDeadline:
+		return "Deadline"
+	case FaultType:
+		return "Type"
+	}
+	return "Fault(?)"
 }
 
 // Store is the store type the suite tests.
@@ -95,6 +123,7 @@ func Run(t *testing.T, h Harness) {
 		{"Basics", basicTests},
 		{"Close", closeTests},
 		{"Records", recordTests},
+		{"Unreadable", unreadableTests},
 		{"Writes", writeTests},
 		{"Edges", edgeTests},
 	}

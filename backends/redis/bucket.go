@@ -120,6 +120,45 @@ func entryOf(l []any, i int) backend.Entry[[]byte] {
 	return backend.Entry[[]byte]{Value: bytesOf(l[i]), Deadline: num(l[i+1]), Version: uint64(num(l[i+2]))}
 }
 
+// readEntry reads {v, d, n} from an HMGET reply, whose numbers are strings,
+// strictly: a field that is missing or not a number makes the entry
+// unreadable (a *backend.CorruptRecord) rather than one that never expires.
+func readEntry(key string, l []any) (backend.Entry[[]byte], error) {
+	var e backend.Entry[[]byte]
+	d, derr := strconv.ParseInt(strOf(l[1]), 10, 64)
+	n, nerr := strconv.ParseUint(strOf(l[2]), 10, 64)
+	switch {
+	case derr != nil || d < 0:
+		return e, &backend.CorruptRecord{Key: key, Reason: fmt.Sprintf("deadline %.40q is not a number", strOf(l[1]))}
+	case nerr != nil:
+		return e, &backend.CorruptRecord{Key: key, Reason: fmt.Sprintf("version %.40q is not a number", strOf(l[2]))}
+	}
+	return backend.Entry[[]byte]{Value: bytesOf(l[0]), Deadline: d, Version: n}, nil
+}
+
+func strOf(v any) string { s, _ := v.(string); return s }
+
+// corruptReply reads the {'!', why} reply of a script that met an entry it
+// could not read.
+func corruptReply(key string, l []any) *backend.CorruptRecord {
+	if len(l) == 2 {
+		if m, _ := l[0].(string); m == "!" {
+			return &backend.CorruptRecord{Key: key, Reason: strOf(l[1])}
+		}
+	}
+	return nil
+}
+
+// isWrongType reports Redis' error for a key of another type than the
+// command's: for an entry, a foreign value in its slot.
+func isWrongType(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE")
+}
+
+func wrongType(key string) *backend.CorruptRecord {
+	return &backend.CorruptRecord{Key: key, Reason: "the entry's Redis key holds another type than a hash (WRONGTYPE)"}
+}
+
 func (bk *bucket) Get(ctx context.Context, key string, now int64) (backend.Entry[[]byte], bool, error) {
 	var none backend.Entry[[]byte]
 	if err := bk.check(); err != nil {
@@ -130,6 +169,9 @@ func (bk *bucket) Get(ctx context.Context, key string, now int64) (backend.Entry
 		r, err := bk.run(ctx, getTouchScript, tag, key, now)
 		if err != nil {
 			return none, false, bk.failKey("Get", key, err)
+		}
+		if c := corruptReply(key, list(r)); c != nil {
+			return none, false, c
 		}
 		if l := list(r); len(l) == 3 {
 			return entryOf(l, 0), true, nil
@@ -142,6 +184,9 @@ func (bk *bucket) Get(ctx context.Context, key string, now int64) (backend.Entry
 	if err == nil {
 		err = errs(cmds)
 	}
+	if isWrongType(err) {
+		return none, false, wrongType(key)
+	}
 	if err != nil {
 		return none, false, bk.failKey("Get", key, err)
 	}
@@ -149,7 +194,10 @@ func (bk *bucket) Get(ctx context.Context, key string, now int64) (backend.Entry
 	if l[0] == nil {
 		return none, false, nil
 	}
-	e := entryOf(l, 0)
+	e, err := readEntry(key, l)
+	if err != nil {
+		return none, false, err
+	}
 	if !e.Live(now) {
 		return none, false, nil
 	}
@@ -181,8 +229,14 @@ func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], 
 		return res, bk.failKey("Put", key, err)
 	}
 	l := list(r)
+	if len(l) == 2 && num(l[0]) == 3 {
+		return res, &backend.CorruptRecord{Key: key, Reason: strOf(l[1]) + "; a KeepTTL or conditional write needs it"}
+	}
 	if len(l) < putHeader {
 		return res, bk.failKey("Put", key, fmt.Errorf("unexpected reply %v", r))
+	}
+	if num(l[0]) == 4 {
+		res.Replaced = &backend.CorruptRecord{Key: key, Reason: strOf(l[3])}
 	}
 	res.ExpiredMoved = num(l[1]) == 1
 	if id, _ := l[2].(string); id != "" {
@@ -217,6 +271,9 @@ func (bk *bucket) del(ctx context.Context, op, key string, version uint64, now i
 	r, err := bk.runOnce(ctx, deleteScript, bk.tagOf(key), key, now, version)
 	if err != nil {
 		return backend.Entry[[]byte]{}, false, bk.failKey(op, key, err)
+	}
+	if c := corruptReply(key, list(r)); c != nil {
+		return backend.Entry[[]byte]{}, true, c
 	}
 	if l := list(r); len(l) == 3 {
 		return entryOf(l, 0), true, nil
@@ -272,6 +329,9 @@ func (bk *bucket) Range(ctx context.Context, now int64, fn func(string, backend.
 	if err := bk.check(); err != nil {
 		return err
 	}
+	// Entries that cannot be read are returned after the others, joined
+	// (*backend.CorruptRecord).
+	var bad []error
 	for _, tag := range bk.tags {
 		from := "-"
 		for {
@@ -295,19 +355,27 @@ func (bk *bucket) Range(ctx context.Context, now int64, fn func(string, backend.
 				}
 				return out
 			})
-			if err == nil {
-				err = errs(vals)
-			}
 			if err != nil {
 				return bk.fail("Range", err)
 			}
 			for i, k := range keys {
+				if err := vals[i].Err(); isWrongType(err) {
+					bad = append(bad, wrongType(k))
+					continue
+				} else if err != nil && !errors.Is(err, goredis.Nil) {
+					return bk.fail("Range", err)
+				}
 				l := vals[i].(*goredis.SliceCmd).Val()
 				if l[0] == nil {
 					continue
 				}
-				if e := entryOf(l, 0); e.Live(now) && !fn(k, e) {
-					return nil
+				e, err := readEntry(k, l)
+				if err != nil {
+					bad = append(bad, err)
+					continue
+				}
+				if e.Live(now) && !fn(k, e) {
+					return errors.Join(bad...)
 				}
 			}
 			if len(keys) < rangePage {
@@ -319,7 +387,7 @@ func (bk *bucket) Range(ctx context.Context, now int64, fn func(string, backend.
 			}
 		}
 	}
-	return nil
+	return errors.Join(bad...)
 }
 
 // clearBatch is how many entries one Clear script call deletes, so that a
@@ -392,19 +460,32 @@ func (bk *bucket) SweepExpired(ctx context.Context, now int64, max int) (int, er
 	if err != nil {
 		return 0, bk.fail("SweepExpired", err)
 	}
+	// A shard that fails does not stop the others: their due entries
+	// still move, and the failures are returned together.
 	moved := 0
+	var failed, bad []error
 	for i, cmds := range per {
 		if err := errs(cmds); err != nil {
-			return moved, bk.fail("SweepExpired", err)
+			failed = append(failed, err)
+			continue
 		}
 		if cmds[0].(*goredis.IntCmd).Val() == 0 {
 			continue
 		}
 		r, err := bk.run(ctx, sweepScript, bk.tags[i], now, max-moved)
 		if err != nil {
-			return moved, bk.fail("SweepExpired", err)
+			failed = append(failed, err)
+			continue
 		}
-		moved += int(num(r))
+		l := list(r)
+		if len(l) == 0 {
+			failed = append(failed, fmt.Errorf("unexpected reply %v", r))
+			continue
+		}
+		moved += int(num(l[0]))
+		for j := 1; j+1 < len(l); j += 2 {
+			bad = append(bad, &backend.CorruptRecord{Key: strOf(l[j]), Reason: strOf(l[j+1])})
+		}
 		if moved >= max {
 			break
 		}
@@ -412,7 +493,10 @@ func (bk *bucket) SweepExpired(ctx context.Context, now int64, max int) (int, er
 	if moved > 0 {
 		bk.trim(ctx)
 	}
-	return moved, nil
+	if len(failed) > 0 {
+		return moved, bk.fail("SweepExpired", errors.Join(failed...))
+	}
+	return moved, errors.Join(bad...)
 }
 
 // trim keeps the events of the bucket's outbox that no store has read yet

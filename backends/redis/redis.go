@@ -220,6 +220,7 @@ func New(client goredis.UniversalClient, opts ...Option) (*Backend, error) {
 	if client == nil {
 		return nil, invalid("New", "client is nil")
 	}
+	installLogger()
 	return &Backend{c: client, cfg: c, bt: newBatcher(client, c.loops), dropped: make(map[string]*atomic.Uint64)}, nil
 }
 
@@ -289,6 +290,7 @@ func ParseURL(u *url.URL) (func(ctx context.Context) (*Backend, error), error) {
 		newClient = func() goredis.UniversalClient { return goredis.NewClient(o) }
 	}
 	return func(ctx context.Context) (*Backend, error) {
+		installLogger()
 		client := newClient()
 		b, err := New(client, opts...)
 		if err != nil {

@@ -76,6 +76,32 @@ func rawBucket(t *testing.T, b backend.Backend, bucket string) backend.Bucket[st
 	return raw
 }
 
+// damage breaks an entry below the backend: a deadline field that is not
+// a number, or a string where the entry's hash belongs. Either way the
+// deadline index still holds the key.
+func damage(t *testing.T, b backend.Backend, bucket, key string, fault conformance.Fault) bool {
+	t.Helper()
+	rb := b.(*redis.Backend)
+	ek, err := redis.EntryKey(bg, rb, bucket, key)
+	if err != nil {
+		t.Fatalf("EntryKey: %v", err)
+	}
+	c := rb.Client()
+	switch fault {
+	case conformance.FaultDeadline:
+		err = c.HSet(bg, ek, "d", "soon").Err()
+	case conformance.FaultType:
+		err = c.Del(bg, ek).Err()
+		if err == nil {
+			err = c.Set(bg, ek, "foreign", 0).Err()
+		}
+	}
+	if err != nil {
+		t.Fatalf("damaging %s: %v", ek, err)
+	}
+	return true
+}
+
 func TestConformance(t *testing.T) {
 	url, _ := redistest.Server(t)
 	c := newClient(t, url)
@@ -84,6 +110,7 @@ func TestConformance(t *testing.T) {
 		Shared: true,
 		Open:   func(t *testing.T) backend.Backend { return newBackend(t, c) },
 		Raw:    rawBucket,
+		Damage: damage,
 	})
 }
 
@@ -99,6 +126,7 @@ func TestConformanceCluster(t *testing.T) {
 		Shared: true,
 		Open:   func(t *testing.T) backend.Backend { return newBackend(t, c) },
 		Raw:    rawBucket,
+		Damage: damage,
 	})
 }
 

@@ -36,6 +36,22 @@ end
 
 local function expired(d, now) return d > 0 and d <= now end
 
+-- unreadable says why an entry cannot be read, from e, the reply of
+-- redis.pcall('HMGET', ...) on it, where fields d and n (n optional) are
+-- its deadline and version: another type in the entry's key (WRONGTYPE),
+-- or a field that is not a number. It returns nil for a readable or absent
+-- entry.
+local function unreadable(e, d, n)
+	if e.err then return e.err end
+	if e[d] ~= false and tonumber(e[d]) == nil then
+		return 'deadline ' .. string.format('%q', string.sub(e[d], 1, 40)) .. ' is not a number'
+	end
+	if n and e[n] ~= false and tonumber(e[n]) == nil then
+		return 'version ' .. string.format('%q', string.sub(e[n], 1, 40)) .. ' is not a number'
+	end
+	return nil
+end
+
 local function live_count(now)
 	return redis.call('ZCARD', tag .. ':idx') - redis.call('ZCOUNT', tag .. ':dl', 1, now)
 end
@@ -71,9 +87,19 @@ local function hold(key, v, d, consumer, grp)
 end
 
 local key, now = ARGV[2], tonumber(ARGV[8])
-local cur = redis.call('HMGET', ek(key), 'd', 'n')
+local cur = redis.pcall('HMGET', ek(key), 'd', 'n')
+local bad = unreadable(cur, 1, 2)
+if bad then
+	-- A record that cannot be read: a write that needs it (KeepTTL, a
+	-- version condition) fails; any other replaces it, reported by code 4.
+	if ARGV[5] == '1' or ARGV[6] == '1' then return {3, bad} end
+	redis.call('DEL', ek(key))
+	unindex(key)
+	cur = {false, false}
+end
 local exists = cur[1] ~= false
 local res = {0, 0, '', '', 0, 0, '', 0, 0}
+if bad then res[1], res[4] = 4, bad end
 if exists and expired(tonumber(cur[1]), now) then
 	local v = redis.call('HGET', ek(key), 'v')
 	if ARGV[13] ~= '' then
@@ -147,17 +173,28 @@ return res
 // Returns {} or {v, d, n}.
 var getTouchScript = goredis.NewScript(prelude + `
 local key, now = ARGV[2], tonumber(ARGV[3])
-local e = redis.call('HMGET', ek(key), 'v', 'd', 'n')
+local e = redis.pcall('HMGET', ek(key), 'v', 'd', 'n')
+local bad = unreadable(e, 2, 3)
+if bad then return {'!', bad} end
 if e[1] == false or expired(tonumber(e[2]), now) then return {} end
 touch(key)
 return {e[1], tonumber(e[2]), tonumber(e[3])}
 `)
 
 // deleteScript: ARGV tag, key, now, ifVersion (0: any). An expired entry is
-// left for the sweep. Returns {} or {v, d, n} of the deleted entry.
+// left for the sweep. Returns {} or {v, d, n} of the deleted entry, or
+// {'!', why} when it deleted an entry it could not read (a version
+// condition never matches one).
 var deleteScript = goredis.NewScript(prelude + `
 local key, now, want = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local e = redis.call('HMGET', ek(key), 'v', 'd', 'n')
+local e = redis.pcall('HMGET', ek(key), 'v', 'd', 'n')
+local bad = unreadable(e, 2, 3)
+if bad then
+	if want ~= 0 then return {} end
+	redis.call('DEL', ek(key))
+	unindex(key)
+	return {'!', bad}
+end
 if e[1] == false or expired(tonumber(e[2]), now) then return {} end
 if want ~= 0 and tonumber(e[3]) ~= want then return {} end
 redis.call('DEL', ek(key))
@@ -167,21 +204,31 @@ return {e[1], tonumber(e[2]), tonumber(e[3])}
 
 // sweepScript moves up to max due entries to the outbox: ARGV tag, now,
 // max. Index members whose entry Redis already reclaimed are dropped from
-// the indexes. Returns how many moved.
+// the indexes. An entry that cannot be read is left in place and taken off
+// the deadline index only, so that it holds back neither this sweep nor
+// the next deadline. Returns {moved, key, why, key, why ...} with the keys
+// it skipped.
 var sweepScript = goredis.NewScript(prelude + `
 local now = tonumber(ARGV[2])
 local due = redis.call('ZRANGEBYSCORE', tag .. ':dl', 1, now, 'LIMIT', 0, tonumber(ARGV[3]))
+local res = {0}
 local moved = 0
 for _, key in ipairs(due) do
-	local e = redis.call('HMGET', ek(key), 'v', 'd')
-	if e[1] == false then
+	local e = redis.pcall('HMGET', ek(key), 'v', 'd')
+	local bad = unreadable(e, 2)
+	if bad then
+		redis.call('ZREM', tag .. ':dl', key)
+		table.insert(res, key)
+		table.insert(res, bad)
+	elseif e[1] == false then
 		unindex(key)
 	elseif expired(tonumber(e[2]), now) then
 		expire_to_outbox(key, e[1], e[2])
 		moved = moved + 1
 	end
 end
-return moved
+res[1] = moved
+return res
 `)
 
 // clearScript deletes up to batch entries of the shard, moving expired ones

@@ -48,19 +48,37 @@ func randomID() string {
 // SQL shared by several operations. Parameters are numbered where one is
 // used twice.
 const (
-	live    = `(deadline = 0 OR deadline > ?)`
-	getSQL  = `SELECT value, deadline, version FROM livedict_entries WHERE bucket = ? AND key = ?`
-	getLive = getSQL + ` AND ` + live
+	// live holds for an entry that has not expired at ?, and for one whose
+	// deadline is not an integer (another type, written by something else
+	// than this backend): it cannot be judged, so it is read and reported
+	// as unreadable rather than taken for expired.
+	live = `(deadline = 0 OR deadline > ? OR typeof(deadline) <> 'integer')`
+	// deadlineCol reads the deadline, or badDeadline when it is not an
+	// integer, so that a scan into int64 does not fail on it.
+	deadlineCol = `CASE WHEN typeof(deadline) = 'integer' THEN deadline ELSE -1 END`
+	getSQL      = `SELECT value, ` + deadlineCol + `, version FROM livedict_entries WHERE bucket = ? AND key = ?`
+	getLive     = getSQL + ` AND ` + live
 	// getMeta is getSQL without the value, for a write that does not
 	// report the previous one.
-	getMeta   = `SELECT deadline, version FROM livedict_entries WHERE bucket = ? AND key = ?`
+	getMeta   = `SELECT ` + deadlineCol + `, version FROM livedict_entries WHERE bucket = ? AND key = ?`
 	nextSeq   = `INSERT INTO livedict_buckets (bucket, seq) VALUES (?, 1) ON CONFLICT (bucket) DO UPDATE SET seq = seq + 1 RETURNING seq`
 	nextFence = `INSERT INTO livedict_buckets (bucket, fence) VALUES (?, 1) ON CONFLICT (bucket) DO UPDATE SET fence = fence + 1 RETURNING fence`
 	countLive = `SELECT count(*) FROM livedict_entries WHERE bucket = ? AND ` + live
 	// dueSQL selects, in deadline order, the due entries of bucket ?1 at ?2,
-	// at most ?3; the partial index serves it.
-	dueSQL = ` FROM livedict_entries WHERE bucket = ?1 AND deadline > 0 AND deadline <= ?2 ORDER BY deadline, key LIMIT ?3`
+	// at most ?3; the partial index serves it. A deadline that is not an
+	// integer (a REAL, which sorts among them) is left out: the sweep
+	// reports it instead (badDueSQL).
+	dueSQL    = ` FROM livedict_entries WHERE bucket = ?1 AND deadline > 0 AND deadline <= ?2 AND typeof(deadline) = 'integer' ORDER BY deadline, key LIMIT ?3`
+	badDueSQL = `SELECT key FROM livedict_entries WHERE bucket = ?1 AND deadline > 0 AND deadline <= ?2 AND typeof(deadline) <> 'integer' LIMIT ?3`
 )
+
+// badDeadline is what deadlineCol reads for a deadline that is not an
+// integer; real deadlines are never negative.
+const badDeadline = -1
+
+func unreadable(key string) *backend.CorruptRecord {
+	return &backend.CorruptRecord{Key: key, Reason: "deadline is not an integer"}
+}
 
 // check fails when the bucket or its backend is closed.
 func (bk *bucket) check() error {
@@ -194,6 +212,9 @@ func (bk *bucket) Get(ctx context.Context, key string, now int64) (backend.Entry
 	if err != nil {
 		return backend.Entry[[]byte]{}, false, bk.failKey("Get", key, err)
 	}
+	if e.Deadline == badDeadline {
+		return backend.Entry[[]byte]{}, false, unreadable(key)
+	}
 	return e, true, nil
 }
 
@@ -210,6 +231,9 @@ func (bk *bucket) getTouch(ctx context.Context, key string, now int64) (backend.
 		if err != nil {
 			return err
 		}
+		if e.Deadline == badDeadline {
+			return unreadable(key)
+		}
 		found = true
 		stamp, err := bk.seq(ctx, tx)
 		if err != nil {
@@ -218,6 +242,10 @@ func (bk *bucket) getTouch(ctx context.Context, key string, now int64) (backend.
 		_, err = tx.ExecContext(ctx, `UPDATE livedict_entries SET accessed = ? WHERE bucket = ? AND key = ?`, stamp, bk.name, key)
 		return err
 	})
+	var c *backend.CorruptRecord
+	if errors.As(err, &c) {
+		return backend.Entry[[]byte]{}, false, c
+	}
 	if err != nil {
 		return backend.Entry[[]byte]{}, false, bk.failKey("Get", key, err)
 	}
@@ -242,7 +270,16 @@ func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], 
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if exists && !cur.Live(now) {
+		// A record whose deadline cannot be read is replaced, unless the
+		// write needs it.
+		replacing := exists && cur.Deadline == badDeadline
+		if replacing {
+			if w.KeepTTL || w.Conditional {
+				return unreadable(key)
+			}
+			res.Replaced = unreadable(key)
+		}
+		if exists && !replacing && !cur.Live(now) {
 			// An expiry the sweep has not reached yet: report it before the
 			// key is reused, so a Set never swallows an expiry.
 			if w.ClaimDisplaced > 0 {
@@ -283,7 +320,7 @@ func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], 
 			return err
 		}
 		if exists {
-			if w.WantPrev {
+			if w.WantPrev && !replacing {
 				res.Prev, res.Existed = cur, true
 			}
 			deadline := w.Deadline
@@ -298,6 +335,10 @@ func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], 
 			bk.name, key, nonNil(w.Value), w.Deadline, version, stamp)
 		return err
 	})
+	var c *backend.CorruptRecord
+	if errors.As(err, &c) {
+		return backend.WriteResult[string, []byte]{}, c
+	}
 	if err != nil && !outcome(err) {
 		return backend.WriteResult[string, []byte]{}, bk.failKey("Put", key, err)
 	}
@@ -413,7 +454,7 @@ func (bk *bucket) Delete(ctx context.Context, key string, now int64) (backend.En
 	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
 		var err error
 		e, err = scanEntry(tx.QueryRowContext(ctx,
-			`DELETE FROM livedict_entries WHERE bucket = ? AND key = ? AND `+live+` RETURNING value, deadline, version`, bk.name, key, now))
+			`DELETE FROM livedict_entries WHERE bucket = ? AND key = ? AND `+live+` RETURNING value, `+deadlineCol+`, version`, bk.name, key, now))
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -422,6 +463,9 @@ func (bk *bucket) Delete(ctx context.Context, key string, now int64) (backend.En
 	})
 	if err != nil {
 		return backend.Entry[[]byte]{}, false, bk.failKey("Delete", key, err)
+	}
+	if found && e.Deadline == badDeadline {
+		return backend.Entry[[]byte]{}, true, unreadable(key)
 	}
 	return e, found, nil
 }
@@ -470,7 +514,10 @@ func (bk *bucket) Range(ctx context.Context, now int64, fn func(string, backend.
 	if err := bk.check(); err != nil {
 		return err
 	}
-	const cols = `SELECT key, value, deadline, version FROM livedict_entries WHERE bucket = ? AND `
+	const cols = `SELECT key, value, ` + deadlineCol + `, version FROM livedict_entries WHERE bucket = ? AND `
+	// Entries whose deadline cannot be read are returned after the others,
+	// joined (*backend.CorruptRecord).
+	var bad []error
 	page := make([]backend.KV[string, []byte], 0, rangePage)
 	first := true
 	var after string
@@ -499,12 +546,16 @@ func (bk *bucket) Range(ctx context.Context, now int64, fn func(string, backend.
 			return bk.fail("Range", err)
 		}
 		for _, kv := range page {
+			if kv.Entry.Deadline == badDeadline {
+				bad = append(bad, unreadable(kv.Key))
+				continue
+			}
 			if !fn(kv.Key, kv.Entry) {
-				return nil
+				return errors.Join(bad...)
 			}
 		}
 		if len(page) < rangePage {
-			return nil
+			return errors.Join(bad...)
 		}
 		first, after = false, page[len(page)-1].Key
 		if err := ctx.Err(); err != nil {
@@ -542,12 +593,18 @@ func (bk *bucket) NextDeadline(ctx context.Context) (int64, bool, error) {
 	if err := bk.check(); err != nil {
 		return 0, false, err
 	}
-	var d sql.NullInt64
-	err := bk.be.r.QueryRowContext(ctx, `SELECT min(deadline) FROM livedict_entries WHERE bucket = ? AND deadline > 0`, bk.name).Scan(&d)
+	// A deadline that is not an integer is no deadline: the sweep does not
+	// move it, so waking for it would only spin.
+	var d int64
+	err := bk.be.r.QueryRowContext(ctx, `SELECT deadline FROM livedict_entries WHERE bucket = ? AND deadline > 0 AND typeof(deadline) = 'integer'
+		ORDER BY deadline LIMIT 1`, bk.name).Scan(&d)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
 	if err != nil {
 		return 0, false, bk.fail("NextDeadline", err)
 	}
-	return d.Int64, d.Valid, nil
+	return d, true, nil
 }
 
 // exists runs an EXISTS query on a reader: the sweep and the claim look
@@ -565,12 +622,18 @@ func (bk *bucket) SweepExpired(ctx context.Context, now int64, max int) (int, er
 	if max <= 0 {
 		return 0, nil
 	}
+	// Due entries whose deadline is not an integer are skipped, left in
+	// place and reported, on every sweep while they are there.
+	bad, err := bk.badDue(ctx, now, max)
+	if err != nil {
+		return 0, bk.fail("SweepExpired", err)
+	}
 	due, err := bk.exists(ctx, `SELECT 1`+dueSQL, bk.name, now, 1)
 	if err != nil || !due {
 		if err != nil {
-			err = bk.fail("SweepExpired", err)
+			return 0, bk.fail("SweepExpired", err)
 		}
-		return 0, err
+		return 0, bad
 	}
 	moved := 0
 	err = bk.update(ctx, func(tx *sql.Conn, dropped *int) error {
@@ -599,7 +662,26 @@ func (bk *bucket) SweepExpired(ctx context.Context, now int64, max int) (int, er
 	if err != nil {
 		return 0, bk.fail("SweepExpired", err)
 	}
-	return moved, nil
+	return moved, bad
+}
+
+// badDue returns the due entries whose deadline is not an integer, as
+// joined *backend.CorruptRecord errors.
+func (bk *bucket) badDue(ctx context.Context, now int64, max int) (error, error) {
+	rows, err := bk.be.r.QueryContext(ctx, badDueSQL, bk.name, now, max)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var bad []error
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		bad = append(bad, unreadable(k))
+	}
+	return errors.Join(bad...), rows.Err()
 }
 
 // ClaimExpired claims, in one UPDATE ... RETURNING, the oldest events that

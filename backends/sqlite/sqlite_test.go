@@ -69,7 +69,33 @@ func TestConformance(t *testing.T) {
 		Raw: func(t *testing.T, b backend.Backend, bucket string) backend.Bucket[string, []byte] {
 			return rawBucket(t, b, backend.BucketConfig{Name: bucket})
 		},
+		Damage: damage,
 	})
+}
+
+// damage breaks an entry below the backend, through a connection of its
+// own to the file: a deadline that is a fraction (a REAL, which sorts among
+// the deadlines, so the sweep meets it), or text where the integer belongs
+// (which sorts after every number: never due).
+func damage(t *testing.T, b backend.Backend, bucket, key string, fault conformance.Fault) bool {
+	t.Helper()
+	db, err := sql.Open("sqlite3", sqlite.DSN(b.(*sqlite.Backend).Path(), true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	set := "deadline + 0.5"
+	if fault == conformance.FaultType {
+		set = "'soon'"
+	}
+	res, err := db.Exec(`UPDATE livedict_entries SET deadline = `+set+` WHERE bucket = ? AND key = ?`, bucket, key)
+	if err != nil {
+		t.Fatalf("damaging %q: %v", key, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("damaging %q: %d rows", key, n)
+	}
+	return fault == conformance.FaultDeadline
 }
 
 // TestCipher runs a store with WithCipher on SQLite: values are sealed at

@@ -47,6 +47,9 @@ type codecBucket[K comparable, V any] struct {
 	name   string
 	aeads  []cipher.AEAD // first encrypts; all decrypt
 	logger *slog.Logger
+	// corrupt, when set, reports an unreadable record the background work
+	// met, once per key (see Store.reportCorrupt).
+	corrupt func(key, msg string, err error)
 	// sizeHint is the capacity to give the next record's buffer: a little
 	// over the last record's length, so that encoding allocates once
 	// instead of growing its buffer from nothing.
@@ -135,6 +138,21 @@ func (b *codecBucket[K, V]) recordErr(key string, err error) error {
 	return &livedict.RecordError{Bucket: b.name, Key: key, Err: err}
 }
 
+// backendErr turns a record the backend could not read (a
+// backend.CorruptRecord) into a RecordError naming the bucket and key;
+// other errors pass unchanged.
+func (b *codecBucket[K, V]) backendErr(key string, err error) error {
+	var c *backend.CorruptRecord
+	if err != nil && errors.As(err, &c) {
+		var re *livedict.RecordError
+		if errors.As(err, &re) {
+			return err
+		}
+		return b.recordErr(key, err)
+	}
+	return err
+}
+
 func (b *codecBucket[K, V]) entry(key string, e backend.Entry[[]byte]) (backend.Entry[V], error) {
 	v, err := b.decode(key, e.Value)
 	return backend.Entry[V]{Value: v, Deadline: e.Deadline, Version: e.Version}, err
@@ -144,7 +162,7 @@ func (b *codecBucket[K, V]) Get(ctx context.Context, key K, now int64) (backend.
 	ks := b.c.KeyString(key)
 	e, ok, err := b.raw.Get(ctx, ks, now)
 	if err != nil || !ok {
-		return backend.Entry[V]{}, ok, err
+		return backend.Entry[V]{}, false, b.backendErr(ks, err)
 	}
 	te, err := b.entry(ks, e)
 	if err != nil {
@@ -165,6 +183,12 @@ func (b *codecBucket[K, V]) Put(ctx context.Context, key K, w backend.Write[V], 
 		WantPrev: w.WantPrev, ClaimDisplaced: w.ClaimDisplaced,
 	}
 	r, err := b.raw.Put(ctx, ks, raw, now)
+	err = b.backendErr(ks, err)
+	if r.Replaced != nil {
+		// The user's write replaces what could not be read; the old bytes
+		// are gone, so say so.
+		b.logger.Warn("livedict: replaced a record that could not be read", "err", b.recordErr(ks, r.Replaced))
+	}
 	// A Put that fails with a conflict or the limit may still have
 	// displaced an expired entry: that is reported with the error.
 	res := backend.WriteResult[K, V]{Existed: r.Existed, ExpiredMoved: r.ExpiredMoved}
@@ -204,17 +228,22 @@ func (b *codecBucket[K, V]) Delete(ctx context.Context, key K, now int64) (backe
 	ks := b.c.KeyString(key)
 	e, ok, err := b.raw.Delete(ctx, ks, now)
 	if err != nil || !ok {
-		return backend.Entry[V]{}, ok, err
+		// A record the backend could not read is deleted all the same
+		// (ok is true): the error says its value is unknown.
+		return backend.Entry[V]{}, ok, b.backendErr(ks, err)
 	}
 	te, derr := b.entry(ks, e)
 	if derr != nil {
-		b.logger.Warn("livedict: deleted a record that did not decode", "err", derr)
+		// Deleted, as asked; the value is unknown, so no OnDelete hook
+		// gets one: the caller sees the error.
+		return backend.Entry[V]{}, true, derr
 	}
 	return te, true, nil
 }
 
 func (b *codecBucket[K, V]) DeleteIf(ctx context.Context, key K, version uint64, now int64) error {
-	return b.raw.DeleteIf(ctx, b.c.KeyString(key), version, now)
+	ks := b.c.KeyString(key)
+	return b.backendErr(ks, b.raw.DeleteIf(ctx, ks, version, now))
 }
 
 func (b *codecBucket[K, V]) Len(ctx context.Context, now int64) (int, error) {
@@ -238,6 +267,10 @@ func (b *codecBucket[K, V]) Range(ctx context.Context, now int64, fn func(K, bac
 		}
 		return fn(k, te)
 	})
+	recs, err := backend.SplitCorrupt(err)
+	for _, c := range recs {
+		bad = append(bad, b.recordErr(c.Key, c))
+	}
 	return errors.Join(append([]error{err}, bad...)...)
 }
 
@@ -247,8 +280,12 @@ func (b *codecBucket[K, V]) NextDeadline(ctx context.Context) (int64, bool, erro
 	return b.raw.NextDeadline(ctx)
 }
 
+// SweepExpired passes the records the backend skipped on as RecordErrors
+// (joined), still alone in the error, so that the scheduler tells them from
+// a failure with backend.SplitCorrupt.
 func (b *codecBucket[K, V]) SweepExpired(ctx context.Context, now int64, max int) (int, error) {
-	return b.raw.SweepExpired(ctx, now, max)
+	n, err := b.raw.SweepExpired(ctx, now, max)
+	return n, err
 }
 
 // ClaimExpired leaves events that do not decode unacknowledged in the
@@ -264,7 +301,11 @@ func (b *codecBucket[K, V]) ClaimExpired(ctx context.Context, now int64, max int
 		k, kerr := b.c.ParseKey(ev.Key)
 		v, derr := b.decode(ev.Key, ev.Value)
 		if err := errors.Join(kerr, derr); err != nil {
-			b.logger.Error("livedict: expired record does not decode; left in the outbox", "bucket", b.name, "key", ev.Key, "err", err)
+			if b.corrupt != nil {
+				b.corrupt(ev.Key, "livedict: expired record does not decode; left in the outbox", err)
+			} else {
+				b.logger.Error("livedict: expired record does not decode; left in the outbox", "bucket", b.name, "key", ev.Key, "err", err)
+			}
 			continue
 		}
 		out = append(out, backend.Expired[K, V]{ID: ev.ID, Key: k, Value: v, Deadline: ev.Deadline})

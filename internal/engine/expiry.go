@@ -2,11 +2,14 @@ package engine
 
 import (
 	"context"
+	"log/slog"
 	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/livedict/livedict"
+	"github.com/livedict/livedict/backend"
 	"github.com/livedict/livedict/clock"
 )
 
@@ -16,7 +19,23 @@ const (
 	// claimLease is how long a claimed expiry event stays with this process
 	// before another may deliver it again: longer than any sane hook.
 	claimLease = 5 * time.Minute
+	// A round of the scheduler that failed (a sweep, a claim, an ack or the
+	// look at the next deadline) is retried after minBackoff, doubling with
+	// each failed round up to maxBackoff; a round without failure resets it.
+	minBackoff = 10 * time.Millisecond
+	maxBackoff = 5 * time.Second
+	// maxCorruptSeen bounds the keys a store remembers having reported as
+	// unreadable (see Store.reportCorrupt).
+	maxCorruptSeen = 4096
 )
+
+// retryAfter is the wait after the n-th failed round in a row (n >= 1).
+func retryAfter(n int) time.Duration {
+	if n > 20 {
+		return maxBackoff
+	}
+	return min(minBackoff<<(n-1), maxBackoff)
+}
 
 // scheduler is a store's one expiry goroutine. It sleeps until the earliest
 // deadline the backend knows (or, for a backend shared with other
@@ -28,15 +47,20 @@ type scheduler struct {
 	stopCh   chan struct{}
 	done     sync.WaitGroup
 	nextWake atomic.Int64 // the deadline it sleeps toward; 0 while awake
+	// failed is set by any step of a round that failed; only the scheduler
+	// goroutine (and Close, after it stopped) touches it.
+	failed bool
+	// fails counts the failed rounds in a row, for the backoff.
+	fails int
 	// ctx ends when the store closes, cutting short backend I/O.
 	ctx    context.Context
 	cancel context.CancelFunc
 }
 
-func (sc *scheduler) start(s interface{ schedule() }) {
+func (sc *scheduler) start(s interface{ schedule() }, log *slog.Logger) {
 	sc.wakeCh = make(chan struct{}, 1)
 	sc.stopCh = make(chan struct{})
-	sc.ctx, sc.cancel = context.WithCancel(context.Background())
+	sc.ctx, sc.cancel = context.WithCancel(backend.WithLogger(context.Background(), log))
 	sc.done.Add(1)
 	go func() {
 		defer sc.done.Done()
@@ -88,6 +112,27 @@ func armUntil(clk clock.Clock, t clock.Timer, until time.Time) clock.Timer {
 	return t
 }
 
+// reportCorrupt logs, at Error, a record that the store's background work
+// (the sweep, the claim of expiry events) could not read and left in place,
+// once per key: the sweep meets it again on every round. The store
+// remembers up to maxCorruptSeen keys; past that it forgets them all and
+// may report a key again. Another process reports it once more, too.
+func (s *Store[K, V]) reportCorrupt(key, msg string, err error) {
+	s.corruptMu.Lock()
+	_, seen := s.corruptSeen[key]
+	if !seen {
+		if s.corruptSeen == nil || len(s.corruptSeen) >= maxCorruptSeen {
+			s.corruptSeen = make(map[string]struct{})
+		}
+		s.corruptSeen[key] = struct{}{}
+	}
+	s.corruptMu.Unlock()
+	if seen {
+		return
+	}
+	s.log.Error(msg, "key", key, "err", err)
+}
+
 func (s *Store[K, V]) schedule() {
 	sc := &s.sched
 	var timer clock.Timer
@@ -124,15 +169,24 @@ func (s *Store[K, V]) schedule() {
 		}
 		for {
 			n, err := s.b.SweepExpired(ctx, now, batch)
+			s.st.expired.Add(uint64(n))
+			// Records the backend could not read were skipped and left in
+			// place; the rest of the sweep went on. Each is reported once.
+			recs, err := backend.SplitCorrupt(err)
+			for _, c := range recs {
+				s.reportCorrupt(c.Key, "livedict: expired record cannot be read; skipped by the sweep and left in place",
+					&livedict.RecordError{Bucket: s.cfg.Bucket, Key: c.Key, Err: c})
+			}
 			if err != nil {
 				// A backend that just failed is not asked again while
-				// writers wait at the gate; the next wake tries both.
+				// writers wait at the gate; the next wake tries both,
+				// after a backoff.
 				if ctx.Err() == nil {
-					s.log.Error("livedict: expiry sweep failed", "err", err)
+					sc.failed = true
+					s.log.Error("livedict: expiry sweep failed", "err", err, "retry_in", retryAfter(sc.fails+1))
 				}
 				break
 			}
-			s.st.expired.Add(uint64(n))
 			inline = s.ev.deliverBacklog(ctx, inline)
 			if n < batch {
 				break
@@ -150,7 +204,21 @@ func (s *Store[K, V]) schedule() {
 		var until time.Time
 		next, ok, err := s.b.NextDeadline(ctx)
 		if err != nil && ctx.Err() == nil {
-			s.log.Error("livedict: reading the next deadline failed", "err", err)
+			sc.failed = true
+			s.log.Error("livedict: reading the next deadline failed", "err", err, "retry_in", retryAfter(sc.fails+1))
+		}
+		// A failed round is retried after its backoff, not sooner: neither
+		// a due deadline nor a write's wake cuts the wait short (a wake
+		// stays pending for the next round).
+		retry := sc.failed
+		if retry {
+			sc.fails++
+			sc.failed = false
+			ok = true
+			next = s.clk.Now().Add(retryAfter(sc.fails)).UnixMilli()
+		} else if sc.fails > 0 {
+			s.log.Info("livedict: expiry scheduler recovered", "failed_rounds", sc.fails)
+			sc.fails = 0
 		}
 		if ok {
 			until = time.UnixMilli(next)
@@ -168,10 +236,14 @@ func (s *Store[K, V]) schedule() {
 			timer = armUntil(s.clk, timer, until)
 			tick = timer.C()
 		}
+		wake := sc.wakeCh
+		if retry {
+			wake = nil
+		}
 		select {
 		case <-sc.stopCh:
 			return
-		case <-sc.wakeCh:
+		case <-wake:
 		case <-tick:
 		}
 		if timer != nil {

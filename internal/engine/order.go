@@ -176,6 +176,7 @@ func (o *eventOrder[K, V]) deliverBacklog(ctx context.Context, inline []call) []
 		evs, err := s.b.ClaimExpired(ctx, s.nowMs(), claimBatch, claimLease)
 		if err != nil {
 			if ctx.Err() == nil {
+				s.sched.failed = true
 				s.log.Error("livedict: claiming expiry events failed", "err", err)
 			}
 			return inline
@@ -289,6 +290,7 @@ func (o *eventOrder[K, V]) flushAcks(ctx context.Context) {
 		o.acks = append(ids, o.acks...)
 		o.ackMu.Unlock()
 		if ctx.Err() == nil {
+			o.s.sched.failed = true
 			o.s.log.Warn("livedict: acknowledging expiry events failed", "err", err, "events", len(ids))
 		}
 	}

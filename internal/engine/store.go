@@ -49,6 +49,9 @@ type Store[K comparable, V any] struct {
 	waiters map[K]*waiter
 
 	sched scheduler
+	// corruptSeen holds the keys reportCorrupt reported.
+	corruptMu   sync.Mutex
+	corruptSeen map[string]struct{}
 
 	asyncOnce sync.Once
 	async     *executor
@@ -97,7 +100,17 @@ func New[K comparable, V any](codec Codec[K, V], opts ...livedict.Option) (*Stor
 	if cfg.HasDefaultTTL {
 		s.defTTL = cfg.DefaultTTL
 	}
-	if err := s.open(context.Background()); err != nil {
+	timeout := cfg.OpenTimeout
+	if timeout == 0 {
+		timeout = impl.DefaultOpenTimeout
+	}
+	ctx, cancel := context.WithTimeout(backend.WithLogger(context.Background(), s.log), timeout)
+	err := s.open(ctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("livedict: opening the store of bucket %q took longer than %v (WithOpenTimeout): %w", cfg.Bucket, timeout, err)
+		}
 		return nil, err
 	}
 	workers := cfg.HookWorkers
@@ -111,7 +124,7 @@ func New[K comparable, V any](codec Codec[K, V], opts ...livedict.Option) (*Stor
 		OnFailure: s.hookFailed,
 		Logger:    s.log,
 	}))
-	s.sched.start(s)
+	s.sched.start(s, s.log)
 	return s, nil
 }
 
@@ -140,8 +153,12 @@ func (s *Store[K, V]) open(ctx context.Context) error {
 	} else {
 		var raw backend.Bucket[string, []byte]
 		if raw, err = be.Bucket(ctx, bc); err == nil {
-			if s.b, err = newCodecBucket(raw, s.codec, &s.cfg); err != nil {
+			var cb *codecBucket[K, V]
+			if cb, err = newCodecBucket(raw, s.codec, &s.cfg); err != nil {
 				raw.Close()
+			} else {
+				cb.corrupt = s.reportCorrupt
+				s.b = cb
 			}
 		}
 	}
@@ -305,7 +322,9 @@ func (s *Store[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
 	return e.Value, true, nil
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store
+// cannot read it returns false and an error matching ErrCorrupt that names
+// the key, as Get does: whether it is live is unknown.
 func (s *Store[K, V]) Has(ctx context.Context, key K) (bool, error) {
 	if err := s.check(); err != nil {
 		return false, err
@@ -339,7 +358,9 @@ func (s *Store[K, V]) TTL(ctx context.Context, key K) (time.Duration, bool, erro
 }
 
 // Delete removes key and reports whether it held a live value, which
-// OnDelete hooks receive.
+// OnDelete hooks receive. A record the store cannot read is removed too (the
+// caller asked for it), and Delete returns true with an error matching
+// ErrCorrupt that names the key; no OnDelete hook runs, having no value.
 func (s *Store[K, V]) Delete(ctx context.Context, key K) (bool, error) {
 	if err := s.check(); err != nil {
 		return false, err

@@ -50,7 +50,14 @@ type Config struct {
 	Logger        *slog.Logger
 	CipherKeys    [][]byte
 	Retention     int
+	// OpenTimeout bounds opening the backend and the bucket; 0 means
+	// DefaultOpenTimeout.
+	OpenTimeout time.Duration
 }
+
+// DefaultOpenTimeout bounds opening a store unless WithOpenTimeout says
+// otherwise.
+const DefaultOpenTimeout = 5 * time.Second
 
 // ChooseBackend records that option chose the backend, or returns the
 // conflict with the option that chose it before.
