@@ -107,8 +107,10 @@ func (s *ScalarsStore) Range(ctx context.Context, fn func(key string, v Scalars)
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *ScalarsStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -336,8 +338,10 @@ func (s *PlainStore) Range(ctx context.Context, fn func(key string, v Plain) boo
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *PlainStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -566,8 +570,10 @@ func (s *CompositeStore) Range(ctx context.Context, fn func(key string, v Compos
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *CompositeStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -795,8 +801,10 @@ func (s *NodeStore) Range(ctx context.Context, fn func(key string, v Node) bool)
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *NodeStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -1025,8 +1033,10 @@ func (s *SessionStore) Range(ctx context.Context, fn func(key string, v Session)
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *SessionStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -1255,8 +1265,10 @@ func (s *EvolveAStore) Range(ctx context.Context, fn func(key string, v EvolveA)
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *EvolveAStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -1485,8 +1497,10 @@ func (s *EvolveBStore) Range(ctx context.Context, fn func(key string, v EvolveB)
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *EvolveBStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -1715,8 +1729,10 @@ func (s *EvolveCStore) Range(ctx context.Context, fn func(key string, v EvolveC)
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *EvolveCStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -1944,8 +1960,10 @@ func (s *WrapAStore) Range(ctx context.Context, fn func(key string, v WrapA) boo
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *WrapAStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -2173,8 +2191,10 @@ func (s *WrapCStore) Range(ctx context.Context, fn func(key string, v WrapC) boo
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *WrapCStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -2403,8 +2423,10 @@ func (s *EvolveOldStore) Range(ctx context.Context, fn func(key string, v Evolve
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *EvolveOldStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -2633,8 +2655,10 @@ func (s *EvolveNewStore) Range(ctx context.Context, fn func(key string, v Evolve
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *EvolveNewStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
