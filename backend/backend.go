@@ -66,6 +66,11 @@ type BucketConfig struct {
 	Name      string
 	Limit     Limit
 	Retention int // outbox capacity; 0 means DefaultRetention
+	// Type identifies the type of the values the bucket holds (see
+	// TypeID). A backend records it when the bucket is first opened with
+	// one, and refuses to open the bucket for another type with the error
+	// WrongType makes. Empty means unchecked and unrecorded (raw access).
+	Type string
 }
 
 // DefaultRetention is how many expiry events a bucket keeps for a listener
@@ -212,8 +217,11 @@ type Bucket[K comparable, V any] interface {
 	// while holding a backend lock; it stops when fn returns false. Entries
 	// written during Range may or may not be seen.
 	Range(ctx context.Context, now int64, fn func(key K, e Entry[V]) bool) error
-	// Clear deletes every entry of the bucket. Entries already expired go to
-	// the outbox first, so their expiry is still reported.
+	// Clear deletes every entry of the bucket, expired or not, and the
+	// outbox events no consumer has claimed yet; none of them is reported.
+	// Events already claimed are being delivered: they stay until
+	// acknowledged (or, on a durable backend, are claimed again once their
+	// lease has passed).
 	Clear(ctx context.Context, now int64) error
 
 	// NextDeadline returns the earliest deadline of any entry, swept or not.

@@ -17,7 +17,8 @@ var expiryTests = []subtest{
 	{name: "SetWithoutThenWithTTLExpires", fn: testSetWithoutThenWithTTL},
 	{name: "SweepKeepsValueSetAgain", fn: testSweepKeepsValueSetAgain},
 	{name: "ExpireBeforeNextSetEvent", fn: testExpireBeforeNextSet},
-	{name: "ClearReportsExpired", fn: testClearReportsExpired},
+	{name: "ClearDropsPending", fn: testClearDropsPending},
+	{name: "ClearDropsEarlierStoresEvents", fn: testClearDropsEarlierStoresEvents},
 	{name: "DeliveredToLaterHook", fn: testDeliveredToLaterHook},
 	{name: "AckedBeforeClose", fn: testAckedBeforeClose},
 	{name: "BacklogBeyondRetention", fn: testBacklogBeyondRetention},
@@ -178,23 +179,60 @@ func kinds(evs []event) []string {
 	return out
 }
 
-// testClearReportsExpired: Clear raises no OnDelete, but a key that had
-// expired before the Clear still raises its OnExpire.
-func testClearReportsExpired(t *testing.T, f *fixture) {
+// testClearDropsPending: Clear drops the expiries nobody delivered yet: an
+// event that waits in the outbox for a listener, and a key that expired
+// and may not be swept yet. A hook registered afterwards gets neither, and
+// no OnDelete fires; a key that expires after the Clear is reported as
+// usual.
+func testClearDropsPending(t *testing.T, f *fixture) {
 	s := f.store()
-	rec := newRecorder()
-	s.OnExpire(rec.hook("expire"))
-	s.OnDelete(rec.hook("delete"))
-	set(t, s, "live", item("live", 1))
-	set(t, s, "k", item("k", 2), livedict.TTL(10*time.Millisecond))
+	set(t, s, "swept", item("swept", 1), livedict.TTL(10*time.Millisecond))
+	f.clk.Advance(10 * time.Millisecond)
+	waitFor(t, "Stats().Expired to reach 1", func() bool { return s.Stats().Expired >= 1 })
+	set(t, s, "unswept", item("unswept", 2), livedict.TTL(10*time.Millisecond))
+	set(t, s, "live", item("live", 3))
 	f.clk.Advance(10 * time.Millisecond)
 	if err := s.Clear(bg); err != nil {
 		t.Fatalf("Clear: %v", err)
 	}
-	rec.wait(t, 1)
 	wantLen(t, s, 0)
+	clearedThenExpire(t, f, s)
+}
+
+// clearedThenExpire registers OnExpire and OnDelete hooks on s, just
+// cleared, lets one new key expire, and checks that its expiry is the only
+// event, once s has closed (and so delivered everything it claimed).
+func clearedThenExpire(t *testing.T, f *fixture, s *Store) {
+	t.Helper()
+	rec := newRecorder()
+	s.OnExpire(rec.hook("expire"))
+	s.OnDelete(rec.hook("delete"))
+	set(t, s, "after", item("after", 4), livedict.TTL(10*time.Millisecond))
+	f.clk.Advance(10 * time.Millisecond)
+	rec.waitKey(t, "expire", "after")
 	closeNow(t, s)
-	wantEvents(t, "hook events", rec.events(), []event{{"expire", "k", item("k", 2)}})
+	wantEvents(t, "hook events", rec.events(), []event{{"expire", "after", item("after", 4)}})
+}
+
+// testClearDropsEarlierStoresEvents: expiries a store swept and left in
+// the outbox, with no hook listening, do not outlive a Clear by the next
+// store of the bucket (the next run of a program).
+func testClearDropsEarlierStoresEvents(t *testing.T, f *fixture) {
+	f.needSharedBackend()
+	first := f.store()
+	set(t, first, "old", item("old", 1), livedict.TTL(10*time.Millisecond))
+	set(t, first, "old-unswept", item("old-unswept", 2), livedict.TTL(20*time.Millisecond))
+	f.clk.Advance(10 * time.Millisecond)
+	waitFor(t, "Stats().Expired to reach 1", func() bool { return first.Stats().Expired >= 1 })
+	closeNow(t, first)
+	f.clk.Advance(10 * time.Millisecond)
+
+	next := f.store()
+	if err := next.Clear(bg); err != nil {
+		t.Fatalf("Clear: %v", err)
+	}
+	wantLen(t, next, 0)
+	clearedThenExpire(t, f, next)
 }
 
 // testDeliveredToLaterHook: expiries that happened while no OnExpire hook

@@ -382,7 +382,8 @@ func (m *model) update(key string, fn updateFn, next Item, opt ttlOption, ttl ti
 func (m *model) keys() []string { return slices.Sorted(maps.Keys(m.data)) }
 
 // clear drops every live value; Clear raises no OnDelete, and values that
-// already expired are in expired already.
+// already expired are in expired already (the runner waits for their
+// events before a Clear, which would drop them).
 func (m *model) clear() { clear(m.data) }
 
 func (m *model) held(key string) bool {
@@ -919,6 +920,13 @@ func (r *runner) step(o op) *failure {
 		}
 
 	case opClear:
+		// Clear drops the expiries not delivered yet: the model owes only
+		// those delivered before it, so it waits for them (the store's
+		// OnExpire hook listens from the start).
+		deadline := time.Now().Add(guard)
+		for r.expire.len() < len(m.expired) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
 		if err := s.Clear(bg); err != nil {
 			return failf("Clear", "Clear: %v", err)
 		}

@@ -18,6 +18,7 @@ import (
 
 var bucketTests = []subtest{
 	{name: "Isolated", fn: testBucketsIsolated},
+	{name: "OneType", fn: testBucketOneType},
 }
 
 var valueTests = []subtest{

@@ -113,8 +113,10 @@ func (s *DeploymentStore) Range(ctx context.Context, fn func(key types.UID, v De
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *DeploymentStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -342,8 +344,10 @@ func (s *AccountStore) Range(ctx context.Context, fn func(key uuid.UUID, v Accou
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *AccountStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }

@@ -254,7 +254,7 @@ func storeMethods(st *Store) []method {
 		{name: "Range", doc: "calls fn for each live key and value until fn returns false; fn may call the store. A record that does not decode is skipped and reported in the returned error after the others were visited.",
 			params:  []jen.Code{ctxParam(), jen.Id("fn").Func().Params(keyParam(st), jen.Id("v").Add(valueType(st))).Bool()},
 			results: []jen.Code{jen.Error()}, args: []jen.Code{ctx, fn}},
-		{name: "Clear", doc: "deletes every key of the store's bucket. It raises no OnDelete events; keys that had already expired still raise OnExpire.",
+		{name: "Clear", doc: "deletes every key of the store's bucket. It raises no OnDelete events, and it drops the bucket's pending expiry events too: keys that expired and whose OnExpire no store has started to deliver (because no hook listened, or the sweep had not reached them) never raise it.",
 			params: []jen.Code{ctxParam()}, results: []jen.Code{jen.Error()}, args: []jen.Code{ctx}, future: done},
 		{name: "Lock", doc: "waits until it holds key's advisory lock, or until ctx ends (livedict.ErrLockTimeout). The lock lasts for its lease (30s unless livedict.Lease says otherwise) unless it is released or extended first.",
 			params: []jen.Code{ctxParam(), keyParam(st), optsOf("LockOption")}, results: []jen.Code{jen.Op("*").Add(ld("Lock")), jen.Error()},

@@ -71,6 +71,11 @@ func Open[K comparable, V any](b *Backend, cfg backend.BucketConfig, clone func(
 		return nil, backend.ErrClosed
 	}
 	if existing, ok := b.buckets[cfg.Name]; ok {
+		if rec, ok := existing.(interface{ recordType(string) string }); ok {
+			if have := rec.recordType(cfg.Type); have != "" && cfg.Type != "" && have != cfg.Type {
+				return nil, fmt.Errorf("livedict/memory: %w", backend.WrongType(cfg.Name, have, cfg.Type))
+			}
+		}
 		bk, ok := existing.(*bucket[K, V])
 		if !ok {
 			var k K
@@ -85,8 +90,18 @@ func Open[K comparable, V any](b *Backend, cfg backend.BucketConfig, clone func(
 		return bk, nil
 	}
 	bk := newBucket[K, V](cfg, clone)
+	bk.valueType = cfg.Type
 	b.buckets[cfg.Name] = bk
 	return bk, nil
+}
+
+// recordType returns the value type the bucket recorded, recording typ
+// first when it has none yet. The Backend's lock is held.
+func (b *bucket[K, V]) recordType(typ string) string {
+	if b.valueType == "" {
+		b.valueType = typ
+	}
+	return b.valueType
 }
 
 type node[K comparable, V any] struct {
@@ -139,6 +154,10 @@ type bucket[K comparable, V any] struct {
 	lockMu sync.Mutex
 	locks  map[K]*lease
 	fence  uint64
+
+	// valueType is the BucketConfig.Type it was opened with first; the
+	// Backend's lock guards it.
+	valueType string
 }
 
 type lease struct {
@@ -383,14 +402,13 @@ func (b *bucket[K, V]) Range(ctx context.Context, now int64, fn func(K, backend.
 	return nil
 }
 
-func (b *bucket[K, V]) Clear(_ context.Context, now int64) error {
+func (b *bucket[K, V]) Clear(context.Context, int64) error {
 	if b.closed.Load() {
 		return backend.ErrClosed
 	}
 	for i := range b.shards {
 		s := &b.shards[i]
 		s.mu.Lock()
-		b.sweepShard(s, now, len(s.m))
 		b.count.Add(-int64(len(s.m)))
 		clear(s.m)
 		clear(s.heap)
@@ -398,6 +416,12 @@ func (b *bucket[K, V]) Clear(_ context.Context, now int64) error {
 		s.lru.next, s.lru.prev = &s.lru, &s.lru
 		s.mu.Unlock()
 	}
+	// The outbox holds the events nobody claimed yet: ClaimExpired takes
+	// what it hands out.
+	b.outMu.Lock()
+	clear(b.outbox)
+	b.outbox = nil
+	b.outMu.Unlock()
 	return nil
 }
 

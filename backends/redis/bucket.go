@@ -394,24 +394,21 @@ func (bk *bucket) Range(ctx context.Context, now int64, fn func(string, backend.
 // large bucket does not block Redis in one long script.
 const clearBatch = 512
 
-func (bk *bucket) Clear(ctx context.Context, now int64) error {
+func (bk *bucket) Clear(ctx context.Context, _ int64) error {
 	if err := bk.check(); err != nil {
 		return err
 	}
 	for _, tag := range bk.tags {
 		for {
-			r, err := bk.run(ctx, clearScript, tag, now, clearBatch)
+			r, err := bk.run(ctx, clearScript, tag, clearBatch, group)
 			if err != nil {
 				return bk.fail("Clear", err)
 			}
-			l := list(r)
-			if len(l) != 2 {
+			n, ok := r.(int64)
+			if !ok {
 				return bk.fail("Clear", fmt.Errorf("unexpected reply %v", r))
 			}
-			if num(l[1]) > 0 {
-				bk.trim(ctx)
-			}
-			if num(l[0]) == 0 {
+			if n < clearBatch {
 				break
 			}
 		}

@@ -18,7 +18,7 @@
 //	livedict:{sessions#7}:out       stream: the expiry outbox, group "livedict"
 //	livedict:{sessions#7}:held      stream: expiry events writes claimed, group "livedict"
 //	livedict:{sessions#7}:l:<key>   a lock: "until owner"
-//	livedict:{sessions}:meta        the bucket's shard count
+//	livedict:{sessions}:meta        the bucket's shard count and value type
 //
 // The hash tag puts everything a script touches in one slot, and a bucket
 // spreads over its shards (16 by default, WithShards) so that it is not
@@ -28,6 +28,12 @@
 // and Clear read the bucket's own index sets: the backend never runs KEYS
 // or SCAN over the database, and never reads, counts or deletes a key it
 // did not write.
+//
+// The meta hash also records the identity of the bucket's value type
+// (backend.TypeID), set by the first store that opens the bucket; a store
+// of another type is refused the bucket with an error wrapping
+// backend.ErrInvalidOption. A bucket created before the type was recorded
+// gets it from the next store that opens it.
 //
 // # TTL and expiry
 //
@@ -46,7 +52,9 @@
 // their hooks ran. Events a consumer took but never acknowledged (it
 // crashed, or a reply was lost) are claimed again by XAUTOCLAIM once idle
 // for the claim lease: at-least-once. Entries that expired while no process
-// ran are swept by the first that starts.
+// ran are swept by the first that starts. Clear deletes the entries,
+// expired or not, and the outbox events no consumer has read yet, without
+// reporting them.
 //
 // A write that meets an expired, unswept entry of its key and claims its
 // event (backend.Write.ClaimDisplaced) moves it, in its script, to the
@@ -360,6 +368,20 @@ func (b *Backend) Bucket(ctx context.Context, cfg backend.BucketConfig) (backend
 			why = "a key limit needs a bucket of one shard: use another bucket name"
 		}
 		return nil, invalid("Bucket", "bucket %q was created with %d shards, not %d: %s", cfg.Name, have, shards, why)
+	}
+	if cfg.Type != "" {
+		var rec *goredis.StringCmd
+		_, err := b.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			p.HSetNX(ctx, meta, "type", cfg.Type)
+			rec = p.HGet(ctx, meta, "type")
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("livedict/redis: open bucket %q: %w", cfg.Name, err)
+		}
+		if have := rec.Val(); have != cfg.Type {
+			return nil, fmt.Errorf("livedict/redis: %w", backend.WrongType(cfg.Name, have, cfg.Type))
+		}
 	}
 	b.mu.Lock()
 	dropped, ok := b.dropped[cfg.Name]

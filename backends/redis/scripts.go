@@ -231,24 +231,37 @@ res[1] = moved
 return res
 `)
 
-// clearScript deletes up to batch entries of the shard, moving expired ones
-// to the outbox first: ARGV tag, now, batch.
-// Returns {entries left, moved}.
+// clearScript deletes up to batch entries of the shard, expired or not,
+// then up to batch outbox events that no consumer of group has read yet
+// (those after the group's last delivered ID; all of them if the group is
+// gone), without reporting any: ARGV tag, batch, group.
+// Returns the number of entries and events it deleted.
 var clearScript = goredis.NewScript(prelude + `
-local now = tonumber(ARGV[2])
-local keys = redis.call('ZRANGE', tag .. ':idx', 0, tonumber(ARGV[3]) - 1)
-local moved = 0
+local batch = tonumber(ARGV[2])
+local keys = redis.call('ZRANGE', tag .. ':idx', 0, batch - 1)
 for _, key in ipairs(keys) do
-	local e = redis.call('HMGET', ek(key), 'v', 'd')
-	if e[1] ~= false and expired(tonumber(e[2]), now) then
-		expire_to_outbox(key, e[1], e[2])
-		moved = moved + 1
-	else
-		redis.call('DEL', ek(key))
-		unindex(key)
+	redis.call('DEL', ek(key))
+	unindex(key)
+end
+local n = #keys
+if n == batch then return n end
+local out = tag .. ':out'
+local last = '0-0'
+local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', out)
+if ok then
+	for _, g in ipairs(groups) do
+		local name, id
+		for i = 1, #g, 2 do
+			if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then id = g[i + 1] end
+		end
+		if name == ARGV[3] and id then last = id end
 	end
 end
-return {redis.call('ZCARD', tag .. ':idx'), moved}
+local evs = redis.call('XRANGE', out, '(' .. last, '+', 'COUNT', batch - n)
+for _, e in ipairs(evs) do
+	redis.call('XDEL', out, e[1])
+end
+return n + #evs
 `)
 
 // A lock is a string "until owner" (until in Unix ms of the callers'

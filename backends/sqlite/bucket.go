@@ -564,24 +564,19 @@ func (bk *bucket) Range(ctx context.Context, now int64, fn func(string, backend.
 	}
 }
 
-func (bk *bucket) Clear(ctx context.Context, now int64) error {
+func (bk *bucket) Clear(ctx context.Context, _ int64) error {
 	if err := bk.check(); err != nil {
 		return err
 	}
-	err := bk.update(ctx, func(tx *sql.Conn, dropped *int) error {
-		// Entries that already expired go to the outbox first.
-		moved, err := tx.ExecContext(ctx, `INSERT INTO livedict_outbox (bucket, key, value, deadline) SELECT bucket, key, value, deadline`+dueSQL,
-			bk.name, now, -1)
-		if err != nil {
-			return err
-		}
+	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
+		// Expired entries go without an event, and so do the events no
+		// consumer claimed yet (owner is set by the first claim, and on
+		// the rows a write inserts claimed).
 		if _, err := tx.ExecContext(ctx, `DELETE FROM livedict_entries WHERE bucket = ?`, bk.name); err != nil {
 			return err
 		}
-		if n, err := moved.RowsAffected(); err != nil || n == 0 {
-			return err
-		}
-		return bk.trimOutbox(ctx, tx, now, dropped)
+		_, err := tx.ExecContext(ctx, `DELETE FROM livedict_outbox WHERE bucket = ? AND owner IS NULL`, bk.name)
+		return err
 	})
 	if err != nil {
 		return bk.fail("Clear", err)

@@ -44,6 +44,7 @@
 //	livedict_outbox   (id AUTOINCREMENT, bucket, key, value, deadline,
 //	                  owner, claimed_until)           index (bucket)
 //	livedict_locks    (bucket, key) PK, owner, until
+//	livedict_bucket_types (bucket PK, value_type)     the value type each bucket holds
 //
 // Deadlines, lease ends and claim ends are wall-clock Unix milliseconds, 0
 // meaning none, so processes agree on them.
@@ -61,6 +62,12 @@
 // number, so a Get there is a write transaction; in other buckets the stamp
 // stays 0 and a Get is a plain read. The order is by counter rather than
 // by clock, so uses within one millisecond are still ordered.
+//
+// A store records the identity of its value type (backend.TypeID) in
+// livedict_bucket_types when it first opens its bucket, and a store of
+// another type is refused that bucket (an error wrapping
+// backend.ErrInvalidOption). Buckets of files from before version 2 record
+// their type when a store first opens them.
 //
 // The fencing token is the bucket's fence counter, which grows with every
 // lock acquisition and never goes down. A file whose schema version is
@@ -82,9 +89,11 @@
 // hand an event back to its own store while that event is in flight, until
 // the lease has also passed on the monotonic clock, so a wall clock that
 // jumps forward does not cause a second delivery in the same process. Entries that expired
-// while no process ran are swept by the first store that starts. A Put,
-// Clear or eviction check that meets an expired, unswept entry moves it to
-// the outbox in the same transaction, so no expiry is lost to a later Set.
+// while no process ran are swept by the first store that starts. A Put or
+// eviction check that meets an expired, unswept entry moves it to the
+// outbox in the same transaction, so no expiry is lost to a later Set.
+// Clear deletes the bucket's entries, expired or not, and its outbox events
+// that no handle has claimed yet (owner NULL), without reporting them.
 //
 // Each bucket keeps at most its retention (BucketConfig.Retention, default
 // backend.DefaultRetention) unclaimed outbox events, those that wait for a
@@ -331,13 +340,27 @@ func (b *Backend) Close() error {
 
 // Bucket opens the bucket cfg names. Its rows are created by its first
 // write; two handles of one name, in one process or several, share them.
-func (b *Backend) Bucket(_ context.Context, cfg backend.BucketConfig) (backend.Bucket[string, []byte], error) {
+// A cfg with a Type records it on first use, and fails when the bucket
+// holds another type.
+func (b *Backend) Bucket(ctx context.Context, cfg backend.BucketConfig) (backend.Bucket[string, []byte], error) {
 	if b.closed.Load() {
 		return nil, backend.ErrClosed
 	}
 	cfg, err := cfg.Normalize()
 	if err != nil {
 		return nil, fmt.Errorf("livedict/sqlite: open bucket: %w", err)
+	}
+	if cfg.Type != "" {
+		// One statement records the type or returns the one recorded.
+		var have string
+		err := b.w.QueryRowContext(ctx, `INSERT INTO livedict_bucket_types (bucket, value_type) VALUES (?, ?)
+			ON CONFLICT (bucket) DO UPDATE SET value_type = value_type RETURNING value_type`, cfg.Name, cfg.Type).Scan(&have)
+		if err != nil {
+			return nil, fmt.Errorf("livedict/sqlite: open bucket %q: %w", cfg.Name, err)
+		}
+		if have != cfg.Type {
+			return nil, fmt.Errorf("livedict/sqlite: %w", backend.WrongType(cfg.Name, have, cfg.Type))
+		}
 	}
 	b.mu.Lock()
 	dropped, ok := b.dropped[cfg.Name]
@@ -360,7 +383,7 @@ func (b *Backend) Bucket(_ context.Context, cfg backend.BucketConfig) (backend.B
 
 // schemaVersion is the version of the schema this package writes.
 // migrations[v] takes a file from version v to v+1.
-const schemaVersion = 1
+const schemaVersion = 2
 
 var migrations = [schemaVersion]string{
 	0: `
@@ -398,6 +421,12 @@ CREATE TABLE livedict_locks (
 	owner  TEXT NOT NULL,
 	until  INTEGER NOT NULL, -- Unix ms; the lease ends then
 	PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+`,
+	1: `
+CREATE TABLE livedict_bucket_types (
+	bucket     TEXT PRIMARY KEY,
+	value_type TEXT NOT NULL -- backend.TypeID of the values, recorded by the first store
 ) WITHOUT ROWID;
 `,
 }

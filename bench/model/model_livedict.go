@@ -109,8 +109,10 @@ func (s *SessionStore) Range(ctx context.Context, fn func(key string, v Session)
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *SessionStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -338,8 +340,10 @@ func (s *GrantStore) Range(ctx context.Context, fn func(key string, v Grant) boo
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *GrantStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
 	"github.com/livedict/livedict/internal/redistest"
@@ -15,23 +17,46 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestDemo runs the walkthrough on every backend and checks what it shows
-// actually happened.
+// actually happened. On SQLite and Redis it runs twice on the same file or
+// server, as a user running the demo again would, and the second run must
+// print what the first did: nothing the first left behind (keys, expiry
+// events nobody listened to) shows in it.
 func TestDemo(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		uri  func(t *testing.T) string
+		runs int
 	}{
-		{"memory", func(*testing.T) string { return "memory://" }},
+		{"memory", func(*testing.T) string { return "memory://" }, 1},
 		{"sqlite", func(t *testing.T) string {
 			return "sqlite://" + filepath.ToSlash(filepath.Join(t.TempDir(), "demo.db"))
-		}},
-		{"redis", func(t *testing.T) string { url, _ := redistest.Server(t); return url }},
+		}, 2},
+		{"redis", func(t *testing.T) string { url, _ := redistest.Server(t); return url }, 2},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testDemo(t, tc.uri(t)) })
+		t.Run(tc.name, func(t *testing.T) {
+			uri := tc.uri(t)
+			var first string
+			for i := range tc.runs {
+				out := testDemo(t, uri)
+				if i == 0 {
+					first = out
+				} else if d := cmp.Diff(first, out); d != "" {
+					t.Errorf("run %d on the same %s printed other lines than the first (-first +this):\n%s", i+1, tc.name, d)
+				}
+			}
+		})
 	}
 }
 
-func testDemo(t *testing.T, uri string) {
+// timing matches what the demo prints that depends on timing alone: how
+// long the Sets took, and how many calls of the slow hook timed out before
+// its breaker tripped.
+var timing = regexp.MustCompile(`took \S+|\d+ timeouts`)
+
+// testDemo runs the demo once on uri, checks its output and returns it
+// with the timing masked.
+func testDemo(t *testing.T, uri string) string {
+	t.Helper()
 	var out bytes.Buffer
 	if err := run(context.Background(), &out, uri); err != nil {
 		t.Fatalf("demo on %s failed: %v\n%s", uri, err, out.String())
@@ -56,4 +81,5 @@ func testDemo(t *testing.T, uri string) {
 	if strings.Contains(out.String(), "OnSet    tok-carol") {
 		t.Error("the disabled OnSet hook still ran")
 	}
+	return timing.ReplaceAllString(out.String(), "(timing)")
 }

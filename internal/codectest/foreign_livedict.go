@@ -112,8 +112,10 @@ func (s *ForeignStore) Range(ctx context.Context, fn func(key string, v Foreign)
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *ForeignStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -343,8 +345,10 @@ func (s *ByAddrStore) Range(ctx context.Context, fn func(key netip.Addr, v ByAdd
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *ByAddrStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -580,8 +584,10 @@ func (s *ByDigestStore) Range(ctx context.Context, fn func(key Digest, v ByDiges
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *ByDigestStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -810,8 +816,10 @@ func (s *ByMonthStore) Range(ctx context.Context, fn func(key time.Month, v ByMo
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *ByMonthStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }

@@ -109,8 +109,10 @@ func (s *ScalarsStore) Range(ctx context.Context, fn func(key string, v Scalars)
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *ScalarsStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -340,8 +342,10 @@ func (s *PlainStore) Range(ctx context.Context, fn func(key string, v Plain) boo
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *PlainStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -572,8 +576,10 @@ func (s *CompositeStore) Range(ctx context.Context, fn func(key string, v Compos
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *CompositeStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -803,8 +809,10 @@ func (s *NodeStore) Range(ctx context.Context, fn func(key string, v Node) bool)
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *NodeStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -1035,8 +1043,10 @@ func (s *SessionStore) Range(ctx context.Context, fn func(key string, v Session)
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *SessionStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -1267,8 +1277,10 @@ func (s *EvolveAStore) Range(ctx context.Context, fn func(key string, v EvolveA)
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *EvolveAStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -1499,8 +1511,10 @@ func (s *EvolveBStore) Range(ctx context.Context, fn func(key string, v EvolveB)
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *EvolveBStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -1731,8 +1745,10 @@ func (s *EvolveCStore) Range(ctx context.Context, fn func(key string, v EvolveC)
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *EvolveCStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -1962,8 +1978,10 @@ func (s *WrapAStore) Range(ctx context.Context, fn func(key string, v WrapA) boo
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *WrapAStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -2193,8 +2211,10 @@ func (s *WrapCStore) Range(ctx context.Context, fn func(key string, v WrapC) boo
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *WrapCStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -2425,8 +2445,10 @@ func (s *EvolveOldStore) Range(ctx context.Context, fn func(key string, v Evolve
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *EvolveOldStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -2657,8 +2679,10 @@ func (s *EvolveNewStore) Range(ctx context.Context, fn func(key string, v Evolve
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *EvolveNewStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }

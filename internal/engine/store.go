@@ -140,7 +140,7 @@ func (s *Store[K, V]) open(ctx context.Context) error {
 	if be == nil {
 		be, owned = memory.New(), true
 	}
-	bc, err := backend.BucketConfig{Name: s.cfg.Bucket, Limit: s.cfg.Limit, Retention: s.cfg.Retention}.Normalize()
+	bc, err := backend.BucketConfig{Name: s.cfg.Bucket, Limit: s.cfg.Limit, Retention: s.cfg.Retention, Type: backend.TypeID[V]()}.Normalize()
 	if err != nil {
 		if owned {
 			be.Close()
@@ -491,7 +491,9 @@ func (s *Store[K, V]) Range(ctx context.Context, fn func(key K, v V) bool) error
 }
 
 // Clear deletes every key of the store's bucket. It raises no OnDelete
-// events; keys that had already expired still raise OnExpire.
+// events, and it drops the bucket's pending expiry events too: keys that
+// expired and whose OnExpire no store has started to deliver (because no
+// hook listened, or the sweep had not reached them) never raise it.
 func (s *Store[K, V]) Clear(ctx context.Context) error {
 	if err := s.check(); err != nil {
 		return err

@@ -108,8 +108,10 @@ func (s *VisitStore) Range(ctx context.Context, fn func(key string, v Visit) boo
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *VisitStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
@@ -337,8 +339,10 @@ func (s *PageStore) Range(ctx context.Context, fn func(key string, v Page) bool)
 	return s.s.Range(ctx, fn)
 }
 
-// Clear deletes every key of the store's bucket. It raises no OnDelete events;
-// keys that had already expired still raise OnExpire.
+// Clear deletes every key of the store's bucket. It raises no OnDelete events,
+// and it drops the bucket's pending expiry events too: keys that expired and
+// whose OnExpire no store has started to deliver (because no hook listened, or
+// the sweep had not reached them) never raise it.
 func (s *PageStore) Clear(ctx context.Context) error {
 	return s.s.Clear(ctx)
 }
