@@ -81,8 +81,10 @@ func (s *DeploymentStore) Has(ctx context.Context, key types.UID) (bool, error) 
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *DeploymentStore) TTL(ctx context.Context, key types.UID) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -312,8 +314,10 @@ func (s *AccountStore) Has(ctx context.Context, key uuid.UUID) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *AccountStore) TTL(ctx context.Context, key uuid.UUID) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }

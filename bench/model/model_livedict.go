@@ -77,8 +77,10 @@ func (s *SessionStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *SessionStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -308,8 +310,10 @@ func (s *GrantStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *GrantStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
