@@ -62,12 +62,16 @@ func (s *CounterStore) Get(ctx context.Context, key int64) (Counter, bool, error
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *CounterStore) Delete(ctx context.Context, key int64) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *CounterStore) Has(ctx context.Context, key int64) (bool, error) {
 	return s.s.Has(ctx, key)
 }

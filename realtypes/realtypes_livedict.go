@@ -71,12 +71,16 @@ func (s *DeploymentStore) Get(ctx context.Context, key types.UID) (Deployment, b
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *DeploymentStore) Delete(ctx context.Context, key types.UID) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *DeploymentStore) Has(ctx context.Context, key types.UID) (bool, error) {
 	return s.s.Has(ctx, key)
 }
@@ -304,12 +308,16 @@ func (s *AccountStore) Get(ctx context.Context, key uuid.UUID) (Account, bool, e
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *AccountStore) Delete(ctx context.Context, key uuid.UUID) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *AccountStore) Has(ctx context.Context, key uuid.UUID) (bool, error) {
 	return s.s.Has(ctx, key)
 }

@@ -68,12 +68,16 @@ func (s *ForeignStore) Get(ctx context.Context, key string) (Foreign, bool, erro
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *ForeignStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *ForeignStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
@@ -301,12 +305,16 @@ func (s *ByAddrStore) Get(ctx context.Context, key netip.Addr) (ByAddr, bool, er
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *ByAddrStore) Delete(ctx context.Context, key netip.Addr) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *ByAddrStore) Has(ctx context.Context, key netip.Addr) (bool, error) {
 	return s.s.Has(ctx, key)
 }
@@ -540,12 +548,16 @@ func (s *ByDigestStore) Get(ctx context.Context, key Digest) (ByDigest, bool, er
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *ByDigestStore) Delete(ctx context.Context, key Digest) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *ByDigestStore) Has(ctx context.Context, key Digest) (bool, error) {
 	return s.s.Has(ctx, key)
 }
@@ -772,12 +784,16 @@ func (s *ByMonthStore) Get(ctx context.Context, key time.Month) (ByMonth, bool, 
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *ByMonthStore) Delete(ctx context.Context, key time.Month) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *ByMonthStore) Has(ctx context.Context, key time.Month) (bool, error) {
 	return s.s.Has(ctx, key)
 }

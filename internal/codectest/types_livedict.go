@@ -65,12 +65,16 @@ func (s *ScalarsStore) Get(ctx context.Context, key string) (Scalars, bool, erro
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *ScalarsStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *ScalarsStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
@@ -298,12 +302,16 @@ func (s *PlainStore) Get(ctx context.Context, key string) (Plain, bool, error) {
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *PlainStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *PlainStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
@@ -532,12 +540,16 @@ func (s *CompositeStore) Get(ctx context.Context, key string) (Composite, bool, 
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *CompositeStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *CompositeStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
@@ -765,12 +777,16 @@ func (s *NodeStore) Get(ctx context.Context, key string) (Node, bool, error) {
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *NodeStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *NodeStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
@@ -999,12 +1015,16 @@ func (s *SessionStore) Get(ctx context.Context, key string) (Session, bool, erro
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *SessionStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *SessionStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
@@ -1233,12 +1253,16 @@ func (s *EvolveAStore) Get(ctx context.Context, key string) (EvolveA, bool, erro
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *EvolveAStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *EvolveAStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
@@ -1467,12 +1491,16 @@ func (s *EvolveBStore) Get(ctx context.Context, key string) (EvolveB, bool, erro
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *EvolveBStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *EvolveBStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
@@ -1701,12 +1729,16 @@ func (s *EvolveCStore) Get(ctx context.Context, key string) (EvolveC, bool, erro
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *EvolveCStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *EvolveCStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
@@ -1934,12 +1966,16 @@ func (s *WrapAStore) Get(ctx context.Context, key string) (WrapA, bool, error) {
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *WrapAStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *WrapAStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
@@ -2167,12 +2203,16 @@ func (s *WrapCStore) Get(ctx context.Context, key string) (WrapC, bool, error) {
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *WrapCStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *WrapCStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
@@ -2401,12 +2441,16 @@ func (s *EvolveOldStore) Get(ctx context.Context, key string) (EvolveOld, bool, 
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *EvolveOldStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *EvolveOldStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
@@ -2635,12 +2679,16 @@ func (s *EvolveNewStore) Get(ctx context.Context, key string) (EvolveNew, bool, 
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *EvolveNewStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *EvolveNewStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }

@@ -62,18 +62,24 @@ func (s *ByMonthStore) Get(ctx context.Context, key time.Month) (ByMonth, bool, 
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *ByMonthStore) Delete(ctx context.Context, key time.Month) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *ByMonthStore) Has(ctx context.Context, key time.Month) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *ByMonthStore) TTL(ctx context.Context, key time.Month) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -293,18 +299,24 @@ func (s *ByAddrStore) Get(ctx context.Context, key netip.Addr) (ByAddr, bool, er
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *ByAddrStore) Delete(ctx context.Context, key netip.Addr) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *ByAddrStore) Has(ctx context.Context, key netip.Addr) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *ByAddrStore) TTL(ctx context.Context, key netip.Addr) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
@@ -530,18 +542,24 @@ func (s *ByDigestStore) Get(ctx context.Context, key Digest) (ByDigest, bool, er
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *ByDigestStore) Delete(ctx context.Context, key Digest) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *ByDigestStore) Has(ctx context.Context, key Digest) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *ByDigestStore) TTL(ctx context.Context, key Digest) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }

@@ -63,18 +63,24 @@ func (s *AuditStore) Get(ctx context.Context, key string) (Audit, bool, error) {
 }
 
 // Delete removes key and reports whether it held a live value, which OnDelete
-// hooks receive.
+// hooks receive. A record the store cannot read is removed too (the caller
+// asked for it), and Delete returns true with an error matching ErrCorrupt
+// that names the key; no OnDelete hook runs, having no value.
 func (s *AuditStore) Delete(ctx context.Context, key string) (bool, error) {
 	return s.s.Delete(ctx, key)
 }
 
-// Has reports whether key holds a live value.
+// Has reports whether key holds a live value. For a record the store cannot
+// read it returns false and an error matching ErrCorrupt that names the key,
+// as Get does: whether it is live is unknown.
 func (s *AuditStore) Has(ctx context.Context, key string) (bool, error) {
 	return s.s.Has(ctx, key)
 }
 
-// TTL returns how long key has left: 0 and true when it never expires, false
-// when there is no such key.
+// TTL returns how long key has left, in whole milliseconds rounded down (at
+// least 1ms), never more than the TTL it was set with (rounded up to a whole
+// millisecond): 0 and true when it never expires, false when there is no such
+// key.
 func (s *AuditStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
 }
