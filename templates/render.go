@@ -6,7 +6,6 @@ import (
 	"sort"
 
 	"github.com/dave/jennifer/jen"
-	"golang.org/x/tools/imports"
 )
 
 // Header starts every generated file. It carries no version and no command
@@ -60,11 +59,55 @@ func Render(f *File) ([]byte, error) {
 	if err := jf.Render(&buf); err != nil {
 		return nil, fmt.Errorf("rendering %s: %w", f.PkgPath, err)
 	}
-	// Formatted as goimports would, imports grouped: the standard library,
-	// then the others. FormatOnly: nothing is looked up, nothing added.
-	out, err := imports.Process(f.PkgPath+"/generated.go", buf.Bytes(), &imports.Options{FormatOnly: true, Comments: true, TabIndent: true, TabWidth: 8})
-	if err != nil {
-		return nil, fmt.Errorf("formatting %s: %w", f.PkgPath, err)
+	// jennifer's output is gofmt-formatted already; only its import block,
+	// one sorted list, is split into the groups goimports writes: the
+	// standard library, then the others.
+	return groupImports(buf.Bytes()), nil
+}
+
+// groupImports puts a blank line between the standard library's imports
+// and the others in the import block of a formatted file.
+func groupImports(src []byte) []byte {
+	start := bytes.Index(src, []byte("\nimport (\n"))
+	if start < 0 {
+		return src
 	}
-	return out, nil
+	start += len("\nimport (\n")
+	end := bytes.Index(src[start:], []byte("\n)\n"))
+	if end < 0 {
+		return src
+	}
+	end += start
+	var std, other [][]byte
+	for _, line := range bytes.Split(src[start:end], []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if isStd(line) {
+			std = append(std, line)
+		} else {
+			other = append(other, line)
+		}
+	}
+	block := bytes.Join(std, []byte("\n"))
+	if len(std) > 0 && len(other) > 0 {
+		block = append(block, "\n\n"...)
+	}
+	block = append(block, bytes.Join(other, []byte("\n"))...)
+	return append(append(append([]byte{}, src[:start]...), block...), src[end:]...)
+}
+
+// isStd reports whether an import line names a standard library package:
+// its path's first element has no dot.
+func isStd(line []byte) bool {
+	q := bytes.IndexByte(line, '"')
+	if q < 0 {
+		return false
+	}
+	path := line[q+1:]
+	if e := bytes.IndexByte(path, '"'); e >= 0 {
+		path = path[:e]
+	}
+	first, _, _ := bytes.Cut(path, []byte("/"))
+	return !bytes.Contains(first, []byte("."))
 }

@@ -6,7 +6,9 @@ package gen
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
@@ -98,15 +100,35 @@ func Run(cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Only the named packages are type-checked from source; their
+	// dependencies' types come from the compiler's export data (no
+	// NeedDeps), which the go command keeps in its build cache. The hidden
+	// generated files go to the go command as an -overlay file rather than
+	// as Config.Overlay, which would make the loader distrust every export
+	// file and check all dependencies from source again; ParseFile gives the
+	// loader the same hidden contents.
 	pcfg := &packages.Config{
 		Mode: packages.NeedName | packages.NeedFiles | packages.NeedSyntax | packages.NeedTypes |
-			packages.NeedTypesInfo | packages.NeedImports | packages.NeedDeps,
-		Dir:     dir,
-		Overlay: overlay,
-		Tests:   false,
+			packages.NeedTypesInfo | packages.NeedImports,
+		Dir:   dir,
+		Tests: false,
+		ParseFile: func(fset *token.FileSet, filename string, src []byte) (*ast.File, error) {
+			if hidden, ok := overlay[filename]; ok {
+				src = hidden
+			}
+			return parser.ParseFile(fset, filename, src, parser.AllErrors|parser.ParseComments)
+		},
 	}
 	if cfg.Tags != "" {
 		pcfg.BuildFlags = []string{"-tags=" + cfg.Tags}
+	}
+	if len(overlay) > 0 {
+		file, err := writeOverlay(overlay)
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(filepath.Dir(file))
+		pcfg.BuildFlags = append(pcfg.BuildFlags, "-overlay="+file)
 	}
 	pkgs, err := packages.Load(pcfg, patterns...)
 	if err != nil {
@@ -230,4 +252,36 @@ func packageClause(path string) ([]byte, error) {
 // outputPath names the generated file of a source file.
 func outputPath(src string) string {
 	return strings.TrimSuffix(src, ".go") + Suffix
+}
+
+// writeOverlay writes the go command's -overlay file for overlay (path ->
+// contents) into a new temporary directory, and returns its path.
+func writeOverlay(overlay map[string][]byte) (string, error) {
+	dir, err := os.MkdirTemp("", "livedictgen-overlay")
+	if err != nil {
+		return "", err
+	}
+	replace := map[string]string{}
+	paths := make([]string, 0, len(overlay))
+	for p := range overlay {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for i, p := range paths {
+		f := filepath.Join(dir, fmt.Sprintf("%d.go", i))
+		if err := os.WriteFile(f, overlay[p], 0o600); err != nil {
+			os.RemoveAll(dir)
+			return "", err
+		}
+		replace[p] = f
+	}
+	js, err := json.Marshal(struct{ Replace map[string]string }{replace})
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "overlay.json"), js, 0o600)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return filepath.Join(dir, "overlay.json"), nil
 }
