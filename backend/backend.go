@@ -20,8 +20,9 @@
 //     events to one consumer at a time; AckExpired removes them after the
 //     hooks ran. On a shared backend the outbox is durable, so an event whose
 //     consumer crashed is claimed again once its claim lease ends
-//     (at-least-once), and entries that expired while no process ran are
-//     swept by the next one. The outbox keeps at most Retention events; older
+//     (at-least-once; a live consumer renews its claims with ExtendClaims),
+//     and entries that expired while no process ran are swept by the next
+//     one. The outbox keeps at most Retention events; older
 //     unclaimed ones are dropped and counted, so events do not pile up when
 //     nobody listens. A write over an entry that expired but was not swept
 //     yet moves that entry to the outbox too: an expiry is never lost to a
@@ -235,6 +236,14 @@ type Bucket[K comparable, V any] interface {
 	ClaimExpired(ctx context.Context, now int64, max int, lease time.Duration) ([]Expired[K, V], error)
 	// AckExpired removes delivered events from the outbox.
 	AckExpired(ctx context.Context, ids []string) error
+	// ExtendClaims moves the lease of the events this handle claimed (by
+	// ClaimExpired or Write.ClaimDisplaced) and has not acknowledged to
+	// now+lease. A store renews its claims this way while its process
+	// lives, so that a short lease holds an event for as long as its hooks
+	// run, and the events of a process that died reach another one soon.
+	// Events another consumer claimed meanwhile, or that are gone, are left
+	// alone. A backend that never hands an event out twice does nothing.
+	ExtendClaims(ctx context.Context, ids []string, lease time.Duration, now int64) error
 	// DroppedExpired counts the events the outbox retention dropped.
 	DroppedExpired() uint64
 

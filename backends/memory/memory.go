@@ -540,6 +540,11 @@ func (b *bucket[K, V]) ClaimExpired(_ context.Context, _ int64, max int, _ time.
 
 func (b *bucket[K, V]) AckExpired(context.Context, []string) error { return nil }
 
+// ExtendClaims has nothing to do: a claimed event left the outbox for good.
+func (b *bucket[K, V]) ExtendClaims(context.Context, []string, time.Duration, int64) error {
+	return nil
+}
+
 func (b *bucket[K, V]) DroppedExpired() uint64 { return b.dropped.Load() }
 
 func (b *bucket[K, V]) TryLock(_ context.Context, key K, owner string, leaseFor time.Duration, now int64) (uint64, bool, int64, error) {

@@ -709,31 +709,43 @@ func compareStreamIDs(a, b string) int {
 	return cmp.Compare(an, bn)
 }
 
-func (bk *bucket) AckExpired(ctx context.Context, ids []string) error {
-	if err := bk.check(); err != nil {
-		return err
-	}
-	byStream := make(map[string][]string)
+// stream names one stream of a shard: its tag and ":out" or ":held".
+type stream struct{ tag, suffix string }
+
+func (s stream) key() string { return s.tag + s.suffix }
+
+// byStream groups event IDs ("shard/stream id", "shard h/stream id") by
+// the stream that holds them.
+func (bk *bucket) byStream(op string, ids []string) (map[stream][]string, error) {
+	out := make(map[stream][]string)
 	for _, id := range ids {
 		s, sid, ok := strings.Cut(id, "/")
 		s, held := strings.CutSuffix(s, "h")
 		n, err := strconv.Atoi(s)
 		if !ok || err != nil || n < 0 || n >= len(bk.tags) {
-			return bk.fail("AckExpired", fmt.Errorf("event id %q is not one of this bucket's", id))
+			return nil, bk.fail(op, fmt.Errorf("event id %q is not one of this bucket's", id))
 		}
-		stream := bk.tags[n] + ":out"
+		st := stream{bk.tags[n], ":out"}
 		if held {
-			stream = bk.tags[n] + ":held"
+			st.suffix = ":held"
 		}
-		byStream[stream] = append(byStream[stream], sid)
+		out[st] = append(out[st], sid)
 	}
-	if len(byStream) == 0 {
-		return nil
+	return out, nil
+}
+
+func (bk *bucket) AckExpired(ctx context.Context, ids []string) error {
+	if err := bk.check(); err != nil {
+		return err
+	}
+	byStream, err := bk.byStream("AckExpired", ids)
+	if err != nil || len(byStream) == 0 {
+		return err
 	}
 	cmds, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
 		var out []goredis.Cmder
-		for stream, sids := range byStream {
-			out = append(out, p.XAck(ctx, stream, group, sids...), p.XDel(ctx, stream, sids...))
+		for st, sids := range byStream {
+			out = append(out, p.XAck(ctx, st.key(), group, sids...), p.XDel(ctx, st.key(), sids...))
 		}
 		return out
 	})
@@ -744,6 +756,41 @@ func (bk *bucket) AckExpired(ctx context.Context, ids []string) error {
 		return bk.fail("AckExpired", err)
 	}
 	return nil
+}
+
+// ExtendClaims resets the idle time of the pending entries this consumer
+// still holds (extendScript), one script per stream.
+func (bk *bucket) ExtendClaims(ctx context.Context, ids []string, _ time.Duration, _ int64) error {
+	if err := bk.check(); err != nil {
+		return err
+	}
+	byStream, err := bk.byStream("ExtendClaims", ids)
+	if err != nil || len(byStream) == 0 {
+		return err
+	}
+	cmds, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
+		var out []goredis.Cmder
+		for st, sids := range byStream {
+			args := append([]any{st.tag, st.suffix, group, bk.consumer}, toAny(sids)...)
+			out = append(out, extendScript.EvalSha(ctx, p, []string{st.tag + ":idx"}, args...))
+		}
+		return out
+	})
+	if err == nil {
+		err = errs(cmds)
+	}
+	if err != nil {
+		return bk.fail("ExtendClaims", err)
+	}
+	return nil
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 func (bk *bucket) DroppedExpired() uint64 { return bk.dropped.Load() }

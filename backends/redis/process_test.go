@@ -65,6 +65,12 @@ func runWorker(role string) int {
 		"expire": func(arg string) error {
 			return proctest.WorkExpire(func() (*conformance.Store, func() error, error) { return workerStore() })
 		},
+		"hang": func(string) error {
+			return proctest.WorkHang(func() (*conformance.Store, func() error, error) { return workerStore() })
+		},
+		"slow": func(string) error {
+			return proctest.WorkSlow(func() (*conformance.Store, func() error, error) { return workerStore() })
+		},
 		"restart": workRestart,
 		"history": workHistory,
 	}
@@ -220,6 +226,59 @@ func outboxKeys(prefix string) []string {
 		keys[i] = fmt.Sprintf("%s:{%s#%d}:out", prefix, itemsBucket, i)
 	}
 	return keys
+}
+
+// TestListenerKilledHandsOver: a listener killed (SIGKILL) while its hooks
+// hold the expiry events it claimed does not keep them: renewed while it
+// lived, their claim lapses a lease after the kill, and a listener started
+// then fires each of them once.
+func TestListenerKilledHandsOver(t *testing.T) {
+	kills, n := count(t, "HANDOVER_KILLS", 2, 1), count(t, "HANDOVER_KEYS", 50, 20)
+	url, _ := redistest.Server(t)
+	c := newClient(t, url)
+	var delays []time.Duration
+	for r := range kills {
+		prefix := uniquePrefix()
+		victim := startWorker(t, fmt.Sprint("hang", r), "hang", url, prefix, "")
+		victim.Expect("ready")
+		proctest.WriteExpiring(t, testStore(t, newBackend(t, c, redis.WithPrefix(prefix))), n)
+		start := func() *proctest.Proc { return startWorker(t, fmt.Sprint("listener", r), "expire", url, prefix, "") }
+		delays = append(delays, proctest.HandOver(t, victim, start, n, claimedIn(t, c, prefix))...)
+	}
+	t.Logf("%d kills x %d claimed events: delivered after the kill in %s", kills, n, proctest.Spread(delays))
+}
+
+// TestSlowListenerKeepsItsClaims: a listener whose hooks run longer than
+// the claim lease renews its claims, so a second listener never gets its
+// events.
+func TestSlowListenerKeepsItsClaims(t *testing.T) {
+	const n = 4 // within the slow listener's hook workers
+	url, _ := redistest.Server(t)
+	c := newClient(t, url)
+	prefix := uniquePrefix()
+	slow := startWorker(t, "slow", "slow", url, prefix, "")
+	slow.Expect("ready")
+	proctest.WriteExpiring(t, testStore(t, newBackend(t, c, redis.WithPrefix(prefix))), n)
+	start := func() *proctest.Proc { return startWorker(t, "listener", "expire", url, prefix, "") }
+	proctest.KeepsClaims(t, slow, start, n, claimedIn(t, c, prefix))
+}
+
+// claimedIn returns a count of the outbox events of the bucket of Items
+// under prefix that a consumer has read and not acknowledged.
+func claimedIn(t *testing.T, c *goredis.Client, prefix string) func() int {
+	return func() int {
+		total := 0
+		for _, k := range outboxKeys(prefix) {
+			p, err := c.XPending(bg, k, "livedict").Result()
+			if err != nil && !errors.Is(err, goredis.Nil) && !strings.Contains(err.Error(), "NOGROUP") {
+				t.Fatal(err)
+			}
+			if p != nil {
+				total += int(p.Count)
+			}
+		}
+		return total
+	}
 }
 
 // TestRestartFiresMissedExpiries: a process writes keys and dies (SIGKILL)

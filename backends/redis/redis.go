@@ -51,7 +51,9 @@
 // each event goes to one consumer, and acknowledge (XACK, XDEL) it after
 // their hooks ran. Events a consumer took but never acknowledged (it
 // crashed, or a reply was lost) are claimed again by XAUTOCLAIM once idle
-// for the claim lease: at-least-once. Entries that expired while no process
+// for the claim lease: at-least-once. A live consumer keeps its events
+// however long their hooks run, by resetting their idle time
+// (ExtendClaims, XCLAIM JUSTID) more often than the lease. Entries that expired while no process
 // ran are swept by the first that starts. Clear deletes the entries,
 // expired or not, and the outbox events no consumer has read yet, without
 // reporting them.

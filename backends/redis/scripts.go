@@ -317,4 +317,23 @@ end
 return 0
 `)
 
-var allScripts = []*goredis.Script{putScript, getTouchScript, deleteScript, sweepScript, clearScript, tryLockScript, unlockScript, closeScript}
+// extendScript renews the claim of consumer on the given pending entries
+// of one stream of the shard: XCLAIM with JUSTID resets an entry's idle
+// time, which XAUTOCLAIM compares with the claim lease, and leaves its
+// delivery count alone. Entries another consumer took over meanwhile, or
+// that were acknowledged, are left alone. Running it twice is running it
+// once. ARGV tag, stream suffix, group, consumer, then the entry IDs.
+var extendScript = goredis.NewScript(prelude + `
+local stream, grp, consumer = tag .. ARGV[2], ARGV[3], ARGV[4]
+local n = 0
+for i = 5, #ARGV do
+	local p = redis.call('XPENDING', stream, grp, ARGV[i], ARGV[i], 1, consumer)
+	if #p > 0 then
+		redis.call('XCLAIM', stream, grp, consumer, 0, ARGV[i], 'JUSTID')
+		n = n + 1
+	end
+end
+return n
+`)
+
+var allScripts = []*goredis.Script{putScript, getTouchScript, deleteScript, sweepScript, clearScript, tryLockScript, unlockScript, closeScript, extendScript}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -772,6 +773,19 @@ func compareIDs(a, b string) int {
 	return 0
 }
 
+// eventIDs parses outbox event IDs, for op.
+func (bk *bucket) eventIDs(op string, ids []string) ([]int64, error) {
+	nums := make([]int64, len(ids))
+	for i, id := range ids {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return nil, bk.fail(op, fmt.Errorf("event id %q is not one of this backend's", id))
+		}
+		nums[i] = n
+	}
+	return nums, nil
+}
+
 func (bk *bucket) AckExpired(ctx context.Context, ids []string) error {
 	if err := bk.check(); err != nil {
 		return err
@@ -779,15 +793,11 @@ func (bk *bucket) AckExpired(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	nums := make([]int64, len(ids))
-	for i, id := range ids {
-		n, err := strconv.ParseInt(id, 10, 64)
-		if err != nil {
-			return bk.fail("AckExpired", fmt.Errorf("event id %q is not one of this backend's", id))
-		}
-		nums[i] = n
+	nums, err := bk.eventIDs("AckExpired", ids)
+	if err != nil {
+		return err
 	}
-	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
+	err = bk.update(ctx, func(tx *sql.Conn, _ *int) error {
 		for _, id := range nums {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM livedict_outbox WHERE bucket = ? AND id = ?`, bk.name, id); err != nil {
 				return err
@@ -801,6 +811,40 @@ func (bk *bucket) AckExpired(ctx context.Context, ids []string) error {
 	bk.inflightMu.Lock()
 	for _, id := range nums {
 		delete(bk.inflight, id)
+	}
+	bk.inflightMu.Unlock()
+	return nil
+}
+
+// ExtendClaims moves claimed_until of the events this handle still owns;
+// the in-flight times move too, so that the handle keeps skipping them.
+func (bk *bucket) ExtendClaims(ctx context.Context, ids []string, lease time.Duration, now int64) error {
+	if err := bk.check(); err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	nums, err := bk.eventIDs("ExtendClaims", ids)
+	if err != nil {
+		return err
+	}
+	list, _ := json.Marshal(nums)
+	err = bk.update(ctx, func(tx *sql.Conn, _ *int) error {
+		_, err := tx.ExecContext(ctx, `UPDATE livedict_outbox SET claimed_until = ?1
+			WHERE bucket = ?2 AND owner = ?3 AND id IN (SELECT value FROM json_each(?4))`,
+			now+lease.Milliseconds(), bk.name, bk.owner, string(list))
+		return err
+	})
+	if err != nil {
+		return bk.fail("ExtendClaims", err)
+	}
+	at := time.Now()
+	bk.inflightMu.Lock()
+	for _, id := range nums {
+		if _, ok := bk.inflight[id]; ok {
+			bk.inflight[id] = at
+		}
 	}
 	bk.inflightMu.Unlock()
 	return nil

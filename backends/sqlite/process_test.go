@@ -55,6 +55,12 @@ func runWorker(role string) int {
 		"expire": func(path, arg string) error {
 			return proctest.WorkExpire(func() (*conformance.Store, func() error, error) { return workerStore(path) })
 		},
+		"hang": func(path, _ string) error {
+			return proctest.WorkHang(func() (*conformance.Store, func() error, error) { return workerStore(path) })
+		},
+		"slow": func(path, _ string) error {
+			return proctest.WorkSlow(func() (*conformance.Store, func() error, error) { return workerStore(path) })
+		},
 		"crash":   workCrash,
 		"restart": workRestart,
 	}
@@ -219,6 +225,51 @@ func TestProcessesExpireOnce(t *testing.T) {
 	// Several poll intervals give a duplicate time to show up.
 	perWorker := proctest.ExpiredOnce(t, ws, n, 4*sqlite.DefaultPollInterval)
 	t.Logf("%d expiries over %d processes: %v each", n, procs, perWorker)
+}
+
+// TestListenerKilledHandsOver: a listener killed (SIGKILL) while its hooks
+// hold the expiry events it claimed does not keep them: renewed while it
+// lived, their claim lapses a lease after the kill, and a listener started
+// then fires each of them once.
+func TestListenerKilledHandsOver(t *testing.T) {
+	kills, n := count(t, "HANDOVER_KILLS", 2, 1), count(t, "HANDOVER_KEYS", 50, 20)
+	var delays []time.Duration
+	for r := range kills {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("handover%d.db", r))
+		victim := startWorker(t, fmt.Sprint("hang", r), "hang", path, "")
+		victim.Expect("ready")
+		proctest.WriteExpiring(t, testStore(t, openAt(t, path)), n)
+		start := func() *proctest.Proc { return startWorker(t, fmt.Sprint("listener", r), "expire", path, "") }
+		delays = append(delays, proctest.HandOver(t, victim, start, n, claimedIn(t, path))...)
+	}
+	t.Logf("%d kills x %d claimed events: delivered after the kill in %s", kills, n, proctest.Spread(delays))
+}
+
+// TestSlowListenerKeepsItsClaims: a listener whose hooks run longer than
+// the claim lease renews its claims, so a second listener never gets its
+// events.
+func TestSlowListenerKeepsItsClaims(t *testing.T) {
+	const n = 4 // within the slow listener's hook workers
+	path := filepath.Join(t.TempDir(), "slow.db")
+	slow := startWorker(t, "slow", "slow", path, "")
+	slow.Expect("ready")
+	proctest.WriteExpiring(t, testStore(t, openAt(t, path)), n)
+	start := func() *proctest.Proc { return startWorker(t, "listener", "expire", path, "") }
+	proctest.KeepsClaims(t, slow, start, n, claimedIn(t, path))
+}
+
+// claimedIn returns a count of the outbox events of the file a consumer
+// has claimed and not acknowledged.
+func claimedIn(t *testing.T, path string) func() int {
+	db := plainDB(t, path)
+	t.Cleanup(func() { db.Close() })
+	return func() int {
+		var c int
+		if err := db.QueryRow(`SELECT count(*) FROM livedict_outbox WHERE owner IS NOT NULL`).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
 }
 
 // TestProcessKilledWhileWriting: a writer is killed with SIGKILL at a random

@@ -85,7 +85,8 @@
 // process at a time; AckExpired deletes them. A Put that displaces an
 // expired entry and claims it (Write.ClaimDisplaced) inserts its outbox row
 // already claimed by its handle, in the same transaction. An event whose consumer died
-// is claimed again when its lease ends (at-least-once). A handle does not
+// is claimed again when its lease ends (at-least-once); a live handle
+// renews the lease of the events it holds (ExtendClaims). A handle does not
 // hand an event back to its own store while that event is in flight, until
 // the lease has also passed on the monotonic clock, so a wall clock that
 // jumps forward does not cause a second delivery in the same process. Entries that expired

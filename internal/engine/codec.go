@@ -317,6 +317,10 @@ func (b *codecBucket[K, V]) AckExpired(ctx context.Context, ids []string) error 
 	return b.raw.AckExpired(ctx, ids)
 }
 
+func (b *codecBucket[K, V]) ExtendClaims(ctx context.Context, ids []string, lease time.Duration, now int64) error {
+	return b.raw.ExtendClaims(ctx, ids, lease, now)
+}
+
 func (b *codecBucket[K, V]) DroppedExpired() uint64 { return b.raw.DroppedExpired() }
 
 func (b *codecBucket[K, V]) TryLock(ctx context.Context, key K, owner string, lease time.Duration, now int64) (uint64, bool, int64, error) {

@@ -16,9 +16,14 @@ import (
 const (
 	sweepBatch = 1024
 	claimBatch = 256
-	// claimLease is how long a claimed expiry event stays with this process
-	// before another may deliver it again: longer than any sane hook.
-	claimLease = 5 * time.Minute
+	// claimLease is how long an expiry event a store claimed from a shared
+	// backend stays with it without a renewal. While the process lives it
+	// renews its unacknowledged events every claimRenew (renewClaims),
+	// however long their hooks run; once it dies (a crash, SIGKILL), or
+	// cannot reach the backend for claimLease, another process may take
+	// them over.
+	claimLease = 3 * time.Second
+	claimRenew = time.Second
 	// A round of the scheduler that failed (a sweep, a claim, an ack or the
 	// look at the next deadline) is retried after minBackoff, doubling with
 	// each failed round up to maxBackoff; a round without failure resets it.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,14 @@ type eventOrder[K comparable, V any] struct {
 
 	ackMu sync.Mutex
 	acks  []string // expiry events whose hooks have all finished
+	// claimed holds, on a shared backend, the expiry events this store
+	// claimed and has not acknowledged: renewClaims extends their lease
+	// until flushAcks has acknowledged them. Guarded by ackMu.
+	claimed map[string]struct{}
+	// claimedCh wakes renewClaims when claimed stops being empty.
+	claimedCh chan struct{}
+	renewStop chan struct{}
+	renewDone sync.WaitGroup
 }
 
 func (o *eventOrder[K, V]) init(s *Store[K, V], pool *sandbox.Pool) {
@@ -195,6 +204,7 @@ func (o *eventOrder[K, V]) deliverBacklog(ctx context.Context, inline []call) []
 // leaves the event in a durable outbox, to be delivered again.
 func (o *eventOrder[K, V]) expired(ctx context.Context, hs *hookTable[K, V], ev backend.Expired[K, V], inline []call) []call {
 	s := o.s
+	o.track(ev.ID)
 	scoped := hs.scoped[kindExpire][ev.Key]
 	global := hs.global[kindExpire]
 	pending := &atomic.Int32{}
@@ -282,7 +292,15 @@ func (o *eventOrder[K, V]) flushAcks(ctx context.Context) {
 	if len(ids) == 0 {
 		return
 	}
-	if err := o.s.b.AckExpired(ctx, ids); err != nil {
+	err := o.s.b.AckExpired(ctx, ids)
+	if err == nil && o.claimed != nil {
+		o.ackMu.Lock()
+		for _, id := range ids {
+			delete(o.claimed, id)
+		}
+		o.ackMu.Unlock()
+	}
+	if err != nil {
 		// Keep them for the next flush (Close flushes once more, with a
 		// context of its own): an event left unacknowledged is delivered
 		// again after its lease, at-least-once but twice.
@@ -292,6 +310,97 @@ func (o *eventOrder[K, V]) flushAcks(ctx context.Context) {
 		if ctx.Err() == nil {
 			o.s.sched.failed = true
 			o.s.log.Warn("livedict: acknowledging expiry events failed", "err", err, "events", len(ids))
+		}
+	}
+}
+
+// track records a claimed expiry event of a shared backend, for
+// renewClaims; the memory backend hands no event out twice, and needs none.
+func (o *eventOrder[K, V]) track(id string) {
+	if o.claimed == nil {
+		return
+	}
+	o.ackMu.Lock()
+	first := len(o.claimed) == 0
+	o.claimed[id] = struct{}{}
+	o.ackMu.Unlock()
+	if first {
+		select {
+		case o.claimedCh <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// startRenewing starts renewClaims, for a store on a shared backend.
+func (o *eventOrder[K, V]) startRenewing(log *slog.Logger) {
+	o.claimed = make(map[string]struct{})
+	o.claimedCh = make(chan struct{}, 1)
+	o.renewStop = make(chan struct{})
+	ctx, cancel := context.WithCancel(backend.WithLogger(context.Background(), log))
+	o.renewDone.Add(1)
+	go func() {
+		defer o.renewDone.Done()
+		defer cancel()
+		o.renewClaims(ctx)
+	}()
+}
+
+// stopRenewing stops renewClaims. Close calls it once the hooks have run,
+// so that events stay claimed while their last hooks finish.
+func (o *eventOrder[K, V]) stopRenewing() {
+	if o.renewStop == nil {
+		return
+	}
+	close(o.renewStop)
+	o.renewDone.Wait()
+}
+
+// renewClaims extends the lease of the store's unacknowledged expiry
+// events every claimRenew while there are any, so that a live process
+// keeps them however long its hooks run and a dead one loses them after
+// claimLease. It runs apart from the scheduler, whose rounds an inline hook
+// or a slow sweep may hold up; with nothing claimed it sleeps until woken.
+// Its timer is a real one even under a test clock: a lease may run on a
+// clock the store does not own (Redis counts a claim's idle time itself).
+func (o *eventOrder[K, V]) renewClaims(ctx context.Context) {
+	s := o.s
+	t := time.NewTimer(claimRenew)
+	t.Stop()
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-o.renewStop:
+			return
+		case <-o.claimedCh:
+		}
+		for {
+			t.Reset(claimRenew)
+			select {
+			case <-o.renewStop:
+				return
+			case <-t.C:
+			}
+			o.ackMu.Lock()
+			ids := make([]string, 0, len(o.claimed))
+			for id := range o.claimed {
+				ids = append(ids, id)
+			}
+			o.ackMu.Unlock()
+			if len(ids) == 0 {
+				break
+			}
+			err := s.b.ExtendClaims(ctx, ids, claimLease, s.nowMs())
+			switch {
+			case err != nil && ctx.Err() == nil && !failing:
+				failing = true
+				s.log.Warn("livedict: renewing the claim of expiry events failed; another process may deliver them again once their lease ends",
+					"err", err, "events", len(ids))
+			case err == nil && failing:
+				failing = false
+				s.log.Info("livedict: renewing the claim of expiry events works again")
+			}
 		}
 	}
 }

@@ -124,6 +124,9 @@ func New[K comparable, V any](codec Codec[K, V], opts ...livedict.Option) (*Stor
 		OnFailure: s.hookFailed,
 		Logger:    s.log,
 	}))
+	if s.poll > 0 {
+		s.ev.startRenewing(s.log)
+	}
 	s.sched.start(s, s.log)
 	return s, nil
 }
@@ -530,6 +533,7 @@ func (s *Store[K, V]) Close() error {
 		s.closed.Store(true)
 		s.sched.stop()
 		s.ev.pool.Close()
+		s.ev.stopRenewing()
 		// The hooks have run: acknowledge their events, bounded so that an
 		// unreachable backend cannot hold Close (unacknowledged events are
 		// delivered again later).

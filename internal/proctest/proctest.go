@@ -23,16 +23,21 @@ package proctest
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/livedict/livedict"
+	"github.com/livedict/livedict/conformance"
 )
 
 // linesBuffered is how many lines of a worker's output wait for the test
@@ -287,10 +292,7 @@ func ExpiredOnce(t *testing.T, ws []*Proc, n int, settle time.Duration) []int {
 	got := map[string][]int{} // key -> the workers that fired it
 	perWorker := make([]int, len(ws))
 	record := func(e fired) {
-		key, num, _ := strings.Cut(e.line, " ")
-		if want := strings.TrimPrefix(key, "k"); num != want {
-			t.Errorf("worker %d: OnExpire of %s got N=%s, want %s", e.worker, key, num, want)
-		}
+		key := firedKey(t, e.line)
 		got[key] = append(got[key], e.worker)
 		perWorker[e.worker]++
 	}
@@ -323,4 +325,125 @@ func ExpiredOnce(t *testing.T, ws []*Proc, n int, settle time.Duration) []int {
 		t.Errorf("OnExpire fired for %d distinct keys, want %d", len(got), n)
 	}
 	return perWorker
+}
+
+// HandOver checks that the expiry events a listener had claimed when it
+// was killed reach another listener promptly: victim is a WorkHang worker,
+// the only listener while n keys k0..k(n-1) (kI holding N = I) expire;
+// claimed reports how many of the bucket's events a consumer has claimed
+// and not acknowledged. Once claimed reports n, HandOver kills the victim,
+// starts a WorkExpire worker with start, and fails unless that one fires
+// every key once, with its value, within a minute (the claim lease of a
+// live process is renewed; a dead one's lapses in seconds). It returns how
+// long after the kill each event arrived, in arrival order.
+func HandOver(t *testing.T, victim *Proc, start func() *Proc, n int, claimed func() int) []time.Duration {
+	t.Helper()
+	awaitClaimed(t, "the listener", n, claimed)
+	victim.Kill()
+	killed := time.Now()
+	<-victim.Done()
+	w := start()
+	w.Expect("ready")
+	got := map[string]int{}
+	var delays []time.Duration
+	deadline := time.After(time.Minute)
+	for len(got) < n {
+		select {
+		case l, ok := <-w.Lines():
+			if !ok {
+				t.Fatalf("the new listener exited after %d of %d events; its stderr:\n%s", len(got), n, w.Stderr())
+			}
+			key := firedKey(t, l)
+			got[key]++
+			if got[key] > 1 {
+				t.Errorf("OnExpire of %s fired twice on the new listener", key)
+			}
+			delays = append(delays, time.Since(killed))
+		case <-deadline:
+			t.Fatalf("a minute after the kill, %d of the %d events the killed listener held were delivered", len(got), n)
+		}
+	}
+	return delays
+}
+
+// KeepsClaims checks that a live listener keeps the expiry events it
+// claimed while its hooks run longer than the claim lease: slow is a
+// WorkSlow worker, the only listener while n keys k0..k(n-1) (kI holding
+// N = I) expire, n no more than its hook workers; claimed is as for
+// HandOver. Once claimed reports n, a WorkExpire worker is started with
+// start; when slow has fired all n, and a second more, both stop, and each
+// key must have fired once, on slow.
+func KeepsClaims(t *testing.T, slow *Proc, start func() *Proc, n int, claimed func() int) {
+	t.Helper()
+	awaitClaimed(t, "the slow listener", n, claimed)
+	other := start()
+	other.Expect("ready")
+	got := map[string]int{}
+	for len(got) < n {
+		l, ok := slow.Line(time.Minute)
+		if !ok {
+			t.Fatalf("the slow listener fired %d of %d events; its stderr:\n%s", len(got), n, slow.Stderr())
+		}
+		got[firedKey(t, l)]++
+	}
+	time.Sleep(time.Second)
+	for _, w := range []*Proc{slow, other} {
+		w.CloseStdin()
+		for l := range w.Lines() {
+			t.Errorf("%s fired after the slow listener had fired every key: %s", w.Name(), l)
+		}
+		w.Wait(time.Minute)
+	}
+	for key, c := range got {
+		if c != 1 {
+			t.Errorf("OnExpire of %s fired %d times on the slow listener, want once", key, c)
+		}
+	}
+}
+
+// firedKey returns the key of a listener's "kI I" line and checks that it
+// fired with N = I.
+func firedKey(t *testing.T, line string) string {
+	t.Helper()
+	key, num, _ := strings.Cut(line, " ")
+	if want := strings.TrimPrefix(key, "k"); num != want {
+		t.Errorf("OnExpire of %s got N=%s, want %s", key, num, want)
+	}
+	return key
+}
+
+// WriteExpiring writes k0..k(n-1) (kI holding N = I), due in 50-100ms,
+// from s, which it closes before they expire: another process's store
+// sweeps and delivers them.
+func WriteExpiring(t *testing.T, s *conformance.Store, n int) {
+	t.Helper()
+	for i := range n {
+		ttl := 50*time.Millisecond + time.Duration(i%50)*time.Millisecond
+		if err := s.Set(context.Background(), fmt.Sprint("k", i), conformance.Item{Name: "v", N: int64(i)}, livedict.TTL(ttl)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+}
+
+// awaitClaimed waits until claimed reports n events claimed by who.
+func awaitClaimed(t *testing.T, who string, n int, claimed func() int) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); claimed() < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s claimed %d of %d expiry events", who, claimed(), n)
+		}
+	}
+}
+
+// Spread describes durations for a test log: their count, minimum, median
+// and maximum.
+func Spread(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "no samples"
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	return fmt.Sprintf("%d samples: min %v, median %v, max %v", len(s), r(s[0]), r(s[len(s)/2]), r(s[len(s)-1]))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/conformance"
 )
 
@@ -60,6 +61,44 @@ func WorkExpire(open StoreOpener) error {
 		return err
 	}
 	s.OnExpire(func(_ context.Context, key string, v conformance.Item) { Say("%s %d", key, v.N) })
+	Say("ready")
+	AwaitEOF()
+	return closeAll()
+}
+
+// SlowHook is how long the OnExpire hook of WorkSlow runs: longer than the
+// claim lease a store renews (3s), shorter than its hook timeout.
+const SlowHook = 4500 * time.Millisecond
+
+// WorkSlow is a listener whose OnExpire hook takes SlowHook and then
+// prints "kI I": the other half of KeepsClaims.
+func WorkSlow(open StoreOpener) error {
+	s, closeAll, err := open()
+	if err != nil {
+		return err
+	}
+	s.OnExpire(func(_ context.Context, key string, v conformance.Item) {
+		time.Sleep(SlowHook)
+		Say("%s %d", key, v.N)
+	}, livedict.HookTimeout(time.Minute))
+	Say("ready")
+	AwaitEOF()
+	return closeAll()
+}
+
+// WorkHang is a listener that dies mid-delivery: its OnExpire hook prints
+// "kI I" and then never returns (the hook timeout is an hour), so every
+// event it claims stays unacknowledged until the test kills it. The other
+// half of HandOver.
+func WorkHang(open StoreOpener) error {
+	s, closeAll, err := open()
+	if err != nil {
+		return err
+	}
+	s.OnExpire(func(ctx context.Context, key string, v conformance.Item) {
+		Say("%s %d", key, v.N)
+		<-ctx.Done()
+	}, livedict.HookTimeout(time.Hour))
 	Say("ready")
 	AwaitEOF()
 	return closeAll()
