@@ -181,6 +181,23 @@ func WithExpiryRetention(n int) Option {
 	}
 }
 
+// WithoutCopies makes the store keep and hand out the values it is given
+// instead of deep copies: a Set stores the value as it is, a Get returns the
+// stored value itself, and hooks get it too, as other in-process caches do.
+// It is a promise the program makes: it never mutates a value (the slices,
+// maps and pointers it holds) after passing it to Set, nor one that Get or a
+// hook gave it; breaking it changes what the store holds for every reader,
+// without a lock. It costs nothing when the value type holds no references
+// (such values are copied by assignment either way), and changes nothing on
+// SQLite and Redis, whose values are decoded afresh for every read. The
+// directive option copy=false makes it the default of a type's stores.
+func WithoutCopies() Option {
+	return func(c *impl.Config) error {
+		c.NoCopies = true
+		return nil
+	}
+}
+
 // WithOpenTimeout bounds how long New waits for the backend to open and
 // answer its first round trip (default 5s): a Redis URI with no server
 // behind it fails within d with an error naming the address. d must be > 0.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backend"
+	"github.com/livedict/livedict/backends/memory"
 )
 
 var bucketTests = []subtest{
@@ -24,6 +25,7 @@ var bucketTests = []subtest{
 var valueTests = []subtest{
 	{name: "CopiedOnSetAndGet", fn: testValuesCopied},
 	{name: "CopiedForHooks", fn: testValuesCopiedForHooks},
+	{name: "SharedWithoutCopies", fn: testValuesSharedWithoutCopies},
 }
 
 var limitTests = []subtest{
@@ -173,6 +175,42 @@ func testValuesCopied(t *testing.T, f *fixture) {
 	}
 	mutate(kept)
 	wantValue(t, s, "u", want)
+}
+
+// testValuesSharedWithoutCopies: with WithoutCopies, the typed memory
+// backend keeps the value Set was given and hands that one to Get, so a
+// mutation after Set shows in what is stored (the promise the program made
+// is broken here on purpose, to see that nothing was copied); hooks get the
+// value Set was given on every backend. SQLite, Redis and the memory
+// backend's byte path decode every read afresh: there Get is unchanged.
+func testValuesSharedWithoutCopies(t *testing.T, f *fixture) {
+	s := f.store(livedict.WithoutCopies())
+	heard := make(chan Item, 1)
+	if _, err := s.OnSet(func(_ context.Context, _ string, v Item) { heard <- v }, livedict.Inline()); err != nil {
+		t.Fatal(err)
+	}
+	v := item("v", 1)
+	set(t, s, "k", v)
+	wantValue(t, s, "k", item("v", 1))
+	got := mustGet(t, s, "k")
+	hooked := <-heard
+	shared := &got.Tags[0] == &v.Tags[0]
+	_, typed := f.be.(*memory.Backend)
+	if inProcess := f.be == nil || typed; shared != inProcess {
+		t.Fatalf("Get shares the slice Set was given: %v; want %v on this backend", shared, inProcess)
+	}
+	// A hook hears the value the write was given, on every backend.
+	if &hooked.Tags[0] != &v.Tags[0] {
+		t.Errorf("the OnSet hook got a copy of the value Set was given; without copies it gets that value")
+	}
+	mutate(v)
+	if shared {
+		if got := mustGet(t, s, "k"); got.Tags[0] != "mutated" {
+			t.Errorf("after mutating the value given to Set, Get returns Tags %q; without copies it is that value", got.Tags)
+		}
+	} else {
+		wantValue(t, s, "k", item("v", 1))
+	}
 }
 
 type hookFunc = func(context.Context, string, Item)

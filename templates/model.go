@@ -29,6 +29,8 @@ type Store struct {
 	Key       *Type  // string, an integer kind, or a named type over one
 	Bucket    string
 	TTL       time.Duration // 0: none
+	// NoCopies is copy=false: stores keep and hand out values as given.
+	NoCopies bool
 }
 
 // Struct is a struct type that gets a codec and a deep copy in the

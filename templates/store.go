@@ -111,6 +111,9 @@ func codecVar(f *File, st *Store, n storeNames) jen.Code {
 	if st.TTL > 0 {
 		fields[jen.Id("DefaultTTL")] = durationLit(st.TTL)
 	}
+	if st.NoCopies {
+		fields[jen.Id("NoCopies")] = jen.True()
+	}
 	// A value without references is copied by assignment: no Clone call on
 	// the memory backend's hot path.
 	for _, s := range f.Structs {

@@ -26,6 +26,9 @@ type Codec[K comparable, V any] struct {
 
 	// Clone deep-copies a value; nil means V holds no references.
 	Clone func(V) V
+	// NoCopies is the directive's copy=false: the type's stores keep and
+	// hand out values as given, as with livedict.WithoutCopies.
+	NoCopies bool
 
 	// KeyString and ParseKey map keys to the strings byte backends store.
 	KeyString func(K) string

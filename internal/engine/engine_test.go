@@ -81,6 +81,43 @@ func TestDirectiveTTLChecked(t *testing.T) {
 	}
 }
 
+// TestCopiesOptional: a codec's Clone makes every copy, unless the
+// directive (Codec.NoCopies) or WithoutCopies turns copies off.
+func TestCopiesOptional(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		noCopies  bool
+		opts      []livedict.Option
+		wantCalls bool
+	}{
+		{"default", false, nil, true},
+		{"copy=false", true, nil, false},
+		{"WithoutCopies", false, []livedict.Option{livedict.WithoutCopies()}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			c := testCodec()
+			c.Clone = func(v int) int { calls++; return v }
+			c.NoCopies = tc.noCopies
+			s, err := New(c, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ctx := context.Background()
+			if err := s.Set(ctx, "k", 1); err != nil {
+				t.Fatal(err)
+			}
+			if v, ok, err := s.Get(ctx, "k"); v != 1 || !ok || err != nil {
+				t.Fatalf("Get = %v, %v, %v", v, ok, err)
+			}
+			if (calls > 0) != tc.wantCalls {
+				t.Errorf("Clone called %d times; want calls: %v", calls, tc.wantCalls)
+			}
+		})
+	}
+}
+
 func testCodec() Codec[string, int] {
 	k, p := StringKey[string]()
 	return Codec[string, int]{TypeName: "int", Bucket: "t", KeyString: k, ParseKey: p}

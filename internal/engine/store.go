@@ -87,6 +87,11 @@ func New[K comparable, V any](codec Codec[K, V], opts ...livedict.Option) (*Stor
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if codec.NoCopies || cfg.NoCopies {
+		// The one place copies are made is Clone: without it a value is
+		// copied by assignment, its references shared.
+		codec.Clone = nil
+	}
 	s := &Store[K, V]{
 		codec:   codec,
 		cfg:     cfg,

@@ -326,7 +326,7 @@ func splitOptions(opts string) []optionWord {
 func (b *builder) option(st *templates.Store, word string, pos token.Pos) {
 	key, val, ok := strings.Cut(word, "=")
 	if !ok || val == "" {
-		b.errorf(pos, "%s: option %q needs a value: key=TYPE, name=StoreName, ttl=DURATION or bucket=NAME", st.TypeName, word)
+		b.errorf(pos, "%s: option %q needs a value: key=TYPE, name=StoreName, ttl=DURATION, bucket=NAME or copy=false", st.TypeName, word)
 		return
 	}
 	switch key {
@@ -351,8 +351,16 @@ func (b *builder) option(st *templates.Store, word string, pos token.Pos) {
 			return
 		}
 		st.Bucket = val
+	case "copy":
+		switch val {
+		case "true":
+		case "false":
+			st.NoCopies = true
+		default:
+			b.errorf(pos, "%s: copy=%s: write copy=false to share values instead of copying them (livedict.WithoutCopies), or leave the option out", st.TypeName, val)
+		}
 	default:
-		b.errorf(pos, "%s: unknown option %q; the options are key=, name=, ttl= and bucket=", st.TypeName, key)
+		b.errorf(pos, "%s: unknown option %q; the options are key=, name=, ttl=, bucket= and copy=", st.TypeName, key)
 	}
 }
 

@@ -53,6 +53,8 @@ type Config struct {
 	// OpenTimeout bounds opening the backend and the bucket; 0 means
 	// DefaultOpenTimeout.
 	OpenTimeout time.Duration
+	// NoCopies keeps values as given instead of deep copies (WithoutCopies).
+	NoCopies bool
 }
 
 // DefaultOpenTimeout bounds opening a store unless WithOpenTimeout says

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -79,24 +80,30 @@ type Spec[V any] struct {
 const (
 	Livedict     = "livedict"
 	LivedictHook = "livedict+OnSet"
-	Otter        = "otter"
-	Ristretto    = "ristretto"
-	Theine       = "theine"
-	TTLCache     = "ttlcache"
-	GoCache      = "go-cache"
-	GolangLRU    = "golang-lru"
-	RWMap        = "map+RWMutex"
-	SyncMap      = "sync.Map"
+	// LivedictNoCopies is the store opened WithoutCopies: values kept and
+	// handed out as given, as the other caches do.
+	LivedictNoCopies = "livedict WithoutCopies"
+	Otter            = "otter"
+	Ristretto        = "ristretto"
+	Theine           = "theine"
+	TTLCache         = "ttlcache"
+	GoCache          = "go-cache"
+	GolangLRU        = "golang-lru"
+	RWMap            = "map+RWMutex"
+	SyncMap          = "sync.Map"
 )
 
 // All returns every cache; open builds the livedict store of V.
-// withHookRow adds the livedict store with one asynchronous OnSet hook.
-func All[V any](open Opener[V], withHookRow bool) []Spec[V] {
+// variants adds the livedict store with one asynchronous OnSet hook, and
+// the one opened WithoutCopies.
+func All[V any](open Opener[V], variants bool) []Spec[V] {
 	specs := []Spec[V]{
-		{Livedict, true, true, func(c Config[V]) (Cache[V], error) { return newLivedict(open, c, false) }},
+		{Livedict, true, true, func(c Config[V]) (Cache[V], error) { return newLivedict(open, c) }},
 	}
-	if withHookRow {
-		specs = append(specs, Spec[V]{LivedictHook, true, true, func(c Config[V]) (Cache[V], error) { return newLivedict(open, c, true) }})
+	if variants {
+		specs = append(specs,
+			Spec[V]{LivedictHook, true, true, func(c Config[V]) (Cache[V], error) { return newLivedict(open, c, withHook) }},
+			Spec[V]{LivedictNoCopies, true, true, func(c Config[V]) (Cache[V], error) { return newLivedict(open, c, withoutCopies) }})
 	}
 	return append(specs,
 		Spec[V]{Otter, true, true, newOtter[V]},
@@ -127,14 +134,26 @@ type ldCache[V any] struct {
 	ttl time.Duration
 }
 
-func newLivedict[V any](open Opener[V], c Config[V], hook bool) (Cache[V], error) {
+// variant is how a livedict row differs from the plain store.
+type variant int
+
+const (
+	withHook      variant = iota + 1 // one asynchronous OnSet hook
+	withoutCopies                    // opened WithoutCopies
+)
+
+func newLivedict[V any](open Opener[V], c Config[V], vs ...variant) (Cache[V], error) {
 	// The fixed TTL is the store's default, as a user with one TTL would set
 	// it: a Set then carries no option.
-	s, err := open(livedict.WithDefaultTTL(c.TTL))
+	opts := []livedict.Option{livedict.WithDefaultTTL(c.TTL)}
+	if slices.Contains(vs, withoutCopies) {
+		opts = append(opts, livedict.WithoutCopies())
+	}
+	s, err := open(opts...)
 	if err != nil {
 		return nil, err
 	}
-	if hook {
+	if slices.Contains(vs, withHook) {
 		// The cheapest possible hook, so that what is measured is the cost of
 		// raising and queueing the event, not the hook's own work.
 		if _, err := s.OnSet(func(context.Context, string, V) {}); err != nil {

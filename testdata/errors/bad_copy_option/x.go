@@ -1,0 +1,4 @@
+package x
+
+//livedict:store key=string copy=no
+type T struct{ Tags []string }
