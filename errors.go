@@ -2,6 +2,8 @@ package livedict
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/livedict/livedict/backend"
 )
@@ -36,3 +38,35 @@ func (e *RecordError) Error() string {
 }
 
 func (e *RecordError) Unwrap() error { return e.Err }
+
+// BatchError is the error of a GetMany, SetMany or DeleteMany in which some
+// keys failed: Errs holds each failed key's error, and the results of the
+// other keys stand. errors.Is and errors.As look into every one of them
+// (errors.Is(err, ErrLimit) says whether a key was refused by the limit).
+type BatchError[K comparable] struct {
+	Errs map[K]error
+}
+
+func (e *BatchError[K]) Error() string {
+	lines := make([]string, 0, len(e.Errs))
+	for k, err := range e.Errs {
+		lines = append(lines, fmt.Sprintf("key %v: %v", k, err))
+	}
+	sort.Strings(lines)
+	const shown = 3
+	more := ""
+	if len(lines) > shown {
+		more = fmt.Sprintf("; and %d more", len(lines)-shown)
+		lines = lines[:shown]
+	}
+	return fmt.Sprintf("livedict: %d keys of the batch failed: %s%s", len(e.Errs), strings.Join(lines, "; "), more)
+}
+
+// Unwrap returns the keys' errors, for errors.Is and errors.As.
+func (e *BatchError[K]) Unwrap() []error {
+	errs := make([]error, 0, len(e.Errs))
+	for _, err := range e.Errs {
+		errs = append(errs, err)
+	}
+	return errs
+}

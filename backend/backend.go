@@ -261,6 +261,42 @@ type Bucket[K comparable, V any] interface {
 	Close() error
 }
 
+// Batcher is a Bucket that does the operations of many keys in one step:
+// one transaction on SQLite, one round trip on Redis, one pass per shard
+// in memory. Each key's operation is atomic on its own and has the result
+// the single-key method would have given (a batch is not a transaction
+// across keys); results are in the order of the input. The error returned
+// beside them is the whole batch's: nothing was done, or for writes, their
+// outcome is unknown (ErrOutcomeUnknown); the results are then nil. A store
+// on a bucket without Batcher runs a batch as single operations.
+type Batcher[K comparable, V any] interface {
+	GetMany(ctx context.Context, keys []K, now int64) ([]Read[V], error)
+	// PutMany applies ws in order: a key given twice ends with its last
+	// write, as two Puts would leave it.
+	PutMany(ctx context.Context, ws []KeyWrite[K, V], now int64) ([]Written[K, V], error)
+	DeleteMany(ctx context.Context, keys []K, now int64) ([]Read[V], error)
+}
+
+// Read is one key's result in GetMany or DeleteMany: what Get or Delete
+// would have returned.
+type Read[V any] struct {
+	Entry Entry[V]
+	Found bool
+	Err   error
+}
+
+// KeyWrite is one key's write in PutMany.
+type KeyWrite[K comparable, V any] struct {
+	Key   K
+	Write Write[V]
+}
+
+// Written is one key's result in PutMany: what Put would have returned.
+type Written[K comparable, V any] struct {
+	Result WriteResult[K, V]
+	Err    error
+}
+
 // Erase turns the opener of a concrete backend into an opener of Backend,
 // for livedict.RegisterScheme: a failed open gives a nil Backend, never a
 // nil *B inside a non-nil interface.
