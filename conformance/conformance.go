@@ -126,6 +126,7 @@ func Run(t *testing.T, h Harness) {
 		{"Unreadable", unreadableTests},
 		{"Writes", writeTests},
 		{"Edges", edgeTests},
+		{"Batches", batchTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

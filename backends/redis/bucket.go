@@ -160,13 +160,33 @@ func wrongType(key string) *backend.CorruptRecord {
 }
 
 func (bk *bucket) Get(ctx context.Context, key string, now int64) (backend.Entry[[]byte], bool, error) {
-	var none backend.Entry[[]byte]
 	if err := bk.check(); err != nil {
-		return none, false, err
+		return backend.Entry[[]byte]{}, false, err
 	}
+	cmds, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
+		return []goredis.Cmder{bk.queueGet(ctx, p, key, now)}
+	})
+	if err != nil {
+		return backend.Entry[[]byte]{}, false, bk.failKey("Get", key, err)
+	}
+	return bk.gotten(key, cmds[0], now)
+}
+
+// queueGet queues the read of key: a script that also stamps the access
+// in a bucket that evicts least recently used keys, else one HMGET.
+func (bk *bucket) queueGet(ctx context.Context, p goredis.Pipeliner, key string, now int64) goredis.Cmder {
 	tag := bk.tagOf(key)
 	if bk.lru {
-		r, err := bk.run(ctx, getTouchScript, tag, key, now)
+		return getTouchScript.EvalSha(ctx, p, []string{tag + ":idx"}, tag, key, now)
+	}
+	return p.HMGet(ctx, tag+":e:"+key, "v", "d", "n")
+}
+
+// gotten reads the reply of queueGet.
+func (bk *bucket) gotten(key string, c goredis.Cmder, now int64) (backend.Entry[[]byte], bool, error) {
+	var none backend.Entry[[]byte]
+	if c, ok := c.(*goredis.Cmd); ok {
+		r, err := c.Result()
 		if err != nil {
 			return none, false, bk.failKey("Get", key, err)
 		}
@@ -178,19 +198,14 @@ func (bk *bucket) Get(ctx context.Context, key string, now int64) (backend.Entry
 		}
 		return none, false, nil
 	}
-	cmds, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
-		return []goredis.Cmder{p.HMGet(ctx, tag+":e:"+key, "v", "d", "n")}
-	})
-	if err == nil {
-		err = errs(cmds)
-	}
+	err := c.Err()
 	if isWrongType(err) {
 		return none, false, wrongType(key)
 	}
 	if err != nil {
 		return none, false, bk.failKey("Get", key, err)
 	}
-	l := cmds[0].(*goredis.SliceCmd).Val()
+	l := c.(*goredis.SliceCmd).Val()
 	if l[0] == nil {
 		return none, false, nil
 	}
@@ -212,22 +227,37 @@ func flag(b bool) string {
 }
 
 func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], now int64) (backend.WriteResult[string, []byte], error) {
-	var res backend.WriteResult[string, []byte]
 	if err := bk.check(); err != nil {
-		return res, err
+		return backend.WriteResult[string, []byte]{}, err
 	}
+	var cmd onceCmd
+	_, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
+		cmd = bk.queuePut(ctx, p, key, w, now)
+		return []goredis.Cmder{cmd}
+	})
+	return bk.put(ctx, key, cmd, err)
+}
+
+// queuePut queues the script of a Put, sent at most once.
+func (bk *bucket) queuePut(ctx context.Context, p goredis.Pipeliner, key string, w backend.Write[[]byte], now int64) onceCmd {
 	holder := ""
 	if w.ClaimDisplaced > 0 {
 		// The held stream's events are claimed by XAUTOCLAIM with the lease
 		// ClaimExpired is given: the lease is kept by Redis' idle time.
 		holder = bk.consumer
 	}
-	shard := shardOf(key, len(bk.tags))
-	r, err := bk.runOnce(ctx, putScript, bk.tags[shard], key, w.Value, w.Deadline, flag(w.KeepTTL), flag(w.Conditional),
+	return evalOnce(ctx, p, putScript, bk.tagOf(key), key, w.Value, w.Deadline, flag(w.KeepTTL), flag(w.Conditional),
 		w.IfVersion, now, bk.limit.MaxKeys, flag(bk.lru), bk.be.cfg.reclaim.Milliseconds(), flag(w.WantPrev), holder, group)
+}
+
+// put reads the reply of queuePut (err is the batcher's, for the request).
+func (bk *bucket) put(ctx context.Context, key string, cmd onceCmd, err error) (backend.WriteResult[string, []byte], error) {
+	var res backend.WriteResult[string, []byte]
+	r, err := onceResult(cmd, err)
 	if err != nil {
 		return res, bk.failKey("Put", key, err)
 	}
+	shard := shardOf(key, len(bk.tags))
 	l := list(r)
 	if len(l) == 2 && num(l[0]) == 3 {
 		return res, &backend.CorruptRecord{Key: key, Reason: strOf(l[1]) + "; a KeepTTL or conditional write needs it"}
@@ -268,7 +298,17 @@ func (bk *bucket) del(ctx context.Context, op, key string, version uint64, now i
 	if err := bk.check(); err != nil {
 		return backend.Entry[[]byte]{}, false, err
 	}
-	r, err := bk.runOnce(ctx, deleteScript, bk.tagOf(key), key, now, version)
+	var cmd onceCmd
+	_, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
+		cmd = evalOnce(ctx, p, deleteScript, bk.tagOf(key), key, now, version)
+		return []goredis.Cmder{cmd}
+	})
+	return bk.deleted(op, key, cmd, err)
+}
+
+// deleted reads the reply of a deleteScript call (err is the batcher's).
+func (bk *bucket) deleted(op, key string, cmd onceCmd, err error) (backend.Entry[[]byte], bool, error) {
+	r, err := onceResult(cmd, err)
 	if err != nil {
 		return backend.Entry[[]byte]{}, false, bk.failKey(op, key, err)
 	}
@@ -279,6 +319,72 @@ func (bk *bucket) del(ctx context.Context, op, key string, version uint64, now i
 		return entryOf(l, 0), true, nil
 	}
 	return backend.Entry[[]byte]{}, false, nil
+}
+
+// GetMany reads every key in one round trip of the batcher (a cluster
+// client splits it by slot).
+func (bk *bucket) GetMany(ctx context.Context, keys []string, now int64) ([]backend.Read[[]byte], error) {
+	if err := bk.check(); err != nil {
+		return nil, err
+	}
+	cmds, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
+		out := make([]goredis.Cmder, len(keys))
+		for i, k := range keys {
+			out[i] = bk.queueGet(ctx, p, k, now)
+		}
+		return out
+	})
+	if err != nil {
+		return nil, bk.fail("GetMany", err)
+	}
+	out := make([]backend.Read[[]byte], len(keys))
+	for i, k := range keys {
+		out[i].Entry, out[i].Found, out[i].Err = bk.gotten(k, cmds[i], now)
+	}
+	return out, nil
+}
+
+// PutMany sends every write in one round trip, each its own script run
+// once at most, in order.
+func (bk *bucket) PutMany(ctx context.Context, ws []backend.KeyWrite[string, []byte], now int64) ([]backend.Written[string, []byte], error) {
+	if err := bk.check(); err != nil {
+		return nil, err
+	}
+	cmds := make([]onceCmd, len(ws))
+	_, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
+		out := make([]goredis.Cmder, len(ws))
+		for i, w := range ws {
+			cmds[i] = bk.queuePut(ctx, p, w.Key, w.Write, now)
+			out[i] = cmds[i]
+		}
+		return out
+	})
+	out := make([]backend.Written[string, []byte], len(ws))
+	for i, w := range ws {
+		out[i].Result, out[i].Err = bk.put(ctx, w.Key, cmds[i], err)
+	}
+	return out, nil
+}
+
+// DeleteMany sends every delete in one round trip, as PutMany does.
+func (bk *bucket) DeleteMany(ctx context.Context, keys []string, now int64) ([]backend.Read[[]byte], error) {
+	if err := bk.check(); err != nil {
+		return nil, err
+	}
+	cmds := make([]onceCmd, len(keys))
+	_, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
+		out := make([]goredis.Cmder, len(keys))
+		for i, k := range keys {
+			cmds[i] = evalOnce(ctx, p, deleteScript, bk.tagOf(k), k, now, 0)
+			out[i] = cmds[i]
+		}
+		return out
+	})
+	out := make([]backend.Read[[]byte], len(keys))
+	for i, k := range keys {
+		out[i].Entry, out[i].Found, out[i].Err = bk.deleted("Delete", k, cmds[i], err)
+	}
+	return out, nil
 }
 
 func (bk *bucket) Delete(ctx context.Context, key string, now int64) (backend.Entry[[]byte], bool, error) {

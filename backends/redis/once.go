@@ -100,6 +100,13 @@ func (bk *bucket) runOnce(ctx context.Context, s *goredis.Script, tag string, ar
 		cmd = evalOnce(ctx, p, s, tag, args...)
 		return []goredis.Cmder{cmd}
 	})
+	return onceResult(cmd, err)
+}
+
+// onceResult is the reply of cmd, a onceCmd the batcher ran (or failed
+// with err, for its whole request). An error after which the write may
+// have taken effect wraps backend.ErrOutcomeUnknown.
+func onceResult(cmd onceCmd, err error) (any, error) {
 	if err == nil {
 		var r any
 		if r, err = cmd.Result(); err == nil {

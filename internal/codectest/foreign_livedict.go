@@ -109,6 +109,34 @@ func (s *ForeignStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *ForeignStore) GetMany(ctx context.Context, keys []string) ([]livedict.Lookup[Foreign], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *ForeignStore) SetMany(ctx context.Context, items map[string]Foreign, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *ForeignStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
+}
+
 // Range calls fn for each live key and value until fn returns false; fn may
 // call the store. A record that does not decode is skipped and reported in the
 // returned error after the others were visited.
@@ -344,6 +372,34 @@ func (s *ByAddrStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *ByAddrStore) Keys(ctx context.Context) ([]netip.Addr, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *ByAddrStore) GetMany(ctx context.Context, keys []netip.Addr) ([]livedict.Lookup[ByAddr], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *ByAddrStore) SetMany(ctx context.Context, items map[netip.Addr]ByAddr, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *ByAddrStore) DeleteMany(ctx context.Context, keys []netip.Addr) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
@@ -589,6 +645,34 @@ func (s *ByDigestStore) Keys(ctx context.Context) ([]Digest, error) {
 	return s.s.Keys(ctx)
 }
 
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *ByDigestStore) GetMany(ctx context.Context, keys []Digest) ([]livedict.Lookup[ByDigest], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *ByDigestStore) SetMany(ctx context.Context, items map[Digest]ByDigest, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *ByDigestStore) DeleteMany(ctx context.Context, keys []Digest) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
+}
+
 // Range calls fn for each live key and value until fn returns false; fn may
 // call the store. A record that does not decode is skipped and reported in the
 // returned error after the others were visited.
@@ -823,6 +907,34 @@ func (s *ByMonthStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *ByMonthStore) Keys(ctx context.Context) ([]time.Month, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *ByMonthStore) GetMany(ctx context.Context, keys []time.Month) ([]livedict.Lookup[ByMonth], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *ByMonthStore) SetMany(ctx context.Context, items map[time.Month]ByMonth, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *ByMonthStore) DeleteMany(ctx context.Context, keys []time.Month) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may

@@ -106,6 +106,34 @@ func (s *ScalarsStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *ScalarsStore) GetMany(ctx context.Context, keys []string) ([]livedict.Lookup[Scalars], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *ScalarsStore) SetMany(ctx context.Context, items map[string]Scalars, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *ScalarsStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
+}
+
 // Range calls fn for each live key and value until fn returns false; fn may
 // call the store. A record that does not decode is skipped and reported in the
 // returned error after the others were visited.
@@ -341,6 +369,34 @@ func (s *PlainStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *PlainStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *PlainStore) GetMany(ctx context.Context, keys []string) ([]livedict.Lookup[Plain], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *PlainStore) SetMany(ctx context.Context, items map[string]Plain, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *PlainStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
@@ -581,6 +637,34 @@ func (s *CompositeStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *CompositeStore) GetMany(ctx context.Context, keys []string) ([]livedict.Lookup[Composite], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *CompositeStore) SetMany(ctx context.Context, items map[string]Composite, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *CompositeStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
+}
+
 // Range calls fn for each live key and value until fn returns false; fn may
 // call the store. A record that does not decode is skipped and reported in the
 // returned error after the others were visited.
@@ -816,6 +900,34 @@ func (s *NodeStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *NodeStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *NodeStore) GetMany(ctx context.Context, keys []string) ([]livedict.Lookup[Node], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *NodeStore) SetMany(ctx context.Context, items map[string]Node, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *NodeStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
@@ -1056,6 +1168,34 @@ func (s *SessionStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *SessionStore) GetMany(ctx context.Context, keys []string) ([]livedict.Lookup[Session], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *SessionStore) SetMany(ctx context.Context, items map[string]Session, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *SessionStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
+}
+
 // Range calls fn for each live key and value until fn returns false; fn may
 // call the store. A record that does not decode is skipped and reported in the
 // returned error after the others were visited.
@@ -1292,6 +1432,34 @@ func (s *EvolveAStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *EvolveAStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *EvolveAStore) GetMany(ctx context.Context, keys []string) ([]livedict.Lookup[EvolveA], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *EvolveAStore) SetMany(ctx context.Context, items map[string]EvolveA, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *EvolveAStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
@@ -1532,6 +1700,34 @@ func (s *EvolveBStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *EvolveBStore) GetMany(ctx context.Context, keys []string) ([]livedict.Lookup[EvolveB], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *EvolveBStore) SetMany(ctx context.Context, items map[string]EvolveB, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *EvolveBStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
+}
+
 // Range calls fn for each live key and value until fn returns false; fn may
 // call the store. A record that does not decode is skipped and reported in the
 // returned error after the others were visited.
@@ -1768,6 +1964,34 @@ func (s *EvolveCStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *EvolveCStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *EvolveCStore) GetMany(ctx context.Context, keys []string) ([]livedict.Lookup[EvolveC], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *EvolveCStore) SetMany(ctx context.Context, items map[string]EvolveC, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *EvolveCStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
@@ -2007,6 +2231,34 @@ func (s *WrapAStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *WrapAStore) GetMany(ctx context.Context, keys []string) ([]livedict.Lookup[WrapA], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *WrapAStore) SetMany(ctx context.Context, items map[string]WrapA, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *WrapAStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
+}
+
 // Range calls fn for each live key and value until fn returns false; fn may
 // call the store. A record that does not decode is skipped and reported in the
 // returned error after the others were visited.
@@ -2242,6 +2494,34 @@ func (s *WrapCStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *WrapCStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *WrapCStore) GetMany(ctx context.Context, keys []string) ([]livedict.Lookup[WrapC], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *WrapCStore) SetMany(ctx context.Context, items map[string]WrapC, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *WrapCStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
@@ -2482,6 +2762,34 @@ func (s *EvolveOldStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *EvolveOldStore) GetMany(ctx context.Context, keys []string) ([]livedict.Lookup[EvolveOld], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *EvolveOldStore) SetMany(ctx context.Context, items map[string]EvolveOld, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *EvolveOldStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
+}
+
 // Range calls fn for each live key and value until fn returns false; fn may
 // call the store. A record that does not decode is skipped and reported in the
 // returned error after the others were visited.
@@ -2718,6 +3026,34 @@ func (s *EvolveNewStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *EvolveNewStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *EvolveNewStore) GetMany(ctx context.Context, keys []string) ([]livedict.Lookup[EvolveNew], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *EvolveNewStore) SetMany(ctx context.Context, items map[string]EvolveNew, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *EvolveNewStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may

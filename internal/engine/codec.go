@@ -164,6 +164,11 @@ func (b *codecBucket[K, V]) entry(key string, e backend.Entry[[]byte]) (backend.
 func (b *codecBucket[K, V]) Get(ctx context.Context, key K, now int64) (backend.Entry[V], bool, error) {
 	ks := b.c.KeyString(key)
 	e, ok, err := b.raw.Get(ctx, ks, now)
+	return b.gotten(ks, e, ok, err)
+}
+
+// gotten turns the raw bucket's answer to a Get of ks into the typed one.
+func (b *codecBucket[K, V]) gotten(ks string, e backend.Entry[[]byte], ok bool, err error) (backend.Entry[V], bool, error) {
 	if err != nil || !ok {
 		return backend.Entry[V]{}, false, b.backendErr(ks, err)
 	}
@@ -176,16 +181,30 @@ func (b *codecBucket[K, V]) Get(ctx context.Context, key K, now int64) (backend.
 
 func (b *codecBucket[K, V]) Put(ctx context.Context, key K, w backend.Write[V], now int64) (backend.WriteResult[K, V], error) {
 	ks := b.c.KeyString(key)
-	val, err := b.encode(ks, &w.Value)
+	raw, err := b.rawWrite(ks, w)
 	if err != nil {
 		return backend.WriteResult[K, V]{}, err
 	}
-	raw := backend.Write[[]byte]{
+	r, err := b.raw.Put(ctx, ks, raw, now)
+	return b.written(key, ks, r, err)
+}
+
+// rawWrite encodes w for the raw bucket.
+func (b *codecBucket[K, V]) rawWrite(ks string, w backend.Write[V]) (backend.Write[[]byte], error) {
+	val, err := b.encode(ks, &w.Value)
+	if err != nil {
+		return backend.Write[[]byte]{}, err
+	}
+	return backend.Write[[]byte]{
 		Value: val, Deadline: w.Deadline, KeepTTL: w.KeepTTL,
 		Conditional: w.Conditional, IfVersion: w.IfVersion,
 		WantPrev: w.WantPrev, ClaimDisplaced: w.ClaimDisplaced,
-	}
-	r, err := b.raw.Put(ctx, ks, raw, now)
+	}, nil
+}
+
+// written turns the raw bucket's answer to a Put of key (ks) into the
+// typed one.
+func (b *codecBucket[K, V]) written(key K, ks string, r backend.WriteResult[string, []byte], err error) (backend.WriteResult[K, V], error) {
 	err = b.backendErr(ks, err)
 	if r.Replaced != nil {
 		// The user's write replaces what could not be read; the old bytes
@@ -230,6 +249,12 @@ func (b *codecBucket[K, V]) Put(ctx context.Context, key K, w backend.Write[V], 
 func (b *codecBucket[K, V]) Delete(ctx context.Context, key K, now int64) (backend.Entry[V], bool, error) {
 	ks := b.c.KeyString(key)
 	e, ok, err := b.raw.Delete(ctx, ks, now)
+	return b.deleted(ks, e, ok, err)
+}
+
+// deleted turns the raw bucket's answer to a Delete of ks into the typed
+// one.
+func (b *codecBucket[K, V]) deleted(ks string, e backend.Entry[[]byte], ok bool, err error) (backend.Entry[V], bool, error) {
 	if err != nil || !ok {
 		// A record the backend could not read is deleted all the same
 		// (ok is true): the error says its value is unknown.
@@ -242,6 +267,67 @@ func (b *codecBucket[K, V]) Delete(ctx context.Context, key K, now int64) (backe
 		return backend.Entry[V]{}, true, derr
 	}
 	return te, true, nil
+}
+
+// keyStrings maps keys to the raw bucket's.
+func (b *codecBucket[K, V]) keyStrings(keys []K) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = b.c.KeyString(k)
+	}
+	return out
+}
+
+func (b *codecBucket[K, V]) GetMany(ctx context.Context, keys []K, now int64) ([]backend.Read[V], error) {
+	kss := b.keyStrings(keys)
+	raw, err := getMany(ctx, b.raw, kss, now)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]backend.Read[V], len(raw))
+	for i, r := range raw {
+		out[i].Entry, out[i].Found, out[i].Err = b.gotten(kss[i], r.Entry, r.Found, r.Err)
+	}
+	return out, nil
+}
+
+func (b *codecBucket[K, V]) PutMany(ctx context.Context, ws []backend.KeyWrite[K, V], now int64) ([]backend.Written[K, V], error) {
+	out := make([]backend.Written[K, V], len(ws))
+	// Values that do not encode fail on their own; the rest go in one batch.
+	raws := make([]backend.KeyWrite[string, []byte], 0, len(ws))
+	at := make([]int, 0, len(ws))
+	for i, w := range ws {
+		ks := b.c.KeyString(w.Key)
+		raw, err := b.rawWrite(ks, w.Write)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		raws = append(raws, backend.KeyWrite[string, []byte]{Key: ks, Write: raw})
+		at = append(at, i)
+	}
+	res, err := putMany(ctx, b.raw, raws, now)
+	if err != nil {
+		return nil, err
+	}
+	for j, r := range res {
+		i := at[j]
+		out[i].Result, out[i].Err = b.written(ws[i].Key, raws[j].Key, r.Result, r.Err)
+	}
+	return out, nil
+}
+
+func (b *codecBucket[K, V]) DeleteMany(ctx context.Context, keys []K, now int64) ([]backend.Read[V], error) {
+	kss := b.keyStrings(keys)
+	raw, err := deleteMany(ctx, b.raw, kss, now)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]backend.Read[V], len(raw))
+	for i, r := range raw {
+		out[i].Entry, out[i].Found, out[i].Err = b.deleted(kss[i], r.Entry, r.Found, r.Err)
+	}
+	return out, nil
 }
 
 func (b *codecBucket[K, V]) DeleteIf(ctx context.Context, key K, version uint64, now int64) error {

@@ -35,8 +35,10 @@ import (
 //  2. A key stripe (stripes), taken after the gate by a write while
 //     asynchronous hooks are registered, over the same span, so that two
 //     writes of one key queue their events in the order of their backend
-//     writes. The scheduler takes none: the gate alone orders its events
-//     against the writes.
+//     writes. A write of several keys (beginMany) takes their stripes in
+//     ascending order, so batches never wait for each other in a cycle.
+//     The scheduler takes none: the gate alone orders its events against
+//     the writes.
 //  3. A hook queue: sandbox.Pool.Submit, which waits for room under the
 //     Block overflow policy (never from a hook call's context) while 1 and
 //     2 are held.
@@ -88,17 +90,9 @@ func (o *eventOrder[K, V]) begin(ctx context.Context, hs *hookTable[K, V], h uin
 	if hs.async == 0 && !hs.has(kindExpire) {
 		return noop, nil
 	}
-	afterSweep := noop
-	if hs.has(kindExpire) && !sandbox.InHook(ctx) {
-		// Wait for a sweep in progress to queue what it swept, so that a
-		// key set again right after its sweep raises OnSet after OnExpire.
-		if err := o.gate.enter(ctx); err != nil {
-			return nil, err
-		}
-		afterSweep = o.gate.leave
-	}
-	if hs.async == 0 {
-		return afterSweep, nil
+	afterSweep, err := o.enterGate(ctx, hs)
+	if err != nil || hs.async == 0 {
+		return afterSweep, err
 	}
 	unlockStripe, err := o.lockStripe(ctx, h)
 	if err != nil {
@@ -109,6 +103,20 @@ func (o *eventOrder[K, V]) begin(ctx context.Context, hs *hookTable[K, V], h uin
 }
 
 func noop() {}
+
+// enterGate passes the sweep gate for a write raising events to hs, and
+// returns the function that leaves it.
+func (o *eventOrder[K, V]) enterGate(ctx context.Context, hs *hookTable[K, V]) (func(), error) {
+	if !hs.has(kindExpire) || sandbox.InHook(ctx) {
+		return noop, nil
+	}
+	// Wait for a sweep in progress to queue what it swept, so that a key
+	// set again right after its sweep raises OnSet after OnExpire.
+	if err := o.gate.enter(ctx); err != nil {
+		return nil, err
+	}
+	return o.gate.leave, nil
+}
 
 // lockStripe takes the ordering stripe of key hash h, as long as ctx
 // allows.

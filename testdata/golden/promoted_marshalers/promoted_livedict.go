@@ -104,6 +104,34 @@ func (s *AuditStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
 }
 
+// GetMany returns the values of keys, in their order: Found is false for a key
+// with no live value. Each key is read as Get reads it, and OnGet hooks fire
+// for each key found; on SQLite and Redis the keys go in one round trip. A key
+// that could not be read has an empty Lookup and its error in the returned
+// *livedict.BatchError; the other keys' results stand.
+func (s *AuditStore) GetMany(ctx context.Context, keys []string) ([]livedict.Lookup[Audit], error) {
+	return s.s.GetMany(ctx, keys)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would: each
+// key on its own, not a transaction across keys. OnSet (and OnEvict, OnExpire
+// for an expired entry a write displaced) fire per key as for Set. On SQLite
+// the writes go in one transaction, on Redis in one round trip. A bad option
+// fails the whole call before anything is written; keys whose write failed
+// (ErrLimit, say) are in the returned *livedict.BatchError, and the others are
+// written.
+func (s *AuditStore) SetMany(ctx context.Context, items map[string]Audit, opts ...livedict.SetOption) error {
+	return s.s.SetMany(ctx, items, opts...)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key. On
+// SQLite the deletes go in one transaction, on Redis in one round trip. Keys
+// whose delete failed are in the returned *livedict.BatchError.
+func (s *AuditStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
+	return s.s.DeleteMany(ctx, keys)
+}
+
 // Range calls fn for each live key and value until fn returns false; fn may
 // call the store. A record that does not decode is skipped and reported in the
 // returned error after the others were visited.

@@ -1,0 +1,229 @@
+package engine
+
+import (
+	"context"
+	"slices"
+
+	"github.com/livedict/livedict"
+	"github.com/livedict/livedict/backend"
+)
+
+// GetMany returns the values of keys, in their order: Found is false for a
+// key with no live value. Each key is read as Get reads it, and OnGet hooks
+// fire for each key found; on SQLite and Redis the keys go in one round
+// trip. A key that could not be read has an empty Lookup and its error in
+// the returned *livedict.BatchError; the other keys' results stand.
+func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) ([]livedict.Lookup[V], error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	reads, err := getMany(ctx, s.b, keys, s.nowMs())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]livedict.Lookup[V], len(keys))
+	var failed map[K]error
+	hs := s.table()
+	var inline []call
+	var hits, misses uint64
+	for i, r := range reads {
+		switch {
+		case r.Err != nil:
+			failed = addFailure(failed, keys[i], r.Err)
+		case !r.Found:
+			misses++
+		default:
+			hits++
+			out[i] = livedict.Lookup[V]{Value: r.Entry.Value, Found: true}
+			if hs.has(kindGet) {
+				inline = s.ev.emit(ctx, hs, kindGet, keys[i], s.hash(keys[i]), r.Entry.Value, true, inline)
+			}
+		}
+	}
+	s.st.hits.add(hits)
+	s.st.misses.add(misses)
+	s.ev.runInline(ctx, inline)
+	return out, batchError(failed)
+}
+
+// SetMany sets each key of items to its value with opts, as Set would:
+// each key on its own, not a transaction across keys. OnSet (and OnEvict,
+// OnExpire for an expired entry a write displaced) fire per key as for
+// Set. On SQLite the writes go in one transaction, on Redis in one round
+// trip. A bad option fails the whole call before anything is written; keys
+// whose write failed (ErrLimit, say) are in the returned
+// *livedict.BatchError, and the others are written.
+func (s *Store[K, V]) SetMany(ctx context.Context, items map[K]V, opts ...livedict.SetOption) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	now := s.clk.Now()
+	hs := s.table()
+	ws := make([]backend.KeyWrite[K, V], 0, len(items))
+	hashes := make([]uint64, 0, len(items))
+	for k, v := range items {
+		w, err := s.write(v, now, opts)
+		if err != nil {
+			return err
+		}
+		w.ClaimDisplaced = displacedLease(hs)
+		ws = append(ws, backend.KeyWrite[K, V]{Key: k, Write: w})
+		hashes = append(hashes, s.hash(k))
+	}
+	release, err := s.ev.beginMany(ctx, hs, hashes)
+	if err != nil {
+		return err
+	}
+	res, err := putMany(ctx, s.b, ws, now.UnixMilli())
+	if err != nil {
+		release()
+		return err
+	}
+	var failed map[K]error
+	var inline []call
+	for i, r := range res {
+		s.afterWrite(ws[i].Write.Deadline, r.Result, r.Err)
+		if r.Err != nil {
+			failed = addFailure(failed, ws[i].Key, r.Err)
+		}
+		if len(hs.byID) > 0 {
+			inline = append(inline, s.ev.writeEvents(ctx, hs, ws[i].Key, hashes[i], items[ws[i].Key], r.Result, r.Err == nil)...)
+		}
+	}
+	release()
+	s.ev.runInline(ctx, inline)
+	return batchError(failed)
+}
+
+// DeleteMany deletes keys, as Delete would, and reports for each, in their
+// order, whether it held a live value; OnDelete fires for each deleted key.
+// On SQLite the deletes go in one transaction, on Redis in one round trip.
+// Keys whose delete failed are in the returned *livedict.BatchError.
+func (s *Store[K, V]) DeleteMany(ctx context.Context, keys []K) ([]bool, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	hs := s.table()
+	hashes := make([]uint64, len(keys))
+	for i, k := range keys {
+		hashes[i] = s.hash(k)
+	}
+	release, err := s.ev.beginMany(ctx, hs, hashes)
+	if err != nil {
+		return nil, err
+	}
+	reads, err := deleteMany(ctx, s.b, keys, s.nowMs())
+	if err != nil {
+		release()
+		return nil, err
+	}
+	out := make([]bool, len(keys))
+	var failed map[K]error
+	var inline []call
+	for i, r := range reads {
+		if r.Err != nil {
+			failed = addFailure(failed, keys[i], r.Err)
+		}
+		// A corrupt record is deleted with its error, as Delete reports it.
+		out[i] = r.Found
+		if r.Found && r.Err == nil {
+			s.st.deletes.add(1)
+			inline = s.ev.emit(ctx, hs, kindDelete, keys[i], hashes[i], r.Entry.Value, false, inline)
+		}
+	}
+	release()
+	s.ev.runInline(ctx, inline)
+	return out, batchError(failed)
+}
+
+// beginMany is begin for a write of several keys: the sweep gate once,
+// then the stripes of all the keys, in ascending order so that two batches
+// never wait for each other in a cycle (a single-key write holds one).
+func (o *eventOrder[K, V]) beginMany(ctx context.Context, hs *hookTable[K, V], hashes []uint64) (func(), error) {
+	if len(hashes) == 1 {
+		return o.begin(ctx, hs, hashes[0])
+	}
+	if hs.async == 0 && !hs.has(kindExpire) {
+		return noop, nil
+	}
+	afterSweep, err := o.enterGate(ctx, hs)
+	if err != nil || hs.async == 0 {
+		return afterSweep, err
+	}
+	idx := make([]uint64, len(hashes))
+	for i, h := range hashes {
+		idx[i] = h % uint64(len(o.stripes))
+	}
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
+	unlocks := make([]func(), 0, len(idx))
+	releaseAll := func() {
+		for _, u := range slices.Backward(unlocks) {
+			u()
+		}
+		afterSweep()
+	}
+	for _, i := range idx {
+		u, err := o.lockStripe(ctx, i)
+		if err != nil {
+			releaseAll()
+			return nil, err
+		}
+		unlocks = append(unlocks, u)
+	}
+	return releaseAll, nil
+}
+
+func addFailure[K comparable](m map[K]error, key K, err error) map[K]error {
+	if m == nil {
+		m = make(map[K]error)
+	}
+	m[key] = err
+	return m
+}
+
+func batchError[K comparable](failed map[K]error) error {
+	if len(failed) == 0 {
+		return nil
+	}
+	return &livedict.BatchError[K]{Errs: failed}
+}
+
+// getMany, putMany and deleteMany use the bucket's Batcher, or the
+// single-key methods one key at a time.
+func getMany[K comparable, V any](ctx context.Context, b backend.Bucket[K, V], keys []K, now int64) ([]backend.Read[V], error) {
+	if bb, ok := b.(backend.Batcher[K, V]); ok {
+		return bb.GetMany(ctx, keys, now)
+	}
+	return eachKey(keys, func(k K) (backend.Entry[V], bool, error) { return b.Get(ctx, k, now) }), nil
+}
+
+func putMany[K comparable, V any](ctx context.Context, b backend.Bucket[K, V], ws []backend.KeyWrite[K, V], now int64) ([]backend.Written[K, V], error) {
+	if bb, ok := b.(backend.Batcher[K, V]); ok {
+		return bb.PutMany(ctx, ws, now)
+	}
+	out := make([]backend.Written[K, V], len(ws))
+	for i, w := range ws {
+		out[i].Result, out[i].Err = b.Put(ctx, w.Key, w.Write, now)
+	}
+	return out, nil
+}
+
+func deleteMany[K comparable, V any](ctx context.Context, b backend.Bucket[K, V], keys []K, now int64) ([]backend.Read[V], error) {
+	if bb, ok := b.(backend.Batcher[K, V]); ok {
+		return bb.DeleteMany(ctx, keys, now)
+	}
+	return eachKey(keys, func(k K) (backend.Entry[V], bool, error) { return b.Delete(ctx, k, now) }), nil
+}
+
+// eachKey runs a single-key read or delete for each key.
+func eachKey[K comparable, V any](keys []K, op func(K) (backend.Entry[V], bool, error)) []backend.Read[V] {
+	out := make([]backend.Read[V], len(keys))
+	for i, k := range keys {
+		out[i].Entry, out[i].Found, out[i].Err = op(k)
+	}
+	return out
+}
