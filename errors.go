@@ -1,6 +1,7 @@
 package livedict
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -22,6 +23,8 @@ var (
 	// ErrOutcomeUnknown: a write was sent but its reply was lost, so it may
 	// or may not have taken effect; it was not sent again.
 	ErrOutcomeUnknown = backend.ErrOutcomeUnknown
+	// ErrLoadPanic: a loader (GetOrLoad, WithLoader) panicked.
+	ErrLoadPanic = errors.New("livedict: the loader panicked")
 )
 
 // RecordError is a stored record that could not be decoded. It matches

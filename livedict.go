@@ -17,6 +17,7 @@ package livedict
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/livedict/livedict/backend"
 	"github.com/livedict/livedict/sandbox"
@@ -82,7 +83,11 @@ type Stats struct {
 	Expired        uint64 // keys this process swept after their deadline
 	Evicted        uint64 // keys pushed out by WithMaxKeys(n, EvictLRU)
 	ExpiredDropped uint64 // expiry events dropped by the retention limit, unheard
-	Hooks          HookStats
+	// Loads counts the calls of a loader (GetOrLoad, WithLoader) this
+	// process made, LoadErrors those that failed, LoadTime their total time.
+	Loads, LoadErrors uint64
+	LoadTime          time.Duration
+	Hooks             HookStats
 }
 
 // HookStats count hook calls: queued, run, failed, skipped.

@@ -1,6 +1,7 @@
 package livedict
 
 import (
+	"context"
 	"crypto/aes"
 	"fmt"
 	"log/slog"
@@ -194,6 +195,21 @@ func WithExpiryRetention(n int) Option {
 func WithoutCopies() Option {
 	return func(c *impl.Config) error {
 		c.NoCopies = true
+		return nil
+	}
+}
+
+// WithLoader makes Get read through load: a Get that misses calls it (as
+// GetOrLoad does, once for all concurrent misses of a key, and stores its
+// value with the store's default TTL) and returns what it loaded. The
+// store's key and value types must be load's: a store of another type
+// fails to open with ErrInvalidOption.
+func WithLoader[K comparable, V any](load func(ctx context.Context, key K) (V, error)) Option {
+	return func(c *impl.Config) error {
+		if load == nil {
+			return impl.Invalid("WithLoader", "the loader is nil")
+		}
+		c.Loader = load
 		return nil
 	}
 }

@@ -127,6 +127,7 @@ func Run(t *testing.T, h Harness) {
 		{"Writes", writeTests},
 		{"Edges", edgeTests},
 		{"Batches", batchTests},
+		{"Loading", loadTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -175,16 +176,21 @@ func (f *fixture) child(t *testing.T) *fixture {
 // store is closed when the test ends.
 func (f *fixture) store(opts ...livedict.Option) *Store {
 	f.t.Helper()
-	all := []livedict.Option{livedict.WithClock(f.clk), livedict.WithLogger(f.log)}
-	if f.be != nil {
-		all = append(all, livedict.WithBackend(f.be))
-	}
-	s, err := engine.New(ItemCodec(), append(all, opts...)...)
+	s, err := f.open(opts...)
 	if err != nil {
 		f.t.Fatalf("engine.New: %v", err)
 	}
 	f.t.Cleanup(func() { closeStore(f.t, s) })
 	return s
+}
+
+// open is store without the checks: the caller closes what it returns.
+func (f *fixture) open(opts ...livedict.Option) (*Store, error) {
+	all := []livedict.Option{livedict.WithClock(f.clk), livedict.WithLogger(f.log)}
+	if f.be != nil {
+		all = append(all, livedict.WithBackend(f.be))
+	}
+	return engine.New(ItemCodec(), append(all, opts...)...)
 }
 
 // closeStore closes s, failing the test if Close fails or does not return

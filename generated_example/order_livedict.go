@@ -60,6 +60,7 @@ func (s *Orders) Set(ctx context.Context, key OrderID, v Order, opts ...livedict
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *Orders) Get(ctx context.Context, key OrderID) (Order, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -104,6 +105,21 @@ func (s *Orders) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *Orders) Keys(ctx context.Context) ([]OrderID, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *Orders) GetOrLoad(ctx context.Context, key OrderID, load func(ctx context.Context, key OrderID) (Order, error), opts ...livedict.SetOption) (Order, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key

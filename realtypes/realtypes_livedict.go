@@ -66,6 +66,7 @@ func (s *DeploymentStore) Set(ctx context.Context, key types.UID, v Deployment, 
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *DeploymentStore) Get(ctx context.Context, key types.UID) (Deployment, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -110,6 +111,21 @@ func (s *DeploymentStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *DeploymentStore) Keys(ctx context.Context) ([]types.UID, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *DeploymentStore) GetOrLoad(ctx context.Context, key types.UID, load func(ctx context.Context, key types.UID) (Deployment, error), opts ...livedict.SetOption) (Deployment, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key
@@ -331,6 +347,7 @@ func (s *AccountStore) Set(ctx context.Context, key uuid.UUID, v Account, opts .
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *AccountStore) Get(ctx context.Context, key uuid.UUID) (Account, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -375,6 +392,21 @@ func (s *AccountStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *AccountStore) Keys(ctx context.Context) ([]uuid.UUID, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *AccountStore) GetOrLoad(ctx context.Context, key uuid.UUID, load func(ctx context.Context, key uuid.UUID) (Account, error), opts ...livedict.SetOption) (Account, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key

@@ -60,6 +60,7 @@ func (s *ScalarsStore) Set(ctx context.Context, key string, v Scalars, opts ...l
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *ScalarsStore) Get(ctx context.Context, key string) (Scalars, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -104,6 +105,21 @@ func (s *ScalarsStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *ScalarsStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *ScalarsStore) GetOrLoad(ctx context.Context, key string, load func(ctx context.Context, key string) (Scalars, error), opts ...livedict.SetOption) (Scalars, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key
@@ -325,6 +341,7 @@ func (s *PlainStore) Set(ctx context.Context, key string, v Plain, opts ...lived
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *PlainStore) Get(ctx context.Context, key string) (Plain, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -369,6 +386,21 @@ func (s *PlainStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *PlainStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *PlainStore) GetOrLoad(ctx context.Context, key string, load func(ctx context.Context, key string) (Plain, error), opts ...livedict.SetOption) (Plain, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key
@@ -591,6 +623,7 @@ func (s *CompositeStore) Set(ctx context.Context, key string, v Composite, opts 
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *CompositeStore) Get(ctx context.Context, key string) (Composite, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -635,6 +668,21 @@ func (s *CompositeStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *CompositeStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *CompositeStore) GetOrLoad(ctx context.Context, key string, load func(ctx context.Context, key string) (Composite, error), opts ...livedict.SetOption) (Composite, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key
@@ -856,6 +904,7 @@ func (s *NodeStore) Set(ctx context.Context, key string, v Node, opts ...livedic
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *NodeStore) Get(ctx context.Context, key string) (Node, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -900,6 +949,21 @@ func (s *NodeStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *NodeStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *NodeStore) GetOrLoad(ctx context.Context, key string, load func(ctx context.Context, key string) (Node, error), opts ...livedict.SetOption) (Node, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key
@@ -1122,6 +1186,7 @@ func (s *SessionStore) Set(ctx context.Context, key string, v Session, opts ...l
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *SessionStore) Get(ctx context.Context, key string) (Session, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -1166,6 +1231,21 @@ func (s *SessionStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *SessionStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *SessionStore) GetOrLoad(ctx context.Context, key string, load func(ctx context.Context, key string) (Session, error), opts ...livedict.SetOption) (Session, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key
@@ -1388,6 +1468,7 @@ func (s *EvolveAStore) Set(ctx context.Context, key string, v EvolveA, opts ...l
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *EvolveAStore) Get(ctx context.Context, key string) (EvolveA, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -1432,6 +1513,21 @@ func (s *EvolveAStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *EvolveAStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *EvolveAStore) GetOrLoad(ctx context.Context, key string, load func(ctx context.Context, key string) (EvolveA, error), opts ...livedict.SetOption) (EvolveA, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key
@@ -1654,6 +1750,7 @@ func (s *EvolveBStore) Set(ctx context.Context, key string, v EvolveB, opts ...l
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *EvolveBStore) Get(ctx context.Context, key string) (EvolveB, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -1698,6 +1795,21 @@ func (s *EvolveBStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *EvolveBStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *EvolveBStore) GetOrLoad(ctx context.Context, key string, load func(ctx context.Context, key string) (EvolveB, error), opts ...livedict.SetOption) (EvolveB, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key
@@ -1920,6 +2032,7 @@ func (s *EvolveCStore) Set(ctx context.Context, key string, v EvolveC, opts ...l
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *EvolveCStore) Get(ctx context.Context, key string) (EvolveC, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -1964,6 +2077,21 @@ func (s *EvolveCStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *EvolveCStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *EvolveCStore) GetOrLoad(ctx context.Context, key string, load func(ctx context.Context, key string) (EvolveC, error), opts ...livedict.SetOption) (EvolveC, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key
@@ -2185,6 +2313,7 @@ func (s *WrapAStore) Set(ctx context.Context, key string, v WrapA, opts ...lived
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *WrapAStore) Get(ctx context.Context, key string) (WrapA, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -2229,6 +2358,21 @@ func (s *WrapAStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *WrapAStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *WrapAStore) GetOrLoad(ctx context.Context, key string, load func(ctx context.Context, key string) (WrapA, error), opts ...livedict.SetOption) (WrapA, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key
@@ -2450,6 +2594,7 @@ func (s *WrapCStore) Set(ctx context.Context, key string, v WrapC, opts ...lived
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *WrapCStore) Get(ctx context.Context, key string) (WrapC, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -2494,6 +2639,21 @@ func (s *WrapCStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *WrapCStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *WrapCStore) GetOrLoad(ctx context.Context, key string, load func(ctx context.Context, key string) (WrapC, error), opts ...livedict.SetOption) (WrapC, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key
@@ -2716,6 +2876,7 @@ func (s *EvolveOldStore) Set(ctx context.Context, key string, v EvolveOld, opts 
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *EvolveOldStore) Get(ctx context.Context, key string) (EvolveOld, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -2760,6 +2921,21 @@ func (s *EvolveOldStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *EvolveOldStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *EvolveOldStore) GetOrLoad(ctx context.Context, key string, load func(ctx context.Context, key string) (EvolveOld, error), opts ...livedict.SetOption) (EvolveOld, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key
@@ -2982,6 +3158,7 @@ func (s *EvolveNewStore) Set(ctx context.Context, key string, v EvolveNew, opts 
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *EvolveNewStore) Get(ctx context.Context, key string) (EvolveNew, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -3026,6 +3203,21 @@ func (s *EvolveNewStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *EvolveNewStore) Keys(ctx context.Context) ([]string, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *EvolveNewStore) GetOrLoad(ctx context.Context, key string, load func(ctx context.Context, key string) (EvolveNew, error), opts ...livedict.SetOption) (EvolveNew, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key

@@ -19,6 +19,8 @@ func failed[T any](err error) *livedict.Future[T] {
 type counters struct {
 	hits, misses, sets, deletes striped
 	expired, evicted            atomic.Uint64
+	loads, loadErrors           atomic.Uint64
+	loadNanos                   atomic.Int64
 }
 
 const stripes = 16

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -60,7 +61,8 @@ type Store[K comparable, V any] struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	st counters
+	st    counters
+	loads loads[K, V]
 }
 
 // New opens a store of V values under K keys, configured by codec and opts.
@@ -102,6 +104,19 @@ func New[K comparable, V any](codec Codec[K, V], opts ...livedict.Option) (*Stor
 		owner:   rand.Text(),
 	}
 	s.current.Store(&hookTable[K, V]{byID: map[livedict.HookID]*hook[K, V]{}})
+	s.loads.inFlight = make(map[K]*loadCall[V])
+	s.loads.ctx, s.loads.cancel = context.WithCancel(context.Background())
+	if cfg.Loader != nil {
+		fn, ok := cfg.Loader.(func(context.Context, K) (V, error))
+		if !ok {
+			s.loads.cancel()
+			var k K
+			var v V
+			return nil, impl.Invalid("WithLoader", "the loader is a %T; a store of %s under %T keys needs a func(context.Context, %T) (%s, error)",
+				cfg.Loader, codec.TypeName, k, k, reflect.TypeOf(&v).Elem())
+		}
+		s.loads.fn = fn
+	}
 	if cfg.HasDefaultTTL {
 		s.defTTL = cfg.DefaultTTL
 	}
@@ -311,17 +326,29 @@ func (s *Store[K, V]) afterWrite(deadline int64, res backend.WriteResult[K, V], 
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *Store[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
+	return s.get(ctx, key, s.loads.fn, nil)
+}
+
+// get is Get, reading through load (with opts for the value it stores)
+// when load is not nil.
+func (s *Store[K, V]) get(ctx context.Context, key K, load func(context.Context, K) (V, error), opts []livedict.SetOption) (V, bool, error) {
 	if err := s.check(); err != nil {
 		var zero V
 		return zero, false, err
 	}
 	e, ok, err := s.b.Get(ctx, key, s.nowMs())
 	if err != nil || !ok {
-		if err == nil {
-			s.st.misses.add(1)
+		if err != nil {
+			return e.Value, false, err
 		}
-		return e.Value, false, err
+		s.st.misses.add(1)
+		if load != nil {
+			v, err := s.load(ctx, key, load, opts)
+			return v, err == nil, err
+		}
+		return e.Value, false, nil
 	}
 	s.st.hits.add(1)
 	if hs := s.table(); hs.has(kindGet) {
@@ -521,6 +548,9 @@ func (s *Store[K, V]) Stats() livedict.Stats {
 		Expired:        s.st.expired.Load(),
 		Evicted:        s.st.evicted.Load(),
 		ExpiredDropped: s.b.DroppedExpired(),
+		Loads:          s.st.loads.Load(),
+		LoadErrors:     s.st.loadErrors.Load(),
+		LoadTime:       time.Duration(s.st.loadNanos.Load()),
 		Hooks:          livedict.HookStats(s.ev.pool.Stats()),
 	}
 }
@@ -536,6 +566,11 @@ func (s *Store[K, V]) Close() error {
 			s.async.close()
 		}
 		s.closed.Store(true)
+		s.loads.mu.Lock()
+		s.loads.closed = true
+		s.loads.mu.Unlock()
+		s.loads.cancel()
+		s.loads.running.Wait()
 		s.sched.stop()
 		s.ev.pool.Close()
 		s.ev.stopRenewing()

@@ -55,6 +55,9 @@ type Config struct {
 	OpenTimeout time.Duration
 	// NoCopies keeps values as given instead of deep copies (WithoutCopies).
 	NoCopies bool
+	// Loader is WithLoader's func(context.Context, K) (V, error); the store
+	// checks its type.
+	Loader any
 }
 
 // DefaultOpenTimeout bounds opening a store unless WithOpenTimeout says

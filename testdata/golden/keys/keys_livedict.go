@@ -57,6 +57,7 @@ func (s *ByMonthStore) Set(ctx context.Context, key time.Month, v ByMonth, opts 
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *ByMonthStore) Get(ctx context.Context, key time.Month) (ByMonth, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -101,6 +102,21 @@ func (s *ByMonthStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *ByMonthStore) Keys(ctx context.Context) ([]time.Month, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *ByMonthStore) GetOrLoad(ctx context.Context, key time.Month, load func(ctx context.Context, key time.Month) (ByMonth, error), opts ...livedict.SetOption) (ByMonth, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key
@@ -322,6 +338,7 @@ func (s *ByAddrStore) Set(ctx context.Context, key netip.Addr, v ByAddr, opts ..
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *ByAddrStore) Get(ctx context.Context, key netip.Addr) (ByAddr, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -366,6 +383,21 @@ func (s *ByAddrStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *ByAddrStore) Keys(ctx context.Context) ([]netip.Addr, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *ByAddrStore) GetOrLoad(ctx context.Context, key netip.Addr, load func(ctx context.Context, key netip.Addr) (ByAddr, error), opts ...livedict.SetOption) (ByAddr, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key
@@ -593,6 +625,7 @@ func (s *ByDigestStore) Set(ctx context.Context, key Digest, v ByDigest, opts ..
 }
 
 // Get returns the value of key, and false when there is none or it expired.
+// With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *ByDigestStore) Get(ctx context.Context, key Digest) (ByDigest, bool, error) {
 	return s.s.Get(ctx, key)
 }
@@ -637,6 +670,21 @@ func (s *ByDigestStore) Len(ctx context.Context) (int, error) {
 // Keys returns the live keys, in no particular order.
 func (s *ByDigestStore) Keys(ctx context.Context) ([]Digest, error) {
 	return s.s.Keys(ctx)
+}
+
+// GetOrLoad returns the value of key; on a miss it calls load, stores its
+// value (with opts, as Set would: OnSet hooks fire) and returns it. Concurrent
+// misses of key in this process share one call of load; on SQLite and Redis,
+// misses in other processes wait for it too, through the key's lock (see Lock)
+// taken with a 5s lease: a process that cannot get the lock within that lease,
+// or within ctx, loads without it. load runs with ctx's values but not its
+// cancellation, until the store closes: each caller waits for it as long as
+// its own ctx allows. A failed load stores nothing, and every caller that
+// waited for it gets its error; a panic in load is such an error, matching
+// livedict.ErrLoadPanic. When storing the loaded value fails, GetOrLoad
+// returns the value with that error.
+func (s *ByDigestStore) GetOrLoad(ctx context.Context, key Digest, load func(ctx context.Context, key Digest) (ByDigest, error), opts ...livedict.SetOption) (ByDigest, error) {
+	return s.s.GetOrLoad(ctx, key, load, opts...)
 }
 
 // GetMany returns the values of keys, in their order: Found is false for a key
