@@ -128,6 +128,7 @@ func Run(t *testing.T, h Harness) {
 		{"Edges", edgeTests},
 		{"Batches", batchTests},
 		{"Loading", loadTests},
+		{"Iterators", iterTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

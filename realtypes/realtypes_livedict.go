@@ -5,6 +5,7 @@ package realtypes
 import (
 	"context"
 	"database/sql"
+	"iter"
 	"maps"
 	"slices"
 	"time"
@@ -154,6 +155,22 @@ func (s *DeploymentStore) SetMany(ctx context.Context, items map[types.UID]Deplo
 // whose delete failed are in the returned *livedict.BatchError.
 func (s *DeploymentStore) DeleteMany(ctx context.Context, keys []types.UID) ([]bool, error) {
 	return s.s.DeleteMany(ctx, keys)
+}
+
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *DeploymentStore) All(ctx context.Context) (iter.Seq2[types.UID, Deployment], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *DeploymentStore) AllKeys(ctx context.Context) (iter.Seq[types.UID], func() error) {
+	return s.s.AllKeys(ctx)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
@@ -435,6 +452,22 @@ func (s *AccountStore) SetMany(ctx context.Context, items map[uuid.UUID]Account,
 // whose delete failed are in the returned *livedict.BatchError.
 func (s *AccountStore) DeleteMany(ctx context.Context, keys []uuid.UUID) ([]bool, error) {
 	return s.s.DeleteMany(ctx, keys)
+}
+
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *AccountStore) All(ctx context.Context) (iter.Seq2[uuid.UUID, Account], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *AccountStore) AllKeys(ctx context.Context) (iter.Seq[uuid.UUID], func() error) {
+	return s.s.AllKeys(ctx)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may

@@ -5,6 +5,7 @@ package codectest
 import (
 	"context"
 	"database/sql"
+	"iter"
 	"net"
 	"net/http"
 	"net/netip"
@@ -151,6 +152,22 @@ func (s *ForeignStore) SetMany(ctx context.Context, items map[string]Foreign, op
 // whose delete failed are in the returned *livedict.BatchError.
 func (s *ForeignStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
 	return s.s.DeleteMany(ctx, keys)
+}
+
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *ForeignStore) All(ctx context.Context) (iter.Seq2[string, Foreign], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *ForeignStore) AllKeys(ctx context.Context) (iter.Seq[string], func() error) {
+	return s.s.AllKeys(ctx)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
@@ -432,6 +449,22 @@ func (s *ByAddrStore) SetMany(ctx context.Context, items map[netip.Addr]ByAddr, 
 // whose delete failed are in the returned *livedict.BatchError.
 func (s *ByAddrStore) DeleteMany(ctx context.Context, keys []netip.Addr) ([]bool, error) {
 	return s.s.DeleteMany(ctx, keys)
+}
+
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *ByAddrStore) All(ctx context.Context) (iter.Seq2[netip.Addr, ByAddr], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *ByAddrStore) AllKeys(ctx context.Context) (iter.Seq[netip.Addr], func() error) {
+	return s.s.AllKeys(ctx)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
@@ -721,6 +754,22 @@ func (s *ByDigestStore) DeleteMany(ctx context.Context, keys []Digest) ([]bool, 
 	return s.s.DeleteMany(ctx, keys)
 }
 
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *ByDigestStore) All(ctx context.Context) (iter.Seq2[Digest, ByDigest], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *ByDigestStore) AllKeys(ctx context.Context) (iter.Seq[Digest], func() error) {
+	return s.s.AllKeys(ctx)
+}
+
 // Range calls fn for each live key and value until fn returns false; fn may
 // call the store. A record that does not decode is skipped and reported in the
 // returned error after the others were visited.
@@ -999,6 +1048,22 @@ func (s *ByMonthStore) SetMany(ctx context.Context, items map[time.Month]ByMonth
 // whose delete failed are in the returned *livedict.BatchError.
 func (s *ByMonthStore) DeleteMany(ctx context.Context, keys []time.Month) ([]bool, error) {
 	return s.s.DeleteMany(ctx, keys)
+}
+
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *ByMonthStore) All(ctx context.Context) (iter.Seq2[time.Month, ByMonth], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *ByMonthStore) AllKeys(ctx context.Context) (iter.Seq[time.Month], func() error) {
+	return s.s.AllKeys(ctx)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may

@@ -4,6 +4,7 @@ package codectest
 
 import (
 	"context"
+	"iter"
 	"maps"
 	"slices"
 	"time"
@@ -148,6 +149,22 @@ func (s *ScalarsStore) SetMany(ctx context.Context, items map[string]Scalars, op
 // whose delete failed are in the returned *livedict.BatchError.
 func (s *ScalarsStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
 	return s.s.DeleteMany(ctx, keys)
+}
+
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *ScalarsStore) All(ctx context.Context) (iter.Seq2[string, Scalars], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *ScalarsStore) AllKeys(ctx context.Context) (iter.Seq[string], func() error) {
+	return s.s.AllKeys(ctx)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
@@ -429,6 +446,22 @@ func (s *PlainStore) SetMany(ctx context.Context, items map[string]Plain, opts .
 // whose delete failed are in the returned *livedict.BatchError.
 func (s *PlainStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
 	return s.s.DeleteMany(ctx, keys)
+}
+
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *PlainStore) All(ctx context.Context) (iter.Seq2[string, Plain], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *PlainStore) AllKeys(ctx context.Context) (iter.Seq[string], func() error) {
+	return s.s.AllKeys(ctx)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
@@ -713,6 +746,22 @@ func (s *CompositeStore) DeleteMany(ctx context.Context, keys []string) ([]bool,
 	return s.s.DeleteMany(ctx, keys)
 }
 
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *CompositeStore) All(ctx context.Context) (iter.Seq2[string, Composite], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *CompositeStore) AllKeys(ctx context.Context) (iter.Seq[string], func() error) {
+	return s.s.AllKeys(ctx)
+}
+
 // Range calls fn for each live key and value until fn returns false; fn may
 // call the store. A record that does not decode is skipped and reported in the
 // returned error after the others were visited.
@@ -992,6 +1041,22 @@ func (s *NodeStore) SetMany(ctx context.Context, items map[string]Node, opts ...
 // whose delete failed are in the returned *livedict.BatchError.
 func (s *NodeStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
 	return s.s.DeleteMany(ctx, keys)
+}
+
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *NodeStore) All(ctx context.Context) (iter.Seq2[string, Node], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *NodeStore) AllKeys(ctx context.Context) (iter.Seq[string], func() error) {
+	return s.s.AllKeys(ctx)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
@@ -1276,6 +1341,22 @@ func (s *SessionStore) DeleteMany(ctx context.Context, keys []string) ([]bool, e
 	return s.s.DeleteMany(ctx, keys)
 }
 
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *SessionStore) All(ctx context.Context) (iter.Seq2[string, Session], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *SessionStore) AllKeys(ctx context.Context) (iter.Seq[string], func() error) {
+	return s.s.AllKeys(ctx)
+}
+
 // Range calls fn for each live key and value until fn returns false; fn may
 // call the store. A record that does not decode is skipped and reported in the
 // returned error after the others were visited.
@@ -1556,6 +1637,22 @@ func (s *EvolveAStore) SetMany(ctx context.Context, items map[string]EvolveA, op
 // whose delete failed are in the returned *livedict.BatchError.
 func (s *EvolveAStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
 	return s.s.DeleteMany(ctx, keys)
+}
+
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *EvolveAStore) All(ctx context.Context) (iter.Seq2[string, EvolveA], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *EvolveAStore) AllKeys(ctx context.Context) (iter.Seq[string], func() error) {
+	return s.s.AllKeys(ctx)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
@@ -1840,6 +1937,22 @@ func (s *EvolveBStore) DeleteMany(ctx context.Context, keys []string) ([]bool, e
 	return s.s.DeleteMany(ctx, keys)
 }
 
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *EvolveBStore) All(ctx context.Context) (iter.Seq2[string, EvolveB], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *EvolveBStore) AllKeys(ctx context.Context) (iter.Seq[string], func() error) {
+	return s.s.AllKeys(ctx)
+}
+
 // Range calls fn for each live key and value until fn returns false; fn may
 // call the store. A record that does not decode is skipped and reported in the
 // returned error after the others were visited.
@@ -2120,6 +2233,22 @@ func (s *EvolveCStore) SetMany(ctx context.Context, items map[string]EvolveC, op
 // whose delete failed are in the returned *livedict.BatchError.
 func (s *EvolveCStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
 	return s.s.DeleteMany(ctx, keys)
+}
+
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *EvolveCStore) All(ctx context.Context) (iter.Seq2[string, EvolveC], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *EvolveCStore) AllKeys(ctx context.Context) (iter.Seq[string], func() error) {
+	return s.s.AllKeys(ctx)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
@@ -2403,6 +2532,22 @@ func (s *WrapAStore) DeleteMany(ctx context.Context, keys []string) ([]bool, err
 	return s.s.DeleteMany(ctx, keys)
 }
 
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *WrapAStore) All(ctx context.Context) (iter.Seq2[string, WrapA], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *WrapAStore) AllKeys(ctx context.Context) (iter.Seq[string], func() error) {
+	return s.s.AllKeys(ctx)
+}
+
 // Range calls fn for each live key and value until fn returns false; fn may
 // call the store. A record that does not decode is skipped and reported in the
 // returned error after the others were visited.
@@ -2682,6 +2827,22 @@ func (s *WrapCStore) SetMany(ctx context.Context, items map[string]WrapC, opts .
 // whose delete failed are in the returned *livedict.BatchError.
 func (s *WrapCStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
 	return s.s.DeleteMany(ctx, keys)
+}
+
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *WrapCStore) All(ctx context.Context) (iter.Seq2[string, WrapC], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *WrapCStore) AllKeys(ctx context.Context) (iter.Seq[string], func() error) {
+	return s.s.AllKeys(ctx)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
@@ -2966,6 +3127,22 @@ func (s *EvolveOldStore) DeleteMany(ctx context.Context, keys []string) ([]bool,
 	return s.s.DeleteMany(ctx, keys)
 }
 
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *EvolveOldStore) All(ctx context.Context) (iter.Seq2[string, EvolveOld], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *EvolveOldStore) AllKeys(ctx context.Context) (iter.Seq[string], func() error) {
+	return s.s.AllKeys(ctx)
+}
+
 // Range calls fn for each live key and value until fn returns false; fn may
 // call the store. A record that does not decode is skipped and reported in the
 // returned error after the others were visited.
@@ -3246,6 +3423,22 @@ func (s *EvolveNewStore) SetMany(ctx context.Context, items map[string]EvolveNew
 // whose delete failed are in the returned *livedict.BatchError.
 func (s *EvolveNewStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
 	return s.s.DeleteMany(ctx, keys)
+}
+
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *EvolveNewStore) All(ctx context.Context) (iter.Seq2[string, EvolveNew], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *EvolveNewStore) AllKeys(ctx context.Context) (iter.Seq[string], func() error) {
+	return s.s.AllKeys(ctx)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may

@@ -5,6 +5,7 @@ package foreign_structs
 import (
 	"context"
 	"database/sql"
+	"iter"
 	"net"
 	"net/http"
 	"slices"
@@ -149,6 +150,22 @@ func (s *VisitStore) SetMany(ctx context.Context, items map[string]Visit, opts .
 // whose delete failed are in the returned *livedict.BatchError.
 func (s *VisitStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
 	return s.s.DeleteMany(ctx, keys)
+}
+
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *VisitStore) All(ctx context.Context) (iter.Seq2[string, Visit], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *VisitStore) AllKeys(ctx context.Context) (iter.Seq[string], func() error) {
+	return s.s.AllKeys(ctx)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
@@ -430,6 +447,22 @@ func (s *PageStore) SetMany(ctx context.Context, items map[string]Page, opts ...
 // whose delete failed are in the returned *livedict.BatchError.
 func (s *PageStore) DeleteMany(ctx context.Context, keys []string) ([]bool, error) {
 	return s.s.DeleteMany(ctx, keys)
+}
+
+// All returns an iterator over the live keys and values, and a function that
+// reports, once the loop is over, what Range would have returned: the error
+// that ended the loop early, or the records that did not decode (skipped,
+// reported after the others were visited). SQLite and Redis read the keys in
+// pages, so a loop over a million keys never holds them all; the loop body may
+// call the store, and keys written during the loop may or may not be seen. Run
+// one loop at a time over one iterator.
+func (s *PageStore) All(ctx context.Context) (iter.Seq2[string, Page], func() error) {
+	return s.s.All(ctx)
+}
+
+// AllKeys is All for the keys alone.
+func (s *PageStore) AllKeys(ctx context.Context) (iter.Seq[string], func() error) {
+	return s.s.AllKeys(ctx)
 }
 
 // Range calls fn for each live key and value until fn returns false; fn may
