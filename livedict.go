@@ -70,6 +70,14 @@ func (e HookError) Error() string {
 
 func (e HookError) Unwrap() error { return e.Err }
 
+// Change is what an OnChange hook hears of a write that stored a value:
+// the value, and the live value it replaced, if the key held one.
+type Change[V any] struct {
+	Value   V
+	Prev    V    // the zero value when Existed is false
+	Existed bool // the key held a live value before the write
+}
+
 // Lookup is the result of an asynchronous Get or TTL.
 type Lookup[T any] struct {
 	Value T

@@ -19,6 +19,7 @@ import (
 var hookTests = []subtest{
 	{name: "Events", fn: testHookEvents},
 	{name: "EvictEvent", fn: testEvictEvent},
+	{name: "ChangeWithPrevious", fn: testChangeEvents},
 	{name: "OrderOneKey", fn: testOrderOneKey},
 	{name: "OrderPerKeyConcurrent", fn: testOrderPerKeyConcurrent},
 	{name: "ScopedBeforeGlobal", fn: testScopedBeforeGlobal},

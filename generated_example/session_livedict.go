@@ -234,6 +234,15 @@ func (s *SessionStore) OnEvict(fn func(ctx context.Context, key string, v Sessio
 	return s.s.OnEvict(fn, opts...)
 }
 
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *SessionStore) OnChange(fn func(ctx context.Context, key string, ch livedict.Change[Session]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
+}
+
 // SetHookEnabled switches a hook on or off and reports whether it exists.
 // Switching on also resets the hook's circuit breaker.
 func (s *SessionStore) SetHookEnabled(id livedict.HookID, on bool) bool {

@@ -238,6 +238,15 @@ func (s *DeploymentStore) OnEvict(fn func(ctx context.Context, key types.UID, v 
 	return s.s.OnEvict(fn, opts...)
 }
 
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *DeploymentStore) OnChange(fn func(ctx context.Context, key types.UID, ch livedict.Change[Deployment]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
+}
+
 // SetHookEnabled switches a hook on or off and reports whether it exists.
 // Switching on also resets the hook's circuit breaker.
 func (s *DeploymentStore) SetHookEnabled(id livedict.HookID, on bool) bool {
@@ -533,6 +542,15 @@ func (s *AccountStore) OnExpire(fn func(ctx context.Context, key uuid.UUID, v Ac
 // bad one is an error wrapping livedict.ErrInvalidOption.
 func (s *AccountStore) OnEvict(fn func(ctx context.Context, key uuid.UUID, v Account), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
+}
+
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *AccountStore) OnChange(fn func(ctx context.Context, key uuid.UUID, ch livedict.Change[Account]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.

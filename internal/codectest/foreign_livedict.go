@@ -235,6 +235,15 @@ func (s *ForeignStore) OnEvict(fn func(ctx context.Context, key string, v Foreig
 	return s.s.OnEvict(fn, opts...)
 }
 
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *ForeignStore) OnChange(fn func(ctx context.Context, key string, ch livedict.Change[Foreign]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
+}
+
 // SetHookEnabled switches a hook on or off and reports whether it exists.
 // Switching on also resets the hook's circuit breaker.
 func (s *ForeignStore) SetHookEnabled(id livedict.HookID, on bool) bool {
@@ -530,6 +539,15 @@ func (s *ByAddrStore) OnExpire(fn func(ctx context.Context, key netip.Addr, v By
 // bad one is an error wrapping livedict.ErrInvalidOption.
 func (s *ByAddrStore) OnEvict(fn func(ctx context.Context, key netip.Addr, v ByAddr), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
+}
+
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *ByAddrStore) OnChange(fn func(ctx context.Context, key netip.Addr, ch livedict.Change[ByAddr]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
@@ -835,6 +853,15 @@ func (s *ByDigestStore) OnEvict(fn func(ctx context.Context, key Digest, v ByDig
 	return s.s.OnEvict(fn, opts...)
 }
 
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *ByDigestStore) OnChange(fn func(ctx context.Context, key Digest, ch livedict.Change[ByDigest]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
+}
+
 // SetHookEnabled switches a hook on or off and reports whether it exists.
 // Switching on also resets the hook's circuit breaker.
 func (s *ByDigestStore) SetHookEnabled(id livedict.HookID, on bool) bool {
@@ -1129,6 +1156,15 @@ func (s *ByMonthStore) OnExpire(fn func(ctx context.Context, key time.Month, v B
 // bad one is an error wrapping livedict.ErrInvalidOption.
 func (s *ByMonthStore) OnEvict(fn func(ctx context.Context, key time.Month, v ByMonth), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
+}
+
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *ByMonthStore) OnChange(fn func(ctx context.Context, key time.Month, ch livedict.Change[ByMonth]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.

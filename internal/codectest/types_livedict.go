@@ -232,6 +232,15 @@ func (s *ScalarsStore) OnEvict(fn func(ctx context.Context, key string, v Scalar
 	return s.s.OnEvict(fn, opts...)
 }
 
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *ScalarsStore) OnChange(fn func(ctx context.Context, key string, ch livedict.Change[Scalars]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
+}
+
 // SetHookEnabled switches a hook on or off and reports whether it exists.
 // Switching on also resets the hook's circuit breaker.
 func (s *ScalarsStore) SetHookEnabled(id livedict.HookID, on bool) bool {
@@ -527,6 +536,15 @@ func (s *PlainStore) OnExpire(fn func(ctx context.Context, key string, v Plain),
 // bad one is an error wrapping livedict.ErrInvalidOption.
 func (s *PlainStore) OnEvict(fn func(ctx context.Context, key string, v Plain), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
+}
+
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *PlainStore) OnChange(fn func(ctx context.Context, key string, ch livedict.Change[Plain]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
@@ -827,6 +845,15 @@ func (s *CompositeStore) OnEvict(fn func(ctx context.Context, key string, v Comp
 	return s.s.OnEvict(fn, opts...)
 }
 
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *CompositeStore) OnChange(fn func(ctx context.Context, key string, ch livedict.Change[Composite]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
+}
+
 // SetHookEnabled switches a hook on or off and reports whether it exists.
 // Switching on also resets the hook's circuit breaker.
 func (s *CompositeStore) SetHookEnabled(id livedict.HookID, on bool) bool {
@@ -1122,6 +1149,15 @@ func (s *NodeStore) OnExpire(fn func(ctx context.Context, key string, v Node), o
 // bad one is an error wrapping livedict.ErrInvalidOption.
 func (s *NodeStore) OnEvict(fn func(ctx context.Context, key string, v Node), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
+}
+
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *NodeStore) OnChange(fn func(ctx context.Context, key string, ch livedict.Change[Node]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
@@ -1422,6 +1458,15 @@ func (s *SessionStore) OnEvict(fn func(ctx context.Context, key string, v Sessio
 	return s.s.OnEvict(fn, opts...)
 }
 
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *SessionStore) OnChange(fn func(ctx context.Context, key string, ch livedict.Change[Session]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
+}
+
 // SetHookEnabled switches a hook on or off and reports whether it exists.
 // Switching on also resets the hook's circuit breaker.
 func (s *SessionStore) SetHookEnabled(id livedict.HookID, on bool) bool {
@@ -1718,6 +1763,15 @@ func (s *EvolveAStore) OnExpire(fn func(ctx context.Context, key string, v Evolv
 // bad one is an error wrapping livedict.ErrInvalidOption.
 func (s *EvolveAStore) OnEvict(fn func(ctx context.Context, key string, v EvolveA), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
+}
+
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveAStore) OnChange(fn func(ctx context.Context, key string, ch livedict.Change[EvolveA]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
@@ -2018,6 +2072,15 @@ func (s *EvolveBStore) OnEvict(fn func(ctx context.Context, key string, v Evolve
 	return s.s.OnEvict(fn, opts...)
 }
 
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveBStore) OnChange(fn func(ctx context.Context, key string, ch livedict.Change[EvolveB]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
+}
+
 // SetHookEnabled switches a hook on or off and reports whether it exists.
 // Switching on also resets the hook's circuit breaker.
 func (s *EvolveBStore) SetHookEnabled(id livedict.HookID, on bool) bool {
@@ -2314,6 +2377,15 @@ func (s *EvolveCStore) OnExpire(fn func(ctx context.Context, key string, v Evolv
 // bad one is an error wrapping livedict.ErrInvalidOption.
 func (s *EvolveCStore) OnEvict(fn func(ctx context.Context, key string, v EvolveC), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
+}
+
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveCStore) OnChange(fn func(ctx context.Context, key string, ch livedict.Change[EvolveC]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
@@ -2613,6 +2685,15 @@ func (s *WrapAStore) OnEvict(fn func(ctx context.Context, key string, v WrapA), 
 	return s.s.OnEvict(fn, opts...)
 }
 
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *WrapAStore) OnChange(fn func(ctx context.Context, key string, ch livedict.Change[WrapA]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
+}
+
 // SetHookEnabled switches a hook on or off and reports whether it exists.
 // Switching on also resets the hook's circuit breaker.
 func (s *WrapAStore) SetHookEnabled(id livedict.HookID, on bool) bool {
@@ -2908,6 +2989,15 @@ func (s *WrapCStore) OnExpire(fn func(ctx context.Context, key string, v WrapC),
 // bad one is an error wrapping livedict.ErrInvalidOption.
 func (s *WrapCStore) OnEvict(fn func(ctx context.Context, key string, v WrapC), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
+}
+
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *WrapCStore) OnChange(fn func(ctx context.Context, key string, ch livedict.Change[WrapC]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.
@@ -3208,6 +3298,15 @@ func (s *EvolveOldStore) OnEvict(fn func(ctx context.Context, key string, v Evol
 	return s.s.OnEvict(fn, opts...)
 }
 
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveOldStore) OnChange(fn func(ctx context.Context, key string, ch livedict.Change[EvolveOld]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
+}
+
 // SetHookEnabled switches a hook on or off and reports whether it exists.
 // Switching on also resets the hook's circuit breaker.
 func (s *EvolveOldStore) SetHookEnabled(id livedict.HookID, on bool) bool {
@@ -3504,6 +3603,15 @@ func (s *EvolveNewStore) OnExpire(fn func(ctx context.Context, key string, v Evo
 // bad one is an error wrapping livedict.ErrInvalidOption.
 func (s *EvolveNewStore) OnEvict(fn func(ctx context.Context, key string, v EvolveNew), opts ...livedict.HookOption) (livedict.HookID, error) {
 	return s.s.OnEvict(fn, opts...)
+}
+
+// OnChange registers fn to run after each Set or Update that stores a value,
+// as OnSet does, with the live value the write replaced and whether there was
+// one. Writes ask the backend for that value only while an OnChange hook is
+// registered. Options: livedict.HookTimeout, Inline, HookName and the store's
+// ForKey; a bad one is an error wrapping livedict.ErrInvalidOption.
+func (s *EvolveNewStore) OnChange(fn func(ctx context.Context, key string, ch livedict.Change[EvolveNew]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.s.OnChange(fn, opts...)
 }
 
 // SetHookEnabled switches a hook on or off and reports whether it exists.

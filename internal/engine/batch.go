@@ -70,6 +70,7 @@ func (s *Store[K, V]) SetMany(ctx context.Context, items map[K]V, opts ...livedi
 			return err
 		}
 		w.ClaimDisplaced = displacedLease(hs)
+		w.WantPrev = hs.has(kindChange)
 		ws = append(ws, backend.KeyWrite[K, V]{Key: k, Write: w})
 		hashes = append(hashes, s.hash(k))
 	}

@@ -280,3 +280,4 @@ func waitUntil(t *testing.T, cond func() bool) {
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+

@@ -19,15 +19,17 @@ const (
 	kindDelete
 	kindExpire
 	kindEvict
+	kindChange
 	numKinds
 )
 
-var kindNames = [numKinds]string{"OnSet", "OnGet", "OnDelete", "OnExpire", "OnEvict"}
+var kindNames = [numKinds]string{"OnSet", "OnGet", "OnDelete", "OnExpire", "OnEvict", "OnChange"}
 
 type hook[K comparable, V any] struct {
 	id     livedict.HookID
 	kind   kind
 	fn     func(ctx context.Context, key K, v V)
+	change func(ctx context.Context, key K, ch livedict.Change[V]) // an OnChange hook's, instead of fn
 	sb     *sandbox.Hook
 	inline bool
 	scoped bool
@@ -58,11 +60,16 @@ func (s *Store[K, V]) table() *hookTable[K, V] { return s.current.Load() }
 // register adds a hook of kind k and returns its id, or an error wrapping
 // ErrInvalidOption for a bad option.
 func (s *Store[K, V]) register(k kind, fn func(context.Context, K, V), opts []livedict.HookOption) (livedict.HookID, error) {
+	return s.add(k, &hook[K, V]{fn: fn}, fn == nil, opts)
+}
+
+// add registers h, holding its function, as a hook of kind k.
+func (s *Store[K, V]) add(k kind, h *hook[K, V], nilFn bool, opts []livedict.HookOption) (livedict.HookID, error) {
 	o := resolveHook(opts)
 	if o.Err != nil {
 		return 0, fmt.Errorf("%s: %w", kindNames[k], o.Err)
 	}
-	if fn == nil {
+	if nilFn {
 		return 0, impl.Invalid(kindNames[k], "the hook function is nil")
 	}
 	var key K
@@ -77,7 +84,7 @@ func (s *Store[K, V]) register(k kind, fn func(context.Context, K, V), opts []li
 	if name == "" {
 		name = fmt.Sprintf("%s#%d", kindNames[k], id)
 	}
-	h := &hook[K, V]{id: id, kind: k, fn: fn, inline: o.Inline, scoped: o.Scoped, key: key, sb: sandbox.NewHook(uint64(id), name, o.Timeout)}
+	h.id, h.kind, h.inline, h.scoped, h.key, h.sb = id, k, o.Inline, o.Scoped, key, sandbox.NewHook(uint64(id), name, o.Timeout)
 	s.hookMu.Lock()
 	old := s.table()
 	next := old.clone()
@@ -204,6 +211,16 @@ func (s *Store[K, V]) OnEvict(fn func(ctx context.Context, key K, v V), opts ...
 	return s.register(kindEvict, fn, opts)
 }
 
+// OnChange registers fn to run after each Set or Update that stores a
+// value, as OnSet does, with the live value the write replaced and whether
+// there was one. Writes ask the backend for that value only while an
+// OnChange hook is registered. Options: livedict.HookTimeout, Inline,
+// HookName and the store's ForKey; a bad one is an error wrapping
+// livedict.ErrInvalidOption.
+func (s *Store[K, V]) OnChange(fn func(ctx context.Context, key K, ch livedict.Change[V]), opts ...livedict.HookOption) (livedict.HookID, error) {
+	return s.add(kindChange, &hook[K, V]{change: fn}, fn == nil, opts)
+}
+
 // call is an inline hook call waiting for its operation to finish.
 type call = sandbox.Call
 
@@ -222,6 +239,11 @@ func (s *Store[K, V]) hookValue(v V, shared bool, hooksLeft int) V {
 // that emit's key and value stay on the stack when no hook is registered.
 func bind[K comparable, V any](fn func(context.Context, K, V), key K, v V) func(context.Context) {
 	return func(ctx context.Context) { fn(ctx, key, v) }
+}
+
+// bindChange is bind for an OnChange hook.
+func bindChange[K comparable, V any](fn func(context.Context, K, livedict.Change[V]), key K, ch livedict.Change[V]) func(context.Context) {
+	return func(ctx context.Context) { fn(ctx, key, ch) }
 }
 
 func (s *Store[K, V]) hookFailed(f sandbox.Failure) {

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backend"
 	"github.com/livedict/livedict/sandbox"
 )
@@ -164,7 +165,33 @@ func (o *eventOrder[K, V]) writeEvents(ctx context.Context, hs *hookTable[K, V],
 	for _, ev := range res.Evicted {
 		inline = o.emit(ctx, hs, kindEvict, ev.Key, o.s.hash(ev.Key), ev.Entry.Value, false, inline)
 	}
-	return o.emit(ctx, hs, kindSet, key, h, v, true, inline)
+	inline = o.emit(ctx, hs, kindSet, key, h, v, true, inline)
+	if hs.has(kindChange) {
+		inline = o.emitChange(ctx, hs, key, h, v, res, inline)
+	}
+	return inline
+}
+
+// emitChange raises the OnChange event of a write of v that stored it with
+// result res (asked for the previous entry, Write.WantPrev). Each hook gets
+// copies of its own: v is the caller's, the previous value the backend's.
+func (o *eventOrder[K, V]) emitChange(ctx context.Context, hs *hookTable[K, V], key K, h uint64, v V, res backend.WriteResult[K, V], inline []call) []call {
+	s := o.s
+	scoped := hs.scoped[kindChange][key]
+	global := hs.global[kindChange]
+	ks := s.keyString(key)
+	left := len(scoped) + len(global)
+	for _, list := range [2][]*hook[K, V]{scoped, global} {
+		for _, hk := range list {
+			left--
+			ch := livedict.Change[V]{Value: s.hookValue(v, true, left), Existed: res.Existed}
+			if res.Existed {
+				ch.Prev = s.hookValue(res.Prev.Value, false, left)
+			}
+			inline = o.dispatch(ctx, hk, h, sandbox.Call{Hook: hk.sb, Key: ks, Fn: bindChange(hk.change, key, ch)}, inline)
+		}
+	}
+	return inline
 }
 
 // sweep excludes writes that raise events while the scheduler sweeps and

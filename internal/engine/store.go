@@ -292,6 +292,7 @@ func (s *Store[K, V]) Set(ctx context.Context, key K, v V, opts ...livedict.SetO
 	hs := s.table()
 	h := s.hash(key)
 	w.ClaimDisplaced = displacedLease(hs)
+	w.WantPrev = hs.has(kindChange)
 	release, err := s.ev.begin(ctx, hs, h)
 	if err != nil {
 		return err
@@ -454,6 +455,7 @@ func (s *Store[K, V]) Update(ctx context.Context, key K, fn func(cur V, exists b
 		}
 		hs := s.table()
 		w.ClaimDisplaced = displacedLease(hs)
+		w.WantPrev = hs.has(kindChange)
 		release, err := s.ev.begin(ctx, hs, h)
 		if err != nil {
 			return err
