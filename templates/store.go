@@ -291,7 +291,7 @@ func storeMethods(st *Store) []method {
 		hook("OnExpire", "registers fn to run once for each key that expires, with its last value. Expiries that happened before any OnExpire hook was registered are delivered to the first one (up to the retention limit)."),
 		hook("OnEvict", "registers fn to run for each value the key limit pushed out."),
 		{name: "OnChange", doc: "registers fn to run after each Set or Update that stores a value, as OnSet does, with the live value the write replaced and whether there was one. Writes ask the backend for that value only while an OnChange hook is registered." + hookOptionsDoc,
-			params: []jen.Code{jen.Id("fn").Func().Params(ctxParam(), keyParam(st), jen.Id("ch").Add(ld("Change").Types(valueType(st)))), optsOf("HookOption")},
+			params:  []jen.Code{jen.Id("fn").Func().Params(ctxParam(), keyParam(st), jen.Id("ch").Add(ld("Change").Types(valueType(st)))), optsOf("HookOption")},
 			results: []jen.Code{ld("HookID"), jen.Error()}, args: []jen.Code{fn, opts}},
 		{name: "SetHookEnabled", doc: "switches a hook on or off and reports whether it exists. Switching on also resets the hook's circuit breaker.",
 			params: []jen.Code{jen.Id("id").Add(ld("HookID")), jen.Id("on").Bool()}, results: []jen.Code{jen.Bool()}, args: []jen.Code{jen.Id("id"), jen.Id("on")}},

@@ -280,4 +280,3 @@ func waitUntil(t *testing.T, cond func() bool) {
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
