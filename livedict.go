@@ -95,6 +95,7 @@ type Stats struct {
 	// process made, LoadErrors those that failed, LoadTime their total time.
 	Loads, LoadErrors uint64
 	LoadTime          time.Duration
+	Refreshes         uint64 // the loads that refreshed a key ahead of its deadline (WithRefreshAhead)
 	Hooks             HookStats
 }
 

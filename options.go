@@ -214,6 +214,23 @@ func WithLoader[K comparable, V any](load func(ctx context.Context, key K) (V, e
 	}
 }
 
+// WithRefreshAhead makes a read that has a loader (Get with WithLoader,
+// GetOrLoad) and finds its key within window of its deadline reload the key
+// in the background, once per key at a time, so that a key read often
+// never misses: the read returns the value it found, which keeps serving
+// until the new one is stored (or, if the reload fails, until its
+// deadline). window must be > 0; a window longer than a key's TTL reloads
+// it on every read.
+func WithRefreshAhead(window time.Duration) Option {
+	return func(c *impl.Config) error {
+		if window <= 0 {
+			return impl.Invalid("WithRefreshAhead", "window %v is not positive", window)
+		}
+		c.RefreshAhead = window
+		return nil
+	}
+}
+
 // WithOpenTimeout bounds how long New waits for the backend to open and
 // answer its first round trip (default 5s): a Redis URI with no server
 // behind it fails within d with an error naming the address. d must be > 0.

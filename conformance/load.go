@@ -23,6 +23,9 @@ var loadTests = []subtest{
 	{name: "ReadThroughGet", fn: testLoadReadThrough},
 	{name: "LoaderOfAnotherType", fn: testLoaderType},
 	{name: "CloseCancelsLoad", fn: testLoadClose},
+	{name: "RefreshAhead", fn: testRefreshAhead},
+	{name: "RefreshOncePerKey", fn: testRefreshOnce},
+	{name: "FailedRefreshKeepsValue", fn: testRefreshFails},
 }
 
 // counting returns a loader that counts its calls and loads item(key, 1).
@@ -252,4 +255,88 @@ func testLoadClose(t *testing.T, f *fixture) {
 	if err := <-errs; err == nil {
 		t.Errorf("GetOrLoad across Close succeeded; want an error")
 	}
+}
+
+// versioned returns a loader that loads item(key, n) on its n-th call,
+// after waiting for gate (when not nil), and fails from call failFrom on
+// (when positive).
+func versioned(calls *atomic.Int64, gate chan struct{}, failFrom int64) func(context.Context, string) (Item, error) {
+	return func(_ context.Context, key string) (Item, error) {
+		n := calls.Add(1)
+		if gate != nil {
+			<-gate
+		}
+		if failFrom > 0 && n >= failFrom {
+			return Item{}, errors.New("origin down")
+		}
+		return item(key, n), nil
+	}
+}
+
+// testRefreshAhead: a read within the window before the deadline serves
+// the value it found and reloads the key in the background, once; the key
+// then never misses.
+func testRefreshAhead(t *testing.T, f *fixture) {
+	var calls atomic.Int64
+	s := f.store(livedict.WithLoader(versioned(&calls, nil, 0)), livedict.WithDefaultTTL(100*time.Millisecond),
+		livedict.WithRefreshAhead(30*time.Millisecond))
+	if v, ok, err := s.Get(bg, "k"); err != nil || !ok || v.N != 1 {
+		t.Fatalf("first Get = %+v, %v, %v; want the first load", v, ok, err)
+	}
+	f.clk.Advance(50 * time.Millisecond) // 50ms left: outside the window
+	if v, _, _ := s.Get(bg, "k"); v.N != 1 || calls.Load() != 1 {
+		t.Fatalf("a Get outside the window: value %d, %d loads; want 1 and no reload", v.N, calls.Load())
+	}
+	f.clk.Advance(30 * time.Millisecond) // 20ms left
+	if v, _, _ := s.Get(bg, "k"); v.N != 1 {
+		t.Fatalf("a Get in the window returned %d; want the value it found, 1", v.N)
+	}
+	waitFor(t, "the refresh to store the new value", func() bool { v, _ := get(t, s, "k"); return v.N == 2 })
+	wantTTL(t, s, "k", 100*time.Millisecond, true)
+	f.clk.Advance(90 * time.Millisecond) // past the first deadline
+	if v, ok, _ := s.Get(bg, "k"); !ok || v.N < 2 {
+		t.Fatalf("after the old deadline Get = %+v, %v; want the refreshed value", v, ok)
+	}
+	waitFor(t, "the second refresh", func() bool { return s.Stats().Refreshes == 2 })
+	if st := s.Stats(); st.Misses != 1 || st.Loads != 3 {
+		t.Errorf("Stats: %d misses, %d loads; want only the first read to miss, and 3 loads", st.Misses, st.Loads)
+	}
+}
+
+// testRefreshOnce: many reads in the window start one reload.
+func testRefreshOnce(t *testing.T, f *fixture) {
+	var calls atomic.Int64
+	gate := make(chan struct{})
+	s := f.store(livedict.WithDefaultTTL(100*time.Millisecond), livedict.WithRefreshAhead(50*time.Millisecond))
+	set(t, s, "k", item("k", 0))
+	f.clk.Advance(60 * time.Millisecond)
+	load := versioned(&calls, gate, 0)
+	for range 20 {
+		if v, err := s.GetOrLoad(bg, "k", load); err != nil || v.N != 0 {
+			t.Fatalf("GetOrLoad in the window = %+v, %v; want the stored value", v, err)
+		}
+	}
+	close(gate)
+	waitFor(t, "the refresh", func() bool { v, _ := get(t, s, "k"); return v.N == 1 })
+	if n := calls.Load(); n != 1 {
+		t.Errorf("20 reads in the window ran the loader %d times, want once", n)
+	}
+}
+
+// testRefreshFails: a failed refresh leaves the old value, which serves
+// until its deadline.
+func testRefreshFails(t *testing.T, f *fixture) {
+	var calls atomic.Int64
+	s := f.store(livedict.WithLoader(versioned(&calls, nil, 2)), livedict.WithDefaultTTL(100*time.Millisecond),
+		livedict.WithRefreshAhead(50*time.Millisecond), livedict.WithLogger(quietLogger()))
+	if _, _, err := s.Get(bg, "k"); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(60 * time.Millisecond)
+	if v, ok, err := s.Get(bg, "k"); err != nil || !ok || v.N != 1 {
+		t.Fatalf("Get in the window = %+v, %v, %v", v, ok, err)
+	}
+	waitFor(t, "the failed refresh", func() bool { return s.Stats().LoadErrors == 1 })
+	wantValue(t, s, "k", item("k", 1))
+	wantTTL(t, s, "k", 40*time.Millisecond, true)
 }

@@ -32,6 +32,9 @@ type loads[K comparable, V any] struct {
 	running sync.WaitGroup
 	// fn is the store-wide loader of WithLoader, or nil.
 	fn func(context.Context, K) (V, error)
+	// window is WithRefreshAhead's: a read with a loader that finds its
+	// entry this close to its deadline reloads it in the background.
+	window time.Duration
 }
 
 type loadCall[V any] struct {
@@ -64,34 +67,11 @@ func (s *Store[K, V]) GetOrLoad(ctx context.Context, key K, load func(ctx contex
 // runs, in a goroutine of its own so that a caller whose ctx ends leaves
 // the others their load.
 func (s *Store[K, V]) load(ctx context.Context, key K, load func(context.Context, K) (V, error), opts []livedict.SetOption) (V, error) {
-	l := &s.loads
-	l.mu.Lock()
-	c, joined := l.inFlight[key]
-	if !joined {
-		if l.closed {
-			l.mu.Unlock()
-			var zero V
-			return zero, livedict.ErrClosed
-		}
-		c = &loadCall[V]{done: make(chan struct{})}
-		l.inFlight[key] = c
-		l.running.Add(1)
-		// The load's ctx keeps the first caller's values (a trace, a
-		// tenant) and ends with the store.
-		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		stop := context.AfterFunc(l.ctx, cancel)
-		go func() {
-			defer l.running.Done()
-			defer cancel()
-			defer stop()
-			c.v, c.err = s.loadOnce(lctx, key, load, opts)
-			l.mu.Lock()
-			delete(l.inFlight, key)
-			l.mu.Unlock()
-			close(c.done)
-		}()
+	c, err := s.startLoad(ctx, key, load, opts, false)
+	if err != nil {
+		var zero V
+		return zero, err
 	}
-	l.mu.Unlock()
 	select {
 	case <-c.done:
 		if c.err != nil {
@@ -105,17 +85,70 @@ func (s *Store[K, V]) load(ctx context.Context, key K, load func(context.Context
 	}
 }
 
+// refresh reloads key in the background, unless a load of it is running.
+func (s *Store[K, V]) refresh(ctx context.Context, key K, load func(context.Context, K) (V, error), opts []livedict.SetOption) {
+	_, _ = s.startLoad(ctx, key, load, opts, true)
+}
+
+// startLoad returns the running load of key, or starts one. A refresh
+// starts only when none is running (and returns nil): the reads that asked
+// for it are served the value they found.
+func (s *Store[K, V]) startLoad(ctx context.Context, key K, load func(context.Context, K) (V, error), opts []livedict.SetOption, refresh bool) (*loadCall[V], error) {
+	l := &s.loads
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c, ok := l.inFlight[key]; ok {
+		if refresh {
+			return nil, nil
+		}
+		return c, nil
+	}
+	if l.closed {
+		return nil, livedict.ErrClosed
+	}
+	c := &loadCall[V]{done: make(chan struct{})}
+	l.inFlight[key] = c
+	l.running.Add(1)
+	// The load's ctx keeps the first caller's values (a trace, a tenant)
+	// and ends with the store.
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(l.ctx, cancel)
+	go func() {
+		defer l.running.Done()
+		defer cancel()
+		defer stop()
+		c.v, c.err = s.loadOnce(lctx, key, load, opts, refresh)
+		if refresh && c.err != nil && lctx.Err() == nil {
+			s.log.Warn("livedict: refreshing a key ahead of its deadline failed; the old value serves until then", "key", s.keyString(key), "err", c.err)
+		}
+		l.mu.Lock()
+		delete(l.inFlight, key)
+		l.mu.Unlock()
+		close(c.done)
+	}()
+	return c, nil
+}
+
+// refreshDue reports whether an entry read at now falls in the
+// refresh-ahead window before its deadline.
+func (s *Store[K, V]) refreshDue(deadline, now int64) bool {
+	return s.loads.window > 0 && deadline > 0 && deadline-now <= s.loads.window.Milliseconds()
+}
+
 // loadOnce loads key and stores its value: on a shared backend under the
 // key's lock, after looking again whether another process stored it
 // meanwhile.
-func (s *Store[K, V]) loadOnce(ctx context.Context, key K, load func(context.Context, K) (V, error), opts []livedict.SetOption) (V, error) {
+func (s *Store[K, V]) loadOnce(ctx context.Context, key K, load func(context.Context, K) (V, error), opts []livedict.SetOption, refresh bool) (V, error) {
 	if s.poll > 0 {
 		wait, cancel := context.WithTimeout(ctx, loadLease)
 		lk, err := s.Lock(wait, key, livedict.Lease(loadLease))
 		cancel()
 		if err == nil {
 			defer lk.Unlock(context.WithoutCancel(ctx))
-			if e, ok, err := s.b.Get(ctx, key, s.nowMs()); err == nil && ok {
+			// A refresh another process made moved the deadline out of
+			// the window.
+			now := s.nowMs()
+			if e, ok, err := s.b.Get(ctx, key, now); err == nil && ok && !(refresh && s.refreshDue(e.Deadline, now)) {
 				return e.Value, nil
 			}
 		}
@@ -124,6 +157,9 @@ func (s *Store[K, V]) loadOnce(ctx context.Context, key K, load func(context.Con
 	start := time.Now()
 	v, err := callLoad(ctx, key, load, s)
 	s.st.loads.Add(1)
+	if refresh {
+		s.st.refreshes.Add(1)
+	}
 	s.st.loadNanos.Add(int64(time.Since(start)))
 	if err != nil {
 		s.st.loadErrors.Add(1)

@@ -17,10 +17,10 @@ func failed[T any](err error) *livedict.Future[T] {
 // counters are the store's Stats. The hot ones are striped: parallel Gets
 // on two cores would otherwise fight over one cache line for every hit.
 type counters struct {
-	hits, misses, sets, deletes striped
-	expired, evicted            atomic.Uint64
-	loads, loadErrors           atomic.Uint64
-	loadNanos                   atomic.Int64
+	hits, misses, sets, deletes  striped
+	expired, evicted             atomic.Uint64
+	loads, loadErrors, refreshes atomic.Uint64
+	loadNanos                    atomic.Int64
 }
 
 const stripes = 16

@@ -117,6 +117,7 @@ func New[K comparable, V any](codec Codec[K, V], opts ...livedict.Option) (*Stor
 		}
 		s.loads.fn = fn
 	}
+	s.loads.window = cfg.RefreshAhead
 	if cfg.HasDefaultTTL {
 		s.defTTL = cfg.DefaultTTL
 	}
@@ -339,7 +340,8 @@ func (s *Store[K, V]) get(ctx context.Context, key K, load func(context.Context,
 		var zero V
 		return zero, false, err
 	}
-	e, ok, err := s.b.Get(ctx, key, s.nowMs())
+	now := s.nowMs()
+	e, ok, err := s.b.Get(ctx, key, now)
 	if err != nil || !ok {
 		if err != nil {
 			return e.Value, false, err
@@ -352,6 +354,9 @@ func (s *Store[K, V]) get(ctx context.Context, key K, load func(context.Context,
 		return e.Value, false, nil
 	}
 	s.st.hits.add(1)
+	if load != nil && s.refreshDue(e.Deadline, now) {
+		s.refresh(ctx, key, load, opts)
+	}
 	if hs := s.table(); hs.has(kindGet) {
 		s.ev.runInline(ctx, s.ev.emit(ctx, hs, kindGet, key, s.hash(key), e.Value, true, nil))
 	}
@@ -553,6 +558,7 @@ func (s *Store[K, V]) Stats() livedict.Stats {
 		Loads:          s.st.loads.Load(),
 		LoadErrors:     s.st.loadErrors.Load(),
 		LoadTime:       time.Duration(s.st.loadNanos.Load()),
+		Refreshes:      s.st.refreshes.Load(),
 		Hooks:          livedict.HookStats(s.ev.pool.Stats()),
 	}
 }

@@ -58,6 +58,8 @@ type Config struct {
 	// Loader is WithLoader's func(context.Context, K) (V, error); the store
 	// checks its type.
 	Loader any
+	// RefreshAhead is WithRefreshAhead's window; 0 means off.
+	RefreshAhead time.Duration
 }
 
 // DefaultOpenTimeout bounds opening a store unless WithOpenTimeout says
