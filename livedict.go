@@ -17,6 +17,7 @@ package livedict
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/livedict/livedict/backend"
@@ -97,7 +98,34 @@ type Stats struct {
 	LoadTime          time.Duration
 	Refreshes         uint64 // the loads that refreshed a key ahead of its deadline (WithRefreshAhead)
 	Hooks             HookStats
+	// HookLatency holds, for each registered hook, how long its calls took.
+	HookLatency []HookLatency
 }
+
+// HitRatio is Hits / (Hits + Misses), or 0 before any Get.
+func (s Stats) HitRatio() float64 {
+	if s.Hits+s.Misses == 0 {
+		return 0
+	}
+	return float64(s.Hits) / float64(s.Hits+s.Misses)
+}
+
+// HookLatency is how long the calls of one registered hook took: those
+// that returned, in time or late, panicking or not.
+type HookLatency struct {
+	ID    HookID
+	Name  string // HookName's, else the event and the ID: "OnSet#3"
+	Event string // "OnSet", "OnGet", "OnDelete", "OnExpire", "OnEvict" or "OnChange"
+	Count uint64
+	Sum   time.Duration
+	// Buckets[i] counts the calls that took at most LatencyBounds()[i] and
+	// more than the bound before it; the last counts those over them all.
+	Buckets []uint64
+}
+
+// LatencyBounds returns the upper bounds of the buckets of HookLatency:
+// 5µs to 10s in 1-2.5-5 steps.
+func LatencyBounds() []time.Duration { return slices.Clone(sandbox.LatencyBounds[:]) }
 
 // HookStats count hook calls: queued, run, failed, skipped.
 type HookStats struct {

@@ -254,7 +254,9 @@ func (p *Pool) run(s *shard, c Call) bool {
 
 // invoke calls c.Fn, turning a panic into an error that carries its stack.
 func invoke(ctx context.Context, c Call) (perr *panicError) {
+	start := time.Now()
 	defer func() {
+		c.Hook.lat.record(time.Since(start))
 		if v := recover(); v != nil {
 			// Still inside the panicking goroutine's frames: the stack
 			// shows where the hook panicked.

@@ -130,6 +130,7 @@ type Hook struct {
 	off     atomic.Bool  // switched off by the user
 	tripped atomic.Bool  // switched off by the breaker
 	fails   atomic.Int64 // consecutive failures (panics and timeouts)
+	lat     latency
 }
 
 // NewHook returns an enabled hook. A timeout <= 0 means 2s.

@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -250,4 +252,21 @@ func (s *Store[K, V]) hookFailed(f sandbox.Failure) {
 	if s.cfg.OnHookError != nil {
 		s.cfg.OnHookError(f)
 	}
+}
+
+// latency returns the call latencies of the registered hooks, by ID.
+func (t *hookTable[K, V]) latency() []livedict.HookLatency {
+	if len(t.byID) == 0 {
+		return nil
+	}
+	out := make([]livedict.HookLatency, 0, len(t.byID))
+	for id, h := range t.byID {
+		l := h.sb.Latency()
+		out = append(out, livedict.HookLatency{
+			ID: id, Name: h.sb.Name(), Event: kindNames[h.kind],
+			Count: l.Count, Sum: l.Sum, Buckets: slices.Clone(l.Buckets[:]),
+		})
+	}
+	slices.SortFunc(out, func(a, b livedict.HookLatency) int { return cmp.Compare(a.ID, b.ID) })
+	return out
 }

@@ -135,9 +135,8 @@ func (s *Store[K, V]) refreshDue(deadline, now int64) bool {
 	return s.loads.window > 0 && deadline > 0 && deadline-now <= s.loads.window.Milliseconds()
 }
 
-// loadOnce loads key and stores its value: on a shared backend under the
-// key's lock, after looking again whether another process stored it
-// meanwhile.
+// loadOnce loads key and stores its value (on a shared backend under the
+// key's lock), unless it finds the key stored meanwhile.
 func (s *Store[K, V]) loadOnce(ctx context.Context, key K, load func(context.Context, K) (V, error), opts []livedict.SetOption, refresh bool) (V, error) {
 	if s.poll > 0 {
 		wait, cancel := context.WithTimeout(ctx, loadLease)
@@ -145,14 +144,17 @@ func (s *Store[K, V]) loadOnce(ctx context.Context, key K, load func(context.Con
 		cancel()
 		if err == nil {
 			defer lk.Unlock(context.WithoutCancel(ctx))
-			// A refresh another process made moved the deadline out of
-			// the window.
-			now := s.nowMs()
-			if e, ok, err := s.b.Get(ctx, key, now); err == nil && ok && !(refresh && s.refreshDue(e.Deadline, now)) {
-				return e.Value, nil
-			}
 		}
 		// Without the lock (a slow or dead holder), load all the same.
+	}
+	// A caller that missed just before another load stored the key starts
+	// a load of its own once that one is done; and another process may
+	// have loaded it while this one waited for the lock. Either way the
+	// value is there now. A refresh made elsewhere moved the deadline out
+	// of the window.
+	now := s.nowMs()
+	if e, ok, err := s.b.Get(ctx, key, now); err == nil && ok && !(refresh && s.refreshDue(e.Deadline, now)) {
+		return e.Value, nil
 	}
 	start := time.Now()
 	v, err := callLoad(ctx, key, load, s)

@@ -2,8 +2,10 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backend"
@@ -72,5 +74,52 @@ func TestPreviousValueOnlyForOnChange(t *testing.T) {
 	}
 	if asked, puts := spy.asked.Load(), spy.puts.Load(); asked != 2 || puts != 4 {
 		t.Errorf("%d of %d Puts asked for the previous value; want the 2 made while OnChange listened", asked, puts)
+	}
+}
+
+// TestStatsPerHook: Stats reports each hook's call latencies, by ID, and
+// the hit ratio.
+func TestStatsPerHook(t *testing.T) {
+	s, err := engine.New(conformance.ItemCodec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	done := make(chan struct{}, 4)
+	set, _ := s.OnSet(func(context.Context, string, conformance.Item) { done <- struct{}{} }, livedict.HookName("audit"))
+	get, _ := s.OnGet(func(context.Context, string, conformance.Item) { done <- struct{}{} }, livedict.Inline())
+	if err := s.Set(ctx, "k", conformance.Item{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"k", "k", "k", "missing"} {
+		if _, _, err := s.Get(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 4 {
+		<-done
+	}
+	st := s.Stats()
+	if r := st.HitRatio(); r != 0.75 {
+		t.Errorf("HitRatio = %v after 3 hits and a miss, want 0.75", r)
+	}
+	waitCount := func(id livedict.HookID, want uint64) livedict.HookLatency {
+		for range 100 {
+			for _, l := range s.Stats().HookLatency {
+				if l.ID == id && l.Count == want {
+					return l
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("hook %d never reached %d calls: %+v", id, want, s.Stats().HookLatency)
+		return livedict.HookLatency{}
+	}
+	if l := waitCount(set, 1); l.Name != "audit" || l.Event != "OnSet" || len(l.Buckets) != len(livedict.LatencyBounds())+1 {
+		t.Errorf("the OnSet hook's latency: %+v", l)
+	}
+	if l := waitCount(get, 3); l.Event != "OnGet" || l.Name != fmt.Sprintf("OnGet#%d", get) {
+		t.Errorf("the OnGet hook's latency: %+v", l)
 	}
 }

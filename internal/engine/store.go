@@ -560,6 +560,7 @@ func (s *Store[K, V]) Stats() livedict.Stats {
 		LoadTime:       time.Duration(s.st.loadNanos.Load()),
 		Refreshes:      s.st.refreshes.Load(),
 		Hooks:          livedict.HookStats(s.ev.pool.Stats()),
+		HookLatency:    s.table().latency(),
 	}
 }
 
