@@ -71,6 +71,10 @@ func runWorker(role string) int {
 		"slow": func(string) error {
 			return proctest.WorkSlow(func() (*conformance.Store, func() error, error) { return workerStore() })
 		},
+		"load": func(arg string) error {
+			n, _ := strconv.Atoi(arg)
+			return proctest.WorkLoad(func() (*conformance.Store, func() error, error) { return workerStore() }, n)
+		},
 		"restart": workRestart,
 		"history": workHistory,
 	}
@@ -628,4 +632,21 @@ func checkPending(t *testing.T, c *goredis.Client, prefix string, keys []string,
 		}
 	}
 	return pending
+}
+
+// TestProcessesLoadOnce: 1,000 goroutines in 4 processes miss one key at
+// once; the loader runs once in all (the key's lock across processes).
+func TestProcessesLoadOnce(t *testing.T) {
+	procs, n := count(t, "LOAD_PROCS", 4, 2), count(t, "LOAD_GOROUTINES", 250, 50)
+	url, _ := redistest.Server(t)
+	prefix := uniquePrefix()
+	var ws []*proctest.Proc
+	for i := range procs {
+		ws = append(ws, startWorker(t, fmt.Sprint("load", i), "load", url, prefix, strconv.Itoa(n)))
+	}
+	for _, w := range ws {
+		w.Expect("ready")
+	}
+	per := proctest.LoadOnce(t, ws)
+	t.Logf("%d processes x %d goroutines missing one key: loads per process %v", procs, n, per)
 }

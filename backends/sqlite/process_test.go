@@ -61,6 +61,10 @@ func runWorker(role string) int {
 		"slow": func(path, _ string) error {
 			return proctest.WorkSlow(func() (*conformance.Store, func() error, error) { return workerStore(path) })
 		},
+		"load": func(path, arg string) error {
+			n, _ := strconv.Atoi(arg)
+			return proctest.WorkLoad(func() (*conformance.Store, func() error, error) { return workerStore(path) }, n)
+		},
 		"crash":   workCrash,
 		"restart": workRestart,
 	}
@@ -413,4 +417,21 @@ func TestRestartFiresMissedExpiries(t *testing.T) {
 		}
 	}
 	t.Logf("%d keys: %d swept before the kill, %d expired while no process ran; all fired once after the restart", n, swept, n-swept)
+}
+
+// TestProcessesLoadOnce: 1,000 goroutines in 4 processes miss one key at
+// once; the loader runs once in all (the key's lock across processes).
+func TestProcessesLoadOnce(t *testing.T) {
+	procs, n := count(t, "LOAD_PROCS", 4, 2), count(t, "LOAD_GOROUTINES", 250, 50)
+	path := filepath.Join(t.TempDir(), "load.db")
+	openAt(t, path).Close() // the file exists before the workers race to create it
+	var ws []*proctest.Proc
+	for i := range procs {
+		ws = append(ws, startWorker(t, fmt.Sprint("load", i), "load", path, strconv.Itoa(n)))
+	}
+	for _, w := range ws {
+		w.Expect("ready")
+	}
+	per := proctest.LoadOnce(t, ws)
+	t.Logf("%d processes x %d goroutines missing one key: loads per process %v", procs, n, per)
 }

@@ -401,6 +401,35 @@ func KeepsClaims(t *testing.T, slow *Proc, start func() *Proc, n int, claimed fu
 	}
 }
 
+// LoadOnce checks the cross-process half of read-through loading: ws are
+// WorkLoad workers on one shared store, all "ready". It sends them "go" at
+// once and fails unless their loaders ran once in all. It returns the
+// loads of each worker.
+func LoadOnce(t *testing.T, ws []*Proc) []int {
+	t.Helper()
+	for _, w := range ws {
+		w.Send("go")
+	}
+	per := make([]int, len(ws))
+	total := 0
+	for i, w := range ws {
+		l, ok := w.Line(time.Minute)
+		n, err := strconv.Atoi(strings.TrimPrefix(l, "loads "))
+		if !ok || err != nil {
+			t.Fatalf("worker %s printed %q, want \"loads N\"; its stderr:\n%s", w.Name(), l, w.Stderr())
+		}
+		per[i], total = n, total+n
+	}
+	for _, w := range ws {
+		w.CloseStdin()
+		w.Wait(time.Minute)
+	}
+	if total != 1 {
+		t.Errorf("the misses of one key in %d processes ran the loader %d times (%v), want once in all", len(ws), total, per)
+	}
+	return per
+}
+
 // firedKey returns the key of a listener's "kI I" line and checks that it
 // fired with N = I.
 func firedKey(t *testing.T, line string) string {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livedict/livedict"
@@ -100,6 +102,49 @@ func WorkHang(open StoreOpener) error {
 		<-ctx.Done()
 	}, livedict.HookTimeout(time.Hour))
 	Say("ready")
+	AwaitEOF()
+	return closeAll()
+}
+
+// WorkLoad says "ready", waits for "go", then misses key "hot" from n
+// goroutines at once with GetOrLoad, and prints "loads L" with how many
+// times its loader ran (it takes 200ms, long enough for every process to
+// miss meanwhile). The worker half of LoadOnce.
+func WorkLoad(open StoreOpener, n int) error {
+	s, closeAll, err := open()
+	if err != nil {
+		return err
+	}
+	Say("ready")
+	AwaitGo()
+	var loads atomic.Int64
+	load := func(context.Context, string) (conformance.Item, error) {
+		loads.Add(1)
+		time.Sleep(200 * time.Millisecond)
+		return conformance.Item{Name: "hot", N: 1}, nil
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := s.GetOrLoad(context.Background(), "hot", load)
+			if err == nil && v.N != 1 {
+				err = fmt.Errorf("GetOrLoad returned %+v", v)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			closeAll()
+			return err
+		}
+	}
+	Say("loads %d", loads.Load())
 	AwaitEOF()
 	return closeAll()
 }
