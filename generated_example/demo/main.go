@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livedict/livedict"
@@ -185,6 +186,27 @@ func run(ctx context.Context, out io.Writer, uri string) error {
 	_ = orders.Set(ctx, 41, ex.Order{Customer: "someone"}, livedict.TTL(50*time.Millisecond))
 	_ = orders.Set(ctx, 42, ex.Order{Customer: "a VIP"}, livedict.TTL(100*time.Millisecond))
 	say("  only the scoped key fires: %s", waitFor(vip))
+
+	say("== Read-through loading")
+	// 50 goroutines miss order 7 at once: the loader (a slow database, say)
+	// runs once, and they all get its value.
+	var loads atomic.Int64
+	load := func(_ context.Context, id ex.OrderID) (ex.Order, error) {
+		loads.Add(1)
+		time.Sleep(20 * time.Millisecond)
+		return ex.Order{Customer: "loaded"}, nil
+	}
+	var loaders sync.WaitGroup
+	for range 50 {
+		loaders.Add(1)
+		go func() {
+			defer loaders.Done()
+			_, _ = orders.GetOrLoad(ctx, 7, load, livedict.TTL(time.Minute))
+		}()
+	}
+	loaders.Wait()
+	o7, _, _ := orders.Get(ctx, 7)
+	say("  50 concurrent misses, %d load; order 7 of %s", loads.Load(), o7.Customer)
 	return nil
 }
 

@@ -74,6 +74,7 @@ func testDemo(t *testing.T, uri string) string {
 		"counter 7 = 200",
 		"Len=5; order 4 has 5 books",
 		"only the scoped key fires: order 42 of a VIP",
+		"50 concurrent misses, 1 load; order 7 of loaded",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q\n%s", want, out.String())
