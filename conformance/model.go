@@ -132,6 +132,7 @@ const (
 	opLock
 	opUnlock
 	opExtend
+	opGetOrLoad
 )
 
 // ttlOption is the SetOption of a Set or Update.
@@ -249,6 +250,12 @@ func (o op) String() string {
 		return fmt.Sprintf("l%d.Unlock(ctx)", o.lock)
 	case opExtend:
 		return fmt.Sprintf("l%d.Extend(ctx, %v)", o.lock, o.d)
+	case opGetOrLoad:
+		fn := fmt.Sprintf("return v(%d), nil", o.id)
+		if o.upd == updFail {
+			fn = "return Item{}, errFailed"
+		}
+		return fmt.Sprintf("s.GetOrLoad(ctx, %q, func(ctx context.Context, key string) (Item, error) { %s }%s)", o.key, fn, opt)
 	}
 	return fmt.Sprintf("op(%d)", o.kind)
 }
@@ -379,6 +386,20 @@ func (m *model) update(key string, fn updateFn, next Item, opt ttlOption, ttl ti
 	return m.put(key, next, opt, ttl)
 }
 
+// getOrLoad is GetOrLoad: the live value, or on a miss the loaded one
+// (v(id), or errModelUpdate for a failing loader), stored as a Set would
+// store it. loaded says the loader ran.
+func (m *model) getOrLoad(o op) (v Item, loaded bool, evs []event, err error) {
+	if v, ok := m.get(o.key); ok {
+		return v, false, nil, nil
+	}
+	if o.upd == updFail {
+		return Item{}, true, nil, errModelUpdate
+	}
+	evs, err = m.put(o.key, value(o.id), o.ttl, o.d)
+	return value(o.id), true, evs, err
+}
+
 func (m *model) keys() []string { return slices.Sorted(maps.Keys(m.data)) }
 
 // clear drops every live value; Clear raises no OnDelete, and values that
@@ -477,6 +498,8 @@ func (m *model) apply(o op) {
 		m.del(o.key)
 	case opUpdate:
 		m.update(o.key, o.upd, value(o.id), o.ttl, o.d)
+	case opGetOrLoad:
+		m.getOrLoad(o)
 	case opClear:
 		m.clear()
 	case opAdvance:
@@ -526,8 +549,12 @@ func genOp(rng *rand.Rand, m *model, id int) op {
 	case w < 20:
 		o.kind = opSet
 		o.ttl, o.d = genTTL(rng)
-	case w < 29:
+	case w < 25:
 		o.kind = opGet
+	case w < 29:
+		o.kind = opGetOrLoad
+		o.upd = []updateFn{updKeep, updKeep, updKeep, updFail}[rng.IntN(4)]
+		o.ttl, o.d = genTTL(rng)
 	case w < 33:
 		o.kind = opHas
 	case w < 40:
@@ -875,6 +902,27 @@ func (r *runner) step(o op) *failure {
 			return f
 		}
 		return r.events("Update", want)
+
+	case opGetOrLoad:
+		calls := 0
+		got, err := s.GetOrLoad(bg, o.key, func(context.Context, string) (Item, error) {
+			calls++
+			if o.upd == updFail {
+				return Item{}, errModelUpdate
+			}
+			return value(o.id), nil
+		}, o.setOptions()...)
+		want, loaded, evs, wantE := m.getOrLoad(o)
+		if f := wantErr("GetOrLoad", err, wantE); f != nil {
+			return f
+		}
+		if (calls == 1) != loaded || calls > 1 {
+			return failf("GetOrLoad", "GetOrLoad called its loader %d times; want it called %v", calls, loaded)
+		}
+		if wantE == nil && !gocmp.Equal(got, want) {
+			return failf("GetOrLoad", "GetOrLoad = %s, want %s", show(got, true), show(want, true))
+		}
+		return r.events("GetOrLoad", evs)
 
 	case opLen:
 		n, err := s.Len(bg)
