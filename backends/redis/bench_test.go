@@ -23,7 +23,8 @@ package redis_test
 //   - SetBatch100: 100 Store.Async().Set calls waited for together, versus
 //     a go-redis pipeline of 100 SETs. The async Sets run on the store's
 //     workers and the backend pipelines whatever queues meanwhile, so they
-//     cost a few round trips, not 100. The metric ns/set divides by 100.
+//     cost a few round trips, not 100; and one Store.SetMany of 100 keys
+//     (one pipeline of 100 scripts). The metric ns/set divides by 100.
 //
 // A small string codec is used, so that the numbers show the store and the
 // backend rather than a serializer.
@@ -181,6 +182,21 @@ func BenchmarkSetBatch100(b *testing.B) {
 				if _, err := f.Wait(bg); err != nil {
 					b.Fatal(err)
 				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/set")
+	})
+	b.Run("livedict-SetMany", func(b *testing.B) {
+		s := benchStore(b, url)
+		items := make(map[string]string, batch)
+		b.ResetTimer()
+		for i := range b.N {
+			clear(items)
+			for j := range batch {
+				items[keys[(i*batch+j)%benchKeys]] = benchValue
+			}
+			if err := s.SetMany(bg, items); err != nil {
+				b.Fatal(err)
 			}
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/set")
