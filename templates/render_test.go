@@ -188,3 +188,16 @@ func TestRenderAllKeepsOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestStdImportNames: the names stdImports gives are those jennifer gives
+// the packages by itself, so the hints change no output.
+func TestStdImportNames(t *testing.T) {
+	for p, name := range stdImports {
+		jf := jen.NewFile("p")
+		jf.Var().Id("_").Op("=").Qual(p, "X")
+		got := jf.GoString()
+		if !strings.Contains(got, "import "+`"`+p+`"`) || !strings.Contains(got, name+".X") {
+			t.Errorf("%s: jennifer imports it otherwise than as %s:\n%s", p, name, got)
+		}
+	}
+}
