@@ -153,18 +153,22 @@ func storeType(st *Store, n storeNames) jen.Code {
 func doc(format string, args ...any) *jen.Statement {
 	s := &jen.Statement{}
 	for _, para := range strings.Split(fmt.Sprintf(format, args...), "\n") {
-		line := ""
+		// Each line is joined once from its words: a store has dozens of
+		// doc comments, and a file may hold a hundred stores.
+		var words []string
+		n := 0 // the length of the line the words make
 		for _, w := range strings.Fields(para) {
-			if line != "" && len(line)+1+len(w) > docWidth {
-				s.Comment(line).Line()
-				line = ""
+			if n > 0 && n+1+len(w) > docWidth {
+				s.Comment(strings.Join(words, " ")).Line()
+				words, n = words[:0], 0
 			}
-			if line != "" {
-				line += " "
+			if n > 0 {
+				n++
 			}
-			line += w
+			n += len(w)
+			words = append(words, w)
 		}
-		s.Comment(line).Line()
+		s.Comment(strings.Join(words, " ")).Line()
 	}
 	return s
 }

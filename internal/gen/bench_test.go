@@ -15,7 +15,10 @@ import (
 // package (http.Cookie) and a netip.Addr; the package imports livedict, as
 // a package using its stores does:
 //
-//	go test ./internal/gen -run '^$' -bench Generate -benchtime 5x
+//	go test ./internal/gen -run '^$' -bench Generate -benchtime 10x -count 5
+//
+// On a shared machine runs vary by tens of percent: compare the medians of
+// two builds run in turn. The README has the figures.
 func BenchmarkGenerate100Types(b *testing.B) { benchGenerate(b, 100) }
 
 // BenchmarkGenerateOneType is the same for a package of one annotated type.

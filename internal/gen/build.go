@@ -45,14 +45,17 @@ type builder struct {
 	imports map[string]string
 	ids     typeutil.Map      // struct type -> its Struct.ID
 	failed  map[string]string // Struct.ID -> why a struct of another package cannot be stored
+	// errorsOf returns the errors of the package at a path (nil: unknown).
+	errorsOf func(path string) []packages.Error
 }
 
 func newBuilder(pkg *packages.Package) *builder {
 	return &builder{pkg: pkg, structs: map[string]*templates.Struct{}, imports: map[string]string{}, failed: map[string]string{}}
 }
 
-func buildPackage(pkg *packages.Package, only []string) ([]outFile, Diagnostics) {
+func buildPackage(pkg *packages.Package, only []string, errorsOf func(string) []packages.Error) ([]outFile, Diagnostics) {
 	b := newBuilder(pkg)
+	b.errorsOf = errorsOf
 	targets := b.find(only)
 	if len(b.diags) > 0 || len(targets) == 0 {
 		return nil, b.diags
@@ -587,6 +590,9 @@ var nonIdent = regexp.MustCompile(`[^A-Za-z0-9]+`)
 func (b *builder) mapType(t types.Type, pos func() token.Pos) (*templates.Type, string) {
 	t = types.Unalias(t)
 	if named, ok := t.(*types.Named); ok {
+		if invalid(named.Underlying()) {
+			return nil, b.whyInvalid(named, 0)
+		}
 		obj := named.Obj()
 		path := ""
 		if obj.Pkg() != nil {
@@ -628,6 +634,9 @@ func (b *builder) mapType(t types.Type, pos func() token.Pos) (*templates.Type, 
 	case *types.Basic:
 		if k, ok := basicKinds[u.Kind()]; ok {
 			return &templates.Type{Kind: k}, ""
+		}
+		if invalid(u) {
+			return nil, b.whyInvalid(u, 0)
 		}
 		return nil, fmt.Sprintf("%s values are not supported", u)
 	case *types.Pointer:
@@ -671,6 +680,94 @@ func (b *builder) mapType(t types.Type, pos func() token.Pos) (*templates.Type, 
 		return nil, fmt.Sprintf("interfaces (%s) cannot be stored: the serializer needs concrete types", types.TypeString(t, b.qualifier))
 	}
 	return nil, fmt.Sprintf("%s is not supported", types.TypeString(t, b.qualifier))
+}
+
+func invalid(t types.Type) bool {
+	basic, ok := t.(*types.Basic)
+	return ok && basic.Kind() == types.Invalid
+}
+
+// whyInvalid explains a type that does not type-check where compileErrors
+// has not: a type declared elsewhere in the package, or in a dependency
+// that does not compile, or behind an import that fails.
+func (b *builder) whyInvalid(t types.Type, depth int) string {
+	named, ok := t.(*types.Named)
+	if !ok {
+		// An invalid type whose error is outside the annotated types: the
+		// likely cause is an import that failed.
+		for _, e := range b.pkg.Errors {
+			if path, ok := strings.CutPrefix(e.Msg, "could not import "); ok {
+				path, _, _ = strings.Cut(path, " ")
+				return fmt.Sprintf("its type does not compile: %s: the import of %s fails: %s", e.Pos, path, b.firstError(path))
+			}
+		}
+		return "its type does not compile"
+	}
+	obj := named.Obj()
+	name := types.TypeString(named, b.qualifier)
+	if p := obj.Pkg(); p != nil && p != b.pkg.Types {
+		return fmt.Sprintf("its type %s comes from package %s, which does not compile: %s", name, p.Path(), b.firstError(p.Path()))
+	}
+	msg := fmt.Sprintf("its type %s, declared at %s, does not compile", name, b.pkg.Fset.Position(obj.Pos()))
+	spec := b.specOf(obj)
+	if spec == nil {
+		return msg
+	}
+	start, end := b.pkg.Fset.Position(spec.Pos()), b.pkg.Fset.Position(spec.End())
+	for _, e := range b.pkg.Errors {
+		if pos := parsePos(e.Pos); pos.Filename == start.Filename && pos.Line >= start.Line && pos.Line <= end.Line {
+			return fmt.Sprintf("its type %s does not compile: %s: %s", name, e.Pos, e.Msg)
+		}
+	}
+	// No error of its own: it is declared over a broken type. The depth
+	// bounds a chain of such declarations.
+	if tv, ok := b.pkg.TypesInfo.Types[spec.Type]; ok && tv.Type != named && depth < 8 {
+		return b.whyInvalid(types.Unalias(tv.Type), depth+1)
+	}
+	return msg
+}
+
+// firstError is the first error to fix of the package at path: a
+// positioned one if there is one, on one line.
+func (b *builder) firstError(path string) string {
+	var errs []packages.Error
+	if b.errorsOf != nil {
+		errs = b.errorsOf(path)
+	}
+	if len(errs) == 0 {
+		return "build it to see why"
+	}
+	e := errs[0]
+	for _, pe := range errs {
+		if pe.Pos != "" {
+			e = pe
+			break
+		}
+	}
+	msg := strings.Join(strings.Fields(e.Msg), " ")
+	if e.Pos != "" {
+		msg = e.Pos + ": " + msg
+	}
+	return msg
+}
+
+// specOf returns the declaration of a type of the package.
+func (b *builder) specOf(obj types.Object) *ast.TypeSpec {
+	for _, f := range b.pkg.Syntax {
+		if obj.Pos() < f.FileStart || obj.Pos() > f.FileEnd {
+			continue
+		}
+		for _, decl := range f.Decls {
+			if gd, ok := decl.(*ast.GenDecl); ok && gd.Tok == token.TYPE {
+				for _, spec := range gd.Specs {
+					if ts := spec.(*ast.TypeSpec); ts.Name.Pos() == obj.Pos() {
+						return ts
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (b *builder) qualifier(p *types.Package) string {
