@@ -1,14 +1,29 @@
 package model
 
-import ldruntime "github.com/livedict/livedict/runtime"
+import (
+	"sync/atomic"
+
+	ldruntime "github.com/livedict/livedict/runtime"
+)
 
 // The generated serializer is unexported: stores reach it through their
 // codec. These wrappers call it exactly as the store's codec does, so the
 // serializer benchmark measures what SQLite and Redis stores run.
 
-// AppendSession appends the livedict encoding of *v to dst.
+// sessionSize is the size hint a store keeps per bucket: a little over the
+// last record's length, so that encoding into a fresh buffer allocates it
+// once.
+var sessionSize atomic.Int64
+
+// AppendSession appends the livedict encoding of *v to dst. Given no room,
+// it starts a buffer of the hinted size, as a store does for each record.
 func AppendSession(dst []byte, v *Session) ([]byte, error) {
-	return ldruntime.Encode(dst, v, livedictAppendSession)
+	if cap(dst) == 0 {
+		dst = make([]byte, 0, sessionSize.Load())
+	}
+	out, err := ldruntime.Encode(dst, v, livedictAppendSession)
+	sessionSize.Store(int64(len(out) + len(out)/8))
+	return out, err
 }
 
 // DecodeSession fills *v from its livedict encoding.
