@@ -10,9 +10,17 @@ import (
 )
 
 // DSN is the data source name Open uses for the writer (or a reader) of
-// the file at path with default options, for benchmarks that compare with
-// plain database/sql on the same pragmas.
-func DSN(path string, writer bool) string { return dsn(path, defaultConfig(), writer) }
+// the file at path with opts, for benchmarks that compare with plain
+// database/sql on the same pragmas.
+func DSN(path string, writer bool, opts ...Option) string {
+	c := defaultConfig()
+	for _, o := range opts {
+		if err := o(&c); err != nil {
+			panic(err)
+		}
+	}
+	return dsn(path, c, writer)
+}
 
 // HoldWriter makes b's writer busy with a write that waits until release
 // is called, so that the writes issued meanwhile queue, and then run as one

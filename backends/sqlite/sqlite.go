@@ -20,12 +20,12 @@
 // The writes of a process share the writer connection by group commit:
 // while one transaction runs, the writes that arrive queue, and the next
 // transaction runs all of them, each in its own savepoint where it needs
-// one, and commits once. There is no writer goroutine: the first writer to
-// find the connection free runs the transaction, goes on with the groups
-// that queued meanwhile (a bounded number of writes), and then hands the
-// connection to the next writer that queued. What a group shares is the
-// COMMIT and, with WithDurability(Full), its fsync; each write keeps its
-// own result:
+// one, and commits once (up to 256 writes a transaction). There is no
+// writer goroutine: the first writer to find the connection free runs its
+// transaction, then the next group (the writes that queued meanwhile), and
+// then hands the connection to the next writer that queued. What a group
+// shares is the COMMIT and, with WithDurability(Full), its fsync; each
+// write keeps its own result:
 //
 //   - A write that fails with an outcome error (backend.ErrConflict,
 //     backend.ErrLimit, backend.ErrLockLost) keeps what it did before, as

@@ -149,11 +149,12 @@ func (w *writer) wait(r *request) bool {
 }
 
 // lead runs a group on the writer connection, r's write first, then the
-// groups that queued meanwhile, up to maxGroup more writes, and then hands
-// the writer on. Going on while this goroutine runs and holds the
-// connection saves the wake-up of a parked goroutine per group, which on
-// a busy machine can take longer than the group; the bound keeps r's
-// caller from waiting on a long stream of others' writes.
+// next group, of the writes that queued meanwhile, and then hands the
+// writer on. Running the second group here, on a goroutine that runs and
+// holds the connection, saves waking a parked goroutine for it, which on
+// a busy machine can take longer than the group; going on for longer
+// would keep r's caller from its next write (with a few writers, that is
+// one writer fewer) for the sake of others'.
 func (w *writer) lead(r *request) {
 	ctx := context.WithoutCancel(r.ctx)
 	conn, err := w.db.Conn(ctx)
@@ -165,23 +166,20 @@ func (w *writer) lead(r *request) {
 	var one [1]*request
 	g := w.take(append(one[:0], r))
 	w.run(ctx, conn, g, r)
-	woke := w.finish(g)
-	for budget := maxGroup; budget > 0; budget -= len(g) {
-		if woke > 0 {
-			// The callers just woken may have their next writes ready:
-			// let them run and queue, so that they join the next group
-			// rather than wait for the one after it.
-			runtime.Gosched()
-		}
-		if g = w.take(nil); len(g) == 0 {
-			conn.Close() // take freed the writer
-			return
-		}
-		w.run(ctx, conn, g, nil)
-		woke = w.finish(g)
+	if w.finish(g) > 0 {
+		// The callers just woken may have their next writes ready: let
+		// them run and queue, so that they join the next group rather
+		// than wait for the one after it.
+		runtime.Gosched()
 	}
+	if g = w.take(nil); len(g) == 0 {
+		conn.Close() // take freed the writer
+		return
+	}
+	w.run(ctx, conn, g, nil)
 	conn.Close() // back to the pool, for the next leader
 	w.handoff()
+	w.finish(g)
 }
 
 // take adds the queued requests, up to maxGroup, to group g. When g is
