@@ -12,29 +12,43 @@ package sqlite_test
 //   - Set: Store.Set of a 100-byte string value over 1,000 keys, versus one
 //     autocommit upsert of the same row (plain SQL keeps no version
 //     counter, checks no limit, moves no expired row, has no hooks to
-//     order). Store.Set is one BEGIN IMMEDIATE transaction of a read, a
-//     counter update and a write.
+//     order). A Set over a live key, alone on the writer, is one UPDATE
+//     that checks in its WHERE clause what a transaction would have read
+//     first; SetNew writes new keys (a transaction of a counter update and
+//     an insert) against a plain INSERT.
 //   - Get: Store.Get of those keys (a read on the reader pool and a decode),
 //     versus the same SELECT through database/sql; also in parallel.
-//   - SetBatch100: 100 Store.Async().Set calls waited for together, versus
-//     100 upserts in one transaction of plain SQL. These are different
-//     things: each async Set is its own transaction (livedict has no
-//     multi-key transaction), so the batch only overlaps the callers'
-//     waiting; the SQL batch pays one commit for 100 rows. The metric
-//     ns/set divides by 100.
+//   - SetBatch100: 100 Sets issued together, versus 100 upserts in one
+//     transaction of plain SQL. livedict-async is 100 Store.Async().Set
+//     calls waited for together (64 of them in flight at a time);
+//     livedict-goroutines-N is N goroutines sharing the 100 Sets. Each Set
+//     is its own write, but the writes that queue while a transaction runs
+//     commit together in the next one (group commit), so the batch pays a
+//     few commits rather than 100. The metric ns/set divides by 100.
+//   - PutMany100: one PutMany of 100 keys on the backend's bucket (no
+//     store above it), versus the same 100 upserts in one transaction.
+//   - Rotated: the pairs above once more (and SetBatch100 with durability
+//     Full, an fsync per commit), each contender run in turn for a
+//     short slice in every round, in one process, and reported as the
+//     median of the per-round ratios with their interquartile range
+//     (metrics ratio, ratio-p25, ratio-p75), which holds on a machine busy
+//     with other work where whole runs of one and then the other do not.
 //
 // A small string codec is used, so that the numbers show the store and the
 // backend rather than a serializer.
 
 import (
-	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/livedict/livedict"
+	"github.com/livedict/livedict/backend"
 	"github.com/livedict/livedict/backends/sqlite"
 	"github.com/livedict/livedict/conformance"
 	"github.com/livedict/livedict/internal/engine"
@@ -45,10 +59,10 @@ const benchKeys = 1000
 var benchValue = strings.Repeat("v", 100)
 
 // benchStore opens a store on a new file with every key set.
-func benchStore(b *testing.B) (*engine.Store[string, string], string) {
+func benchStore(b *testing.B, opts ...sqlite.Option) (*engine.Store[string, string], string) {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "bench.db")
-	be := openAt(b, path)
+	be := openAt(b, path, opts...)
 	s, err := engine.New(conformance.StringCodec(), livedict.WithBackend(be))
 	if err != nil {
 		b.Fatal(err)
@@ -63,16 +77,16 @@ func benchStore(b *testing.B) (*engine.Store[string, string], string) {
 }
 
 // plainSQL opens the writer and reader pools of plain database/sql on a file
-// with livedict's schema and every key set.
-func plainSQL(b *testing.B) (w, r *sql.DB) {
+// with livedict's schema and every key set, with the pragmas opts give.
+func plainSQL(b *testing.B, opts ...sqlite.Option) (w, r *sql.DB) {
 	b.Helper()
 	_, path := benchStore(b) // creates the schema and the rows
 	var err error
-	if w, err = sql.Open("sqlite3", sqlite.DSN(path, true)); err != nil {
+	if w, err = sql.Open("sqlite3", sqlite.DSN(path, true, opts...)); err != nil {
 		b.Fatal(err)
 	}
 	w.SetMaxOpenConns(1)
-	if r, err = sql.Open("sqlite3", sqlite.DSN(path, false)); err != nil {
+	if r, err = sql.Open("sqlite3", sqlite.DSN(path, false, opts...)); err != nil {
 		b.Fatal(err)
 	}
 	r.SetMaxOpenConns(4)
@@ -164,17 +178,18 @@ func plainGet(r *sql.DB, key string) (string, error) {
 	return string(val), err
 }
 
-func BenchmarkSetBatch100(b *testing.B) {
+// batchSets returns the livedict side of SetBatch100: each call issues
+// 100 Sets of the keys from offset on, from workers goroutines (0: with
+// Store.Async), and waits for them.
+func batchSets(b *testing.B, s *engine.Store[string, string], workers int) func(offset int) {
 	const batch = 100
 	keys := conformance.BenchKeys(benchKeys)
-	b.Run("livedict-async", func(b *testing.B) {
-		s, _ := benchStore(b)
+	if workers == 0 {
 		a := s.Async()
 		futs := make([]*livedict.Future[struct{}], batch)
-		b.ResetTimer()
-		for i := range b.N {
+		return func(offset int) {
 			for j := range futs {
-				futs[j] = a.Set(bg, keys[(i*batch+j)%benchKeys], benchValue)
+				futs[j] = a.Set(bg, keys[(offset+j)%benchKeys], benchValue)
 			}
 			for _, f := range futs {
 				if _, err := f.Wait(bg); err != nil {
@@ -182,28 +197,249 @@ func BenchmarkSetBatch100(b *testing.B) {
 				}
 			}
 		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/set")
-	})
-	b.Run("sql-one-tx", func(b *testing.B) {
-		w, _ := plainSQL(b)
-		val := []byte(benchValue)
-		ctx := context.Background()
-		b.ResetTimer()
-		for i := range b.N {
-			tx, err := w.BeginTx(ctx, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for j := range batch {
-				n := i*batch + j
-				if _, err := tx.ExecContext(ctx, upsertSQL, keys[n%benchKeys], val, n+1, n+1); err != nil {
-					b.Fatal(err)
+	}
+	return func(offset int) {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := w; j < batch; j += workers {
+					if err := s.Set(bg, keys[(offset+j)%benchKeys], benchValue); err != nil {
+						b.Error(err)
+						return
+					}
 				}
-			}
-			if err := tx.Commit(); err != nil {
+			}()
+		}
+		wg.Wait()
+	}
+}
+
+// plainBatch returns the SQL side of SetBatch100 and PutMany100: 100
+// upserts from offset on in one transaction.
+func plainBatch(b *testing.B, w *sql.DB) func(offset int) {
+	keys := conformance.BenchKeys(benchKeys)
+	val := []byte(benchValue)
+	return func(offset int) {
+		tx, err := w.BeginTx(bg, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for j := range 100 {
+			n := offset + j
+			if _, err := tx.ExecContext(bg, upsertSQL, keys[n%benchKeys], val, n+1, n+1); err != nil {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/set")
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// putMany returns the livedict side of PutMany100: one PutMany of 100 keys
+// from offset on, on the bucket of a store's file.
+func putMany(b *testing.B) func(offset int) {
+	_, path := benchStore(b)
+	be := openAt(b, path)
+	raw, err := be.Bucket(bg, backend.BucketConfig{Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bm, ok := raw.(backend.Batcher[string, []byte])
+	if !ok {
+		b.Skip("the SQLite bucket has no PutMany")
+	}
+	keys := conformance.BenchKeys(benchKeys)
+	ws := make([]backend.KeyWrite[string, []byte], 100)
+	val := []byte(benchValue)
+	return func(offset int) {
+		for j := range ws {
+			ws[j] = backend.KeyWrite[string, []byte]{Key: keys[(offset+j)%benchKeys], Write: backend.Write[[]byte]{Value: val}}
+		}
+		rs, err := bm.PutMany(bg, ws, time.Now().UnixMilli())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Err != nil {
+				b.Fatal(r.Err)
+			}
+		}
+	}
+}
+
+// runBatches times b.N calls of run, each of 100 operations, and reports
+// the time per operation in unit.
+func runBatches(b *testing.B, run func(offset int), unit string) {
+	b.ResetTimer()
+	for i := range b.N {
+		run(i * 100)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), unit)
+}
+
+func BenchmarkSetBatch100(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		workers int
+	}{{"livedict-async", 0}, {"livedict-goroutines-8", 8}, {"livedict-goroutines-100", 100}} {
+		b.Run(c.name, func(b *testing.B) {
+			s, _ := benchStore(b)
+			runBatches(b, batchSets(b, s, c.workers), "ns/set")
+		})
+	}
+	b.Run("sql-one-tx", func(b *testing.B) {
+		w, _ := plainSQL(b)
+		runBatches(b, plainBatch(b, w), "ns/set")
+	})
+}
+
+func BenchmarkPutMany100(b *testing.B) {
+	b.Run("livedict", func(b *testing.B) { runBatches(b, putMany(b), "ns/key") })
+	b.Run("sql-one-tx", func(b *testing.B) {
+		w, _ := plainSQL(b)
+		runBatches(b, plainBatch(b, w), "ns/key")
+	})
+}
+
+// contender is one side of a rotated pair: slice runs its share of a
+// round, ops operations.
+type contender struct {
+	name  string
+	ops   int
+	slice func(round int)
+}
+
+// rotate runs the contenders in turn, one slice each per round (b.N
+// rounds), starting each round with the next one, and reports, for every
+// contender after the first, the median over the rounds of its time per
+// operation divided by the first one's (ratio), with the quartiles of
+// those ratios (ratio-p25, ratio-p75); and each one's median time per
+// operation (ns/op itself is the time of a round of all of them). The
+// ratio of one round compares slices run a few milliseconds apart, so a
+// machine whose speed drifts with other work moves both sides of it alike.
+func rotate(b *testing.B, cs ...contender) {
+	per := make([][]float64, len(cs)) // ns per operation, by contender and round
+	for _, c := range cs {
+		c.slice(-1) // warm up: statements prepared, pages cached
+	}
+	b.ResetTimer()
+	for r := range b.N {
+		for k := range cs {
+			j := (r + k) % len(cs)
+			start := time.Now()
+			cs[j].slice(r)
+			per[j] = append(per[j], float64(time.Since(start).Nanoseconds())/float64(cs[j].ops))
+		}
+	}
+	b.StopTimer()
+	quantile := func(xs []float64, q float64) float64 {
+		xs = slices.Clone(xs)
+		slices.Sort(xs)
+		return xs[int(q*float64(len(xs)-1)+0.5)]
+	}
+	for j, c := range cs {
+		b.ReportMetric(quantile(per[j], 0.5), "ns/op-"+c.name)
+		if j == 0 {
+			continue
+		}
+		ratios := make([]float64, len(per[j]))
+		for r := range ratios {
+			ratios[r] = per[j][r] / per[0][r]
+		}
+		suffix := c.name + "/" + cs[0].name
+		b.ReportMetric(quantile(ratios, 0.5), "ratio-"+suffix)
+		b.ReportMetric(quantile(ratios, 0.25), "ratio-p25-"+suffix)
+		b.ReportMetric(quantile(ratios, 0.75), "ratio-p75-"+suffix)
+	}
+}
+
+// BenchmarkRotated measures each pair of the benchmarks above by rotate.
+// Run it with a fixed number of rounds, e.g. -benchtime 40x.
+func BenchmarkRotated(b *testing.B) {
+	keys := conformance.BenchKeys(benchKeys)
+	val := []byte(benchValue)
+	const singles = 200 // single operations per slice
+	// single is a contender that runs op singles times per slice, with the
+	// number of the operation in the benchmark (never negative).
+	single := func(name string, op func(n int) error) contender {
+		return contender{name, singles, func(r int) {
+			for i := range singles {
+				if err := op((r+1)*singles + i); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}}
+	}
+	b.Run("Set", func(b *testing.B) {
+		s, _ := benchStore(b)
+		w, _ := plainSQL(b)
+		rotate(b,
+			single("sql", func(n int) error {
+				_, err := w.ExecContext(bg, upsertSQL, keys[n%benchKeys], val, n+1, n+1)
+				return err
+			}),
+			single("livedict", func(n int) error { return s.Set(bg, keys[n%benchKeys], benchValue) }))
+	})
+	b.Run("SetNew", func(b *testing.B) {
+		s, _ := benchStore(b)
+		w, _ := plainSQL(b)
+		rotate(b,
+			single("sql", func(n int) error {
+				_, err := w.ExecContext(bg, `INSERT INTO livedict_entries (bucket, key, value, deadline, version, accessed) VALUES ('bench', ?, ?, 0, 1, 0)`,
+					fmt.Sprint("new-", n), val)
+				return err
+			}),
+			single("livedict", func(n int) error { return s.Set(bg, fmt.Sprint("new-", n), benchValue) }))
+	})
+	b.Run("Get", func(b *testing.B) {
+		s, _ := benchStore(b)
+		_, rd := plainSQL(b)
+		rotate(b,
+			single("sql", func(n int) error {
+				_, err := plainGet(rd, keys[n%benchKeys])
+				return err
+			}),
+			single("livedict", func(n int) error {
+				_, ok, err := s.Get(bg, keys[n%benchKeys])
+				if !ok && err == nil {
+					err = fmt.Errorf("Get(%s) found nothing", keys[n%benchKeys])
+				}
+				return err
+			}))
+	})
+	const batches = 4 // batches of 100 per slice
+	batched := func(name string, run func(offset int)) contender {
+		return contender{name, batches * 100, func(r int) {
+			for i := range batches {
+				run(((r+1)*batches + i) * 100)
+			}
+		}}
+	}
+	b.Run("SetBatch100", func(b *testing.B) {
+		w, _ := plainSQL(b)
+		cs := []contender{batched("sql-one-tx", plainBatch(b, w))}
+		for _, c := range []struct {
+			name    string
+			workers int
+		}{{"async", 0}, {"goroutines-8", 8}, {"goroutines-100", 100}} {
+			s, _ := benchStore(b)
+			cs = append(cs, batched(c.name, batchSets(b, s, c.workers)))
+		}
+		rotate(b, cs...)
+	})
+	b.Run("PutMany100", func(b *testing.B) {
+		w, _ := plainSQL(b)
+		rotate(b, batched("sql-one-tx", plainBatch(b, w)), batched("putmany", putMany(b)))
+	})
+	// With durability Full every commit is an fsync: 100 Sets share a few,
+	// where one at a time each would pay one.
+	b.Run("SetBatch100Full", func(b *testing.B) {
+		full := sqlite.WithDurability(sqlite.Full)
+		w, _ := plainSQL(b, full)
+		s, _ := benchStore(b, full)
+		rotate(b, batched("sql-one-tx", plainBatch(b, w)), batched("goroutines-100", batchSets(b, s, 100)))
 	})
 }

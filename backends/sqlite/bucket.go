@@ -29,6 +29,13 @@ type bucket struct {
 	owner     string // names this handle's claims in the outbox
 	dropped   *atomic.Uint64
 	closed    atomic.Bool
+	// newKeys is set when a Put alone tried updateLive outside a
+	// transaction and found no live entry to update, and cleared when
+	// updateLive next succeeds. While the bucket's Puts are of new keys,
+	// the one-statement attempt would only cost a statement and a lock of
+	// its own before the transaction, so they go to the transaction at
+	// once and try insertNew first there.
+	newKeys atomic.Bool
 
 	// inflight holds the events this handle handed out and has not seen
 	// acknowledged, with when (monotonic clock); see ClaimExpired.
@@ -111,38 +118,23 @@ func outcome(err error) bool {
 	return errors.Is(err, backend.ErrConflict) || errors.Is(err, backend.ErrLimit) || errors.Is(err, backend.ErrLockLost)
 }
 
-// update runs fn in a write transaction on the writer connection:
-// BEGIN IMMEDIATE takes the file's write lock at once, waiting up to the
-// busy timeout for other processes. It commits when fn returns nil or an
-// outcome error (which it then returns), and rolls back otherwise. Drops fn
-// reports through *dropped are counted once the commit succeeded.
-//
-// The transaction is plain SQL on a dedicated *sql.Conn rather than a
-// *sql.Tx, which starts a goroutine per transaction.
-func (bk *bucket) update(ctx context.Context, fn func(tx *sql.Conn, dropped *int) error) error {
-	conn, err := bk.be.w.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close() // back to the pool
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return err
-	}
-	dropped := 0
-	ferr := fn(conn, &dropped)
-	if ferr != nil && !outcome(ferr) {
-		rollback(conn)
-		return ferr
-	}
-	// Once fn has done its work, a cancelled ctx no longer undoes it.
-	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
-		rollback(conn)
-		return err
-	}
-	if dropped > 0 {
+// update runs o on the writer (see writer): in a write transaction that
+// begins with BEGIN IMMEDIATE, which takes the file's write lock at once,
+// waiting up to the busy timeout for other processes, and is shared with
+// the writes that queued beside it. What o does is committed when it
+// returns nil or an outcome error (which update then returns), and undone
+// otherwise. Drops o reports in txn.dropped are counted once committed.
+func (bk *bucket) update(ctx context.Context, o op) error {
+	dropped, err := bk.be.wr.do(ctx, o)
+	if dropped > 0 && (err == nil || outcome(err)) {
 		bk.dropped.Add(uint64(dropped))
 	}
-	return ferr
+	return err
+}
+
+// write is update of a write that has no single-statement form.
+func (bk *bucket) write(ctx context.Context, fn func(ctx context.Context, t *txn) error) error {
+	return bk.update(ctx, op{fn: fn})
 }
 
 // seq takes the next number of the bucket's counter.
@@ -223,26 +215,38 @@ func (bk *bucket) Get(ctx context.Context, key string, now int64) (backend.Entry
 func (bk *bucket) getTouch(ctx context.Context, key string, now int64) (backend.Entry[[]byte], bool, error) {
 	var e backend.Entry[[]byte]
 	found := false
-	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
+	err := bk.write(ctx, func(ctx context.Context, t *txn) error {
 		var err error
-		e, err = scanEntry(tx.QueryRowContext(ctx, getLive, bk.name, key, now))
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if e.Deadline == badDeadline {
-			return unreadable(key)
-		}
-		found = true
-		stamp, err := bk.seq(ctx, tx)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE livedict_entries SET accessed = ? WHERE bucket = ? AND key = ?`, stamp, bk.name, key)
+		e, found, err = bk.touchTx(ctx, t, key, now)
 		return err
 	})
+	return bk.getDone(key, e, found, err)
+}
+
+// touchTx reads key and stamps it as used, in a transaction.
+func (bk *bucket) touchTx(ctx context.Context, t *txn, key string, now int64) (backend.Entry[[]byte], bool, error) {
+	e, err := scanEntry(t.QueryRowContext(ctx, getLive, bk.name, key, now))
+	if errors.Is(err, sql.ErrNoRows) {
+		return backend.Entry[[]byte]{}, false, nil
+	}
+	if err != nil {
+		return backend.Entry[[]byte]{}, false, err
+	}
+	if e.Deadline == badDeadline {
+		return backend.Entry[[]byte]{}, false, unreadable(key)
+	}
+	// No savepoint: if the stamp fails after the counter moved, a number
+	// of the counter is skipped, which orders nothing differently.
+	stamp, err := bk.seq(ctx, t.Conn)
+	if err != nil {
+		return backend.Entry[[]byte]{}, false, err
+	}
+	_, err = t.ExecContext(ctx, `UPDATE livedict_entries SET accessed = ? WHERE bucket = ? AND key = ?`, stamp, bk.name, key)
+	return e, true, err
+}
+
+// getDone gives the result of a Get that read e (found) or failed with err.
+func (bk *bucket) getDone(key string, e backend.Entry[[]byte], found bool, err error) (backend.Entry[[]byte], bool, error) {
 	var c *backend.CorruptRecord
 	if errors.As(err, &c) {
 		return backend.Entry[[]byte]{}, false, c
@@ -250,92 +254,41 @@ func (bk *bucket) getTouch(ctx context.Context, key string, now int64) (backend.
 	if err != nil {
 		return backend.Entry[[]byte]{}, false, bk.failKey("Get", key, err)
 	}
-	return e, found, nil
+	if !found {
+		return backend.Entry[[]byte]{}, false, nil
+	}
+	return e, true, nil
 }
 
 func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], now int64) (backend.WriteResult[string, []byte], error) {
-	var res backend.WriteResult[string, []byte]
 	if err := bk.check(); err != nil {
-		return res, err
+		return backend.WriteResult[string, []byte]{}, err
 	}
-	var displaced int64 // the outbox row of a displaced entry this write claimed
-	err := bk.update(ctx, func(tx *sql.Conn, dropped *int) error {
-		var cur backend.Entry[[]byte]
-		var err error
-		if w.WantPrev {
-			cur, err = scanEntry(tx.QueryRowContext(ctx, getSQL, bk.name, key))
-		} else {
-			err = tx.QueryRowContext(ctx, getMeta, bk.name, key).Scan(&cur.Deadline, &cur.Version)
-		}
-		exists := err == nil
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		// A record whose deadline cannot be read is replaced, unless the
-		// write needs it.
-		replacing := exists && cur.Deadline == badDeadline
-		if replacing {
-			if w.KeepTTL || w.Conditional {
-				return unreadable(key)
+	var p put
+	o := op{fn: func(ctx context.Context, t *txn) error { return bk.putTx(ctx, t, key, w, now, &p) }}
+	if bk.inPlace(w) && !bk.newKeys.Load() {
+		o.first = func(ctx context.Context, c *sql.Conn) (bool, error) {
+			done, err := bk.updateLive(ctx, c, key, w, now)
+			if !done && err == nil {
+				bk.newKeys.Store(true)
 			}
-			res.Replaced = unreadable(key)
+			return done, err
 		}
-		if exists && !replacing && !cur.Live(now) {
-			// An expiry the sweep has not reached yet: report it before the
-			// key is reused, so a Set never swallows an expiry.
-			if w.ClaimDisplaced > 0 {
-				if res.Displaced, err = bk.claimDisplaced(ctx, tx, key, now, w.ClaimDisplaced); err != nil {
-					return err
-				}
-				displaced, _ = strconv.ParseInt(res.Displaced.ID, 10, 64)
-			} else {
-				if err := bk.moveToOutbox(ctx, tx, key); err != nil {
-					return err
-				}
-				if err := bk.trimOutbox(ctx, tx, now, dropped); err != nil {
-					return err
-				}
-			}
-			res.ExpiredMoved, exists = true, false
-		}
-		if w.Conditional {
-			v := uint64(0)
-			if exists {
-				v = cur.Version
-			}
-			if v != w.IfVersion {
-				return backend.ErrConflict
-			}
-		}
-		if !exists && bk.limit.MaxKeys > 0 {
-			if res.Evicted, err = bk.makeRoom(ctx, tx, now); err != nil {
-				return err
-			}
-		}
-		var prev uint64
-		if exists {
-			prev = cur.Version
-		}
-		version, stamp, err := bk.stamps(ctx, tx, prev)
-		if err != nil {
-			return err
-		}
-		if exists {
-			if w.WantPrev && !replacing {
-				res.Prev, res.Existed = cur, true
-			}
-			deadline := w.Deadline
-			if w.KeepTTL {
-				deadline = cur.Deadline
-			}
-			_, err = tx.ExecContext(ctx, `UPDATE livedict_entries SET value = ?, deadline = ?, version = ?, accessed = max(accessed, ?) WHERE bucket = ? AND key = ?`,
-				nonNil(w.Value), deadline, version, stamp, bk.name, key)
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO livedict_entries (bucket, key, value, deadline, version, accessed) VALUES (?, ?, ?, ?, ?, ?)`,
-			bk.name, key, nonNil(w.Value), w.Deadline, version, stamp)
-		return err
-	})
+	}
+	return bk.putDone(key, &p, bk.update(ctx, o))
+}
+
+// put is what one key's Put did in its transaction.
+type put struct {
+	res       backend.WriteResult[string, []byte]
+	displaced int64 // the outbox row of a displaced entry the write claimed
+}
+
+// putDone gives the result of a Put whose transaction returned err:
+// committed, with or without an outcome error (conflict or limit), what
+// the write moved to the outbox stays there, as the result says, and a
+// claimed event is in flight like one ClaimExpired handed out.
+func (bk *bucket) putDone(key string, p *put, err error) (backend.WriteResult[string, []byte], error) {
 	var c *backend.CorruptRecord
 	if errors.As(err, &c) {
 		return backend.WriteResult[string, []byte]{}, c
@@ -343,15 +296,185 @@ func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], 
 	if err != nil && !outcome(err) {
 		return backend.WriteResult[string, []byte]{}, bk.failKey("Put", key, err)
 	}
-	// Committed, with or without an outcome error (conflict or limit): what
-	// the transaction moved to the outbox stays there, as the result says,
-	// and a claimed event is in flight like one ClaimExpired handed out.
-	if res.Displaced != nil {
+	if p.res.Displaced != nil {
 		bk.inflightMu.Lock()
-		bk.inflight[displaced] = time.Now()
+		bk.inflight[p.displaced] = time.Now()
 		bk.inflightMu.Unlock()
 	}
-	return res, err
+	return p.res, err
+}
+
+// inPlace says whether w may first try updateLive: it needs neither the
+// previous value nor an access stamp (EvictLRU), and may replace a live
+// entry.
+func (bk *bucket) inPlace(w backend.Write[[]byte]) bool {
+	return !bk.lru && !w.WantPrev && !(w.Conditional && w.IfVersion == 0)
+}
+
+// updateLiveSQL rewrites a live entry whose deadline and version are
+// integers and whose next version stays in its generation: everything
+// the general path would find out by reading the entry first, checked in
+// the statement itself. ?2 keeps the deadline (KeepTTL); ?7, when not 0,
+// is the version the write is conditional on.
+var updateLiveSQL = `UPDATE livedict_entries SET value = ?1, deadline = CASE WHEN ?2 THEN deadline ELSE ?3 END, version = version + 1
+	WHERE bucket = ?4 AND key = ?5 AND typeof(deadline) = 'integer' AND (deadline = 0 OR deadline > ?6)
+	AND typeof(version) = 'integer' AND (version + 1) & ` + strconv.Itoa(1<<genShift-1) + ` <> 0 AND (?7 = 0 OR version = ?7)`
+
+// updateLive is a Put over a live entry in one statement, the common
+// case: done reports that it wrote, and when it did not it changed
+// nothing (the key is new, expired, unreadable, at the end of its
+// generation, or not at the version the write is conditional on), and the
+// general path decides.
+func (bk *bucket) updateLive(ctx context.Context, c *sql.Conn, key string, w backend.Write[[]byte], now int64) (bool, error) {
+	var ifVersion uint64
+	if w.Conditional {
+		ifVersion = w.IfVersion
+	}
+	res, err := c.ExecContext(ctx, updateLiveSQL, nonNil(w.Value), w.KeepTTL, w.Deadline, bk.name, key, now, ifVersion)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// insertNew is a Put of a key that is not there, when no key limit
+// applies: it takes a generation and inserts, unless a row is there after
+// all (an expired or unreadable one, which the general path deals with).
+// Then it gives the generation back, so that the counter, and the versions
+// of later keys, are what the general path alone would have made of them:
+// a batch leaves the file as the same Puts one at a time do. (Inside the
+// write transaction no other writer can have taken a number meanwhile.)
+// No savepoint: an insert that fails leaves its generation taken, in a
+// shared transaction, which is no harm, as generations only need to grow.
+func (bk *bucket) insertNew(ctx context.Context, c *sql.Conn, key string, w backend.Write[[]byte]) (bool, error) {
+	gen, err := bk.seq(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	res, err := c.ExecContext(ctx, `INSERT INTO livedict_entries (bucket, key, value, deadline, version, accessed) VALUES (?, ?, ?, ?, ?, 0)
+		ON CONFLICT (bucket, key) DO NOTHING`, bk.name, key, nonNil(w.Value), w.Deadline, gen<<genShift)
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err == nil, err
+	}
+	_, err = c.ExecContext(ctx, `UPDATE livedict_buckets SET seq = seq - 1 WHERE bucket = ?`, bk.name)
+	return false, err
+}
+
+// putTx is one key's Put inside a transaction, with the result in p. It
+// tries the one-statement forms first (updateLive, unless it was just
+// tried outside the transaction, and insertNew), and otherwise reads the
+// entry and decides: expired entries go to the outbox, the key limit is
+// enforced, unreadable records are replaced or refused.
+func (bk *bucket) putTx(ctx context.Context, t *txn, key string, w backend.Write[[]byte], now int64, p *put) error {
+	*p = put{}
+	update := bk.inPlace(w) && !t.firstTried
+	insert := !bk.lru && bk.limit.MaxKeys == 0 && !w.WantPrev && (!w.Conditional || w.IfVersion == 0)
+	if insert && bk.newKeys.Load() {
+		// New keys are what the bucket gets lately: try that first.
+		if done, err := bk.insertNew(ctx, t.Conn, key, w); done || err != nil {
+			return err
+		}
+		insert = false
+	}
+	if update {
+		if done, err := bk.updateLive(ctx, t.Conn, key, w, now); done || err != nil {
+			if done && bk.newKeys.Load() {
+				bk.newKeys.Store(false)
+			}
+			return err
+		}
+	}
+	if insert {
+		if done, err := bk.insertNew(ctx, t.Conn, key, w); done || err != nil {
+			return err
+		}
+	}
+	res := &p.res
+	var cur backend.Entry[[]byte]
+	var err error
+	if w.WantPrev {
+		cur, err = scanEntry(t.QueryRowContext(ctx, getSQL, bk.name, key))
+	} else {
+		err = t.QueryRowContext(ctx, getMeta, bk.name, key).Scan(&cur.Deadline, &cur.Version)
+	}
+	exists := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	// A record whose deadline cannot be read is replaced, unless the
+	// write needs it.
+	replacing := exists && cur.Deadline == badDeadline
+	if replacing {
+		if w.KeepTTL || w.Conditional {
+			return unreadable(key)
+		}
+		res.Replaced = unreadable(key)
+	}
+	if exists && !replacing && !cur.Live(now) {
+		// An expiry the sweep has not reached yet: report it before the
+		// key is reused, so a Set never swallows an expiry.
+		if err := t.protect(ctx); err != nil {
+			return err
+		}
+		if w.ClaimDisplaced > 0 {
+			if res.Displaced, err = bk.claimDisplaced(ctx, t.Conn, key, now, w.ClaimDisplaced); err != nil {
+				return err
+			}
+			p.displaced, _ = strconv.ParseInt(res.Displaced.ID, 10, 64)
+		} else {
+			if err := bk.moveToOutbox(ctx, t.Conn, key); err != nil {
+				return err
+			}
+			if err := bk.trimOutbox(ctx, t.Conn, now, &t.dropped); err != nil {
+				return err
+			}
+		}
+		res.ExpiredMoved, exists = true, false
+	}
+	if w.Conditional {
+		v := uint64(0)
+		if exists {
+			v = cur.Version
+		}
+		if v != w.IfVersion {
+			return backend.ErrConflict
+		}
+	}
+	if err := t.protect(ctx); err != nil {
+		return err
+	}
+	if !exists && bk.limit.MaxKeys > 0 {
+		if res.Evicted, err = bk.makeRoom(ctx, t.Conn, now); err != nil {
+			return err
+		}
+	}
+	var prev uint64
+	if exists {
+		prev = cur.Version
+	}
+	version, stamp, err := bk.stamps(ctx, t.Conn, prev)
+	if err != nil {
+		return err
+	}
+	if exists {
+		if w.WantPrev && !replacing {
+			res.Prev, res.Existed = cur, true
+		}
+		deadline := w.Deadline
+		if w.KeepTTL {
+			deadline = cur.Deadline
+		}
+		_, err = t.ExecContext(ctx, `UPDATE livedict_entries SET value = ?, deadline = ?, version = ?, accessed = max(accessed, ?) WHERE bucket = ? AND key = ?`,
+			nonNil(w.Value), deadline, version, stamp, bk.name, key)
+		return err
+	}
+	_, err = t.ExecContext(ctx, `INSERT INTO livedict_entries (bucket, key, value, deadline, version, accessed) VALUES (?, ?, ?, ?, ?, ?)`,
+		bk.name, key, nonNil(w.Value), w.Deadline, version, stamp)
+	return err
 }
 
 // makeRoom enforces the key limit for a new key: it fails with ErrLimit or
@@ -452,16 +575,32 @@ func (bk *bucket) Delete(ctx context.Context, key string, now int64) (backend.En
 	}
 	var e backend.Entry[[]byte]
 	found := false
-	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
+	err := bk.write(ctx, func(ctx context.Context, t *txn) error {
 		var err error
-		e, err = scanEntry(tx.QueryRowContext(ctx,
-			`DELETE FROM livedict_entries WHERE bucket = ? AND key = ? AND `+live+` RETURNING value, `+deadlineCol+`, version`, bk.name, key, now))
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		found = err == nil
+		e, found, err = bk.deleteTx(ctx, t, key, now)
 		return err
 	})
+	return bk.deleteDone(key, e, found, err)
+}
+
+// deleteTx deletes the live entry of key in a transaction and returns it.
+func (bk *bucket) deleteTx(ctx context.Context, t *txn, key string, now int64) (backend.Entry[[]byte], bool, error) {
+	// One statement, but the row is gone before its values are scanned,
+	// and a scan that fails must not leave it gone.
+	if err := t.protect(ctx); err != nil {
+		return backend.Entry[[]byte]{}, false, err
+	}
+	e, err := scanEntry(t.QueryRowContext(ctx,
+		`DELETE FROM livedict_entries WHERE bucket = ? AND key = ? AND `+live+` RETURNING value, `+deadlineCol+`, version`, bk.name, key, now))
+	if errors.Is(err, sql.ErrNoRows) {
+		return backend.Entry[[]byte]{}, false, nil
+	}
+	return e, err == nil, err
+}
+
+// deleteDone gives the result of a Delete that removed e (found) or failed
+// with err.
+func (bk *bucket) deleteDone(key string, e backend.Entry[[]byte], found bool, err error) (backend.Entry[[]byte], bool, error) {
 	if err != nil {
 		return backend.Entry[[]byte]{}, false, bk.failKey("Delete", key, err)
 	}
@@ -475,8 +614,8 @@ func (bk *bucket) DeleteIf(ctx context.Context, key string, version uint64, now 
 	if err := bk.check(); err != nil {
 		return err
 	}
-	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM livedict_entries WHERE bucket = ? AND key = ? AND version = ? AND `+live,
+	err := bk.update(ctx, only(func(ctx context.Context, t *txn) error {
+		res, err := t.ExecContext(ctx, `DELETE FROM livedict_entries WHERE bucket = ? AND key = ? AND version = ? AND `+live,
 			bk.name, key, version, now)
 		if err != nil {
 			return err
@@ -485,7 +624,7 @@ func (bk *bucket) DeleteIf(ctx context.Context, key string, version uint64, now 
 			return cmp.Or(err, backend.ErrConflict)
 		}
 		return nil
-	})
+	}))
 	if errors.Is(err, backend.ErrConflict) {
 		return backend.ErrConflict
 	}
@@ -569,14 +708,17 @@ func (bk *bucket) Clear(ctx context.Context, _ int64) error {
 	if err := bk.check(); err != nil {
 		return err
 	}
-	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
+	err := bk.write(ctx, func(ctx context.Context, t *txn) error {
 		// Expired entries go without an event, and so do the events no
 		// consumer claimed yet (owner is set by the first claim, and on
 		// the rows a write inserts claimed).
-		if _, err := tx.ExecContext(ctx, `DELETE FROM livedict_entries WHERE bucket = ?`, bk.name); err != nil {
+		if err := t.protect(ctx); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM livedict_outbox WHERE bucket = ? AND owner IS NULL`, bk.name)
+		if _, err := t.ExecContext(ctx, `DELETE FROM livedict_entries WHERE bucket = ?`, bk.name); err != nil {
+			return err
+		}
+		_, err := t.ExecContext(ctx, `DELETE FROM livedict_outbox WHERE bucket = ? AND owner IS NULL`, bk.name)
 		return err
 	})
 	if err != nil {
@@ -632,10 +774,13 @@ func (bk *bucket) SweepExpired(ctx context.Context, now int64, max int) (int, er
 		return 0, bad
 	}
 	moved := 0
-	err = bk.update(ctx, func(tx *sql.Conn, dropped *int) error {
+	err = bk.write(ctx, func(ctx context.Context, t *txn) error {
 		// The same deterministic selection twice in one transaction: copy,
 		// then delete.
-		res, err := tx.ExecContext(ctx, `INSERT INTO livedict_outbox (bucket, key, value, deadline) SELECT bucket, key, value, deadline`+dueSQL,
+		if err := t.protect(ctx); err != nil {
+			return err
+		}
+		res, err := t.ExecContext(ctx, `INSERT INTO livedict_outbox (bucket, key, value, deadline) SELECT bucket, key, value, deadline`+dueSQL,
 			bk.name, now, max)
 		if err != nil {
 			return err
@@ -644,7 +789,7 @@ func (bk *bucket) SweepExpired(ctx context.Context, now int64, max int) (int, er
 		if err != nil || n == 0 {
 			return err
 		}
-		res, err = tx.ExecContext(ctx, `DELETE FROM livedict_entries WHERE bucket = ?1 AND key IN (SELECT key`+dueSQL+`)`,
+		res, err = t.ExecContext(ctx, `DELETE FROM livedict_entries WHERE bucket = ?1 AND key IN (SELECT key`+dueSQL+`)`,
 			bk.name, now, max)
 		if err != nil {
 			return err
@@ -653,7 +798,7 @@ func (bk *bucket) SweepExpired(ctx context.Context, now int64, max int) (int, er
 			return errors.Join(err, fmt.Errorf("moved %d entries to the outbox but deleted %d", n, d))
 		}
 		moved = int(n)
-		return bk.trimOutbox(ctx, tx, now, dropped)
+		return bk.trimOutbox(ctx, t.Conn, now, &t.dropped)
 	})
 	if err != nil {
 		return 0, bk.fail("SweepExpired", err)
@@ -704,8 +849,13 @@ func (bk *bucket) ClaimExpired(ctx context.Context, now int64, max int, lease ti
 		return nil, err
 	}
 	var out []backend.Expired[string, []byte]
-	err = bk.update(ctx, func(tx *sql.Conn, _ *int) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE livedict_outbox SET owner = ?5, claimed_until = ?6
+	err = bk.write(ctx, func(ctx context.Context, t *txn) error {
+		out = out[:0]
+		// The rows are claimed before they are scanned.
+		if err := t.protect(ctx); err != nil {
+			return err
+		}
+		rows, err := t.QueryContext(ctx, `UPDATE livedict_outbox SET owner = ?5, claimed_until = ?6
 			WHERE id IN (SELECT id`+claimable+` ORDER BY id LIMIT ?4)
 			RETURNING id, key, value, deadline`,
 			bk.name, now, skip, max, bk.owner, now+lease.Milliseconds())
@@ -797,14 +947,11 @@ func (bk *bucket) AckExpired(ctx context.Context, ids []string) error {
 	if err != nil {
 		return err
 	}
-	err = bk.update(ctx, func(tx *sql.Conn, _ *int) error {
-		for _, id := range nums {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM livedict_outbox WHERE bucket = ? AND id = ?`, bk.name, id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	list, _ := json.Marshal(nums)
+	err = bk.update(ctx, only(func(ctx context.Context, t *txn) error {
+		_, err := t.ExecContext(ctx, `DELETE FROM livedict_outbox WHERE bucket = ? AND id IN (SELECT value FROM json_each(?))`, bk.name, string(list))
+		return err
+	}))
 	if err != nil {
 		return bk.fail("AckExpired", err)
 	}
@@ -830,12 +977,12 @@ func (bk *bucket) ExtendClaims(ctx context.Context, ids []string, lease time.Dur
 		return err
 	}
 	list, _ := json.Marshal(nums)
-	err = bk.update(ctx, func(tx *sql.Conn, _ *int) error {
-		_, err := tx.ExecContext(ctx, `UPDATE livedict_outbox SET claimed_until = ?1
+	err = bk.update(ctx, only(func(ctx context.Context, t *txn) error {
+		_, err := t.ExecContext(ctx, `UPDATE livedict_outbox SET claimed_until = ?1
 			WHERE bucket = ?2 AND owner = ?3 AND id IN (SELECT value FROM json_each(?4))`,
 			now+lease.Milliseconds(), bk.name, bk.owner, string(list))
 		return err
-	})
+	}))
 	if err != nil {
 		return bk.fail("ExtendClaims", err)
 	}
@@ -858,8 +1005,9 @@ func (bk *bucket) TryLock(ctx context.Context, key string, owner string, lease t
 	}
 	var fence uint64
 	var heldUntil int64
-	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
-		err := tx.QueryRowContext(ctx, `SELECT until FROM livedict_locks WHERE bucket = ? AND key = ?`, bk.name, key).Scan(&heldUntil)
+	err := bk.write(ctx, func(ctx context.Context, t *txn) error {
+		fence = 0
+		err := t.QueryRowContext(ctx, `SELECT until FROM livedict_locks WHERE bucket = ? AND key = ?`, bk.name, key).Scan(&heldUntil)
 		if err == nil && heldUntil > now {
 			return nil
 		}
@@ -867,10 +1015,13 @@ func (bk *bucket) TryLock(ctx context.Context, key string, owner string, lease t
 			return err
 		}
 		heldUntil = 0
-		if err := tx.QueryRowContext(ctx, nextFence, bk.name).Scan(&fence); err != nil {
+		if err := t.protect(ctx); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO livedict_locks (bucket, key, owner, until) VALUES (?, ?, ?, ?)
+		if err := t.QueryRowContext(ctx, nextFence, bk.name).Scan(&fence); err != nil {
+			return err
+		}
+		_, err = t.ExecContext(ctx, `INSERT INTO livedict_locks (bucket, key, owner, until) VALUES (?, ?, ?, ?)
 			ON CONFLICT (bucket, key) DO UPDATE SET owner = excluded.owner, until = excluded.until`,
 			bk.name, key, owner, now+lease.Milliseconds())
 		return err
@@ -888,10 +1039,13 @@ func (bk *bucket) Unlock(ctx context.Context, key string, owner string, now int6
 	if err := bk.check(); err != nil {
 		return err
 	}
-	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
+	err := bk.write(ctx, func(ctx context.Context, t *txn) error {
 		// The entry goes either way: a lease that ran out frees its row too.
+		if err := t.protect(ctx); err != nil {
+			return err
+		}
 		var until int64
-		err := tx.QueryRowContext(ctx, `DELETE FROM livedict_locks WHERE bucket = ? AND key = ? AND owner = ? RETURNING until`,
+		err := t.QueryRowContext(ctx, `DELETE FROM livedict_locks WHERE bucket = ? AND key = ? AND owner = ? RETURNING until`,
 			bk.name, key, owner).Scan(&until)
 		if errors.Is(err, sql.ErrNoRows) || err == nil && until <= now {
 			return backend.ErrLockLost
@@ -908,8 +1062,8 @@ func (bk *bucket) ExtendLock(ctx context.Context, key string, owner string, leas
 	if err := bk.check(); err != nil {
 		return err
 	}
-	err := bk.update(ctx, func(tx *sql.Conn, _ *int) error {
-		res, err := tx.ExecContext(ctx, `UPDATE livedict_locks SET until = ? WHERE bucket = ? AND key = ? AND owner = ? AND until > ?`,
+	err := bk.update(ctx, only(func(ctx context.Context, t *txn) error {
+		res, err := t.ExecContext(ctx, `UPDATE livedict_locks SET until = ? WHERE bucket = ? AND key = ? AND owner = ? AND until > ?`,
 			now+lease.Milliseconds(), bk.name, key, owner, now)
 		if err != nil {
 			return err
@@ -918,7 +1072,7 @@ func (bk *bucket) ExtendLock(ctx context.Context, key string, owner string, leas
 			return cmp.Or(err, backend.ErrLockLost)
 		}
 		return nil
-	})
+	}))
 	if err != nil {
 		return bk.failKey("ExtendLock", key, err)
 	}

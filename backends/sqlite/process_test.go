@@ -94,9 +94,11 @@ func workerStore(path string, opts ...livedict.Option) (*conformance.Store, func
 	return s, func() error { return errors.Join(s.Close(), b.Close()) }, nil
 }
 
-// workCrash writes keys arg-0, arg-1, ... until it is killed, printing
-// each once its Set returned. In between it writes keys that expire at
-// once, so that sweeps, claims and acks run too.
+// workCrash writes keys from crashWriters goroutines at once, so that
+// the kill comes in the middle of transactions shared by several writes
+// (group commit): goroutine g writes arg.g-0, arg.g-1, ... until it is
+// killed, printing each key once its Set returned. In between it writes
+// keys that expire at once, so that sweeps, claims and acks run too.
 func workCrash(path, prefix string) error {
 	s, closeAll, err := workerStore(path)
 	if err != nil {
@@ -105,19 +107,30 @@ func workCrash(path, prefix string) error {
 	defer closeAll()
 	s.OnExpire(func(context.Context, string, conformance.Item) {})
 	proctest.Say("ready")
-	for i := 0; ; i++ {
-		key := fmt.Sprintf("%s-%d", prefix, i)
-		if err := s.Set(context.Background(), key, crashValue(key, i)); err != nil {
-			return fmt.Errorf("Set(%s): %w", key, err)
-		}
-		proctest.Say("%s", key)
-		if i%4 == 0 {
-			if err := s.Set(context.Background(), "tmp-"+key, crashValue(key, i), livedict.TTL(time.Millisecond)); err != nil {
-				return fmt.Errorf("Set(tmp-%s): %w", key, err)
+	errs := make(chan error, crashWriters)
+	for g := range crashWriters {
+		go func() {
+			for i := 0; ; i++ {
+				key := fmt.Sprintf("%s.%d-%d", prefix, g, i)
+				if err := s.Set(context.Background(), key, crashValue(key, i)); err != nil {
+					errs <- fmt.Errorf("Set(%s): %w", key, err)
+					return
+				}
+				proctest.Say("%s", key)
+				if i%4 == 0 {
+					if err := s.Set(context.Background(), "tmp-"+key, crashValue(key, i), livedict.TTL(time.Millisecond)); err != nil {
+						errs <- fmt.Errorf("Set(tmp-%s): %w", key, err)
+						return
+					}
+				}
 			}
-		}
+		}()
 	}
+	return <-errs
 }
+
+// crashWriters is how many goroutines of the crash worker write at once.
+const crashWriters = 4
 
 func crashValue(key string, i int) conformance.Item {
 	return conformance.Item{Name: key, N: int64(i), Tags: []string{strings.Repeat("x", i%300)}}
@@ -276,9 +289,10 @@ func claimedIn(t *testing.T, path string) func() int {
 	}
 }
 
-// TestProcessKilledWhileWriting: a writer is killed with SIGKILL at a random
-// point, again and again. After each kill the file passes integrity_check
-// and holds every write whose Set had returned, with its value.
+// TestProcessKilledWhileWriting: a writer of several goroutines is killed
+// with SIGKILL at a random point, again and again. After each kill the
+// file passes integrity_check and holds every write whose Set had
+// returned, with its value.
 func TestProcessKilledWhileWriting(t *testing.T) {
 	rounds := count(t, "KILLS", 50, 10)
 	path := filepath.Join(t.TempDir(), "crash.db")

@@ -27,3 +27,17 @@ func rollback(conn *sql.Conn) {
 		return nil
 	})
 }
+
+// inTx reports whether conn is inside a transaction: SQLite ends one by
+// itself after some errors (a full disk, an I/O error), and what follows
+// must not run as autocommit statements of their own.
+func inTx(conn *sql.Conn) bool {
+	in := false
+	conn.Raw(func(dc any) error {
+		if c, ok := dc.(*sqlite3.SQLiteConn); ok {
+			in = !c.AutoCommit()
+		}
+		return nil
+	})
+	return in
+}

@@ -12,3 +12,5 @@ import (
 func rollback(conn *sql.Conn) {
 	conn.Raw(func(any) error { return driver.ErrBadConn })
 }
+
+func inTx(*sql.Conn) bool { return false }

@@ -7,15 +7,56 @@
 // A Backend holds two pools on the file: one writer connection
 // (database/sql with SetMaxOpenConns(1)) and a pool of reader connections
 // (PRAGMA query_only). The file is in WAL mode, so readers never wait for
-// the writer nor the writer for readers. Every write runs in a transaction
-// that takes SQLite's write lock when it begins (BEGIN IMMEDIATE, the
-// driver's _txlock=immediate), so a read-then-write such as Put's limit
-// check or TryLock's test-and-set is atomic across processes, and a
-// transaction never fails half way on a lock upgrade. Writers of this process
-// queue for the one writer connection; other processes wait on the file's
-// write lock for up to the busy timeout (WithBusyTimeout, 5s by default).
-// Plain reads (Get of a bucket without EvictLRU, Len, Range, NextDeadline)
-// go to the readers.
+// the writer nor the writer for readers. Every write transaction takes
+// SQLite's write lock when it begins (BEGIN IMMEDIATE), so a read-then-write
+// such as Put's limit check or TryLock's test-and-set is atomic across
+// processes, and a transaction never fails half way on a lock upgrade.
+// Other processes wait on the file's write lock for up to the busy timeout
+// (WithBusyTimeout, 5s by default). Plain reads (Get of a bucket without
+// EvictLRU, GetMany, Len, Range, NextDeadline) go to the readers.
+//
+// # Group commit
+//
+// The writes of a process share the writer connection by group commit:
+// while one transaction runs, the writes that arrive queue, and the next
+// transaction runs all of them, each in its own savepoint where it needs
+// one, and commits once (up to 256 writes a transaction). There is no
+// writer goroutine: the first writer to find the connection free runs its
+// transaction, then the next group (the writes that queued meanwhile), and
+// then hands the connection to the next writer that queued. What a group
+// shares is the COMMIT and, with WithDurability(Full), its fsync; each
+// write keeps its own result:
+//
+//   - A write that fails with an outcome error (backend.ErrConflict,
+//     backend.ErrLimit, backend.ErrLockLost) keeps what it did before, as
+//     alone (an expired entry it moved to the outbox stays there); a write
+//     that fails otherwise is undone back to its savepoint. Neither touches
+//     the other writes of its group.
+//   - A failed COMMIT fails every write of the group: none of them
+//     happened, each caller gets the error, and what a write would have
+//     changed in memory (the events it claimed, the dropped-event count) is
+//     only changed after a COMMIT succeeded. The same holds when a write's
+//     error makes SQLite roll the whole transaction back (a full disk, an
+//     I/O error).
+//   - No caller returns before the COMMIT of its write has returned.
+//   - A caller whose ctx ends while its write waits in the queue, or in a
+//     group that has not reached it yet, returns ctx's error at once, and
+//     its write never runs. Once a write has begun, it completes with its
+//     group whatever its ctx does: interrupting the shared connection
+//     would undo the other writes too. (A write whose goroutine was handed
+//     the connection runs that group to the end before it returns.)
+//
+// A write that is one statement and finds the connection free runs
+// without BEGIN and COMMIT, which SQLite makes atomic by itself: most Puts
+// over a live entry (one UPDATE whose WHERE clause checks what the general
+// path reads first: the deadline, the version and, for a conditional
+// write, its version), DeleteIf, ExtendLock, ExtendClaims and AckExpired.
+//
+// GetMany, PutMany and DeleteMany (backend.Batcher) do their keys in one
+// statement per up to 256 keys (GetMany on a reader) or in one write
+// transaction, each key as its single operation would, in its own
+// savepoint where it needs one. A batch that cannot commit returns the
+// error and no results.
 //
 // # Durability
 //
@@ -30,7 +71,8 @@
 //
 // WithDurability(Full) is WAL with synchronous=FULL: the log is synced at
 // every commit, so a write is on disk when Set returns and survives a power
-// loss too, at the cost of one fsync per write.
+// loss too, at the cost of one fsync per commit: per group of writes that
+// queued together, so concurrent writers share it.
 //
 // # Schema
 //
@@ -230,6 +272,7 @@ func WithReaders(n int) Option {
 type Backend struct {
 	path   string
 	w      *sql.DB // the one writer connection
+	wr     writer  // runs the write transactions on w, in groups
 	r      *sql.DB // the readers
 	poll   time.Duration
 	closed atomic.Bool
@@ -275,6 +318,7 @@ func OpenContext(ctx context.Context, path string, opts ...Option) (*Backend, er
 	b.w.SetMaxOpenConns(1)
 	b.w.SetMaxIdleConns(1)
 	b.w.SetConnMaxLifetime(0)
+	b.wr.db = b.w
 	if err := migrate(ctx, b.w, abs); err != nil {
 		b.w.Close()
 		return nil, err
