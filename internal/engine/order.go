@@ -199,19 +199,24 @@ func (o *eventOrder[K, V]) deliverBacklog(ctx context.Context, inline []call) []
 	}
 }
 
-// expired queues one claimed expiry event to its hooks and acknowledges it
-// once every call has finished, failed or been skipped: a crash before that
-// leaves the event in a durable outbox, to be delivered again.
+// expired queues one claimed expiry event to its hooks and, when it has an
+// ID, acknowledges it once every call has finished, failed or been
+// skipped: a crash before that leaves the event in a durable outbox, to be
+// delivered again. An event without an ID (the memory backend's) needs no
+// acknowledgement, and its calls no completion callback.
 func (o *eventOrder[K, V]) expired(ctx context.Context, hs *hookTable[K, V], ev backend.Expired[K, V], inline []call) []call {
 	s := o.s
-	o.track(ev.ID)
 	scoped := hs.scoped[kindExpire][ev.Key]
 	global := hs.global[kindExpire]
-	pending := &atomic.Int32{}
-	pending.Store(int32(len(scoped) + len(global) + 1))
-	done := func() {
-		if pending.Add(-1) == 0 {
-			o.queueAck(ev.ID)
+	var done func()
+	if ev.ID != "" {
+		o.track(ev.ID)
+		pending := &atomic.Int32{}
+		pending.Store(int32(len(scoped) + len(global) + 1))
+		done = func() {
+			if pending.Add(-1) == 0 {
+				o.queueAck(ev.ID)
+			}
 		}
 	}
 	ks := s.keyString(ev.Key)
@@ -224,7 +229,9 @@ func (o *eventOrder[K, V]) expired(ctx context.Context, hs *hookTable[K, V], ev 
 			inline = o.dispatch(ctx, hk, h, c, inline)
 		}
 	}
-	done()
+	if done != nil {
+		done()
+	}
 	return inline
 }
 
