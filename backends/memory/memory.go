@@ -135,7 +135,7 @@ type Bucket[K comparable, V any] struct {
 	sweepFrom atomic.Uint32
 
 	outMu     sync.Mutex
-	outbox    []backend.Expired[K, V]
+	outbox    outbox[K, V]
 	retention int
 	dropped   atomic.Uint64
 
@@ -160,9 +160,14 @@ type lease struct {
 	until int64
 }
 
-// sweepStep bounds the keys a sweep expires or files again under one hold
-// of a shard's lock, so that writers to the shard wait at most that long.
-const sweepStep = 256
+const (
+	// sweepStep bounds the keys a sweep expires or files again under one
+	// hold of a shard's lock, so that writers to the shard wait at most
+	// that long.
+	sweepStep = 256
+	// cascadeStep bounds the keys one SweepExpired files again per shard.
+	cascadeStep = 4 * sweepStep
+)
 
 // newBucket makes the bucket of a normalized cfg (BucketConfig.Normalize).
 func newBucket[K comparable, V any](cfg backend.BucketConfig, clone func(V) V) *Bucket[K, V] {
@@ -275,12 +280,12 @@ func (b *Bucket[K, V]) PutHashed(key K, h uint64, w backend.Write[V], now int64)
 			// key is reused, so a Set never swallows an expiry. A writer
 			// that claims it takes it directly; nothing else could hand it
 			// out meanwhile.
-			ev := expiredOf(n)
 			if w.ClaimDisplaced > 0 {
-				res.Displaced = &ev
+				ev := expiredOf(n)
+				res.Displaced = &ev.Expired
 			} else {
 				b.outMu.Lock()
-				b.outbox = append(b.outbox, ev)
+				b.outbox.push(expiredOf(n))
 				b.trimOutbox()
 				b.outMu.Unlock()
 			}
@@ -304,7 +309,7 @@ func (b *Bucket[K, V]) PutHashed(key K, h uint64, w backend.Write[V], now int64)
 			res.Prev, res.Existed = entryOf(n), true
 		}
 		s.version++
-		next := &node[K, V]{key: n.key, val: val, deadline: w.Deadline, version: s.version, pos: n.pos}
+		next := &node[K, V]{key: n.key, val: val, deadline: w.Deadline, version: s.version, hash: h, pos: n.pos}
 		if w.KeepTTL {
 			next.deadline = n.deadline
 		}
@@ -319,7 +324,8 @@ func (b *Bucket[K, V]) PutHashed(key K, h uint64, w backend.Write[V], now int64)
 		// A bounded bucket has one shard, so tab holds every entry: first
 		// make room from what has already expired.
 		b.outMu.Lock()
-		b.sweepShard(s, tab, now, tab.live, math.MaxInt)
+		b.sweepShard(s, tab, now, tab.live, math.MaxInt, false)
+		b.sweepShard(s, tab, now, tab.live, math.MaxInt, true)
 		b.trimOutbox()
 		b.outMu.Unlock()
 		for tab.live >= max {
@@ -337,9 +343,9 @@ func (b *Bucket[K, V]) PutHashed(key K, h uint64, w backend.Write[V], now int64)
 		_, free = tab.lookup(key, h)
 	}
 	s.version++
-	n = &node[K, V]{key: key, val: val, deadline: w.Deadline, version: s.version, pos: noPos}
+	n = &node[K, V]{key: key, val: val, deadline: w.Deadline, version: s.version, hash: h, pos: noPos}
 	slot := uint32(free)
-	tab.insert(slot, h, n)
+	tab.insert(slot, n)
 	if n.deadline != 0 {
 		s.timers.file(slot, n, now)
 	}
@@ -362,16 +368,18 @@ func (b *Bucket[K, V]) drop(s *shard[K, V], tab *table[K, V], at uint32, n *node
 // returns it. s.mu is held.
 func (b *Bucket[K, V]) rebuild(i uint64, tab *table[K, V]) *table[K, V] {
 	s := &b.shards[i]
-	nt := tab.rebuilt(b.Hash, func(n *node[K, V], _, to uint32) { s.timers.moved(n, to) })
+	nt := tab.rebuilt(func(n *node[K, V], _, to uint32) { s.timers.moved(n, to) })
 	b.tables[i].Store(nt)
 	return nt
 }
 
 // shrink rebuilds shard i's table when deletes and expiries left it mostly
-// empty, so that its memory goes back once its keys have. s.mu is held.
-func (b *Bucket[K, V]) shrink(i uint64) {
+// empty, so that its memory goes back once its keys have, but only when it
+// holds at most most keys: the sweep, which would hold up every expiry
+// behind a large rebuild, waits until few are left. s.mu is held.
+func (b *Bucket[K, V]) shrink(i uint64, most int) {
 	tab := b.tables[i].Load()
-	if len(tab.groups) > 1 && tab.live*8 < tab.slots() {
+	if len(tab.groups) > 1 && tab.live*8 < tab.slots() && tab.live <= most {
 		b.rebuild(i, tab)
 	}
 }
@@ -399,7 +407,7 @@ func (b *Bucket[K, V]) DeleteHashed(key K, h uint64, now int64) (backend.Entry[V
 		return backend.Entry[V]{}, false, nil
 	}
 	b.drop(s, tab, uint32(at), n)
-	b.shrink(i)
+	b.shrink(i, math.MaxInt)
 	// The removed value is unreachable from the bucket now: no copy needed.
 	return entryOf(n), true, nil
 }
@@ -427,7 +435,7 @@ func (b *Bucket[K, V]) DeleteIfHashed(key K, h uint64, version uint64, now int64
 		return backend.ErrConflict
 	}
 	b.drop(s, tab, uint32(at), n)
-	b.shrink(i)
+	b.shrink(i, math.MaxInt)
 	return nil
 }
 
@@ -494,8 +502,7 @@ func (b *Bucket[K, V]) Clear(context.Context, int64) error {
 	// The outbox holds the events nobody claimed yet: ClaimExpired takes
 	// what it hands out.
 	b.outMu.Lock()
-	clear(b.outbox)
-	b.outbox = nil
+	b.outbox = outbox[K, V]{}
 	b.outMu.Unlock()
 	return nil
 }
@@ -519,44 +526,51 @@ func (b *Bucket[K, V]) NextDeadline(_ context.Context) (int64, bool, error) {
 	return best, found, nil
 }
 
+// SweepExpired expires what is due in every shard before it files again
+// the keys of buckets that fall due early (cascading), so that cascading
+// never delays an expiry; and it cascades at most cascadeStep keys per
+// shard and call, the rest being due still at the next call.
 func (b *Bucket[K, V]) SweepExpired(_ context.Context, now int64, max int) (int, error) {
 	if b.closed.Load() {
 		return 0, backend.ErrClosed
 	}
 	moved := 0
 	from := int(b.sweepFrom.Add(1))
-	for k := range b.shards {
-		i := (from + k) % len(b.shards)
-		s := &b.shards[i]
-		for moved < max {
-			s.mu.Lock()
-			if due, ok := s.timers.next(); !ok || due > now {
+	for _, cascade := range [2]bool{false, true} {
+		for k := range b.shards {
+			i := (from + k) % len(b.shards)
+			s := &b.shards[i]
+			budget := cascadeStep
+			for moved < max && budget > 0 {
+				s.mu.Lock()
+				b.outMu.Lock()
+				steps := min(sweepStep, budget)
+				n, did := b.sweepShard(s, b.tables[i].Load(), now, max-moved, steps, cascade)
+				b.trimOutbox()
+				b.outMu.Unlock()
+				b.shrink(uint64(i), sweepStep)
 				s.mu.Unlock()
-				break
+				moved += n
+				if cascade {
+					budget -= did
+				}
+				if did < steps {
+					break // nothing more is due
+				}
 			}
-			b.outMu.Lock()
-			n := b.sweepShard(s, b.tables[i].Load(), now, max-moved, sweepStep)
-			b.trimOutbox()
-			b.outMu.Unlock()
-			b.shrink(uint64(i))
-			s.mu.Unlock()
-			moved += n
-		}
-		if moved >= max {
-			break
 		}
 	}
 	return moved, nil
 }
 
-// sweepShard moves up to max due entries of s to the outbox, filing again
-// the keys of due buckets that are not due themselves, and returns how
-// many moved. It stops, too, once it has handled steps keys. s.mu and
-// b.outMu are held.
-func (b *Bucket[K, V]) sweepShard(s *shard[K, V], tab *table[K, V], now int64, max, steps int) int {
-	moved := 0
-	for ; moved < max && steps > 0; steps-- {
-		slot, n, ok := s.timers.pop(now, tab)
+// sweepShard moves up to max due entries of s to the outbox, and returns
+// how many moved and how many keys it handled, at most steps. With cascade
+// it files again the keys of the due buckets above level 0 (expiring those
+// that are due themselves); without, it empties the due millisecond
+// buckets. s.mu and b.outMu are held.
+func (b *Bucket[K, V]) sweepShard(s *shard[K, V], tab *table[K, V], now int64, max, steps int, cascade bool) (moved, did int) {
+	for ; moved < max && did < steps; did++ {
+		slot, n, ok := s.timers.pop(now, cascade, tab)
 		if !ok {
 			break
 		}
@@ -567,27 +581,82 @@ func (b *Bucket[K, V]) sweepShard(s *shard[K, V], tab *table[K, V], now int64, m
 			continue
 		}
 		// The node leaves the bucket, so its value needs no copy.
-		b.outbox = append(b.outbox, expiredOf(n))
+		b.outbox.push(expiredOf(n))
 		tab.remove(slot)
 		moved++
 	}
-	return moved
+	return moved, did
+}
+
+// Event is an expiry event with the hash of its key (Bucket.Hash).
+type Event[K comparable, V any] struct {
+	backend.Expired[K, V]
+	Hash uint64
 }
 
 // expiredOf is the expiry event of n. Its ID is empty: the memory backend
 // removes an event from its outbox when it hands it out, and it has
 // nothing to acknowledge.
-func expiredOf[K comparable, V any](n *node[K, V]) backend.Expired[K, V] {
-	return backend.Expired[K, V]{Key: n.key, Value: n.val, Deadline: n.deadline}
+func expiredOf[K comparable, V any](n *node[K, V]) Event[K, V] {
+	return Event[K, V]{Expired: backend.Expired[K, V]{Key: n.key, Value: n.val, Deadline: n.deadline}, Hash: n.hash}
 }
 
 // trimOutbox drops the oldest events past the retention. b.outMu is held.
 func (b *Bucket[K, V]) trimOutbox() {
-	if drop := len(b.outbox) - b.retention; drop > 0 {
-		clear(b.outbox[:drop])
-		b.outbox = b.outbox[drop:]
+	if drop := b.outbox.len() - b.retention; drop > 0 {
+		b.outbox.drop(drop)
 		b.dropped.Add(uint64(drop))
 	}
+}
+
+// outbox holds the events no consumer has taken yet, oldest first, in
+// evs[head:]. Its array stays from one sweep to the next, so that a steady
+// stream of expiries does not allocate one per batch.
+type outbox[K comparable, V any] struct {
+	evs  []Event[K, V]
+	head int
+}
+
+// maxKeptOutbox is the most events an empty outbox keeps room for.
+const maxKeptOutbox = 4096
+
+func (o *outbox[K, V]) len() int { return len(o.evs) - o.head }
+
+func (o *outbox[K, V]) push(e Event[K, V]) {
+	if len(o.evs) == cap(o.evs) && o.head > 0 {
+		// Reuse the room of the events taken before growing.
+		n := copy(o.evs, o.evs[o.head:])
+		clear(o.evs[n:])
+		o.evs, o.head = o.evs[:n], 0
+	}
+	o.evs = append(o.evs, e)
+}
+
+// drop removes the n oldest events.
+func (o *outbox[K, V]) drop(n int) {
+	clear(o.evs[o.head : o.head+n])
+	o.head += n
+	if o.head == len(o.evs) {
+		o.evs, o.head = o.evs[:0], 0
+		if cap(o.evs) > maxKeptOutbox {
+			o.evs = nil
+		}
+	}
+}
+
+// ClaimEvents is ClaimExpired for the store that owns the bucket: it
+// appends up to max events to buf, with their keys' hashes, instead of
+// allocating a slice for them.
+func (b *Bucket[K, V]) ClaimEvents(max int, buf []Event[K, V]) ([]Event[K, V], error) {
+	if b.closed.Load() {
+		return buf, backend.ErrClosed
+	}
+	b.outMu.Lock()
+	defer b.outMu.Unlock()
+	n := min(max, b.outbox.len())
+	buf = append(buf, b.outbox.evs[b.outbox.head:b.outbox.head+n]...)
+	b.outbox.drop(n)
+	return buf, nil
 }
 
 // ClaimExpired removes the events it returns: a memory backend loses its
@@ -598,17 +667,15 @@ func (b *Bucket[K, V]) ClaimExpired(_ context.Context, _ int64, max int, _ time.
 	}
 	b.outMu.Lock()
 	defer b.outMu.Unlock()
-	n := min(max, len(b.outbox))
+	n := min(max, b.outbox.len())
 	if n == 0 {
 		return nil, nil
 	}
 	out := make([]backend.Expired[K, V], n)
-	copy(out, b.outbox[:n])
-	clear(b.outbox[:n])
-	b.outbox = b.outbox[n:]
-	if len(b.outbox) == 0 {
-		b.outbox = nil // let the backing array go
+	for i := range out {
+		out[i] = b.outbox.evs[b.outbox.head+i].Expired
 	}
+	b.outbox.drop(n)
 	return out, nil
 }
 

@@ -12,14 +12,20 @@ import (
 // pos belongs to the writers: only they read or write it, under the
 // shard's lock.
 type node[K comparable, V any] struct {
-	key      K
-	val      V
-	deadline int64  // Unix ms; 0: no expiry
-	version  uint64 // never 0
-	// pos is where the key is filed for expiry (see timers), noPos when
+	// The fields the expiry index reads come first, within 32 bytes: a
+	// node is rarely at the start of a cache line, but they share one.
+	deadline int64 // Unix ms; 0: no expiry
+	// pos is where the key is filed for expiry (see timers); noPos when
 	// it is not. A node that replaces another in its slot takes over its
 	// filing, and with it its pos.
 	pos uint64
+	// hash is Bucket.Hash(key): a rebuild of the table and an expiry event
+	// need it, and it is cheaper to keep than to compute again from a key
+	// that is likely not in the cache.
+	hash    uint64
+	version uint64 // never 0
+	key     K
+	val     V
 }
 
 func (n *node[K, V]) live(now int64) bool { return n.deadline == 0 || n.deadline > now }
@@ -118,7 +124,7 @@ func (t *table[K, V]) find(key K, h uint64) *node[K, V] {
 		meta := grp.meta.Load()
 		for m := matchByte(meta, tag); m != 0; m &= m - 1 {
 			n := grp.slots[bits.TrailingZeros64(m)>>3].Load()
-			if n != nil && n.key == key {
+			if n != nil && n.hash == h && n.key == key {
 				return n
 			}
 		}
@@ -139,7 +145,7 @@ func (t *table[K, V]) lookup(key K, h uint64) (at int64, free int64) {
 		meta := grp.meta.Load()
 		for m := matchByte(meta, tag); m != 0; m &= m - 1 {
 			i := bits.TrailingZeros64(m) >> 3
-			if n := grp.slots[i].Load(); n != nil && n.key == key {
+			if n := grp.slots[i].Load(); n != nil && n.hash == h && n.key == key {
 				return int64(g)*slotsPerGroup + int64(i), -1
 			}
 		}
@@ -150,6 +156,16 @@ func (t *table[K, V]) lookup(key K, h uint64) (at int64, free int64) {
 		}
 		if matchByte(meta, metaEmpty) != 0 {
 			return -1, free
+		}
+	}
+}
+
+// free returns the slot a new key of hash h takes in a table being built,
+// which has no tombstones and does not hold the key.
+func (t *table[K, V]) free(h uint64) uint32 {
+	for g := t.home(h); ; g = (g + 1) & t.mask {
+		if m := matchByte(t.groups[g].meta.Load(), metaEmpty); m != 0 {
+			return uint32(g)*slotsPerGroup + uint32(bits.TrailingZeros64(m)>>3)
 		}
 	}
 }
@@ -169,15 +185,15 @@ func (t *table[K, V]) metaOf(i uint32) uint8 {
 	return uint8(t.groups[i/slotsPerGroup].meta.Load() >> (8 * (i % slotsPerGroup)))
 }
 
-// insert puts n, a new key of hash h, in free slot i (from lookup). The node
-// is stored before the meta byte that makes readers look at it.
-func (t *table[K, V]) insert(i uint32, h uint64, n *node[K, V]) {
+// insert puts n, a new key, in free slot i (from lookup). The node is
+// stored before the meta byte that makes readers look at it.
+func (t *table[K, V]) insert(i uint32, n *node[K, V]) {
 	if t.metaOf(i) == metaEmpty {
 		t.used++
 	}
 	t.live++
 	t.slot(i).Store(n)
-	t.setMeta(i, h2(h))
+	t.setMeta(i, h2(n.hash))
 }
 
 // remove empties slot i, leaving a tombstone.
@@ -206,14 +222,12 @@ func (t *table[K, V]) each(fn func(i uint32, n *node[K, V])) {
 
 // rebuilt returns a table with t's keys and room for as many again, and
 // calls moved for each key with its old and new slot. A bucket that evicts
-// keeps its LRU order. The keys' hashes are computed again with hash.
-func (t *table[K, V]) rebuilt(hash func(K) uint64, moved func(n *node[K, V], from, to uint32)) *table[K, V] {
+// keeps its LRU order.
+func (t *table[K, V]) rebuilt(moved func(n *node[K, V], from, to uint32)) *table[K, V] {
 	nt := newTable[K, V](groupsFor(t.live), t.lru != nil)
 	put := func(i uint32, n *node[K, V]) {
-		h := hash(n.key)
-		_, free := nt.lookup(n.key, h)
-		j := uint32(free)
-		nt.insert(j, h, n)
+		j := nt.free(n.hash)
+		nt.insert(j, n)
 		moved(n, i, j)
 		if nt.lru != nil {
 			nt.lru.pushBack(j)

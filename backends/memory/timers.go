@@ -6,15 +6,20 @@ import "math/bits"
 // index of its table slot (4 bytes, and no pointer for the garbage
 // collector to follow), in a bucket of deadlines. A bucket of level 0 holds
 // one millisecond, a bucket of level L 64^L of them, aligned. A key goes to
-// the coarsest level whose width is at most a quarter of the time left
-// until its deadline: a far deadline shares a wide bucket with many others,
-// a near one has its millisecond.
+// the coarsest level whose width is at most 1/256 of the time left until
+// its deadline: a deadline within 16 s has its millisecond, so the keys
+// most caches expire go straight to the bucket they expire from; farther
+// ones share wider buckets (64 ms up to 17 minutes ahead, 4 s up to 18
+// hours, and so on).
 //
 // A bucket falls due at its start, or for levels above 0 one width before
 // it; its keys are then filed again, finer (cascading), so that the
 // millisecond buckets are ready before their deadlines come. The buckets, a
 // few per level and shard however many keys they hold, are ordered by when
-// they fall due in a min-heap of bucket ids.
+// they fall due in two min-heaps of bucket ids: one for the millisecond
+// buckets, whose keys expire when they fall due, and one for the others,
+// whose keys are only filed again, so that the sweep can expire what is due
+// before it cascades what will be.
 //
 // Filing is lazy, because a TTL cache's writes mostly push a deadline
 // later: a key whose deadline moves later stays in its bucket (whose start
@@ -25,7 +30,8 @@ type timers[K comparable, V any] struct {
 	buckets []*timerBucket // by id; nil when free
 	free    []uint32       // ids of released buckets
 	index   map[timerKey]uint32
-	heap    []uint32 // bucket ids, a min-heap by due
+	near    []uint32 // ids of the level 0 buckets, a min-heap by due
+	far     []uint32 // ids of the other buckets, a min-heap by due
 	// The bucket filed into last: consecutive writes mostly share one.
 	last    timerKey
 	lastID  uint32
@@ -47,9 +53,9 @@ type timerBucket struct {
 
 const (
 	levelBits = 6 // a level's buckets are 64 times wider than the one's below
-	// levels is enough for any TTL: the top level's buckets are 2^36 ms
-	// (2.2 years) wide, at most a quarter of livedict.MaxTTL.
-	levels = 7
+	// levels is enough for any TTL: livedict.MaxTTL is less than 2^42 ms,
+	// so 1/256 of it fits the top level's width, 2^30 ms (12 days).
+	levels = 6
 	// noPos is the pos of a node that is not filed.
 	noPos = ^uint64(0)
 	// maxSpare bounds the released buckets kept for reuse, and spareCap
@@ -61,8 +67,8 @@ const (
 // bucketOf returns the bucket for deadline at now, and when it falls due.
 func bucketOf(deadline, now int64) (timerKey, int64) {
 	level := 0
-	if left := deadline - now; left >= 4 {
-		level = min(levels-1, (bits.Len64(uint64(left/4))-1)/levelBits)
+	if left := deadline - now; left >= 256 {
+		level = min(levels-1, (bits.Len64(uint64(left/256))-1)/levelBits)
 	}
 	width := int64(1) << (level * levelBits)
 	k := timerKey{start: deadline &^ (width - 1), level: uint8(level)}
@@ -137,19 +143,32 @@ func (t *timers[K, V]) moved(n *node[K, V], to uint32) {
 
 // next returns when the first bucket falls due.
 func (t *timers[K, V]) next() (int64, bool) {
-	if len(t.heap) == 0 {
-		return 0, false
+	due, ok := t.top(t.near)
+	if fdue, fok := t.top(t.far); fok && (!ok || fdue < due) {
+		due, ok = fdue, true
 	}
-	return t.buckets[t.heap[0]].due, true
+	return due, ok
 }
 
-// pop takes a key out of a bucket that is due at now, and returns its slot;
-// false when none is due. The caller files the key again or removes it.
-func (t *timers[K, V]) pop(now int64, tab *table[K, V]) (uint32, *node[K, V], bool) {
-	if len(t.heap) == 0 {
+func (t *timers[K, V]) top(h []uint32) (int64, bool) {
+	if len(h) == 0 {
+		return 0, false
+	}
+	return t.buckets[h[0]].due, true
+}
+
+// pop takes a key out of a bucket that is due at now, a millisecond
+// bucket or (cascade) another one, and returns its slot; false when none is
+// due. The caller files the key again or removes it.
+func (t *timers[K, V]) pop(now int64, cascade bool, tab *table[K, V]) (uint32, *node[K, V], bool) {
+	h := t.near
+	if cascade {
+		h = t.far
+	}
+	if len(h) == 0 {
 		return 0, nil, false
 	}
-	id := t.heap[0]
+	id := h[0]
 	b := t.buckets[id]
 	if b.due > now {
 		return 0, nil, false
@@ -160,9 +179,9 @@ func (t *timers[K, V]) pop(now int64, tab *table[K, V]) (uint32, *node[K, V], bo
 	if last == 0 {
 		t.release(id)
 	}
-	n := tab.slot(slot).Load()
-	n.pos = noPos
-	return slot, n, true
+	// n.pos is stale now: the caller files n again, which sets it, or
+	// removes it.
+	return slot, tab.slot(slot).Load(), true
 }
 
 // countDue counts the keys whose deadline is at or before now. Their
@@ -170,12 +189,12 @@ func (t *timers[K, V]) pop(now int64, tab *table[K, V]) (uint32, *node[K, V], bo
 // every key in it, so only due buckets are visited.
 func (t *timers[K, V]) countDue(now int64, tab *table[K, V]) int {
 	c := 0
-	var walk func(i int)
-	walk = func(i int) {
-		if i >= len(t.heap) {
+	var walk func(h []uint32, i int)
+	walk = func(h []uint32, i int) {
+		if i >= len(h) {
 			return
 		}
-		b := t.buckets[t.heap[i]]
+		b := t.buckets[h[i]]
 		if b.due > now {
 			return
 		}
@@ -184,10 +203,11 @@ func (t *timers[K, V]) countDue(now int64, tab *table[K, V]) int {
 				c++
 			}
 		}
-		walk(2*i + 1)
-		walk(2*i + 2)
+		walk(h, 2*i+1)
+		walk(h, 2*i+2)
 	}
-	walk(0)
+	walk(t.near, 0)
+	walk(t.far, 0)
 	return c
 }
 
@@ -212,16 +232,17 @@ func (t *timers[K, V]) open(k timerKey, due int64) uint32 {
 		t.index = make(map[timerKey]uint32)
 	}
 	t.index[k] = id
-	b.heapIdx = len(t.heap)
-	t.heap = append(t.heap, id)
-	t.up(b.heapIdx)
+	h := t.heapOf(b)
+	b.heapIdx = len(*h)
+	*h = append(*h, id)
+	t.up(*h, b.heapIdx)
 	return id
 }
 
 // release drops bucket id, which is empty.
 func (t *timers[K, V]) release(id uint32) {
 	b := t.buckets[id]
-	t.heapRemove(b.heapIdx)
+	t.heapRemove(t.heapOf(b), b.heapIdx)
 	delete(t.index, b.key)
 	if t.hasLast && t.lastID == id {
 		t.hasLast = false
@@ -234,52 +255,60 @@ func (t *timers[K, V]) release(id uint32) {
 	}
 }
 
-func (t *timers[K, V]) less(i, j int) bool {
-	return t.buckets[t.heap[i]].due < t.buckets[t.heap[j]].due
+// heapOf returns the heap b is in.
+func (t *timers[K, V]) heapOf(b *timerBucket) *[]uint32 {
+	if b.key.level == 0 {
+		return &t.near
+	}
+	return &t.far
 }
 
-func (t *timers[K, V]) swap(i, j int) {
-	t.heap[i], t.heap[j] = t.heap[j], t.heap[i]
-	t.buckets[t.heap[i]].heapIdx = i
-	t.buckets[t.heap[j]].heapIdx = j
+func (t *timers[K, V]) less(h []uint32, i, j int) bool {
+	return t.buckets[h[i]].due < t.buckets[h[j]].due
 }
 
-func (t *timers[K, V]) up(i int) {
+func (t *timers[K, V]) swap(h []uint32, i, j int) {
+	h[i], h[j] = h[j], h[i]
+	t.buckets[h[i]].heapIdx = i
+	t.buckets[h[j]].heapIdx = j
+}
+
+func (t *timers[K, V]) up(h []uint32, i int) {
 	for i > 0 {
 		p := (i - 1) / 2
-		if !t.less(i, p) {
+		if !t.less(h, i, p) {
 			return
 		}
-		t.swap(i, p)
+		t.swap(h, i, p)
 		i = p
 	}
 }
 
-func (t *timers[K, V]) down(i int) {
+func (t *timers[K, V]) down(h []uint32, i int) {
 	for {
 		c := 2*i + 1
-		if c >= len(t.heap) {
+		if c >= len(h) {
 			return
 		}
-		if c+1 < len(t.heap) && t.less(c+1, c) {
+		if c+1 < len(h) && t.less(h, c+1, c) {
 			c++
 		}
-		if !t.less(c, i) {
+		if !t.less(h, c, i) {
 			return
 		}
-		t.swap(i, c)
+		t.swap(h, i, c)
 		i = c
 	}
 }
 
-func (t *timers[K, V]) heapRemove(i int) {
-	last := len(t.heap) - 1
+func (t *timers[K, V]) heapRemove(h *[]uint32, i int) {
+	last := len(*h) - 1
 	if i != last {
-		t.swap(i, last)
+		t.swap(*h, i, last)
 	}
-	t.heap = t.heap[:last]
+	*h = (*h)[:last]
 	if i != last {
-		t.down(i)
-		t.up(i)
+		t.down(*h, i)
+		t.up(*h, i)
 	}
 }
