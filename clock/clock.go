@@ -146,7 +146,14 @@ func (t *fakeTimer) Reset(d time.Duration) bool {
 	t.at = t.f.now.Add(d)
 	if d <= 0 {
 		t.f.mu.Unlock()
-		t.c <- t.at
+		// An Advance that found the timer due before this Reset stopped
+		// it may send its tick after the drain above: that tick stands for
+		// this one. A blocking send would then wait forever, the channel's
+		// reader being the caller.
+		select {
+		case t.c <- t.at:
+		default:
+		}
 		return was
 	}
 	t.active = true

@@ -218,8 +218,31 @@ func (b *Bucket[K, V]) Get(_ context.Context, key K, now int64) (backend.Entry[V
 
 // GetHashed is Get of key, whose hash is h.
 func (b *Bucket[K, V]) GetHashed(key K, h uint64, now int64) (backend.Entry[V], bool, error) {
+	n, err := b.find(key, h, now)
+	if n == nil {
+		return backend.Entry[V]{}, false, err
+	}
+	// Nodes are never changed once published, so the copy needs no lock.
+	e := entryOf(n)
+	e.Value = b.copyVal(e.Value)
+	return e, true, nil
+}
+
+// GetValue is GetHashed for a caller that needs the value only: a store's
+// Get, which then copies no more than the value.
+func (b *Bucket[K, V]) GetValue(key K, h uint64, now int64) (V, bool, error) {
+	n, err := b.find(key, h, now)
+	if n == nil {
+		var zero V
+		return zero, false, err
+	}
+	return b.copyVal(n.val), true, nil
+}
+
+// find returns the node of key if it is live at now, or nil.
+func (b *Bucket[K, V]) find(key K, h uint64, now int64) (*node[K, V], error) {
 	if b.closed.Load() {
-		return backend.Entry[V]{}, false, backend.ErrClosed
+		return nil, backend.ErrClosed
 	}
 	i := h >> b.shift
 	var n *node[K, V]
@@ -229,12 +252,9 @@ func (b *Bucket[K, V]) GetHashed(key K, h uint64, now int64) (backend.Entry[V], 
 		n = b.tables[i].Load().find(key, h)
 	}
 	if n == nil || !n.live(now) {
-		return backend.Entry[V]{}, false, nil
+		return nil, nil
 	}
-	// Nodes are never changed once published, so the copy needs no lock.
-	e := entryOf(n)
-	e.Value = b.copyVal(e.Value)
-	return e, true, nil
+	return n, nil
 }
 
 // getTouch finds key in a bucket that evicts and makes it the most
@@ -265,7 +285,10 @@ func (b *Bucket[K, V]) PutHashed(key K, h uint64, w backend.Write[V], now int64)
 	if b.closed.Load() {
 		return res, backend.ErrClosed
 	}
-	val := b.copyVal(w.Value)
+	// The copy and the new node are made before the lock: an allocation
+	// may have to help the garbage collector, and must not do it while
+	// other writers of the shard wait.
+	next := &node[K, V]{key: key, val: b.copyVal(w.Value), deadline: w.Deadline, hash: h, pos: noPos}
 	i := h >> b.shift
 	s := &b.shards[i]
 	s.mu.Lock()
@@ -309,7 +332,7 @@ func (b *Bucket[K, V]) PutHashed(key K, h uint64, w backend.Write[V], now int64)
 			res.Prev, res.Existed = entryOf(n), true
 		}
 		s.version++
-		next := &node[K, V]{key: n.key, val: val, deadline: w.Deadline, version: s.version, hash: h, pos: n.pos}
+		next.version, next.pos = s.version, n.pos
 		if w.KeepTTL {
 			next.deadline = n.deadline
 		}
@@ -343,11 +366,11 @@ func (b *Bucket[K, V]) PutHashed(key K, h uint64, w backend.Write[V], now int64)
 		_, free = tab.lookup(key, h)
 	}
 	s.version++
-	n = &node[K, V]{key: key, val: val, deadline: w.Deadline, version: s.version, hash: h, pos: noPos}
+	next.version = s.version
 	slot := uint32(free)
-	tab.insert(slot, n)
-	if n.deadline != 0 {
-		s.timers.file(slot, n, now)
+	tab.insert(slot, next)
+	if next.deadline != 0 {
+		s.timers.file(slot, next, now)
 	}
 	if b.evicts {
 		tab.lru.pushFront(slot)

@@ -28,7 +28,9 @@ import (
 //	go test ./throughput -run TestRotate -rotate -rotate.caches livedict,otter -rotate.rounds 30
 //
 // and prints, per read share, each cache's median ns/op and the median ratio
-// of the first cache to every other, with its interquartile range.
+// of the first cache to every other, with its interquartile range: of wall
+// time per operation (throughput), and of the process's CPU time per
+// operation, which the other processes of a busy machine do not inflate.
 func TestRotate(t *testing.T) {
 	if !*rotate {
 		t.Skip("runs with -rotate")
@@ -92,8 +94,9 @@ func rotateAll[V any](t *testing.T, all []caches.Spec[V], names []string, reads 
 		defer c.Close()
 	}
 	for _, r := range reads {
-		// nsop[c][round]
+		// nsop[c][round], wall and CPU
 		nsop := make([][]float64, len(cs))
+		cpuop := make([][]float64, len(cs))
 		order := make([]int, len(cs))
 		for i := range order {
 			order[i] = i
@@ -106,35 +109,45 @@ func rotateAll[V any](t *testing.T, all []caches.Spec[V], names []string, reads 
 			for _, i := range order {
 				cs[i].Settle()
 				runtime.GC()
-				nsop[i] = append(nsop[i], slice(cs[i], r, values, *rotateSlice))
+				wall, cpu := slice(cs[i], r, values, *rotateSlice)
+				nsop[i] = append(nsop[i], wall)
+				cpuop[i] = append(cpuop[i], cpu)
 			}
 		}
 		var b strings.Builder
 		fmt.Fprintf(&b, "reads=%d%%:", r)
 		for i, spec := range specs {
-			fmt.Fprintf(&b, " %s %.1f ns/op;", spec.Name, median(nsop[i]))
+			fmt.Fprintf(&b, "\n  %-14s %7.1f ns/op %7.1f CPU ns/op", spec.Name, median(nsop[i]), median(cpuop[i]))
 		}
 		for i := 1; i < len(specs); i++ {
-			ratios := make([]float64, len(nsop[0]))
-			for k := range ratios {
-				ratios[k] = nsop[0][k] / nsop[i][k]
-			}
-			q1, q2, q3 := quartiles(ratios)
-			fmt.Fprintf(&b, " %s/%s median %.3f (IQR %.3f-%.3f);", specs[0].Name, specs[i].Name, q2, q1, q3)
+			fmt.Fprintf(&b, "\n  %s/%s: wall %s, CPU %s", specs[0].Name, specs[i].Name, ratio(nsop[0], nsop[i]), ratio(cpuop[0], cpuop[i]))
 		}
 		t.Log(b.String())
 	}
 }
 
+// ratio formats the median and interquartile range of the per-round ratios
+// a[k]/b[k].
+func ratio(a, b []float64) string {
+	rs := make([]float64, len(a))
+	for k := range rs {
+		rs[k] = a[k] / b[k]
+	}
+	q1, q2, q3 := quartiles(rs)
+	return fmt.Sprintf("median %.3f (IQR %.3f-%.3f)", q2, q1, q3)
+}
+
 // slice runs the workload of run on c for about d with 4 goroutines per
-// core and returns the wall time per operation over all goroutines.
-func slice[V any](c caches.Cache[V], reads int, values []V, d time.Duration) float64 {
+// core and returns the wall time and the process's CPU time per operation
+// over all goroutines.
+func slice[V any](c caches.Cache[V], reads int, values []V, d time.Duration) (wall, cpu float64) {
 	var (
 		stop atomic.Bool
 		ops  atomic.Int64
 		wg   sync.WaitGroup
 	)
 	n := parallelism * runtime.GOMAXPROCS(0)
+	cpu0 := processCPU()
 	start := time.Now()
 	for range n {
 		wg.Add(1)
@@ -163,7 +176,8 @@ func slice[V any](c caches.Cache[V], reads int, values []V, d time.Duration) flo
 	time.Sleep(d)
 	stop.Store(true)
 	wg.Wait()
-	return float64(time.Since(start).Nanoseconds()) / float64(ops.Load())
+	elapsed, used := time.Since(start), processCPU()-cpu0
+	return float64(elapsed) / float64(ops.Load()), float64(used) / float64(ops.Load())
 }
 
 func median(x []float64) float64 {

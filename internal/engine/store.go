@@ -387,24 +387,31 @@ func (s *Store[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
 		return zero, false, err
 	}
 	var h uint64
+	var v V
+	var ok bool
+	var err error
 	if s.mem != nil {
 		h = s.mem.Hash(key)
+		v, ok, err = s.mem.GetValue(key, h, s.nowMs())
+	} else {
+		var e backend.Entry[V]
+		e, ok, err = s.b.Get(ctx, key, s.nowMs())
+		v = e.Value
 	}
-	e, ok, err := s.get(ctx, key, h, s.nowMs())
 	if err != nil || !ok {
 		if err == nil {
 			s.st.miss()
 		}
-		return e.Value, false, err
+		return v, false, err
 	}
 	s.st.hit()
 	if hs := s.table(); hs.has(kindGet) {
 		if s.mem == nil {
 			h = s.hash(key)
 		}
-		s.ev.runInline(ctx, s.ev.emit(ctx, hs, kindGet, key, h, e.Value, true, nil))
+		s.ev.runInline(ctx, s.ev.emit(ctx, hs, kindGet, key, h, v, true, nil))
 	}
-	return e.Value, true, nil
+	return v, true, nil
 }
 
 // Has reports whether key holds a live value. For a record the store
