@@ -191,6 +191,10 @@ type WriteResult[K comparable, V any] struct {
 
 // Expired is one outbox event: a key that expired with its last value.
 type Expired[K comparable, V any] struct {
+	// ID names the event to AckExpired and ExtendClaims. It is empty for
+	// an event that needs no acknowledgement: one its backend took out of
+	// the outbox for good when it handed it out (the memory backend, which
+	// cannot deliver anything again after a crash).
 	ID       string
 	Key      K
 	Value    V

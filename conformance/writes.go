@@ -96,10 +96,12 @@ func testDisplacedClaimed(t *testing.T, f *fixture) {
 	}
 	res := rawPut(t, raw, key, backend.Write[[]byte]{Value: []byte("new"), ClaimDisplaced: time.Minute}, now+10)
 	d := res.Displaced
-	if !res.ExpiredMoved || d == nil || d.ID == "" || d.Key != key || string(d.Value) != old || d.Deadline != now+10 {
+	// A shared backend delivers an unacknowledged event again, so its
+	// events need an ID; the memory backend's need none (Expired.ID).
+	if !res.ExpiredMoved || d == nil || f.h.Shared && d.ID == "" || d.Key != key || string(d.Value) != old || d.Deadline != now+10 {
 		t.Fatalf("Put with ClaimDisplaced over an expired entry = %+v (displaced %+v); want the expiry of %s with value %q, deadline %d", res, d, key, old, now+10)
 	}
-	if d.ID == swept[0].ID {
+	if d.ID != "" && d.ID == swept[0].ID {
 		t.Fatalf("the displaced event has the ID %q of another event", d.ID)
 	}
 	other := f.raw("claimed")

@@ -54,12 +54,20 @@ type Pool struct {
 
 // shard is one queue and the state of its worker.
 type shard struct {
-	q chan Call
-	// mu is held shared by Submit while it enqueues, and exclusively by
-	// Close to set closed: once Close has had it, nothing more gets queued,
-	// so the workers can drain their queue knowing it is final.
-	mu     sync.RWMutex
-	closed bool // guarded by mu
+	// mu guards the queue and the fields after it. Close sets closed under
+	// it: from then on nothing more gets queued, so the worker can drain
+	// its queue knowing it is final.
+	mu     sync.Mutex
+	q      ring
+	closed bool
+	// idle is set by the worker when it found the queue empty and waits
+	// on ready; the Submit that queues a call next wakes it.
+	idle  bool
+	ready chan struct{} // capacity 1
+	// waiting counts the Submits that wait for room (Block); the worker
+	// closes room, and makes a new one, when it takes a call while any do.
+	waiting int
+	room    chan struct{}
 
 	cur       atomic.Pointer[task] // the call the worker is running, for the watchdog
 	submitted atomic.Uint64
@@ -108,7 +116,7 @@ func New(cfg Config) *Pool {
 	}
 	p.minTimeout.Store(math.MaxInt64)
 	for i := range p.shards {
-		s := &shard{q: make(chan Call, queueSize)}
+		s := &shard{q: ring{buf: make([]Call, queueSize)}, ready: make(chan struct{}, 1), room: make(chan struct{})}
 		p.shards[i] = s
 		p.workers.Add(1)
 		go p.work(s, nil)
@@ -131,98 +139,224 @@ func orDefault(v, def int) int {
 // ctx.Err() if the Block policy waited for room until ctx ended. Submit never
 // waits when InHook(ctx).
 func (p *Pool) Submit(ctx context.Context, shard uint64, c Call) error {
-	s := p.shards[shard%uint64(len(p.shards))]
-	err := p.enqueue(ctx, s, c)
-	if err == ErrDropped {
-		p.report(newFailure(FailDropped, c, ErrDropped))
-	}
-	if err != nil {
-		c.finish()
+	one := [1]Queued{{Shard: shard, Call: c}}
+	taken, dropped, err := p.enqueue(ctx, p.shardOf(shard), one[:])
+	p.reject(dropped, one[taken:])
+	if len(dropped) > 0 {
+		return ErrDropped
 	}
 	return err
 }
 
-// enqueue is Submit's work under the shard's read lock. Drops are counted
-// here but reported by Submit, after the lock is released.
-func (p *Pool) enqueue(ctx context.Context, s *shard, c Call) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return ErrClosed
+// Queued is one call of a SubmitBatch, with the shard it goes to.
+type Queued struct {
+	Shard uint64
+	Call  Call
+}
+
+// SubmitBatch queues calls as Submit would queue each, in their order, but
+// takes each shard's lock once for all the calls it gets: a batch of
+// events reaches the pool in one step. Calls that cannot be queued are
+// handled as Submit handles them (a dropped call is counted and reported,
+// and every call that is not queued is finished), but no error is
+// returned: like Submit's, they never fail the operation that raised them.
+func (p *Pool) SubmitBatch(ctx context.Context, calls []Queued) {
+	for i := range p.shards {
+		var mine []Queued
+		for j, q := range calls {
+			if p.shardOf(q.Shard) == p.shards[i] {
+				mine = calls[j:] // enqueue skips the other shards' calls
+				break
+			}
+		}
+		if mine == nil {
+			continue
+		}
+		taken, dropped, _ := p.enqueue(ctx, p.shards[i], mine)
+		var rest []Queued
+		for _, q := range mine[taken:] {
+			if p.shardOf(q.Shard) == p.shards[i] {
+				rest = append(rest, q)
+			}
+		}
+		p.reject(dropped, rest)
 	}
-	s.submitted.Add(1)
-	if !c.Hook.Enabled() {
-		p.skipped.Add(1)
+}
+
+func (p *Pool) shardOf(shard uint64) *shard { return p.shards[shard%uint64(len(p.shards))] }
+
+// reject reports the calls enqueue dropped and finishes them and the ones
+// it did not take, with no lock held.
+func (p *Pool) reject(dropped []Call, rest []Queued) {
+	for _, c := range dropped {
+		p.report(newFailure(FailDropped, c, ErrDropped))
 		c.finish()
-		return nil
 	}
-	select {
-	case s.q <- c:
-		return nil
-	default:
+	for _, q := range rest {
+		q.Call.finish()
 	}
-	if p.overflow == Drop || InHook(ctx) {
-		p.dropped.Add(1)
-		return ErrDropped
+}
+
+// enqueue queues, in order, the calls of calls that go to s (others are
+// skipped). A call whose hook is disabled is skipped (and finished); one
+// that finds the queue full is dropped (under Drop, or from a hook's ctx)
+// and returned in dropped, counted but not reported yet; or it waits for
+// room (Block). It returns how far into calls it got: when it stops early,
+// because the pool closed or ctx ended, calls[taken] is the first call it
+// did not take, and err says why.
+func (p *Pool) enqueue(ctx context.Context, s *shard, calls []Queued) (taken int, dropped []Call, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	queued := false
+	wake := func() {
+		if queued && s.idle {
+			s.idle = false
+			select {
+			case s.ready <- struct{}{}:
+			default:
+			}
+		}
 	}
-	var err error
-	select {
-	case s.q <- c:
-		return nil
-	case <-ctx.Done():
-		err = fmt.Errorf("sandbox: waiting for room in hook queue: %w", ctx.Err())
-	case <-p.closing:
-		err = ErrClosed
+	defer wake()
+	for i := 0; i < len(calls); i++ {
+		c := calls[i].Call
+		if p.shardOf(calls[i].Shard) != s {
+			continue
+		}
+		if s.closed {
+			return i, dropped, ErrClosed
+		}
+		if !c.Hook.Enabled() {
+			s.submitted.Add(1)
+			p.skipped.Add(1)
+			c.finish()
+			continue
+		}
+		if s.q.n < len(s.q.buf) {
+			s.submitted.Add(1)
+			s.q.push(c)
+			queued = true
+			continue
+		}
+		if p.overflow == Drop || InHook(ctx) {
+			s.submitted.Add(1)
+			p.dropped.Add(1)
+			dropped = append(dropped, c)
+			continue
+		}
+		// Block: wait until the worker has made room, and try again. The
+		// worker may be idle with a full queue if this call filled it.
+		wake()
+		s.waiting++
+		room := s.room
+		s.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			err = fmt.Errorf("sandbox: waiting for room in hook queue: %w", ctx.Err())
+		case <-p.closing:
+			err = ErrClosed
+		}
+		s.mu.Lock()
+		s.waiting--
+		if err != nil {
+			return i, dropped, err
+		}
+		i-- // try the same call again
 	}
-	s.submitted.Add(^uint64(0)) // rejected after all: not counted
-	return err
+	return len(calls), dropped, nil
+}
+
+// take returns the next queued call of s for its worker, waiting for one;
+// false once the pool closed and the queue is empty. Before it waits it
+// calls idle, which lets go of the worker's slot.
+func (p *Pool) take(s *shard, idle func()) (Call, bool) {
+	for {
+		s.mu.Lock()
+		s.idle = false
+		if s.q.n > 0 {
+			c := s.q.pop()
+			// Submits waiting for room are woken once the queue is down to
+			// half: each wake-up then has room for many calls.
+			if s.waiting > 0 && s.q.n <= len(s.q.buf)/2 {
+				close(s.room)
+				s.room = make(chan struct{})
+			}
+			s.mu.Unlock()
+			return c, true
+		}
+		if s.closed {
+			s.mu.Unlock()
+			return Call{}, false
+		}
+		s.idle = true
+		s.mu.Unlock()
+		idle()
+		select {
+		case <-s.ready:
+		case <-p.drain:
+		}
+	}
 }
 
 // work is the loop of a shard's worker goroutine. A worker that replaces one
 // stuck in a timed-out call first reports the failures the watchdog found:
 // that keeps user callbacks (OnFailure, the Logger) off the watchdog.
+//
+// A call may start only while its worker holds a slot (see Pool.slots).
+// The worker keeps its slot from one call to the next while its queue has
+// calls, and lets it go when it waits for more, or after a call when every
+// slot is taken (others may be waiting for one).
 func (p *Pool) work(s *shard, pending []Failure) {
 	for _, f := range pending {
 		p.report(f)
 	}
+	held := false
+	release := func() {
+		if held {
+			<-p.slots
+			held = false
+		}
+	}
 	for {
-		var c Call
-		select {
-		case c = <-s.q:
-		case <-p.drain:
-			// Nothing can be queued any more: finish what is there.
-			select {
-			case c = <-s.q:
-			default:
-				p.workers.Done()
-				return
+		c, ok := p.take(s, release)
+		if !ok {
+			release()
+			p.workers.Done()
+			return
+		}
+		if !held {
+			if !p.acquire() {
+				p.dropped.Add(1)
+				p.report(newFailure(FailDropped, c, ErrDropped))
+				c.finish()
+				continue
 			}
+			held = true
 		}
 		if !p.run(s, c) {
-			return // this goroutine is no longer the shard's worker
+			// This goroutine is a runaway now, and no longer the shard's
+			// worker; its slot stays with it until its call returns.
+			return
+		}
+		if len(p.slots) == cap(p.slots) {
+			release()
 		}
 	}
 }
 
-// run runs one call on the worker goroutine. It returns false when the call
-// overran its timeout: the watchdog has then handed the shard to a new worker
-// and this goroutine, now a runaway, must exit.
+// run runs one call on the worker goroutine, which holds a slot. It returns
+// false when the call overran its timeout: the watchdog has then handed the
+// shard to a new worker and this goroutine, now a runaway, must exit.
 func (p *Pool) run(s *shard, c Call) bool {
-	if !p.acquire() {
-		p.dropped.Add(1)
-		p.report(newFailure(FailDropped, c, ErrDropped))
-		c.finish()
-		return true
-	}
 	if !c.Hook.Enabled() {
-		<-p.slots
 		p.skipped.Add(1)
 		c.finish()
 		return true
 	}
 
 	t := &task{call: c}
-	t.ctx.deadline = time.Now().Add(c.Hook.timeout)
+	t.ctx.deadline = p.now().Add(c.Hook.timeout)
 	s.cur.Store(t)
 	p.watch(t)
 
@@ -241,7 +375,6 @@ func (p *Pool) run(s *shard, c Call) bool {
 	}
 	s.cur.CompareAndSwap(t, nil)
 	t.ctx.cancel(context.Canceled)
-	<-p.slots
 	c.finish()
 	if perr != nil {
 		p.reportAll(p.failed(c, FailPanic, perr))
@@ -251,6 +384,11 @@ func (p *Pool) run(s *shard, c Call) bool {
 	s.completed.Add(1)
 	return true
 }
+
+// now is the time, read from the monotonic clock alone (time.Now reads the
+// wall clock too): the watchdog and timeouts count in monotonic time, and
+// a hook's ctx.Deadline is this time plus its timeout.
+func (p *Pool) now() time.Time { return p.epoch.Add(time.Since(p.epoch)) }
 
 // invoke calls c.Fn, turning a panic into an error that carries its stack.
 func invoke(ctx context.Context, c Call) (perr *panicError) {
@@ -449,7 +587,9 @@ func (p *Pool) Stats() Stats {
 	for _, s := range p.shards {
 		st.Submitted += s.submitted.Load()
 		st.Completed += s.completed.Load()
-		st.Queued += int64(len(s.q))
+		s.mu.Lock()
+		st.Queued += int64(s.q.n)
+		s.mu.Unlock()
 	}
 	return st
 }
@@ -491,4 +631,23 @@ func (p *Pool) close() {
 			return
 		}
 	}
+}
+
+// ring is a shard's queue: a fixed array used as a circular buffer.
+type ring struct {
+	buf     []Call
+	head, n int
+}
+
+func (r *ring) push(c Call) {
+	r.buf[(r.head+r.n)%len(r.buf)] = c
+	r.n++
+}
+
+func (r *ring) pop() Call {
+	c := r.buf[r.head]
+	r.buf[r.head] = Call{} // let the call's closures go
+	r.head = (r.head + 1) % len(r.buf)
+	r.n--
+	return c
 }

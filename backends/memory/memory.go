@@ -2,11 +2,19 @@
 // serialization on every path.
 //
 // A Backend holds any number of buckets, each typed with the key and value
-// types of the store that opened it. Keys are spread over shards by a seeded
-// hash; each shard keeps its entries in a map, its deadlines in a min-heap
-// (so the expiry sweep touches only what is due) and, for a bounded bucket,
-// its LRU order. A bucket with a key limit uses a single shard, so that the
-// limit and the LRU order are exact rather than per-shard approximations.
+// types of the store that opened it. Keys are spread over shards by the top
+// bits of a seeded hash, the one hash an operation computes. Each shard
+// keeps its entries in an open-addressing table of immutable nodes (see
+// table.go): a read loads the shard's table, a group's meta word and a node
+// with atomic loads, takes no lock and writes no memory, so reads on
+// several cores never contend; a write takes the shard's lock and publishes
+// a new node. A shard files its deadlines in buckets of time (see
+// timers.go), so that the expiry sweep touches only what is due.
+//
+// A bucket with a key limit uses a single shard, so that the limit and the
+// LRU order are exact rather than per-shard approximations; only a bucket
+// that evicts (EvictLRU) keeps LRU links, beside its table, and its reads
+// take the lock to move the key to the front.
 //
 // Values are deep-copied with the clone function the generated code supplies
 // on the way in and on the way out, so the memory backend behaves like SQLite
@@ -17,9 +25,10 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"math"
+	"math/bits"
 	"reflect"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +40,7 @@ import (
 // call New.
 type Backend struct {
 	mu      sync.Mutex
-	buckets map[string]any // name -> *bucket[K, V]
+	buckets map[string]any // name -> *Bucket[K, V]
 	closed  bool
 }
 
@@ -60,7 +69,7 @@ func (b *Backend) Close() error {
 // type over one Backend see each other's writes; opening it with other types
 // is an error. clone deep-copies a value; nil means V holds no references
 // and a plain assignment copies it.
-func Open[K comparable, V any](b *Backend, cfg backend.BucketConfig, clone func(V) V) (backend.Bucket[K, V], error) {
+func Open[K comparable, V any](b *Backend, cfg backend.BucketConfig, clone func(V) V) (*Bucket[K, V], error) {
 	cfg, err := cfg.Normalize()
 	if err != nil {
 		return nil, fmt.Errorf("livedict/memory: open bucket: %w", err)
@@ -76,7 +85,7 @@ func Open[K comparable, V any](b *Backend, cfg backend.BucketConfig, clone func(
 				return nil, fmt.Errorf("livedict/memory: %w", backend.WrongType(cfg.Name, have, cfg.Type))
 			}
 		}
-		bk, ok := existing.(*bucket[K, V])
+		bk, ok := existing.(*Bucket[K, V])
 		if !ok {
 			var k K
 			var v V
@@ -97,57 +106,36 @@ func Open[K comparable, V any](b *Backend, cfg backend.BucketConfig, clone func(
 
 // recordType returns the value type the bucket recorded, recording typ
 // first when it has none yet. The Backend's lock is held.
-func (b *bucket[K, V]) recordType(typ string) string {
+func (b *Bucket[K, V]) recordType(typ string) string {
 	if b.valueType == "" {
 		b.valueType = typ
 	}
 	return b.valueType
 }
 
-type node[K comparable, V any] struct {
-	key      K
-	val      V
-	deadline int64
-	version  uint64
-	heapIdx  int // index in the shard's deadline heap; -1 when not in it
-	// LRU links, used only by bounded buckets.
-	prev, next *node[K, V]
-}
-
-// heapEntry files a node in the deadline heap under the deadline it had
-// when filed, kept beside the pointer so that sifting compares within the
-// array instead of loading a node (a cache miss) per comparison. A Set that
-// moves a deadline later leaves the entry where it is: at <= n.deadline
-// always, and the sweep files an entry again when it finds the node's
-// deadline has moved on.
-type heapEntry[K comparable, V any] struct {
-	at int64
-	n  *node[K, V]
-}
-
-type shard[K comparable, V any] struct {
-	mu      sync.RWMutex
-	m       map[K]*node[K, V]
-	heap    []heapEntry[K, V] // 4-ary min-heap of the entries that have a deadline
-	version uint64
-	// lru is a ring with a sentinel: lru.next is the most recently used.
-	lru node[K, V]
-	_   [64]byte // keep shards on their own cache lines
-}
-
-type bucket[K comparable, V any] struct {
-	name   string
-	limit  backend.Limit
-	clone  func(V) V
+// Bucket is one typed bucket of a Backend. It implements backend.Bucket;
+// the methods ending in Hashed take the key's hash (Hash) instead of
+// computing it, so that a store that needs the hash itself (for its hook
+// order) hashes each key once.
+type Bucket[K comparable, V any] struct {
+	// tables holds each shard's current table. Every read loads it; it
+	// changes only when a table is rebuilt.
+	tables []atomic.Pointer[table[K, V]]
+	shift  uint // a hash's top bits pick its shard: h >> shift
 	seed   maphash.Seed
-	shards []shard[K, V]
-	mask   uint64
-	count  atomic.Int64 // entries in the maps, expired or not
+	clone  func(V) V
+	evicts bool // EvictLRU: reads move keys to the front, under the lock
+	limit  backend.Limit
 	closed atomic.Bool
+	_      [64]byte // what follows is written by writers
+
+	shards []shard[K, V]
+	// sweepFrom rotates the shard a sweep starts at, so that a sweep cut
+	// short by its batch size does not always leave the same shards behind.
+	sweepFrom atomic.Uint32
 
 	outMu     sync.Mutex
-	outbox    []backend.Expired[K, V]
-	outSeq    uint64
+	outbox    outbox[K, V]
 	retention int
 	dropped   atomic.Uint64
 
@@ -160,13 +148,29 @@ type bucket[K comparable, V any] struct {
 	valueType string
 }
 
+type shard[K comparable, V any] struct {
+	mu      sync.Mutex
+	timers  timers[K, V]
+	version uint64
+	_       [64]byte // keep shards on their own cache lines
+}
+
 type lease struct {
 	owner string
 	until int64
 }
 
+const (
+	// sweepStep bounds the keys a sweep expires or files again under one
+	// hold of a shard's lock, so that writers to the shard wait at most
+	// that long.
+	sweepStep = 256
+	// cascadeStep bounds the keys one SweepExpired files again per shard.
+	cascadeStep = 4 * sweepStep
+)
+
 // newBucket makes the bucket of a normalized cfg (BucketConfig.Normalize).
-func newBucket[K comparable, V any](cfg backend.BucketConfig, clone func(V) V) *bucket[K, V] {
+func newBucket[K comparable, V any](cfg backend.BucketConfig, clone func(V) V) *Bucket[K, V] {
 	n := 1
 	if cfg.Limit.MaxKeys == 0 {
 		// A power of two comfortably above the core count keeps writers on
@@ -175,226 +179,331 @@ func newBucket[K comparable, V any](cfg backend.BucketConfig, clone func(V) V) *
 			n <<= 1
 		}
 	}
-	bk := &bucket[K, V]{
-		name:      cfg.Name,
-		limit:     cfg.Limit,
-		clone:     clone,
+	bk := &Bucket[K, V]{
+		tables:    make([]atomic.Pointer[table[K, V]], n),
+		shift:     uint(64 - bits.TrailingZeros(uint(n))),
 		seed:      maphash.MakeSeed(),
+		clone:     clone,
+		evicts:    cfg.Limit.MaxKeys > 0 && cfg.Limit.Policy == backend.EvictLRU,
+		limit:     cfg.Limit,
 		shards:    make([]shard[K, V], n),
-		mask:      uint64(n - 1),
 		retention: cfg.Retention,
 		locks:     make(map[K]*lease),
 	}
-	for i := range bk.shards {
-		s := &bk.shards[i]
-		s.m = make(map[K]*node[K, V])
-		s.lru.next, s.lru.prev = &s.lru, &s.lru
+	for i := range bk.tables {
+		bk.tables[i].Store(newTable[K, V](1, bk.evicts))
 	}
 	return bk
 }
 
-func (b *bucket[K, V]) markClosed() { b.closed.Store(true) }
+func (b *Bucket[K, V]) markClosed() { b.closed.Store(true) }
 
-func (b *bucket[K, V]) shardOf(key K) *shard[K, V] {
-	if b.mask == 0 {
-		return &b.shards[0]
-	}
-	return &b.shards[maphash.Comparable(b.seed, key)&b.mask]
-}
+// Hash returns the hash of key that the Hashed methods take.
+func (b *Bucket[K, V]) Hash(key K) uint64 { return maphash.Comparable(b.seed, key) }
 
-func (b *bucket[K, V]) copyVal(v V) V {
+func (b *Bucket[K, V]) copyVal(v V) V {
 	if b.clone == nil {
 		return v
 	}
 	return b.clone(v)
 }
 
-func (b *bucket[K, V]) lru() bool { return b.limit.Policy == backend.EvictLRU && b.limit.MaxKeys > 0 }
+func entryOf[K comparable, V any](n *node[K, V]) backend.Entry[V] {
+	return backend.Entry[V]{Value: n.val, Deadline: n.deadline, Version: n.version}
+}
 
-func (b *bucket[K, V]) Get(_ context.Context, key K, now int64) (backend.Entry[V], bool, error) {
-	if b.closed.Load() {
-		return backend.Entry[V]{}, false, backend.ErrClosed
+func (b *Bucket[K, V]) Get(_ context.Context, key K, now int64) (backend.Entry[V], bool, error) {
+	return b.GetHashed(key, b.Hash(key), now)
+}
+
+// GetHashed is Get of key, whose hash is h.
+func (b *Bucket[K, V]) GetHashed(key K, h uint64, now int64) (backend.Entry[V], bool, error) {
+	n, err := b.find(key, h, now)
+	if n == nil {
+		return backend.Entry[V]{}, false, err
 	}
-	s := b.shardOf(key)
-	var e backend.Entry[V]
-	if b.lru() {
-		s.mu.Lock()
-		n, ok := s.m[key]
-		if !ok || !live(n, now) {
-			s.mu.Unlock()
-			return e, false, nil
-		}
-		s.touch(n)
-		e = backend.Entry[V]{Value: n.val, Deadline: n.deadline, Version: n.version}
-		s.mu.Unlock()
-	} else {
-		s.mu.RLock()
-		n, ok := s.m[key]
-		if !ok || !live(n, now) {
-			s.mu.RUnlock()
-			return e, false, nil
-		}
-		e = backend.Entry[V]{Value: n.val, Deadline: n.deadline, Version: n.version}
-		s.mu.RUnlock()
-	}
-	// Stored values are never mutated in place (Put stores a fresh copy), so
-	// the deep copy can be made outside the lock.
+	// Nodes are never changed once published, so the copy needs no lock.
+	e := entryOf(n)
 	e.Value = b.copyVal(e.Value)
 	return e, true, nil
 }
 
-func live[K comparable, V any](n *node[K, V], now int64) bool {
-	return n.deadline == 0 || n.deadline > now
+// GetValue is GetHashed for a caller that needs the value only: a store's
+// Get, which then copies no more than the value.
+func (b *Bucket[K, V]) GetValue(key K, h uint64, now int64) (V, bool, error) {
+	n, err := b.find(key, h, now)
+	if n == nil {
+		var zero V
+		return zero, false, err
+	}
+	return b.copyVal(n.val), true, nil
 }
 
-func (b *bucket[K, V]) Put(_ context.Context, key K, w backend.Write[V], now int64) (backend.WriteResult[K, V], error) {
+// find returns the node of key if it is live at now, or nil.
+func (b *Bucket[K, V]) find(key K, h uint64, now int64) (*node[K, V], error) {
+	if b.closed.Load() {
+		return nil, backend.ErrClosed
+	}
+	i := h >> b.shift
+	var n *node[K, V]
+	if b.evicts {
+		n = b.getTouch(i, key, h, now)
+	} else {
+		n = b.tables[i].Load().find(key, h)
+	}
+	if n == nil || !n.live(now) {
+		return nil, nil
+	}
+	return n, nil
+}
+
+// getTouch finds key in a bucket that evicts and makes it the most
+// recently used if it is live.
+func (b *Bucket[K, V]) getTouch(i uint64, key K, h uint64, now int64) *node[K, V] {
+	s := &b.shards[i]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tab := b.tables[i].Load()
+	at, _ := tab.lookup(key, h)
+	if at < 0 {
+		return nil
+	}
+	n := tab.slot(uint32(at)).Load()
+	if n.live(now) {
+		tab.lru.touch(uint32(at))
+	}
+	return n
+}
+
+func (b *Bucket[K, V]) Put(_ context.Context, key K, w backend.Write[V], now int64) (backend.WriteResult[K, V], error) {
+	return b.PutHashed(key, b.Hash(key), w, now)
+}
+
+// PutHashed is Put of key, whose hash is h.
+func (b *Bucket[K, V]) PutHashed(key K, h uint64, w backend.Write[V], now int64) (backend.WriteResult[K, V], error) {
 	var res backend.WriteResult[K, V]
 	if b.closed.Load() {
 		return res, backend.ErrClosed
 	}
-	val := b.copyVal(w.Value)
-	s := b.shardOf(key)
+	// The copy and the new node are made before the lock: an allocation
+	// may have to help the garbage collector, and must not do it while
+	// other writers of the shard wait.
+	next := &node[K, V]{key: key, val: b.copyVal(w.Value), deadline: w.Deadline, hash: h, pos: noPos}
+	i := h >> b.shift
+	s := &b.shards[i]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, ok := s.m[key]
-	if ok && !live(n, now) {
-		// An expiry the sweep has not reached yet: report it before the key
-		// is reused, so a Set never swallows an expiry. A writer that claims
-		// it takes it directly; nothing else could hand it out meanwhile.
-		if w.ClaimDisplaced > 0 {
-			res.Displaced = b.displaced(n)
-		} else {
-			b.toOutbox(n)
+	tab := b.tables[i].Load()
+	at, free := tab.lookup(key, h)
+	var n *node[K, V]
+	if at >= 0 {
+		n = tab.slot(uint32(at)).Load()
+		if !n.live(now) {
+			// An expiry the sweep has not reached yet: report it before the
+			// key is reused, so a Set never swallows an expiry. A writer
+			// that claims it takes it directly; nothing else could hand it
+			// out meanwhile.
+			if w.ClaimDisplaced > 0 {
+				ev := expiredOf(n)
+				res.Displaced = &ev.Expired
+			} else {
+				b.outMu.Lock()
+				b.outbox.push(expiredOf(n))
+				b.trimOutbox()
+				b.outMu.Unlock()
+			}
+			b.drop(s, tab, uint32(at), n)
+			res.ExpiredMoved = true
+			n, free = nil, at
 		}
-		s.remove(n)
-		b.count.Add(-1)
-		res.ExpiredMoved = true
-		n, ok = nil, false
 	}
 	if w.Conditional {
 		cur := uint64(0)
-		if ok {
+		if n != nil {
 			cur = n.version
 		}
 		if cur != w.IfVersion {
 			return res, backend.ErrConflict
 		}
 	}
-	if ok {
+	if n != nil {
 		if w.WantPrev {
 			// The replaced value leaves the bucket: it needs no copy.
-			res.Prev = backend.Entry[V]{Value: n.val, Deadline: n.deadline, Version: n.version}
-			res.Existed = true
+			res.Prev, res.Existed = entryOf(n), true
 		}
 		s.version++
-		n.val, n.version = val, s.version
-		if !w.KeepTTL {
-			s.setDeadline(n, w.Deadline)
+		next.version, next.pos = s.version, n.pos
+		if w.KeepTTL {
+			next.deadline = n.deadline
 		}
-		if b.lru() {
-			s.touch(n)
+		s.timers.refile(uint32(at), next, tab, now)
+		tab.slot(uint32(at)).Store(next)
+		if b.evicts {
+			tab.lru.touch(uint32(at))
 		}
 		return res, nil
 	}
-	if max := b.limit.MaxKeys; max > 0 && int(b.count.Load()) >= max {
-		// A bounded bucket has one shard, so s holds every entry: first make
-		// room from what has already expired.
-		b.sweepShard(s, now, int(b.count.Load()))
-		for int(b.count.Load()) >= max {
-			if b.limit.Policy != backend.EvictLRU {
+	if max := b.limit.MaxKeys; max > 0 && tab.live >= max {
+		// A bounded bucket has one shard, so tab holds every entry: first
+		// make room from what has already expired.
+		b.outMu.Lock()
+		b.sweepShard(s, tab, now, tab.live, math.MaxInt, false)
+		b.sweepShard(s, tab, now, tab.live, math.MaxInt, true)
+		b.trimOutbox()
+		b.outMu.Unlock()
+		for tab.live >= max {
+			if !b.evicts {
 				return res, fmt.Errorf("%w: %d keys", backend.ErrLimit, max)
 			}
-			victim := s.lru.prev
-			res.Evicted = append(res.Evicted, backend.KV[K, V]{Key: victim.key,
-				Entry: backend.Entry[V]{Value: victim.val, Deadline: victim.deadline, Version: victim.version}})
-			s.remove(victim)
-			b.count.Add(-1)
+			victim := tab.lru.back()
+			vn := tab.slot(victim).Load()
+			res.Evicted = append(res.Evicted, backend.KV[K, V]{Key: vn.key, Entry: entryOf(vn)})
+			b.drop(s, tab, victim, vn)
 		}
 	}
-	s.version++
-	n = &node[K, V]{key: key, val: val, version: s.version, heapIdx: -1}
-	s.m[key] = n
-	s.setDeadline(n, w.Deadline)
-	if b.lru() {
-		s.pushFront(n)
+	if tab.full() {
+		tab = b.rebuild(i, tab)
+		_, free = tab.lookup(key, h)
 	}
-	b.count.Add(1)
+	s.version++
+	next.version = s.version
+	slot := uint32(free)
+	tab.insert(slot, next)
+	if next.deadline != 0 {
+		s.timers.file(slot, next, now)
+	}
+	if b.evicts {
+		tab.lru.pushFront(slot)
+	}
 	return res, nil
 }
 
-func (b *bucket[K, V]) Delete(_ context.Context, key K, now int64) (backend.Entry[V], bool, error) {
+// drop removes n, the node of slot at, from the shard's table and index.
+// s.mu is held.
+func (b *Bucket[K, V]) drop(s *shard[K, V], tab *table[K, V], at uint32, n *node[K, V]) {
+	if n.pos != noPos {
+		s.timers.unfile(n, tab)
+	}
+	tab.remove(at)
+}
+
+// rebuild replaces shard i's table tab by one sized for its keys, and
+// returns it. s.mu is held.
+func (b *Bucket[K, V]) rebuild(i uint64, tab *table[K, V]) *table[K, V] {
+	s := &b.shards[i]
+	nt := tab.rebuilt(func(n *node[K, V], _, to uint32) { s.timers.moved(n, to) })
+	b.tables[i].Store(nt)
+	return nt
+}
+
+// shrink rebuilds shard i's table when deletes and expiries left it mostly
+// empty, so that its memory goes back once its keys have, but only when it
+// holds at most most keys: the sweep, which would hold up every expiry
+// behind a large rebuild, waits until few are left. s.mu is held.
+func (b *Bucket[K, V]) shrink(i uint64, most int) {
+	tab := b.tables[i].Load()
+	if len(tab.groups) > 1 && tab.live*8 < tab.slots() && tab.live <= most {
+		b.rebuild(i, tab)
+	}
+}
+
+func (b *Bucket[K, V]) Delete(_ context.Context, key K, now int64) (backend.Entry[V], bool, error) {
+	return b.DeleteHashed(key, b.Hash(key), now)
+}
+
+// DeleteHashed is Delete of key, whose hash is h.
+func (b *Bucket[K, V]) DeleteHashed(key K, h uint64, now int64) (backend.Entry[V], bool, error) {
 	if b.closed.Load() {
 		return backend.Entry[V]{}, false, backend.ErrClosed
 	}
-	s := b.shardOf(key)
+	i := h >> b.shift
+	s := &b.shards[i]
 	s.mu.Lock()
-	n, ok := s.m[key]
-	if !ok || !live(n, now) {
-		s.mu.Unlock()
+	defer s.mu.Unlock()
+	tab := b.tables[i].Load()
+	at, _ := tab.lookup(key, h)
+	if at < 0 {
 		return backend.Entry[V]{}, false, nil
 	}
-	s.remove(n)
-	b.count.Add(-1)
-	s.mu.Unlock()
+	n := tab.slot(uint32(at)).Load()
+	if !n.live(now) {
+		return backend.Entry[V]{}, false, nil
+	}
+	b.drop(s, tab, uint32(at), n)
+	b.shrink(i, math.MaxInt)
 	// The removed value is unreachable from the bucket now: no copy needed.
-	return backend.Entry[V]{Value: n.val, Deadline: n.deadline, Version: n.version}, true, nil
+	return entryOf(n), true, nil
 }
 
-func (b *bucket[K, V]) DeleteIf(_ context.Context, key K, version uint64, now int64) error {
+func (b *Bucket[K, V]) DeleteIf(_ context.Context, key K, version uint64, now int64) error {
+	return b.DeleteIfHashed(key, b.Hash(key), version, now)
+}
+
+// DeleteIfHashed is DeleteIf of key, whose hash is h.
+func (b *Bucket[K, V]) DeleteIfHashed(key K, h uint64, version uint64, now int64) error {
 	if b.closed.Load() {
 		return backend.ErrClosed
 	}
-	s := b.shardOf(key)
+	i := h >> b.shift
+	s := &b.shards[i]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, ok := s.m[key]
-	if !ok || !live(n, now) || n.version != version {
+	tab := b.tables[i].Load()
+	at, _ := tab.lookup(key, h)
+	if at < 0 {
 		return backend.ErrConflict
 	}
-	s.remove(n)
-	b.count.Add(-1)
+	n := tab.slot(uint32(at)).Load()
+	if !n.live(now) || n.version != version {
+		return backend.ErrConflict
+	}
+	b.drop(s, tab, uint32(at), n)
+	b.shrink(i, math.MaxInt)
 	return nil
 }
 
-func (b *bucket[K, V]) Len(_ context.Context, now int64) (int, error) {
+func (b *Bucket[K, V]) Len(_ context.Context, now int64) (int, error) {
 	if b.closed.Load() {
 		return 0, backend.ErrClosed
 	}
 	total := 0
 	for i := range b.shards {
 		s := &b.shards[i]
-		s.mu.RLock()
-		total += len(s.m)
-		// Entries that expired but wait for the sweep are not counted; they
-		// sit at the top of the heap, so only they are visited.
-		total -= s.countDue(now)
-		s.mu.RUnlock()
+		s.mu.Lock()
+		tab := b.tables[i].Load()
+		// Entries that expired but wait for the sweep are not counted; only
+		// buckets that are due hold them, so only those are visited.
+		total += tab.live - s.timers.countDue(now, tab)
+		s.mu.Unlock()
 	}
 	return total, nil
 }
 
-func (b *bucket[K, V]) Range(ctx context.Context, now int64, fn func(K, backend.Entry[V]) bool) error {
+func (b *Bucket[K, V]) Range(ctx context.Context, now int64, fn func(K, backend.Entry[V]) bool) error {
 	if b.closed.Load() {
 		return backend.ErrClosed
 	}
-	var batch []backend.KV[K, V]
+	var batch []*node[K, V]
 	for i := range b.shards {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		s := &b.shards[i]
 		batch = batch[:0]
-		s.mu.RLock()
-		for k, n := range s.m {
-			if live(n, now) {
-				batch = append(batch, backend.KV[K, V]{Key: k, Entry: backend.Entry[V]{Value: n.val, Deadline: n.deadline, Version: n.version}})
+		// The lock keeps a key that is deleted and written again meanwhile
+		// from being seen twice, in its old slot and its new one.
+		s.mu.Lock()
+		b.tables[i].Load().each(func(_ uint32, n *node[K, V]) {
+			if n.live(now) {
+				batch = append(batch, n)
 			}
-		}
-		s.mu.RUnlock()
+		})
+		s.mu.Unlock()
 		// fn runs without the shard lock, so it may call back into the store.
-		for _, kv := range batch {
-			kv.Entry.Value = b.copyVal(kv.Entry.Value)
-			if !fn(kv.Key, kv.Entry) {
+		for _, n := range batch {
+			e := entryOf(n)
+			e.Value = b.copyVal(e.Value)
+			if !fn(n.key, e) {
 				return nil
 			}
 		}
@@ -402,30 +511,26 @@ func (b *bucket[K, V]) Range(ctx context.Context, now int64, fn func(K, backend.
 	return nil
 }
 
-func (b *bucket[K, V]) Clear(context.Context, int64) error {
+func (b *Bucket[K, V]) Clear(context.Context, int64) error {
 	if b.closed.Load() {
 		return backend.ErrClosed
 	}
 	for i := range b.shards {
 		s := &b.shards[i]
 		s.mu.Lock()
-		b.count.Add(-int64(len(s.m)))
-		clear(s.m)
-		clear(s.heap)
-		s.heap = s.heap[:0]
-		s.lru.next, s.lru.prev = &s.lru, &s.lru
+		b.tables[i].Store(newTable[K, V](1, b.evicts))
+		s.timers = timers[K, V]{}
 		s.mu.Unlock()
 	}
 	// The outbox holds the events nobody claimed yet: ClaimExpired takes
 	// what it hands out.
 	b.outMu.Lock()
-	clear(b.outbox)
-	b.outbox = nil
+	b.outbox = outbox[K, V]{}
 	b.outMu.Unlock()
 	return nil
 }
 
-func (b *bucket[K, V]) NextDeadline(_ context.Context) (int64, bool, error) {
+func (b *Bucket[K, V]) NextDeadline(_ context.Context) (int64, bool, error) {
 	if b.closed.Load() {
 		return 0, false, backend.ErrClosed
 	}
@@ -433,121 +538,180 @@ func (b *bucket[K, V]) NextDeadline(_ context.Context) (int64, bool, error) {
 	found := false
 	for i := range b.shards {
 		s := &b.shards[i]
-		s.mu.RLock()
-		// heap[0].at may be earlier than the node's deadline: the
-		// scheduler then wakes early, and the sweep files it again.
-		if len(s.heap) > 0 && (!found || s.heap[0].at < best) {
-			best, found = s.heap[0].at, true
+		s.mu.Lock()
+		// A bucket may fall due before its keys' deadlines (it is filed
+		// again then): the scheduler wakes early for it.
+		if due, ok := s.timers.next(); ok && (!found || due < best) {
+			best, found = due, true
 		}
-		s.mu.RUnlock()
+		s.mu.Unlock()
 	}
 	return best, found, nil
 }
 
-func (b *bucket[K, V]) SweepExpired(_ context.Context, now int64, max int) (int, error) {
+// SweepExpired expires what is due in every shard before it files again
+// the keys of buckets that fall due early (cascading), so that cascading
+// never delays an expiry; and it cascades at most cascadeStep keys per
+// shard and call, the rest being due still at the next call.
+func (b *Bucket[K, V]) SweepExpired(_ context.Context, now int64, max int) (int, error) {
 	if b.closed.Load() {
 		return 0, backend.ErrClosed
 	}
 	moved := 0
-	for i := range b.shards {
-		if moved >= max {
-			break
+	from := int(b.sweepFrom.Add(1))
+	for _, cascade := range [2]bool{false, true} {
+		for k := range b.shards {
+			i := (from + k) % len(b.shards)
+			s := &b.shards[i]
+			budget := cascadeStep
+			for moved < max && budget > 0 {
+				s.mu.Lock()
+				b.outMu.Lock()
+				steps := min(sweepStep, budget)
+				n, did := b.sweepShard(s, b.tables[i].Load(), now, max-moved, steps, cascade)
+				b.trimOutbox()
+				b.outMu.Unlock()
+				b.shrink(uint64(i), sweepStep)
+				s.mu.Unlock()
+				moved += n
+				if cascade {
+					budget -= did
+				}
+				if did < steps {
+					break // nothing more is due
+				}
+			}
 		}
-		s := &b.shards[i]
-		s.mu.RLock()
-		due := len(s.heap) > 0 && s.heap[0].at <= now
-		s.mu.RUnlock()
-		if !due {
-			continue
-		}
-		s.mu.Lock()
-		moved += b.sweepShard(s, now, max-moved)
-		s.mu.Unlock()
 	}
 	return moved, nil
 }
 
-// sweepShard moves up to max due entries of s to the outbox. s.mu is held.
-func (b *bucket[K, V]) sweepShard(s *shard[K, V], now int64, max int) int {
-	moved := 0
-	for moved < max && len(s.heap) > 0 && s.heap[0].at <= now {
-		n := s.heap[0].n
+// sweepShard moves up to max due entries of s to the outbox, and returns
+// how many moved and how many keys it handled, at most steps. With cascade
+// it files again the keys of the due buckets above level 0 (expiring those
+// that are due themselves); without, it empties the due millisecond
+// buckets. s.mu and b.outMu are held.
+func (b *Bucket[K, V]) sweepShard(s *shard[K, V], tab *table[K, V], now int64, max, steps int, cascade bool) (moved, did int) {
+	for ; moved < max && did < steps; did++ {
+		slot, n, ok := s.timers.pop(now, cascade, tab)
+		if !ok {
+			break
+		}
 		if n.deadline > now {
-			// Set again with a later deadline since it was filed.
-			s.heap[0].at = n.deadline
-			s.down(0)
+			// Filed early: a bucket above level 0, or a deadline moved
+			// later since.
+			s.timers.file(slot, n, now)
 			continue
 		}
-		b.toOutbox(n)
-		s.remove(n)
-		b.count.Add(-1)
+		// The node leaves the bucket, so its value needs no copy.
+		b.outbox.push(expiredOf(n))
+		tab.remove(slot)
 		moved++
 	}
-	return moved
+	return moved, did
 }
 
-// toOutbox records n's expiry. The caller holds n's shard lock; the outbox
-// lock always nests inside a shard lock, never the other way round.
-func (b *bucket[K, V]) toOutbox(n *node[K, V]) {
-	b.outMu.Lock()
-	defer b.outMu.Unlock()
-	if len(b.outbox) >= b.retention {
-		drop := len(b.outbox) - b.retention + 1
-		clear(b.outbox[:drop])
-		b.outbox = b.outbox[drop:]
+// Event is an expiry event with the hash of its key (Bucket.Hash).
+type Event[K comparable, V any] struct {
+	backend.Expired[K, V]
+	Hash uint64
+}
+
+// expiredOf is the expiry event of n. Its ID is empty: the memory backend
+// removes an event from its outbox when it hands it out, and it has
+// nothing to acknowledge.
+func expiredOf[K comparable, V any](n *node[K, V]) Event[K, V] {
+	return Event[K, V]{Expired: backend.Expired[K, V]{Key: n.key, Value: n.val, Deadline: n.deadline}, Hash: n.hash}
+}
+
+// trimOutbox drops the oldest events past the retention. b.outMu is held.
+func (b *Bucket[K, V]) trimOutbox() {
+	if drop := b.outbox.len() - b.retention; drop > 0 {
+		b.outbox.drop(drop)
 		b.dropped.Add(uint64(drop))
 	}
-	b.outSeq++
-	// The node leaves the bucket, so its value needs no copy.
-	b.outbox = append(b.outbox, backend.Expired[K, V]{
-		ID: strconv.FormatUint(b.outSeq, 10), Key: n.key, Value: n.val, Deadline: n.deadline,
-	})
 }
 
-// displaced makes the event of n, an expired entry a write displaces, for
-// the writer to deliver: it never enters the outbox, so no claim can hand
-// it out twice. The caller holds n's shard lock.
-func (b *bucket[K, V]) displaced(n *node[K, V]) *backend.Expired[K, V] {
+// outbox holds the events no consumer has taken yet, oldest first, in
+// evs[head:]. Its array stays from one sweep to the next, so that a steady
+// stream of expiries does not allocate one per batch.
+type outbox[K comparable, V any] struct {
+	evs  []Event[K, V]
+	head int
+}
+
+// maxKeptOutbox is the most events an empty outbox keeps room for.
+const maxKeptOutbox = 4096
+
+func (o *outbox[K, V]) len() int { return len(o.evs) - o.head }
+
+func (o *outbox[K, V]) push(e Event[K, V]) {
+	if len(o.evs) == cap(o.evs) && o.head > 0 {
+		// Reuse the room of the events taken before growing.
+		n := copy(o.evs, o.evs[o.head:])
+		clear(o.evs[n:])
+		o.evs, o.head = o.evs[:n], 0
+	}
+	o.evs = append(o.evs, e)
+}
+
+// drop removes the n oldest events.
+func (o *outbox[K, V]) drop(n int) {
+	clear(o.evs[o.head : o.head+n])
+	o.head += n
+	if o.head == len(o.evs) {
+		o.evs, o.head = o.evs[:0], 0
+		if cap(o.evs) > maxKeptOutbox {
+			o.evs = nil
+		}
+	}
+}
+
+// ClaimEvents is ClaimExpired for the store that owns the bucket: it
+// appends up to max events to buf, with their keys' hashes, instead of
+// allocating a slice for them.
+func (b *Bucket[K, V]) ClaimEvents(max int, buf []Event[K, V]) ([]Event[K, V], error) {
+	if b.closed.Load() {
+		return buf, backend.ErrClosed
+	}
 	b.outMu.Lock()
-	b.outSeq++
-	id := b.outSeq
-	b.outMu.Unlock()
-	// The node leaves the bucket, so its value needs no copy.
-	return &backend.Expired[K, V]{ID: strconv.FormatUint(id, 10), Key: n.key, Value: n.val, Deadline: n.deadline}
+	defer b.outMu.Unlock()
+	n := min(max, b.outbox.len())
+	buf = append(buf, b.outbox.evs[b.outbox.head:b.outbox.head+n]...)
+	b.outbox.drop(n)
+	return buf, nil
 }
 
 // ClaimExpired removes the events it returns: a memory backend loses its
 // outbox with the process anyway, so there is nothing to redeliver.
-func (b *bucket[K, V]) ClaimExpired(_ context.Context, _ int64, max int, _ time.Duration) ([]backend.Expired[K, V], error) {
+func (b *Bucket[K, V]) ClaimExpired(_ context.Context, _ int64, max int, _ time.Duration) ([]backend.Expired[K, V], error) {
 	if b.closed.Load() {
 		return nil, backend.ErrClosed
 	}
 	b.outMu.Lock()
 	defer b.outMu.Unlock()
-	n := min(max, len(b.outbox))
+	n := min(max, b.outbox.len())
 	if n == 0 {
 		return nil, nil
 	}
 	out := make([]backend.Expired[K, V], n)
-	copy(out, b.outbox[:n])
-	clear(b.outbox[:n])
-	b.outbox = b.outbox[n:]
-	if len(b.outbox) == 0 {
-		b.outbox = nil // let the backing array go
+	for i := range out {
+		out[i] = b.outbox.evs[b.outbox.head+i].Expired
 	}
+	b.outbox.drop(n)
 	return out, nil
 }
 
-func (b *bucket[K, V]) AckExpired(context.Context, []string) error { return nil }
+func (b *Bucket[K, V]) AckExpired(context.Context, []string) error { return nil }
 
 // ExtendClaims has nothing to do: a claimed event left the outbox for good.
-func (b *bucket[K, V]) ExtendClaims(context.Context, []string, time.Duration, int64) error {
+func (b *Bucket[K, V]) ExtendClaims(context.Context, []string, time.Duration, int64) error {
 	return nil
 }
 
-func (b *bucket[K, V]) DroppedExpired() uint64 { return b.dropped.Load() }
+func (b *Bucket[K, V]) DroppedExpired() uint64 { return b.dropped.Load() }
 
-func (b *bucket[K, V]) TryLock(_ context.Context, key K, owner string, leaseFor time.Duration, now int64) (uint64, bool, int64, error) {
+func (b *Bucket[K, V]) TryLock(_ context.Context, key K, owner string, leaseFor time.Duration, now int64) (uint64, bool, int64, error) {
 	if b.closed.Load() {
 		return 0, false, 0, backend.ErrClosed
 	}
@@ -561,7 +725,7 @@ func (b *bucket[K, V]) TryLock(_ context.Context, key K, owner string, leaseFor 
 	return b.fence, true, 0, nil
 }
 
-func (b *bucket[K, V]) Unlock(_ context.Context, key K, owner string, now int64) error {
+func (b *Bucket[K, V]) Unlock(_ context.Context, key K, owner string, now int64) error {
 	if b.closed.Load() {
 		return backend.ErrClosed
 	}
@@ -579,7 +743,7 @@ func (b *bucket[K, V]) Unlock(_ context.Context, key K, owner string, now int64)
 	return nil
 }
 
-func (b *bucket[K, V]) ExtendLock(_ context.Context, key K, owner string, leaseFor time.Duration, now int64) error {
+func (b *Bucket[K, V]) ExtendLock(_ context.Context, key K, owner string, leaseFor time.Duration, now int64) error {
 	if b.closed.Load() {
 		return backend.ErrClosed
 	}
@@ -595,143 +759,18 @@ func (b *bucket[K, V]) ExtendLock(_ context.Context, key K, owner string, leaseF
 
 // Close does nothing: the data belongs to the Backend, and another store may
 // have the same bucket open.
-func (b *bucket[K, V]) Close() error { return nil }
-
-// shard internals; all need s.mu held for writing unless noted.
-
-func (s *shard[K, V]) remove(n *node[K, V]) {
-	delete(s.m, n.key)
-	if n.heapIdx >= 0 {
-		s.heapRemove(n.heapIdx)
-	}
-	if n.next != nil {
-		n.prev.next, n.next.prev = n.next, n.prev
-		n.prev, n.next = nil, nil
-	}
-}
-
-func (s *shard[K, V]) setDeadline(n *node[K, V], d int64) {
-	n.deadline = d
-	switch {
-	case d == 0:
-		if n.heapIdx >= 0 {
-			s.heapRemove(n.heapIdx)
-		}
-	case n.heapIdx < 0:
-		n.heapIdx = len(s.heap)
-		s.heap = append(s.heap, heapEntry[K, V]{at: d, n: n})
-		s.up(n.heapIdx)
-	case d < s.heap[n.heapIdx].at:
-		s.heap[n.heapIdx].at = d
-		s.up(n.heapIdx)
-	}
-	// A later deadline leaves the entry filed early (see heapEntry): the
-	// usual re-Set costs no sifting.
-}
-
-// countDue counts entries due at now; s.mu held for reading. An entry filed
-// after now has a deadline after now, and so has its subtree.
-func (s *shard[K, V]) countDue(now int64) int {
-	c := 0
-	var walk func(i int)
-	walk = func(i int) {
-		if i >= len(s.heap) || s.heap[i].at > now {
-			return
-		}
-		if s.heap[i].n.deadline <= now {
-			c++
-		}
-		for j := 4*i + 1; j <= 4*i+4; j++ {
-			walk(j)
-		}
-	}
-	walk(0)
-	return c
-}
-
-func (s *shard[K, V]) touch(n *node[K, V]) {
-	if s.lru.next == n {
-		return
-	}
-	n.prev.next, n.next.prev = n.next, n.prev
-	s.pushFront(n)
-}
-
-func (s *shard[K, V]) pushFront(n *node[K, V]) {
-	n.prev, n.next = &s.lru, s.lru.next
-	s.lru.next.prev = n
-	s.lru.next = n
-}
-
-func (s *shard[K, V]) heapRemove(i int) {
-	last := len(s.heap) - 1
-	removed := s.heap[i].n
-	if i != last {
-		s.heap[i] = s.heap[last]
-		s.heap[i].n.heapIdx = i
-	}
-	s.heap[last] = heapEntry[K, V]{}
-	s.heap = s.heap[:last]
-	removed.heapIdx = -1
-	if i != last {
-		if !s.down(i) {
-			s.up(i)
-		}
-	}
-}
-
-// up and down move the entry at i through a 4-ary heap: half the depth of a
-// binary one, and four children of 16 bytes share a cache line. Entries
-// they pass over are moved into the hole, and the one sifted is written
-// once, where it stops.
-func (s *shard[K, V]) up(i int) {
-	e := s.heap[i]
-	for i > 0 {
-		p := (i - 1) / 4
-		if s.heap[p].at <= e.at {
-			break
-		}
-		s.heap[i] = s.heap[p]
-		s.heap[i].n.heapIdx = i
-		i = p
-	}
-	s.heap[i] = e
-	e.n.heapIdx = i
-}
-
-// down sifts i toward the leaves and reports whether it moved.
-func (s *shard[K, V]) down(i0 int) bool {
-	e := s.heap[i0]
-	i, n := i0, len(s.heap)
-	for {
-		c := 4*i + 1
-		if c >= n {
-			break
-		}
-		best := c
-		for j := c + 1; j < c+4 && j < n; j++ {
-			if s.heap[j].at < s.heap[best].at {
-				best = j
-			}
-		}
-		if e.at <= s.heap[best].at {
-			break
-		}
-		s.heap[i] = s.heap[best]
-		s.heap[i].n.heapIdx = i
-		i = best
-	}
-	s.heap[i] = e
-	e.n.heapIdx = i
-	return i > i0
-}
+func (b *Bucket[K, V]) Close() error { return nil }
 
 // Bucket opens a byte-valued bucket, so the memory backend also satisfies
 // the byte contract of SQLite and Redis. Stores use it typed instead when
 // given a *Backend; this path exists for tests of the byte path and for
 // tools that work on any backend.
 func (b *Backend) Bucket(_ context.Context, cfg backend.BucketConfig) (backend.Bucket[string, []byte], error) {
-	return Open[string, []byte](b, cfg, cloneBytes)
+	bk, err := Open[string, []byte](b, cfg, cloneBytes)
+	if err != nil {
+		return nil, err
+	}
+	return bk, nil
 }
 
 func cloneBytes(p []byte) []byte {

@@ -40,8 +40,8 @@ func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) ([]livedict.Lookup[
 			}
 		}
 	}
-	s.st.hits.add(hits)
-	s.st.misses.add(misses)
+	s.st.addN(nHits, hits)
+	s.st.addN(nMisses, misses)
 	s.ev.runInline(ctx, inline)
 	return out, batchError(failed)
 }
@@ -60,7 +60,7 @@ func (s *Store[K, V]) SetMany(ctx context.Context, items map[K]V, opts ...livedi
 	if len(items) == 0 {
 		return nil
 	}
-	now := s.clk.Now()
+	now := s.now()
 	hs := s.table()
 	ws := make([]backend.KeyWrite[K, V], 0, len(items))
 	hashes := make([]uint64, 0, len(items))
@@ -78,7 +78,7 @@ func (s *Store[K, V]) SetMany(ctx context.Context, items map[K]V, opts ...livedi
 	if err != nil {
 		return err
 	}
-	res, err := putMany(ctx, s.b, ws, now.UnixMilli())
+	res, err := putMany(ctx, s.b, ws, floorMs(now))
 	if err != nil {
 		release()
 		return err
@@ -131,7 +131,7 @@ func (s *Store[K, V]) DeleteMany(ctx context.Context, keys []K) ([]bool, error) 
 		// A corrupt record is deleted with its error, as Delete reports it.
 		out[i] = r.Found
 		if r.Found && r.Err == nil {
-			s.st.deletes.add(1)
+			s.st.deleted()
 			inline = s.ev.emit(ctx, hs, kindDelete, keys[i], hashes[i], r.Entry.Value, false, inline)
 		}
 	}

@@ -40,7 +40,7 @@ func TestDeadlineRoundsUp(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := ceilMs(tt.now, tt.ttl)
+			got, ok := ceilMs(tt.now.UnixNano(), tt.ttl)
 			if tt.want == 0 {
 				if ok {
 					t.Fatalf("ceilMs(%v, %v) = %d, want it refused", tt.now, tt.ttl, got)

@@ -96,21 +96,21 @@ func (sc *scheduler) stop() {
 	sc.done.Wait()
 }
 
-// armUntil arms t (a new timer when nil) to fire when clk reaches until.
-// The clock may move between reading it and arming the timer (a fake clock
-// in a test, a preempted goroutine), and the timer would then fire that much
-// late; so it is armed again until two readings around the arming agree to
-// the millisecond.
-func armUntil(clk clock.Clock, t clock.Timer, until time.Time) clock.Timer {
+// armUntil arms t (a new timer of clk when nil) to fire when the store's
+// time (now, Unix ns) reaches until. The clock may move between reading it
+// and arming the timer (a fake clock in a test, a preempted goroutine), and
+// the timer would then fire that much late; so it is armed again until two
+// readings around the arming agree to the millisecond.
+func armUntil(clk clock.Clock, now func() int64, t clock.Timer, until int64) clock.Timer {
 	for range 8 {
-		before := clk.Now()
-		d := max(until.Sub(before), 0)
+		before := now()
+		d := time.Duration(max(until-before, 0))
 		if t == nil {
 			t = clk.NewTimer(d)
 		} else {
 			t.Reset(d)
 		}
-		if clk.Now().Sub(before) < time.Millisecond {
+		if now()-before < int64(time.Millisecond) {
 			break
 		}
 	}
@@ -206,7 +206,7 @@ func (s *Store[K, V]) schedule() {
 		// Sleep until the next deadline, or for a backend that other
 		// processes write to, at most one poll interval; with neither,
 		// until woken.
-		var until time.Time
+		var until int64 // Unix ns; 0: none
 		next, ok, err := s.b.NextDeadline(ctx)
 		if err != nil && ctx.Err() == nil {
 			sc.failed = true
@@ -220,25 +220,25 @@ func (s *Store[K, V]) schedule() {
 			sc.fails++
 			sc.failed = false
 			ok = true
-			next = s.clk.Now().Add(retryAfter(sc.fails)).UnixMilli()
+			next = floorMs(s.now() + int64(retryAfter(sc.fails)))
 		} else if sc.fails > 0 {
 			s.log.Info("livedict: expiry scheduler recovered", "failed_rounds", sc.fails)
 			sc.fails = 0
 		}
 		if ok {
-			until = time.UnixMilli(next)
+			until = next * 1e6
 			sc.nextWake.Store(next)
 		} else {
 			sc.nextWake.Store(math.MaxInt64)
 		}
 		if s.poll > 0 {
-			if p := s.clk.Now().Add(s.poll); !ok || p.Before(until) {
+			if p := s.now() + int64(s.poll); !ok || p < until {
 				until = p
 			}
 		}
 		var tick <-chan time.Time
-		if !until.IsZero() {
-			timer = armUntil(s.clk, timer, until)
+		if until != 0 {
+			timer = armUntil(s.clk, s.now, timer, until)
 			tick = timer.C()
 		}
 		wake := sc.wakeCh

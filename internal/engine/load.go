@@ -59,7 +59,7 @@ func (s *Store[K, V]) GetOrLoad(ctx context.Context, key K, load func(ctx contex
 	if load == nil {
 		return zero, fmt.Errorf("%w: GetOrLoad needs a load function", livedict.ErrInvalidOption)
 	}
-	v, _, err := s.get(ctx, key, load, opts)
+	v, _, err := s.getThrough(ctx, key, load, opts)
 	return v, err
 }
 

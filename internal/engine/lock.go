@@ -41,13 +41,13 @@ func (s *Store[K, V]) Lock(ctx context.Context, key K, opts ...livedict.LockOpti
 		}
 		// Sleep until a local unlock, the holder's lease end, or (for a
 		// backend shared with other processes) the next poll.
-		until := time.UnixMilli(heldUntil)
+		until := heldUntil * 1e6
 		if s.poll > 0 {
-			if p := s.clk.Now().Add(s.poll/4 + time.Millisecond); p.Before(until) {
+			if p := s.now() + int64(s.poll/4+time.Millisecond); p < until {
 				until = p
 			}
 		}
-		t := armUntil(s.clk, nil, until)
+		t := armUntil(s.clk, s.now, nil, until)
 		select {
 		case <-wake:
 		case <-t.C():
@@ -77,7 +77,7 @@ func (s *Store[K, V]) lockTimeout(key K, cause error) error {
 }
 
 func (s *Store[K, V]) tryLock(ctx context.Context, key K, owner string, lo impl.LockConfig) (*livedict.Lock, bool, int64, error) {
-	now, until, lease, err := leaseEnd(s.clk.Now(), lo.Lease, "Lease")
+	now, until, lease, err := leaseEnd(s.now(), lo.Lease, "Lease")
 	if err != nil {
 		return nil, false, 0, err
 	}
@@ -95,7 +95,7 @@ func (s *Store[K, V]) tryLock(ctx context.Context, key K, owner string, lo impl.
 			return err
 		},
 		Renew: func(ctx context.Context, d time.Duration) (time.Time, error) {
-			now, until, lease, err := leaseEnd(s.clk.Now(), d, "Extend")
+			now, until, lease, err := leaseEnd(s.now(), d, "Extend")
 			if err != nil {
 				return time.Time{}, err
 			}
@@ -105,18 +105,18 @@ func (s *Store[K, V]) tryLock(ctx context.Context, key K, owner string, lo impl.
 	return (*livedict.Lock)(l), true, 0, nil
 }
 
-// leaseEnd returns what a backend is given for a lease of d taken at t:
-// now's Unix millisecond, and the lease counted from it in whole
-// milliseconds, so that it ends at the first millisecond at or after t+d
-// (a lease never lasts less than d); until is that end, which Deadline
-// reports. A lease end past the deadline limit is ErrInvalidOption naming
-// option.
-func leaseEnd(t time.Time, d time.Duration, option string) (now int64, until time.Time, lease time.Duration, err error) {
+// leaseEnd returns what a backend is given for a lease of d taken at t (the
+// store's time, Unix ns): t's Unix millisecond, and the lease counted from
+// it in whole milliseconds, so that it ends at the first millisecond at or
+// after t+d (a lease never lasts less than d); until is that end, which
+// Deadline reports. A lease end past the deadline limit is
+// ErrInvalidOption naming option.
+func leaseEnd(t int64, d time.Duration, option string) (now int64, until time.Time, lease time.Duration, err error) {
 	end, ok := ceilMs(t, d)
 	if !ok {
-		return 0, time.Time{}, 0, impl.Invalid(option, "lease %v at %v: %s", d, t.UTC(), pastLimit)
+		return 0, time.Time{}, 0, impl.Invalid(option, "lease %v at %v: %s", d, time.Unix(0, t).UTC(), pastLimit)
 	}
-	now = t.UnixMilli()
+	now = floorMs(t)
 	return now, time.UnixMilli(end), time.Duration(end-now) * time.Millisecond, nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backend"
+	"github.com/livedict/livedict/backends/memory"
 	"github.com/livedict/livedict/sandbox"
 )
 
@@ -62,6 +63,12 @@ type eventOrder[K comparable, V any] struct {
 	// holds its key's stripe from the backend write until its events are
 	// queued, so events reach the hook queue in the order of the writes.
 	stripes [64]chan struct{}
+
+	// The scheduler's buffers (deliverBacklog): the expiry events it
+	// claimed from a memory bucket, and the calls of a claimed batch,
+	// queued to the pool in one step.
+	events []memory.Event[K, V]
+	batch  []sandbox.Queued
 
 	ackMu sync.Mutex
 	acks  []string // expiry events whose hooks have all finished
@@ -157,7 +164,7 @@ func displacedLease[K comparable, V any](hs *hookTable[K, V]) time.Duration {
 func (o *eventOrder[K, V]) writeEvents(ctx context.Context, hs *hookTable[K, V], key K, h uint64, v V, res backend.WriteResult[K, V], stored bool) []call {
 	var inline []call
 	if res.Displaced != nil {
-		inline = o.expired(ctx, hs, *res.Displaced, inline)
+		inline = o.expired(ctx, hs, *res.Displaced, h, inline, nil)
 	}
 	if !stored {
 		return inline
@@ -217,7 +224,10 @@ func (o *eventOrder[K, V]) deliverBacklog(ctx context.Context, inline []call) []
 		if !hs.has(kindExpire) {
 			return inline
 		}
-		evs, err := s.b.ClaimExpired(ctx, s.nowMs(), claimBatch, claimLease)
+		n, err := o.claim(ctx, hs, &inline)
+		o.pool.SubmitBatch(ctx, o.batch)
+		clear(o.batch)
+		o.batch = o.batch[:0]
 		if err != nil {
 			if ctx.Err() == nil {
 				s.sched.failed = true
@@ -225,41 +235,72 @@ func (o *eventOrder[K, V]) deliverBacklog(ctx context.Context, inline []call) []
 			}
 			return inline
 		}
-		for _, ev := range evs {
-			inline = o.expired(ctx, hs, ev, inline)
-		}
-		if len(evs) < claimBatch {
+		if n < claimBatch {
 			return inline
 		}
 	}
 }
 
-// expired queues one claimed expiry event to its hooks and acknowledges it
-// once every call has finished, failed or been skipped: a crash before that
-// leaves the event in a durable outbox, to be delivered again.
-func (o *eventOrder[K, V]) expired(ctx context.Context, hs *hookTable[K, V], ev backend.Expired[K, V], inline []call) []call {
+// claim claims a batch of outbox events and makes their calls: the
+// asynchronous ones in o.batch, the inline ones appended to *inline. It
+// returns how many events it claimed. A memory bucket hands them over in
+// the scheduler's buffer, with their keys' hashes.
+func (o *eventOrder[K, V]) claim(ctx context.Context, hs *hookTable[K, V], inline *[]call) (int, error) {
 	s := o.s
-	o.track(ev.ID)
+	if s.mem != nil {
+		evs, err := s.mem.ClaimEvents(claimBatch, o.events[:0])
+		for i := range evs {
+			*inline = o.expired(ctx, hs, evs[i].Expired, evs[i].Hash, *inline, &o.batch)
+		}
+		clear(evs)
+		o.events = evs[:0]
+		return len(evs), err
+	}
+	evs, err := s.b.ClaimExpired(ctx, s.nowMs(), claimBatch, claimLease)
+	for _, ev := range evs {
+		*inline = o.expired(ctx, hs, ev, s.hash(ev.Key), *inline, &o.batch)
+	}
+	return len(evs), err
+}
+
+// expired queues one claimed expiry event to its hooks and, when it has an
+// ID, acknowledges it once every call has finished, failed or been
+// skipped: a crash before that leaves the event in a durable outbox, to be
+// delivered again. An event without an ID (the memory backend's) needs no
+// acknowledgement, and its calls no completion callback. With a non-nil
+// batch the asynchronous calls are appended to it instead of being
+// queued, for the caller to queue with the rest of its batch.
+func (o *eventOrder[K, V]) expired(ctx context.Context, hs *hookTable[K, V], ev backend.Expired[K, V], h uint64, inline []call, batch *[]sandbox.Queued) []call {
+	s := o.s
 	scoped := hs.scoped[kindExpire][ev.Key]
 	global := hs.global[kindExpire]
-	pending := &atomic.Int32{}
-	pending.Store(int32(len(scoped) + len(global) + 1))
-	done := func() {
-		if pending.Add(-1) == 0 {
-			o.queueAck(ev.ID)
+	var done func()
+	if ev.ID != "" {
+		o.track(ev.ID)
+		pending := &atomic.Int32{}
+		pending.Store(int32(len(scoped) + len(global) + 1))
+		done = func() {
+			if pending.Add(-1) == 0 {
+				o.queueAck(ev.ID)
+			}
 		}
 	}
 	ks := s.keyString(ev.Key)
-	h := s.hash(ev.Key)
 	left := len(scoped) + len(global)
 	for _, list := range [2][]*hook[K, V]{scoped, global} {
 		for _, hk := range list {
 			left--
 			c := sandbox.Call{Hook: hk.sb, Key: ks, Fn: bind(hk.fn, ev.Key, s.hookValue(ev.Value, false, left)), Done: done}
+			if batch != nil && !hk.inline {
+				*batch = append(*batch, sandbox.Queued{Shard: h, Call: c})
+				continue
+			}
 			inline = o.dispatch(ctx, hk, h, c, inline)
 		}
 	}
-	done()
+	if done != nil {
+		done()
+	}
 	return inline
 }
 

@@ -27,9 +27,14 @@ import (
 
 // Store is the typed store core behind every generated store type.
 type Store[K comparable, V any] struct {
-	codec  Codec[K, V]
-	cfg    impl.Config
-	b      backend.Bucket[K, V]
+	codec Codec[K, V]
+	cfg   impl.Config
+	b     backend.Bucket[K, V]
+	// mem is b on the memory backend: the store hashes keys with its hash
+	// and hands the hash over, so an operation hashes its key once.
+	mem *memory.Bucket[K, V]
+	// mono: the store's time comes from the monotonic clock (see now).
+	mono   bool
 	be     backend.Backend
 	owned  bool // close be on Close
 	clk    clock.Clock
@@ -173,7 +178,11 @@ func (s *Store[K, V]) open(ctx context.Context) error {
 	}
 	s.retention = bc.Retention
 	if mb, ok := be.(*memory.Backend); ok {
-		s.b, err = memory.Open[K, V](mb, bc, s.codec.Clone)
+		var mbk *memory.Bucket[K, V]
+		if mbk, err = memory.Open[K, V](mb, bc, s.codec.Clone); err == nil {
+			s.b, s.mem = mbk, mbk
+			s.mono = clock.IsReal(s.clk)
+		}
 	} else {
 		var raw backend.Bucket[string, []byte]
 		if raw, err = be.Bucket(ctx, bc); err == nil {
@@ -196,10 +205,71 @@ func (s *Store[K, V]) open(ctx context.Context) error {
 	return nil
 }
 
-// nowMs is the store's notion of now for deadlines: Unix milliseconds.
-func (s *Store[K, V]) nowMs() int64 { return s.clk.Now().UnixMilli() }
+// anchor is where the time of stores that count on the monotonic clock
+// starts: the wall clock once per process, so that the stores sharing a
+// memory backend agree on every deadline.
+var (
+	anchor   = time.Now()
+	anchorNs = anchor.UnixNano()
+)
 
-func (s *Store[K, V]) hash(key K) uint64 { return maphash.Comparable(s.seed, key) }
+// now is the store's time, in Unix nanoseconds. A store on the memory
+// backend with the real clock reads the monotonic clock alone (time.Since
+// of a time that has a monotonic reading makes one clock read; time.Now
+// makes two) and counts from anchor: its deadlines never leave the process,
+// so they need no wall clock, and a step of the wall clock does not move
+// them. The other stores read their clock's wall time: SQLite and Redis
+// share deadlines with other processes, and a test's fake clock has no
+// monotonic reading.
+func (s *Store[K, V]) now() int64 {
+	if s.mono {
+		return anchorNs + int64(time.Since(anchor))
+	}
+	return s.clk.Now().UnixNano()
+}
+
+// nowMs is now in Unix milliseconds, the unit of backend deadlines.
+func (s *Store[K, V]) nowMs() int64 { return floorMs(s.now()) }
+
+// floorMs returns the Unix millisecond that Unix nanosecond ns falls in.
+func floorMs(ns int64) int64 {
+	ms := ns / 1e6
+	if ns%1e6 < 0 {
+		ms--
+	}
+	return ms
+}
+
+// hash is the hash of key that orders its hook events; on the memory
+// backend it is the bucket's own, which the bucket is then given.
+func (s *Store[K, V]) hash(key K) uint64 {
+	if s.mem != nil {
+		return s.mem.Hash(key)
+	}
+	return maphash.Comparable(s.seed, key)
+}
+
+// get is the backend's Get of key, whose hash h is used on the memory
+// backend only.
+func (s *Store[K, V]) get(ctx context.Context, key K, h uint64, now int64) (backend.Entry[V], bool, error) {
+	if s.mem != nil {
+		return s.mem.GetHashed(key, h, now)
+	}
+	return s.b.Get(ctx, key, now)
+}
+
+func (s *Store[K, V]) put(ctx context.Context, key K, h uint64, w backend.Write[V], now int64) (backend.WriteResult[K, V], error) {
+	if s.mem != nil {
+		return s.mem.PutHashed(key, h, w, now)
+	}
+	return s.b.Put(ctx, key, w, now)
+}
+
+// needHash reports whether an operation raising events to hs needs its
+// key's hash: for the memory backend, or to order the events.
+func (s *Store[K, V]) needHash(hs *hookTable[K, V]) bool {
+	return s.mem != nil || len(hs.byID) > 0
+}
 
 func (s *Store[K, V]) clone(v V) V {
 	if s.codec.Clone == nil {
@@ -222,8 +292,9 @@ func (s *Store[K, V]) check() error {
 	return nil
 }
 
-// write computes the backend write for a Set of v with opts at now.
-func (s *Store[K, V]) write(v V, now time.Time, opts []livedict.SetOption) (backend.Write[V], error) {
+// write computes the backend write for a Set of v with opts at now (Unix
+// ns).
+func (s *Store[K, V]) write(v V, now int64, opts []livedict.SetOption) (backend.Write[V], error) {
 	var o impl.SetConfig
 	if len(opts) > 0 {
 		o = resolveSet(opts)
@@ -248,7 +319,7 @@ func (s *Store[K, V]) write(v V, now time.Time, opts []livedict.SetOption) (back
 			if o.Mode == impl.TTLGiven {
 				name = "TTL"
 			}
-			return backend.Write[V]{}, fmt.Errorf("%w: %s(%v) at %v: %s", livedict.ErrInvalidTTL, name, ttl, now.UTC(), pastLimit)
+			return backend.Write[V]{}, fmt.Errorf("%w: %s(%v) at %v: %s", livedict.ErrInvalidTTL, name, ttl, time.Unix(0, now).UTC(), pastLimit)
 		}
 		w.Deadline = d
 	}
@@ -263,18 +334,19 @@ var maxDeadline = time.Date(2250, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 
 const pastLimit = "the deadline would fall after 2250-01-01 UTC, the latest a deadline or lease end may be"
 
-// ceilMs returns the first Unix millisecond at or after now+d: a value is
-// never readable, and a lease never lasts, for less than d (and at most a
-// millisecond more). It computes in milliseconds, so it cannot overflow
-// for any d up to livedict.MaxTTL, and reports false for a d outside
-// 0..MaxTTL or an end outside (0, maxDeadline] (0 would mean no expiry).
-func ceilMs(now time.Time, d time.Duration) (int64, bool) {
+// ceilMs returns the first Unix millisecond at or after now+d (now in Unix
+// nanoseconds): a value is never readable, and a lease never lasts, for
+// less than d (and at most a millisecond more). It adds d to the fraction
+// of a millisecond only, so it cannot overflow for any d up to
+// livedict.MaxTTL, and reports false for a d outside 0..MaxTTL or an end
+// outside (0, maxDeadline] (0 would mean no expiry).
+func ceilMs(now int64, d time.Duration) (int64, bool) {
 	if d < 0 || d > livedict.MaxTTL {
 		return 0, false
 	}
-	ms := now.UnixMilli() // floor, also before 1970
-	frac := now.Sub(time.UnixMilli(ms))
-	end := ms + int64((frac+d+time.Millisecond-1)/time.Millisecond)
+	ms := floorMs(now)
+	frac := now - ms*1e6
+	end := ms + (frac+int64(d)+1e6-1)/1e6
 	return end, end > 0 && end <= maxDeadline
 }
 
@@ -285,20 +357,23 @@ func (s *Store[K, V]) Set(ctx context.Context, key K, v V, opts ...livedict.SetO
 	if err := s.check(); err != nil {
 		return err
 	}
-	now := s.clk.Now()
+	now := s.now()
 	w, err := s.write(v, now, opts)
 	if err != nil {
 		return err
 	}
 	hs := s.table()
-	h := s.hash(key)
+	var h uint64
+	if s.needHash(hs) {
+		h = s.hash(key)
+	}
 	w.ClaimDisplaced = displacedLease(hs)
 	w.WantPrev = hs.has(kindChange)
 	release, err := s.ev.begin(ctx, hs, h)
 	if err != nil {
 		return err
 	}
-	res, err := s.b.Put(ctx, key, w, now.UnixMilli())
+	res, err := s.put(ctx, key, h, w, floorMs(now))
 	s.afterWrite(w.Deadline, res, err)
 	var inline []call
 	if len(hs.byID) > 0 {
@@ -321,7 +396,7 @@ func (s *Store[K, V]) afterWrite(deadline int64, res backend.WriteResult[K, V], 
 	if err != nil {
 		return
 	}
-	s.st.sets.add(1)
+	s.st.set()
 	if n := len(res.Evicted); n > 0 {
 		s.st.evicted.Add(uint64(n))
 	}
@@ -330,37 +405,58 @@ func (s *Store[K, V]) afterWrite(deadline int64, res backend.WriteResult[K, V], 
 // Get returns the value of key, and false when there is none or it expired.
 // With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *Store[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
-	return s.get(ctx, key, s.loads.fn, nil)
+	return s.getThrough(ctx, key, s.loads.fn, nil)
 }
 
-// get is Get, reading through load (with opts for the value it stores)
-// when load is not nil.
-func (s *Store[K, V]) get(ctx context.Context, key K, load func(context.Context, K) (V, error), opts []livedict.SetOption) (V, bool, error) {
+// getThrough is Get, reading through load (with opts for the value it
+// stores) when load is not nil.
+func (s *Store[K, V]) getThrough(ctx context.Context, key K, load func(context.Context, K) (V, error), opts []livedict.SetOption) (V, bool, error) {
 	if err := s.check(); err != nil {
 		var zero V
 		return zero, false, err
 	}
+	var h uint64
+	var v V
+	var ok bool
+	var err error
 	now := s.nowMs()
-	e, ok, err := s.b.Get(ctx, key, now)
+	// Refresh ahead needs the entry's deadline; a plain memory Get reads
+	// the value alone.
+	refreshing := load != nil && s.loads.window > 0
+	due := false
+	if s.mem != nil {
+		h = s.mem.Hash(key)
+	}
+	if s.mem != nil && !refreshing {
+		v, ok, err = s.mem.GetValue(key, h, now)
+	} else {
+		var e backend.Entry[V]
+		e, ok, err = s.get(ctx, key, h, now)
+		v = e.Value
+		due = ok && err == nil && refreshing && s.refreshDue(e.Deadline, now)
+	}
 	if err != nil || !ok {
 		if err != nil {
-			return e.Value, false, err
+			return v, false, err
 		}
-		s.st.misses.add(1)
+		s.st.miss()
 		if load != nil {
 			v, err := s.load(ctx, key, load, opts)
 			return v, err == nil, err
 		}
-		return e.Value, false, nil
+		return v, false, nil
 	}
-	s.st.hits.add(1)
-	if load != nil && s.refreshDue(e.Deadline, now) {
+	s.st.hit()
+	if due {
 		s.refresh(ctx, key, load, opts)
 	}
 	if hs := s.table(); hs.has(kindGet) {
-		s.ev.runInline(ctx, s.ev.emit(ctx, hs, kindGet, key, s.hash(key), e.Value, true, nil))
+		if s.mem == nil {
+			h = s.hash(key)
+		}
+		s.ev.runInline(ctx, s.ev.emit(ctx, hs, kindGet, key, h, v, true, nil))
 	}
-	return e.Value, true, nil
+	return v, true, nil
 }
 
 // Has reports whether key holds a live value. For a record the store
@@ -370,7 +466,11 @@ func (s *Store[K, V]) Has(ctx context.Context, key K) (bool, error) {
 	if err := s.check(); err != nil {
 		return false, err
 	}
-	_, ok, err := s.b.Get(ctx, key, s.nowMs())
+	var h uint64
+	if s.mem != nil {
+		h = s.mem.Hash(key)
+	}
+	_, ok, err := s.get(ctx, key, h, s.nowMs())
 	return ok, err
 }
 
@@ -382,8 +482,12 @@ func (s *Store[K, V]) TTL(ctx context.Context, key K) (time.Duration, bool, erro
 	if err := s.check(); err != nil {
 		return 0, false, err
 	}
-	now := s.clk.Now()
-	e, ok, err := s.b.Get(ctx, key, now.UnixMilli())
+	var h uint64
+	if s.mem != nil {
+		h = s.mem.Hash(key)
+	}
+	now := s.now()
+	e, ok, err := s.get(ctx, key, h, floorMs(now))
 	if err != nil || !ok {
 		return 0, false, err
 	}
@@ -394,7 +498,7 @@ func (s *Store[K, V]) TTL(ctx context.Context, key K) (time.Duration, bool, erro
 	// time left can exceed the TTL by up to a millisecond; rounded down, it
 	// cannot exceed a TTL of whole milliseconds (every backend keeps only
 	// the deadline, so this rule is the same on all of them).
-	left := time.UnixMilli(e.Deadline).Sub(now).Truncate(time.Millisecond)
+	left := time.Duration(e.Deadline*1e6 - now).Truncate(time.Millisecond)
 	return max(left, time.Millisecond), true, nil
 }
 
@@ -407,15 +511,24 @@ func (s *Store[K, V]) Delete(ctx context.Context, key K) (bool, error) {
 		return false, err
 	}
 	hs := s.table()
-	h := s.hash(key)
+	var h uint64
+	if s.needHash(hs) {
+		h = s.hash(key)
+	}
 	release, err := s.ev.begin(ctx, hs, h)
 	if err != nil {
 		return false, err
 	}
-	e, ok, err := s.b.Delete(ctx, key, s.nowMs())
+	var e backend.Entry[V]
+	var ok bool
+	if s.mem != nil {
+		e, ok, err = s.mem.DeleteHashed(key, h, s.nowMs())
+	} else {
+		e, ok, err = s.b.Delete(ctx, key, s.nowMs())
+	}
 	var inline []call
 	if err == nil && ok {
-		s.st.deletes.add(1)
+		s.st.deleted()
 		inline = s.ev.emit(ctx, hs, kindDelete, key, h, e.Value, false, nil)
 	}
 	release()
@@ -439,8 +552,8 @@ func (s *Store[K, V]) Update(ctx context.Context, key K, fn func(cur V, exists b
 				return err
 			}
 		}
-		now := s.clk.Now()
-		cur, exists, err := s.b.Get(ctx, key, now.UnixMilli())
+		now := s.now()
+		cur, exists, err := s.get(ctx, key, h, floorMs(now))
 		if err != nil {
 			return err
 		}
@@ -468,13 +581,13 @@ func (s *Store[K, V]) Update(ctx context.Context, key K, fn func(cur V, exists b
 		var inline []call
 		if keep {
 			var res backend.WriteResult[K, V]
-			res, err = s.b.Put(ctx, key, w, now.UnixMilli())
+			res, err = s.put(ctx, key, h, w, floorMs(now))
 			s.afterWrite(w.Deadline, res, err)
 			// A Put that lost the race may still have displaced an
 			// expired entry: its expiry is delivered before the retry.
 			inline = s.ev.writeEvents(ctx, hs, key, h, next, res, err == nil)
-		} else if err = s.b.DeleteIf(ctx, key, cur.Version, now.UnixMilli()); err == nil {
-			s.st.deletes.add(1)
+		} else if err = s.deleteIf(ctx, key, h, cur.Version, floorMs(now)); err == nil {
+			s.st.deleted()
 			inline = s.ev.emit(ctx, hs, kindDelete, key, h, cur.Value, true, nil)
 		}
 		release()
@@ -484,6 +597,13 @@ func (s *Store[K, V]) Update(ctx context.Context, key K, fn func(cur V, exists b
 		}
 		return err
 	}
+}
+
+func (s *Store[K, V]) deleteIf(ctx context.Context, key K, h uint64, version uint64, now int64) error {
+	if s.mem != nil {
+		return s.mem.DeleteIfHashed(key, h, version, now)
+	}
+	return s.b.DeleteIf(ctx, key, version, now)
 }
 
 // backoff waits a little before an Update retries, longer each time, so
@@ -548,10 +668,10 @@ func (s *Store[K, V]) Clear(ctx context.Context) error {
 // Stats returns the store's counters.
 func (s *Store[K, V]) Stats() livedict.Stats {
 	return livedict.Stats{
-		Hits:           s.st.hits.load(),
-		Misses:         s.st.misses.load(),
-		Sets:           s.st.sets.load(),
-		Deletes:        s.st.deletes.load(),
+		Hits:           s.st.load(nHits),
+		Misses:         s.st.load(nMisses),
+		Sets:           s.st.load(nSets),
+		Deletes:        s.st.load(nDeletes),
 		Expired:        s.st.expired.Load(),
 		Evicted:        s.st.evicted.Load(),
 		ExpiredDropped: s.b.DroppedExpired(),
