@@ -263,16 +263,22 @@ func (b *Bucket[K, V]) getTouch(i uint64, key K, h uint64, now int64) *node[K, V
 	s := &b.shards[i]
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	tab, at, n := b.locate(i, key, h)
+	if n != nil && n.live(now) {
+		tab.lru.touch(at)
+	}
+	return n
+}
+
+// locate returns shard i's table and the slot and node of key (hash h);
+// a nil node when there is none. The shard's lock is held.
+func (b *Bucket[K, V]) locate(i uint64, key K, h uint64) (*table[K, V], uint32, *node[K, V]) {
 	tab := b.tables[i].Load()
 	at, _ := tab.lookup(key, h)
 	if at < 0 {
-		return nil
+		return tab, 0, nil
 	}
-	n := tab.slot(uint32(at)).Load()
-	if n.live(now) {
-		tab.lru.touch(uint32(at))
-	}
-	return n
+	return tab, uint32(at), tab.slot(uint32(at)).Load()
 }
 
 func (b *Bucket[K, V]) Put(_ context.Context, key K, w backend.Write[V], now int64) (backend.WriteResult[K, V], error) {
@@ -413,24 +419,10 @@ func (b *Bucket[K, V]) Delete(_ context.Context, key K, now int64) (backend.Entr
 
 // DeleteHashed is Delete of key, whose hash is h.
 func (b *Bucket[K, V]) DeleteHashed(key K, h uint64, now int64) (backend.Entry[V], bool, error) {
-	if b.closed.Load() {
-		return backend.Entry[V]{}, false, backend.ErrClosed
+	n, err := b.remove(key, h, 0, now)
+	if n == nil {
+		return backend.Entry[V]{}, false, err
 	}
-	i := h >> b.shift
-	s := &b.shards[i]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tab := b.tables[i].Load()
-	at, _ := tab.lookup(key, h)
-	if at < 0 {
-		return backend.Entry[V]{}, false, nil
-	}
-	n := tab.slot(uint32(at)).Load()
-	if !n.live(now) {
-		return backend.Entry[V]{}, false, nil
-	}
-	b.drop(s, tab, uint32(at), n)
-	b.shrink(i, math.MaxInt)
 	// The removed value is unreachable from the bucket now: no copy needed.
 	return entryOf(n), true, nil
 }
@@ -441,25 +433,31 @@ func (b *Bucket[K, V]) DeleteIf(_ context.Context, key K, version uint64, now in
 
 // DeleteIfHashed is DeleteIf of key, whose hash is h.
 func (b *Bucket[K, V]) DeleteIfHashed(key K, h uint64, version uint64, now int64) error {
+	n, err := b.remove(key, h, version, now)
+	if n == nil && err == nil {
+		return backend.ErrConflict
+	}
+	return err
+}
+
+// remove deletes key (hash h) if it is live at now and, unless version is
+// 0 (no entry has it), at that version; it returns the removed node, or
+// nil.
+func (b *Bucket[K, V]) remove(key K, h uint64, version uint64, now int64) (*node[K, V], error) {
 	if b.closed.Load() {
-		return backend.ErrClosed
+		return nil, backend.ErrClosed
 	}
 	i := h >> b.shift
 	s := &b.shards[i]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tab := b.tables[i].Load()
-	at, _ := tab.lookup(key, h)
-	if at < 0 {
-		return backend.ErrConflict
+	tab, at, n := b.locate(i, key, h)
+	if n == nil || !n.live(now) || version != 0 && n.version != version {
+		return nil, nil
 	}
-	n := tab.slot(uint32(at)).Load()
-	if !n.live(now) || n.version != version {
-		return backend.ErrConflict
-	}
-	b.drop(s, tab, uint32(at), n)
+	b.drop(s, tab, at, n)
 	b.shrink(i, math.MaxInt)
-	return nil
+	return n, nil
 }
 
 func (b *Bucket[K, V]) Len(_ context.Context, now int64) (int, error) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/livedict/livedict/bench/internal/caches"
+	"github.com/livedict/livedict/bench/internal/rusage"
 	"github.com/livedict/livedict/bench/model"
 )
 
@@ -147,7 +148,7 @@ func slice[V any](c caches.Cache[V], reads int, values []V, d time.Duration) (wa
 		wg   sync.WaitGroup
 	)
 	n := parallelism * runtime.GOMAXPROCS(0)
-	cpu0 := processCPU()
+	cpu0 := rusage.Process()
 	start := time.Now()
 	for range n {
 		wg.Add(1)
@@ -176,7 +177,7 @@ func slice[V any](c caches.Cache[V], reads int, values []V, d time.Duration) (wa
 	time.Sleep(d)
 	stop.Store(true)
 	wg.Wait()
-	elapsed, used := time.Since(start), processCPU()-cpu0
+	elapsed, used := time.Since(start), rusage.Process()-cpu0
 	return float64(elapsed) / float64(ops.Load()), float64(used) / float64(ops.Load())
 }
 

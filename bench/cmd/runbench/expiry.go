@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/livedict/livedict/bench/internal/caches"
+	"github.com/livedict/livedict/bench/internal/rusage"
 	"github.com/livedict/livedict/bench/model"
 )
 
@@ -160,7 +161,7 @@ func runExpiry(name string, n int, spread time.Duration) (res expiryResult) {
 	last := sorted[n-1]
 
 	runtime.GC() // the insertion's garbage is not the expiry's cost
-	cpu0 := processCPU()
+	cpu0 := rusage.Process()
 	t0 := time.Now()
 	stop := make(chan struct{})
 	var (
@@ -181,8 +182,8 @@ func runExpiry(name string, n int, spread time.Duration) (res expiryResult) {
 			// is then taken out of the expiry's.
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			tc0 := threadCPU()
-			defer func() { readersCPU.Add(int64(threadCPU() - tc0)) }()
+			tc0 := rusage.Thread()
+			defer func() { readersCPU.Add(int64(rusage.Thread() - tc0)) }()
 			rng := rand.New(rand.NewPCG(uint64(r), 9))
 			var nr int64
 			for {
@@ -245,7 +246,7 @@ func runExpiry(name string, n int, spread time.Duration) (res expiryResult) {
 	if fired.Load() == int64(n) {
 		end = time.Unix(0, lastFire.Load())
 	}
-	cpu1 := processCPU()
+	cpu1 := rusage.Process()
 	close(stop)
 	wg.Wait()
 

@@ -733,7 +733,8 @@ func (r *report) changes(res *results) {
 	}
 	r.p("Changes made to the store from these benchmarks' profiles (the analysis is in")
 	r.p("[proposals/README.md](proposals/README.md)). This run built the bench module against each")
-	r.p("change and against its parent, from the repository's history, and ran the rows the change")
+	r.p("change and against the tree before it (its parent, or for a change made in several commits")
+	r.p("the parent of the first), from the repository's history, and ran the rows the change")
 	r.p("was meant to move, alternating the two builds: the throughput and SQLite rows %d rounds", res.Options.rounds)
 	r.p("each (medians), the expiry workload twice each (medians), the memory workload once each.")
 	r.p("The throughput rows are as noisy as the throughput section says: a difference smaller than")
@@ -747,7 +748,7 @@ func (r *report) changes(res *results) {
 			r.p("")
 			continue
 		}
-		r.p("| measure | before (%s^) | after | change |", c.Change.Commit)
+		r.p("| measure | before (%s) | after | change |", c.Change.base())
 		r.p("|---|---:|---:|---:|")
 		row := func(what string, before, after float64, format func(float64) string) {
 			if before == 0 && after == 0 {
@@ -771,8 +772,8 @@ func (r *report) changes(res *results) {
 		for _, ratio := range []string{"0%", "50%", "100%"} {
 			name := "Grant/reads=" + ratio + "/livedict"
 			what := "memory store throughput, Grant, " + ratio + " reads (ns/op)"
-			if ratio == "100%" {
-				// Reads do not touch the heap: what this row moves is noise.
+			if ratio == "100%" && c.Change.ReadsUntouched {
+				// Reads do not touch what changed: what this row moves is noise.
 				what += ", a control: the change does not touch reads"
 			}
 			row(what, find(c.Throughput[0], name).Metrics["ns/op"], find(c.Throughput[1], name).Metrics["ns/op"], fmtNs)

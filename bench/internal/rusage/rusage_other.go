@@ -1,13 +1,14 @@
 //go:build !linux
 
-package main
+package rusage
 
 import (
 	"syscall"
 	"time"
 )
 
-func processCPU() time.Duration {
+// Process is the CPU time of the process so far, user and system.
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
@@ -15,6 +16,5 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// threadCPU is not available outside Linux: the readers' CPU then stays in
-// the expiry's figure, which the report says.
-func threadCPU() time.Duration { return 0 }
+// Thread is not available outside Linux: it returns 0.
+func Thread() time.Duration { return 0 }
