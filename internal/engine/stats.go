@@ -17,12 +17,16 @@ func failed[T any](err error) *livedict.Future[T] {
 
 // counters are the store's Stats. The ones every operation adds to are
 // striped, one cache line per stripe, and an operation adds to the stripe
-// of the processor it runs on (see local): a line that two cores write in
+// of the processor it runs on (see addN): a line that two cores write in
 // turn moves between them on every write, where a line each core keeps to
 // itself costs an uncontended atomic add.
 type counters struct {
-	_       [64]byte // off the line of the fields before
-	stripes [stripes]stripe
+	// stripes is an allocation of its own, so that each stripe is one
+	// aligned cache line (a 1 KiB object starts at a multiple of 1 KiB)
+	// and shares it with nothing: within the Store, stripes would straddle
+	// lines, and the fields beside them, which every Get reads, would
+	// share a line that another core keeps writing.
+	stripes *[stripes]stripe
 	expired atomic.Uint64
 	evicted atomic.Uint64
 	// The loaders' counters: a load costs far more than a shared add.
@@ -45,6 +49,8 @@ type stripe struct {
 	n [nCounters]atomic.Uint64
 	_ [64 - 8*nCounters]byte
 }
+
+func newCounters() counters { return counters{stripes: new([stripes]stripe)} }
 
 // stripeOf hands out stripe numbers. A sync.Pool keeps what is put back
 // per processor (P), so a goroutine takes the number its processor used
