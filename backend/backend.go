@@ -130,17 +130,33 @@ type Entry[V any] struct {
 	Value    V
 	Deadline int64  // Unix milliseconds; 0 means no expiry
 	Version  uint64 // changes with every write of the key; never 0 for a stored entry
+	// Idle, in milliseconds, makes the entry sliding: each read pushes its
+	// deadline to the read's now+Idle (through Touch). 0 for a fixed
+	// deadline.
+	Idle int64
 }
 
 // Live reports whether the entry is still readable at now (Unix ms).
 func (e Entry[V]) Live(now int64) bool { return e.Deadline == 0 || e.Deadline > now }
 
+// SlideDue reports whether a read of e at now moves its deadline: e is
+// sliding and now+Idle is past its deadline by at least a tenth of Idle (a
+// millisecond at least). So a key lives at least 0.9 Idle after its last
+// read, and of the reads of a hot key only about one per tenth of Idle
+// writes, which on SQLite and Redis keeps most reads reads.
+func (e Entry[V]) SlideDue(now int64) bool {
+	return e.Idle > 0 && now+e.Idle-e.Deadline >= max(1, e.Idle/10)
+}
+
 // Write is one Put.
 type Write[V any] struct {
 	Value    V
 	Deadline int64 // Unix ms; 0 means no expiry
-	// KeepTTL keeps the deadline of a live existing entry; a new key gets
-	// Deadline.
+	// Idle (ms) makes the entry sliding (see Entry.Idle); the caller sets
+	// Deadline to now+Idle.
+	Idle int64
+	// KeepTTL keeps the deadline and Idle of a live existing entry; a new
+	// key gets Deadline and Idle.
 	KeepTTL bool
 	// Conditional makes the write succeed only if the live entry's version is
 	// IfVersion (IfVersion 0: only if the key is absent); otherwise Put
@@ -260,6 +276,19 @@ type Bucket[K comparable, V any] interface {
 	// ExtendLock moves owner's lease deadline to now+lease; ErrLockLost when
 	// owner does not hold it.
 	ExtendLock(ctx context.Context, key K, owner string, lease time.Duration, now int64) error
+
+	// Touch slides the live entry of key: if it is sliding (Idle > 0) and
+	// now+Idle is later than its deadline, the deadline becomes now+Idle.
+	// A fixed deadline stays. The value and version stay too: a touch is
+	// no write for Put's and DeleteIf's version checks. Touch reports
+	// whether key has a live entry at now; for a record it cannot read it
+	// returns the CorruptRecord error Get returns and changes nothing.
+	Touch(ctx context.Context, key K, now int64) (bool, error)
+	// Retime gives the live entry of key the deadline and Idle given
+	// (deadline 0: no expiry), keeping its value and version, and reports
+	// whether there was one. A deadline at or before now makes the entry
+	// expired: the sweep reports it, as for any other entry.
+	Retime(ctx context.Context, key K, deadline, idle int64, now int64) (bool, error)
 
 	// Close releases what the bucket holds; the backend stays open.
 	Close() error

@@ -209,7 +209,7 @@ func (b *Bucket[K, V]) copyVal(v V) V {
 }
 
 func entryOf[K comparable, V any](n *node[K, V]) backend.Entry[V] {
-	return backend.Entry[V]{Value: n.val, Deadline: n.deadline, Version: n.version}
+	return backend.Entry[V]{Value: n.val, Deadline: n.deadline, Version: n.version, Idle: n.idle}
 }
 
 func (b *Bucket[K, V]) Get(_ context.Context, key K, now int64) (backend.Entry[V], bool, error) {
@@ -229,14 +229,72 @@ func (b *Bucket[K, V]) GetHashed(key K, h uint64, now int64) (backend.Entry[V], 
 }
 
 // GetValue is GetHashed for a caller that needs the value only: a store's
-// Get, which then copies no more than the value.
+// Get, which then copies no more than the value. Unlike GetHashed it
+// slides a sliding entry as a read should (when Entry.SlideDue), so that a
+// store's Get makes one lookup.
 func (b *Bucket[K, V]) GetValue(key K, h uint64, now int64) (V, bool, error) {
 	n, err := b.find(key, h, now)
 	if n == nil {
 		var zero V
 		return zero, false, err
 	}
+	if n.idle > 0 && entryOf(n).SlideDue(now) {
+		b.retime(key, h, now, slide)
+	}
 	return b.copyVal(n.val), true, nil
+}
+
+func (b *Bucket[K, V]) Touch(_ context.Context, key K, now int64) (bool, error) {
+	return b.TouchHashed(key, b.Hash(key), now)
+}
+
+// TouchHashed is Touch of key, whose hash is h.
+func (b *Bucket[K, V]) TouchHashed(key K, h uint64, now int64) (bool, error) {
+	return b.retime(key, h, now, slide)
+}
+
+// slide is Touch's change: now+idle for a sliding entry, when later.
+func slide(deadline, idle, now int64) (int64, int64, bool) {
+	if idle > 0 && now+idle > deadline {
+		return now + idle, idle, true
+	}
+	return deadline, idle, false
+}
+
+func (b *Bucket[K, V]) Retime(_ context.Context, key K, deadline, idle int64, now int64) (bool, error) {
+	return b.RetimeHashed(key, b.Hash(key), deadline, idle, now)
+}
+
+// RetimeHashed is Retime of key, whose hash is h.
+func (b *Bucket[K, V]) RetimeHashed(key K, h uint64, deadline, idle int64, now int64) (bool, error) {
+	return b.retime(key, h, now, func(int64, int64, int64) (int64, int64, bool) { return deadline, idle, true })
+}
+
+// retime gives the live node of key (hash h) the deadline and idle change
+// returns for its own, when change says to: the node is replaced by a copy
+// with the new deadline, since a published node never changes. It reports
+// whether key was live at now.
+func (b *Bucket[K, V]) retime(key K, h uint64, now int64, change func(deadline, idle, now int64) (int64, int64, bool)) (bool, error) {
+	if b.closed.Load() {
+		return false, backend.ErrClosed
+	}
+	i := h >> b.shift
+	s := &b.shards[i]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tab, at, n := b.locate(i, key, h)
+	if n == nil || !n.live(now) {
+		return false, nil
+	}
+	deadline, idle, ok := change(n.deadline, n.idle, now)
+	if !ok {
+		return true, nil
+	}
+	next := *n
+	next.deadline, next.idle = deadline, idle
+	s.timers.refile(at, &next, tab, now)
+	tab.slot(at).Store(&next)
+	return true, nil
 }
 
 // find returns the node of key if it is live at now, or nil.
@@ -294,7 +352,7 @@ func (b *Bucket[K, V]) PutHashed(key K, h uint64, w backend.Write[V], now int64)
 	// The copy and the new node are made before the lock: an allocation
 	// may have to help the garbage collector, and must not do it while
 	// other writers of the shard wait.
-	next := &node[K, V]{key: key, val: b.copyVal(w.Value), deadline: w.Deadline, hash: h, pos: noPos}
+	next := &node[K, V]{key: key, val: b.copyVal(w.Value), deadline: w.Deadline, idle: w.Idle, hash: h, pos: noPos}
 	i := h >> b.shift
 	s := &b.shards[i]
 	s.mu.Lock()
@@ -340,7 +398,7 @@ func (b *Bucket[K, V]) PutHashed(key K, h uint64, w backend.Write[V], now int64)
 		s.version++
 		next.version, next.pos = s.version, n.pos
 		if w.KeepTTL {
-			next.deadline = n.deadline
+			next.deadline, next.idle = n.deadline, n.idle
 		}
 		s.timers.refile(uint32(at), next, tab, now)
 		tab.slot(uint32(at)).Store(next)

@@ -6,7 +6,7 @@ import (
 )
 
 // node is one stored entry. What readers see of it (key, val, deadline,
-// version) is written before the node is published in a table slot and
+// version, idle) is written before the node is published in a table slot and
 // never after: a write of the key publishes a new node in the same slot.
 // So a reader that loads a node from a slot sees it whole, without a lock.
 // pos belongs to the writers: only they read or write it, under the
@@ -24,6 +24,7 @@ type node[K comparable, V any] struct {
 	// that is likely not in the cache.
 	hash    uint64
 	version uint64 // never 0
+	idle    int64  // ms; > 0: a sliding entry (backend.Entry.Idle)
 	key     K
 	val     V
 }

@@ -158,7 +158,7 @@ func (b *codecBucket[K, V]) backendErr(key string, err error) error {
 
 func (b *codecBucket[K, V]) entry(key string, e backend.Entry[[]byte]) (backend.Entry[V], error) {
 	v, err := b.decode(key, e.Value)
-	return backend.Entry[V]{Value: v, Deadline: e.Deadline, Version: e.Version}, err
+	return backend.Entry[V]{Value: v, Deadline: e.Deadline, Version: e.Version, Idle: e.Idle}, err
 }
 
 func (b *codecBucket[K, V]) Get(ctx context.Context, key K, now int64) (backend.Entry[V], bool, error) {
@@ -196,7 +196,7 @@ func (b *codecBucket[K, V]) rawWrite(ks string, w backend.Write[V]) (backend.Wri
 		return backend.Write[[]byte]{}, err
 	}
 	return backend.Write[[]byte]{
-		Value: val, Deadline: w.Deadline, KeepTTL: w.KeepTTL,
+		Value: val, Deadline: w.Deadline, Idle: w.Idle, KeepTTL: w.KeepTTL,
 		Conditional: w.Conditional, IfVersion: w.IfVersion,
 		WantPrev: w.WantPrev, ClaimDisplaced: w.ClaimDisplaced,
 	}, nil
@@ -333,6 +333,18 @@ func (b *codecBucket[K, V]) DeleteMany(ctx context.Context, keys []K, now int64)
 func (b *codecBucket[K, V]) DeleteIf(ctx context.Context, key K, version uint64, now int64) error {
 	ks := b.c.KeyString(key)
 	return b.backendErr(ks, b.raw.DeleteIf(ctx, ks, version, now))
+}
+
+func (b *codecBucket[K, V]) Touch(ctx context.Context, key K, now int64) (bool, error) {
+	ks := b.c.KeyString(key)
+	ok, err := b.raw.Touch(ctx, ks, now)
+	return ok, b.backendErr(ks, err)
+}
+
+func (b *codecBucket[K, V]) Retime(ctx context.Context, key K, deadline, idle int64, now int64) (bool, error) {
+	ks := b.c.KeyString(key)
+	ok, err := b.raw.Retime(ctx, ks, deadline, idle, now)
+	return ok, b.backendErr(ks, err)
 }
 
 func (b *codecBucket[K, V]) Len(ctx context.Context, now int64) (int, error) {
