@@ -61,7 +61,27 @@ func WithDefaultTTL(d time.Duration) Option {
 		if why := checkDuration(d); why != "" {
 			return impl.Invalid("WithDefaultTTL", "TTL %v: %s", d, why)
 		}
-		c.DefaultTTL, c.HasDefaultTTL = d, true
+		if err := c.ChooseDefault("WithDefaultTTL"); err != nil {
+			return err
+		}
+		c.DefaultTTL, c.HasDefaultTTL, c.DefaultIdle = d, true, false
+		return nil
+	}
+}
+
+// WithDefaultIdle makes a Set that names no expiry store a sliding value,
+// as Idle(d) does: it expires d after it was last read or written. d must
+// be at least 1ms and at most MaxTTL, else ErrInvalidOption; it replaces
+// the directive's ttl= or idle=, and giving WithDefaultTTL too is an error.
+func WithDefaultIdle(d time.Duration) Option {
+	return func(c *impl.Config) error {
+		if why := checkDuration(d); why != "" {
+			return impl.Invalid("WithDefaultIdle", "idle time %v: %s", d, why)
+		}
+		if err := c.ChooseDefault("WithDefaultIdle"); err != nil {
+			return err
+		}
+		c.DefaultTTL, c.HasDefaultTTL, c.DefaultIdle = d, true, true
 		return nil
 	}
 }
@@ -244,8 +264,8 @@ func WithOpenTimeout(d time.Duration) Option {
 	}
 }
 
-// SetOption changes one Set or Update: TTL, NoExpiry or KeepTTL, at most
-// one of them.
+// SetOption changes one Set or Update: TTL, Idle, NoExpiry or KeepTTL, at
+// most one of them.
 type SetOption func(*impl.SetConfig)
 
 // TTL makes a value expire d after it is set: it is readable for at least
@@ -270,10 +290,32 @@ func TTL(d time.Duration) SetOption {
 	}
 }
 
+// Idle makes a value sliding, as a session is: it expires d after it was
+// last read or written. A read that finds it (Get, GetMany, GetOrLoad, and
+// Touch) pushes its deadline to d after the read, but only once the push
+// moves it by at least a tenth of d: so a value stays readable for at least
+// 0.9 d after every read and exactly d after its write, and of many reads
+// close together only about one per tenth of d writes the new deadline (on
+// SQLite and Redis the others stay plain reads). Has, TTL, Range, All,
+// Keys and Update's read do not push it. d must be at least 1ms and at
+// most MaxTTL; else the write is ErrInvalidTTL and stores nothing.
+func Idle(d time.Duration) SetOption {
+	return func(c *impl.SetConfig) {
+		if why := checkDuration(d); why != "" {
+			if c.Err == nil {
+				c.Err = fmt.Errorf("%w: Idle(%v): %s", ErrInvalidTTL, d, why)
+			}
+			return
+		}
+		c.Choose(impl.TTLIdle, d)
+	}
+}
+
 // NoExpiry keeps a value until it is deleted, whatever the default TTL.
 func NoExpiry() SetOption { return func(c *impl.SetConfig) { c.Choose(impl.TTLNone, 0) } }
 
-// KeepTTL keeps the deadline the key has; a new key gets the default TTL.
+// KeepTTL keeps the deadline the key has (and keeps a sliding key
+// sliding); a new key gets the default TTL.
 func KeepTTL() SetOption { return func(c *impl.SetConfig) { c.Choose(impl.TTLKeep, 0) } }
 
 // HookOption changes one hook registration: HookTimeout, Inline, HookName,

@@ -129,6 +129,7 @@ func Run(t *testing.T, h Harness) {
 		{"Batches", batchTests},
 		{"Loading", loadTests},
 		{"Iterators", iterTests},
+		{"Sliding", slidingTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -110,6 +110,7 @@ func envUint(name string, def uint64) (uint64, error) {
 type program struct {
 	seed         uint64
 	defaultTTL   time.Duration // 0: the store has no default TTL
+	defaultIdle  bool          // defaultTTL is an idle time (WithDefaultIdle)
 	inlineExpire bool          // the OnExpire hook runs inline (on the scheduler)
 	ops          []op
 }
@@ -133,6 +134,8 @@ const (
 	opUnlock
 	opExtend
 	opGetOrLoad
+	opTouch
+	opExpire
 )
 
 // ttlOption is the SetOption of a Set or Update.
@@ -143,6 +146,7 @@ const (
 	withTTL                       // TTL(d); d <= 0 is ErrInvalidTTL
 	withNoExpiry                  // NoExpiry()
 	withKeepTTL                   // KeepTTL()
+	withIdle                      // Idle(d); d < 1ms is ErrInvalidTTL
 )
 
 // updateFn is what the function given to Update does.
@@ -184,6 +188,8 @@ func (o op) setOptions() []livedict.SetOption {
 		return []livedict.SetOption{livedict.NoExpiry()}
 	case withKeepTTL:
 		return []livedict.SetOption{livedict.KeepTTL()}
+	case withIdle:
+		return []livedict.SetOption{livedict.Idle(o.d)}
 	}
 	return nil
 }
@@ -207,6 +213,8 @@ func (o op) String() string {
 		opt = ", NoExpiry()"
 	case withKeepTTL:
 		opt = ", KeepTTL()"
+	case withIdle:
+		opt = fmt.Sprintf(", Idle(%v)", o.d)
 	}
 	var lease string
 	if o.d > 0 {
@@ -256,6 +264,10 @@ func (o op) String() string {
 			fn = "return Item{}, errFailed"
 		}
 		return fmt.Sprintf("s.GetOrLoad(ctx, %q, func(ctx context.Context, key string) (Item, error) { %s }%s)", o.key, fn, opt)
+	case opTouch:
+		return fmt.Sprintf("s.Touch(ctx, %q)", o.key)
+	case opExpire:
+		return fmt.Sprintf("s.Expire(ctx, %q%s)", o.key, opt)
 	}
 	return fmt.Sprintf("op(%d)", o.kind)
 }
@@ -264,8 +276,9 @@ func (o op) String() string {
 // written as plainly as possible. Time is the fake clock's; deadlines and
 // lease ends are Unix milliseconds, as the backends keep them.
 type model struct {
-	defaultTTL time.Duration
-	now        time.Time
+	defaultTTL  time.Duration
+	defaultIdle bool
+	now         time.Time
 	// data holds the live values only: advance moves a value whose
 	// deadline has come to expired, which is then exactly the list of
 	// OnExpire events the store owes.
@@ -278,6 +291,7 @@ type model struct {
 type modelEntry struct {
 	val      Item
 	deadline int64 // 0: no expiry
+	idle     int64 // ms; > 0: sliding
 }
 
 type modelLease struct {
@@ -285,13 +299,14 @@ type modelLease struct {
 	until  int64 // held while now < until
 }
 
-func newModel(defaultTTL time.Duration) *model {
+func newModel(defaultTTL time.Duration, defaultIdle bool) *model {
 	return &model{
-		defaultTTL: defaultTTL,
-		now:        epoch,
-		data:       map[string]modelEntry{},
-		locks:      map[string]modelLease{},
-		taken:      map[int]string{},
+		defaultTTL:  defaultTTL,
+		defaultIdle: defaultIdle,
+		now:         epoch,
+		data:        map[string]modelEntry{},
+		locks:       map[string]modelLease{},
+		taken:       map[int]string{},
 	}
 }
 
@@ -319,35 +334,81 @@ func ceilMs(t time.Time) int64 {
 	return ms
 }
 
-// deadline is the deadline a write of key with opt gets.
-func (m *model) deadline(key string, opt ttlOption, ttl time.Duration) (int64, error) {
+// expiry is the deadline and idle time a write of key with opt gets.
+func (m *model) expiry(key string, opt ttlOption, ttl time.Duration) (deadline, idle int64, err error) {
 	switch opt {
-	case withTTL:
+	case withTTL, withIdle:
 		if ttl < time.Millisecond {
-			return 0, backend.ErrInvalidTTL // deadlines are whole milliseconds
+			return 0, 0, backend.ErrInvalidTTL // deadlines are whole milliseconds
 		}
-		return ceilMs(m.now.Add(ttl)), nil
+		if opt == withIdle {
+			idle = int64((ttl + time.Millisecond - 1) / time.Millisecond)
+		}
+		return ceilMs(m.now.Add(ttl)), idle, nil
 	case withNoExpiry:
-		return 0, nil
+		return 0, 0, nil
 	case withKeepTTL:
 		if e, ok := m.data[key]; ok {
-			return e.deadline, nil
+			return e.deadline, e.idle, nil
 		}
 	}
 	if m.defaultTTL > 0 {
-		return ceilMs(m.now.Add(m.defaultTTL)), nil
+		if m.defaultIdle {
+			idle = m.defaultTTL.Milliseconds()
+		}
+		return ceilMs(m.now.Add(m.defaultTTL)), idle, nil
 	}
-	return 0, nil
+	return 0, 0, nil
 }
 
 // put writes v under key and returns the inline events it raises.
 func (m *model) put(key string, v Item, opt ttlOption, ttl time.Duration) ([]event, error) {
-	d, err := m.deadline(key, opt, ttl)
+	d, idle, err := m.expiry(key, opt, ttl)
 	if err != nil {
 		return nil, err
 	}
-	m.data[key] = modelEntry{cloneItem(v), d}
+	m.data[key] = modelEntry{cloneItem(v), d, idle}
 	return []event{{"set", key, cloneItem(v)}}, nil
+}
+
+// read is a read that finds key (Get, GetOrLoad): it pushes a sliding
+// key's deadline to now+idle, once that moves it by a tenth of idle or
+// more.
+func (m *model) read(key string) (Item, bool) {
+	e, ok := m.data[key]
+	if ok && e.idle > 0 && m.nowMs()+e.idle-e.deadline >= max(1, e.idle/10) {
+		e.deadline = m.nowMs() + e.idle
+		m.data[key] = e
+	}
+	return e.val, ok
+}
+
+// touch is Touch: a sliding key's deadline goes to now+idle when that is
+// later.
+func (m *model) touch(key string) bool {
+	e, ok := m.data[key]
+	if ok && e.idle > 0 && m.nowMs()+e.idle > e.deadline {
+		e.deadline = m.nowMs() + e.idle
+		m.data[key] = e
+	}
+	return ok
+}
+
+// expire is Expire: a new deadline and idle time for a live key.
+func (m *model) expire(o op) (bool, error) {
+	if o.ttl == withKeepTTL {
+		return false, backend.ErrInvalidOption
+	}
+	d, idle, err := m.expiry(o.key, o.ttl, o.d)
+	if err != nil {
+		return false, err
+	}
+	e, ok := m.data[o.key]
+	if ok {
+		e.deadline, e.idle = d, idle
+		m.data[o.key] = e
+	}
+	return ok, nil
 }
 
 func (m *model) get(key string) (Item, bool) {
@@ -390,7 +451,7 @@ func (m *model) update(key string, fn updateFn, next Item, opt ttlOption, ttl ti
 // (v(id), or errModelUpdate for a failing loader), stored as a Set would
 // store it. loaded says the loader ran.
 func (m *model) getOrLoad(o op) (v Item, loaded bool, evs []event, err error) {
-	if v, ok := m.get(o.key); ok {
+	if v, ok := m.read(o.key); ok {
 		return v, false, nil, nil
 	}
 	if o.upd == updFail {
@@ -500,6 +561,12 @@ func (m *model) apply(o op) {
 		m.update(o.key, o.upd, value(o.id), o.ttl, o.d)
 	case opGetOrLoad:
 		m.getOrLoad(o)
+	case opGet:
+		m.read(o.key)
+	case opTouch:
+		m.touch(o.key)
+	case opExpire:
+		m.expire(o)
 	case opClear:
 		m.clear()
 	case opAdvance:
@@ -520,9 +587,10 @@ func generate(seed uint64) *program {
 	p := &program{seed: seed}
 	if rng.IntN(3) == 0 {
 		p.defaultTTL = 30 * time.Millisecond
+		p.defaultIdle = rng.IntN(2) == 0
 	}
 	p.inlineExpire = rng.IntN(4) == 0
-	m := newModel(p.defaultTTL)
+	m := newModel(p.defaultTTL, p.defaultIdle)
 	n := 40 + rng.IntN(41)
 	for id := 1; id <= n; id++ {
 		o := genOp(rng, m, id)
@@ -545,7 +613,7 @@ var modelLeases = []time.Duration{0, 5 * time.Millisecond, 10 * time.Millisecond
 
 func genOp(rng *rand.Rand, m *model, id int) op {
 	o := op{id: id, key: "k" + strconv.Itoa(rng.IntN(modelKeys))}
-	switch w := rng.IntN(100); {
+	switch w := rng.IntN(106); {
 	case w < 20:
 		o.kind = opSet
 		o.ttl, o.d = genTTL(rng)
@@ -587,6 +655,11 @@ func genOp(rng *rand.Rand, m *model, id int) op {
 		if held := m.heldKeys(); len(held) > 0 && rng.IntN(3) == 0 {
 			o.key = held[rng.IntN(len(held))]
 		}
+	case w >= 103:
+		o.kind = opTouch
+	case w >= 100:
+		o.kind = opExpire
+		o.ttl, o.d = genTTL(rng)
 	default:
 		ids := slices.Sorted(maps.Keys(m.taken))
 		if len(ids) == 0 {
@@ -615,7 +688,7 @@ func genOp(rng *rand.Rand, m *model, id int) op {
 }
 
 func genTTL(rng *rand.Rand) (ttlOption, time.Duration) {
-	switch r := rng.IntN(20); {
+	switch r := rng.IntN(24); {
 	case r < 5:
 		return withDefault, 0
 	case r < 12:
@@ -624,6 +697,8 @@ func genTTL(rng *rand.Rand) (ttlOption, time.Duration) {
 		return withNoExpiry, 0
 	case r < 19:
 		return withKeepTTL, 0
+	case r < 23:
+		return withIdle, modelTTLs[rng.IntN(len(modelTTLs))]
 	default:
 		return withTTL, []time.Duration{0, -time.Millisecond}[rng.IntN(2)]
 	}
@@ -724,14 +799,16 @@ func (p *program) execute(t *testing.T, h Harness, ops []op) *failure {
 	if be != nil {
 		opts = append(opts, livedict.WithBackend(be))
 	}
-	if p.defaultTTL > 0 {
+	if p.defaultTTL > 0 && p.defaultIdle {
+		opts = append(opts, livedict.WithDefaultIdle(p.defaultTTL))
+	} else if p.defaultTTL > 0 {
 		opts = append(opts, livedict.WithDefaultTTL(p.defaultTTL))
 	}
 	s, err := engine.New(ItemCodec(), opts...)
 	if err != nil {
 		return &failure{at: -1, kind: "New", msg: err.Error()}
 	}
-	r := &runner{s: s, clk: clk, m: newModel(p.defaultTTL), locks: map[int]*livedict.Lock{}, tokens: map[string]uint64{}}
+	r := &runner{s: s, clk: clk, m: newModel(p.defaultTTL, p.defaultIdle), locks: map[int]*livedict.Lock{}, tokens: map[string]uint64{}}
 	defer func() {
 		if !r.closed {
 			// A disagreement is being reported; a failing Close would
@@ -834,7 +911,7 @@ func (r *runner) step(o op) *failure {
 		if err != nil {
 			return failf("Get", "Get: %v", err)
 		}
-		want, wantOK := m.get(o.key)
+		want, wantOK := m.read(o.key)
 		if ok != wantOK || ok && !gocmp.Equal(got, want) {
 			return failf("Get", "Get = %s, want %s", show(got, ok), show(want, wantOK))
 		}
@@ -923,6 +1000,25 @@ func (r *runner) step(o op) *failure {
 			return failf("GetOrLoad", "GetOrLoad = %s, want %s", show(got, true), show(want, true))
 		}
 		return r.events("GetOrLoad", evs)
+
+	case opTouch:
+		ok, err := s.Touch(bg, o.key)
+		if err != nil {
+			return failf("Touch", "Touch: %v", err)
+		}
+		if want := m.touch(o.key); ok != want {
+			return failf("Touch", "Touch = %v, want %v", ok, want)
+		}
+
+	case opExpire:
+		ok, err := s.Expire(bg, o.key, o.setOptions()...)
+		want, wantE := m.expire(o)
+		if f := wantErr("Expire", err, wantE); f != nil {
+			return f
+		}
+		if ok != want {
+			return failf("Expire", "Expire = %v, want %v", ok, want)
+		}
 
 	case opLen:
 		n, err := s.Len(bg)
@@ -1216,6 +1312,9 @@ func (p *program) report(h Harness, ops []op, f *failure, headline string) strin
 	def := ""
 	if p.defaultTTL > 0 {
 		def = fmt.Sprintf(", WithDefaultTTL(%v)", p.defaultTTL)
+		if p.defaultIdle {
+			def = fmt.Sprintf(", WithDefaultIdle(%v)", p.defaultTTL)
+		}
 	}
 	fmt.Fprintf(&b, "\tclk := clock.NewFake(%s)\n", epoch.Format(time.RFC3339))
 	fmt.Fprintf(&b, "\ts := New(WithClock(clk)%s)\n", def)

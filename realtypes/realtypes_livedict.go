@@ -95,6 +95,23 @@ func (s *DeploymentStore) TTL(ctx context.Context, key types.UID) (time.Duration
 	return s.s.TTL(ctx, key)
 }
 
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *DeploymentStore) Touch(ctx context.Context, key types.UID) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *DeploymentStore) Expire(ctx context.Context, key types.UID, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
+}
+
 // Update applies fn to the current value of key atomically: fn sees the value
 // (and whether there is one) and returns the next value, or keep false to
 // delete the key. If another writer changes the key meanwhile, fn runs again
@@ -313,6 +330,16 @@ func (a *DeploymentStoreAsync) TTL(ctx context.Context, key types.UID) *livedict
 	return a.a.TTL(ctx, key)
 }
 
+// Touch is the asynchronous Touch.
+func (a *DeploymentStoreAsync) Touch(ctx context.Context, key types.UID) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *DeploymentStoreAsync) Expire(ctx context.Context, key types.UID, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
+}
+
 // Update is the asynchronous Update.
 func (a *DeploymentStoreAsync) Update(ctx context.Context, key types.UID, fn func(cur Deployment, exists bool) (next Deployment, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return a.a.Update(ctx, key, fn, opts...)
@@ -399,6 +426,23 @@ func (s *AccountStore) Has(ctx context.Context, key uuid.UUID) (bool, error) {
 // key.
 func (s *AccountStore) TTL(ctx context.Context, key uuid.UUID) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
+}
+
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *AccountStore) Touch(ctx context.Context, key uuid.UUID) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *AccountStore) Expire(ctx context.Context, key uuid.UUID, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
 }
 
 // Update applies fn to the current value of key atomically: fn sees the value
@@ -617,6 +661,16 @@ func (a *AccountStoreAsync) Has(ctx context.Context, key uuid.UUID) *livedict.Fu
 // TTL is the asynchronous TTL.
 func (a *AccountStoreAsync) TTL(ctx context.Context, key uuid.UUID) *livedict.Future[livedict.Lookup[time.Duration]] {
 	return a.a.TTL(ctx, key)
+}
+
+// Touch is the asynchronous Touch.
+func (a *AccountStoreAsync) Touch(ctx context.Context, key uuid.UUID) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *AccountStoreAsync) Expire(ctx context.Context, key uuid.UUID, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
 }
 
 // Update is the asynchronous Update.

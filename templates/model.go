@@ -29,6 +29,9 @@ type Store struct {
 	Key       *Type  // string, an integer kind, or a named type over one
 	Bucket    string
 	TTL       time.Duration // 0: none
+	// Idle is idle=: values are sliding (livedict.Idle) by default. At
+	// most one of TTL and Idle is set.
+	Idle time.Duration
 	// NoCopies is copy=false: stores keep and hand out values as given.
 	NoCopies bool
 }

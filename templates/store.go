@@ -111,6 +111,9 @@ func codecVar(f *File, st *Store, n storeNames) jen.Code {
 	if st.TTL > 0 {
 		fields[jen.Id("DefaultTTL")] = durationLit(st.TTL)
 	}
+	if st.Idle > 0 {
+		fields[jen.Id("DefaultIdle")] = durationLit(st.Idle)
+	}
 	if st.NoCopies {
 		fields[jen.Id("NoCopies")] = jen.True()
 	}
@@ -250,6 +253,11 @@ func storeMethods(st *Store) []method {
 		{name: "TTL", doc: "returns how long key has left, in whole milliseconds rounded down (at least 1ms), never more than the TTL it was set with (rounded up to a whole millisecond): 0 and true when it never expires, false when there is no such key.",
 			params: keyArgs, results: []jen.Code{jen.Qual("time", "Duration"), jen.Bool(), jen.Error()}, args: []jen.Code{ctx, key},
 			future: lookup(jen.Qual("time", "Duration"))},
+		{name: "Touch", doc: "pushes the deadline of a sliding key (one set with livedict.Idle, or under a default idle time) to its idle time from now, without rewriting its value, and reports whether key holds a live value. A key with a fixed deadline keeps it (Expire changes it). No hook fires.",
+			params: keyArgs, results: []jen.Code{jen.Bool(), jen.Error()}, args: []jen.Code{ctx, key}, future: jen.Bool()},
+		{name: "Expire", doc: "gives the live value of key a new expiry without rewriting it, and reports whether there was one: livedict.TTL, Idle or NoExpiry, or without options the store's default, as Set would choose it (KeepTTL is an error wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new deadline comes.",
+			params: []jen.Code{ctxParam(), keyParam(st), optsOf("SetOption")}, results: []jen.Code{jen.Bool(), jen.Error()},
+			args: []jen.Code{ctx, key, opts}, future: jen.Bool()},
 		{name: "Update", doc: "applies fn to the current value of key atomically: fn sees the value (and whether there is one) and returns the next value, or keep false to delete the key. If another writer changes the key meanwhile, fn runs again on the new value, so fn must not have side effects it cannot repeat. An error from fn aborts the update and is returned as is.",
 			params: []jen.Code{ctxParam(), keyParam(st), jen.Id("fn").Add(updateFn(st)), optsOf("SetOption")}, results: []jen.Code{jen.Error()},
 			args: []jen.Code{ctx, key, fn, opts}, future: done},

@@ -91,6 +91,23 @@ func (s *SessionStore) TTL(ctx context.Context, key string) (time.Duration, bool
 	return s.s.TTL(ctx, key)
 }
 
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *SessionStore) Touch(ctx context.Context, key string) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *SessionStore) Expire(ctx context.Context, key string, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
+}
+
 // Update applies fn to the current value of key atomically: fn sees the value
 // (and whether there is one) and returns the next value, or keep false to
 // delete the key. If another writer changes the key meanwhile, fn runs again
@@ -309,6 +326,16 @@ func (a *SessionStoreAsync) TTL(ctx context.Context, key string) *livedict.Futur
 	return a.a.TTL(ctx, key)
 }
 
+// Touch is the asynchronous Touch.
+func (a *SessionStoreAsync) Touch(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *SessionStoreAsync) Expire(ctx context.Context, key string, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
+}
+
 // Update is the asynchronous Update.
 func (a *SessionStoreAsync) Update(ctx context.Context, key string, fn func(cur Session, exists bool) (next Session, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return a.a.Update(ctx, key, fn, opts...)
@@ -395,6 +422,23 @@ func (s *GrantStore) Has(ctx context.Context, key string) (bool, error) {
 // key.
 func (s *GrantStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
+}
+
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *GrantStore) Touch(ctx context.Context, key string) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *GrantStore) Expire(ctx context.Context, key string, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
 }
 
 // Update applies fn to the current value of key atomically: fn sees the value
@@ -613,6 +657,16 @@ func (a *GrantStoreAsync) Has(ctx context.Context, key string) *livedict.Future[
 // TTL is the asynchronous TTL.
 func (a *GrantStoreAsync) TTL(ctx context.Context, key string) *livedict.Future[livedict.Lookup[time.Duration]] {
 	return a.a.TTL(ctx, key)
+}
+
+// Touch is the asynchronous Touch.
+func (a *GrantStoreAsync) Touch(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *GrantStoreAsync) Expire(ctx context.Context, key string, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
 }
 
 // Update is the asynchronous Update.

@@ -137,11 +137,13 @@ func listStores(stores []gen.StoreInfo, stderr io.Writer) {
 		fmt.Fprintln(stderr, "no stores found: no type has a //livedict:store directive")
 	}
 	for _, s := range stores {
-		ttl := "none"
+		expiry := "ttl none"
 		if s.TTL > 0 {
-			ttl = s.TTL.String()
+			expiry = "ttl " + s.TTL.String()
+		} else if s.Idle > 0 {
+			expiry = "idle " + s.Idle.String()
 		}
-		fmt.Fprintf(stderr, "store: %s: %s, key %s, bucket %q, ttl %s -> %s\n", s.Type, s.Store, s.Key, s.Bucket, ttl, rel(s.Output))
+		fmt.Fprintf(stderr, "store: %s: %s, key %s, bucket %q, %s -> %s\n", s.Type, s.Store, s.Key, s.Bucket, expiry, rel(s.Output))
 	}
 }
 

@@ -89,6 +89,23 @@ func (s *ScalarsStore) TTL(ctx context.Context, key string) (time.Duration, bool
 	return s.s.TTL(ctx, key)
 }
 
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *ScalarsStore) Touch(ctx context.Context, key string) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *ScalarsStore) Expire(ctx context.Context, key string, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
+}
+
 // Update applies fn to the current value of key atomically: fn sees the value
 // (and whether there is one) and returns the next value, or keep false to
 // delete the key. If another writer changes the key meanwhile, fn runs again
@@ -307,6 +324,16 @@ func (a *ScalarsStoreAsync) TTL(ctx context.Context, key string) *livedict.Futur
 	return a.a.TTL(ctx, key)
 }
 
+// Touch is the asynchronous Touch.
+func (a *ScalarsStoreAsync) Touch(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *ScalarsStoreAsync) Expire(ctx context.Context, key string, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
+}
+
 // Update is the asynchronous Update.
 func (a *ScalarsStoreAsync) Update(ctx context.Context, key string, fn func(cur Scalars, exists bool) (next Scalars, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return a.a.Update(ctx, key, fn, opts...)
@@ -393,6 +420,23 @@ func (s *PlainStore) Has(ctx context.Context, key string) (bool, error) {
 // key.
 func (s *PlainStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
+}
+
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *PlainStore) Touch(ctx context.Context, key string) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *PlainStore) Expire(ctx context.Context, key string, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
 }
 
 // Update applies fn to the current value of key atomically: fn sees the value
@@ -613,6 +657,16 @@ func (a *PlainStoreAsync) TTL(ctx context.Context, key string) *livedict.Future[
 	return a.a.TTL(ctx, key)
 }
 
+// Touch is the asynchronous Touch.
+func (a *PlainStoreAsync) Touch(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *PlainStoreAsync) Expire(ctx context.Context, key string, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
+}
+
 // Update is the asynchronous Update.
 func (a *PlainStoreAsync) Update(ctx context.Context, key string, fn func(cur Plain, exists bool) (next Plain, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return a.a.Update(ctx, key, fn, opts...)
@@ -700,6 +754,23 @@ func (s *CompositeStore) Has(ctx context.Context, key string) (bool, error) {
 // key.
 func (s *CompositeStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
+}
+
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *CompositeStore) Touch(ctx context.Context, key string) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *CompositeStore) Expire(ctx context.Context, key string, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
 }
 
 // Update applies fn to the current value of key atomically: fn sees the value
@@ -920,6 +991,16 @@ func (a *CompositeStoreAsync) TTL(ctx context.Context, key string) *livedict.Fut
 	return a.a.TTL(ctx, key)
 }
 
+// Touch is the asynchronous Touch.
+func (a *CompositeStoreAsync) Touch(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *CompositeStoreAsync) Expire(ctx context.Context, key string, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
+}
+
 // Update is the asynchronous Update.
 func (a *CompositeStoreAsync) Update(ctx context.Context, key string, fn func(cur Composite, exists bool) (next Composite, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return a.a.Update(ctx, key, fn, opts...)
@@ -1006,6 +1087,23 @@ func (s *NodeStore) Has(ctx context.Context, key string) (bool, error) {
 // key.
 func (s *NodeStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
+}
+
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *NodeStore) Touch(ctx context.Context, key string) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *NodeStore) Expire(ctx context.Context, key string, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
 }
 
 // Update applies fn to the current value of key atomically: fn sees the value
@@ -1226,6 +1324,16 @@ func (a *NodeStoreAsync) TTL(ctx context.Context, key string) *livedict.Future[l
 	return a.a.TTL(ctx, key)
 }
 
+// Touch is the asynchronous Touch.
+func (a *NodeStoreAsync) Touch(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *NodeStoreAsync) Expire(ctx context.Context, key string, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
+}
+
 // Update is the asynchronous Update.
 func (a *NodeStoreAsync) Update(ctx context.Context, key string, fn func(cur Node, exists bool) (next Node, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return a.a.Update(ctx, key, fn, opts...)
@@ -1313,6 +1421,23 @@ func (s *SessionStore) Has(ctx context.Context, key string) (bool, error) {
 // key.
 func (s *SessionStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
+}
+
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *SessionStore) Touch(ctx context.Context, key string) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *SessionStore) Expire(ctx context.Context, key string, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
 }
 
 // Update applies fn to the current value of key atomically: fn sees the value
@@ -1533,6 +1658,16 @@ func (a *SessionStoreAsync) TTL(ctx context.Context, key string) *livedict.Futur
 	return a.a.TTL(ctx, key)
 }
 
+// Touch is the asynchronous Touch.
+func (a *SessionStoreAsync) Touch(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *SessionStoreAsync) Expire(ctx context.Context, key string, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
+}
+
 // Update is the asynchronous Update.
 func (a *SessionStoreAsync) Update(ctx context.Context, key string, fn func(cur Session, exists bool) (next Session, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return a.a.Update(ctx, key, fn, opts...)
@@ -1620,6 +1755,23 @@ func (s *EvolveAStore) Has(ctx context.Context, key string) (bool, error) {
 // key.
 func (s *EvolveAStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
+}
+
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *EvolveAStore) Touch(ctx context.Context, key string) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *EvolveAStore) Expire(ctx context.Context, key string, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
 }
 
 // Update applies fn to the current value of key atomically: fn sees the value
@@ -1840,6 +1992,16 @@ func (a *EvolveAStoreAsync) TTL(ctx context.Context, key string) *livedict.Futur
 	return a.a.TTL(ctx, key)
 }
 
+// Touch is the asynchronous Touch.
+func (a *EvolveAStoreAsync) Touch(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *EvolveAStoreAsync) Expire(ctx context.Context, key string, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
+}
+
 // Update is the asynchronous Update.
 func (a *EvolveAStoreAsync) Update(ctx context.Context, key string, fn func(cur EvolveA, exists bool) (next EvolveA, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return a.a.Update(ctx, key, fn, opts...)
@@ -1927,6 +2089,23 @@ func (s *EvolveBStore) Has(ctx context.Context, key string) (bool, error) {
 // key.
 func (s *EvolveBStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
+}
+
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *EvolveBStore) Touch(ctx context.Context, key string) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *EvolveBStore) Expire(ctx context.Context, key string, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
 }
 
 // Update applies fn to the current value of key atomically: fn sees the value
@@ -2147,6 +2326,16 @@ func (a *EvolveBStoreAsync) TTL(ctx context.Context, key string) *livedict.Futur
 	return a.a.TTL(ctx, key)
 }
 
+// Touch is the asynchronous Touch.
+func (a *EvolveBStoreAsync) Touch(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *EvolveBStoreAsync) Expire(ctx context.Context, key string, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
+}
+
 // Update is the asynchronous Update.
 func (a *EvolveBStoreAsync) Update(ctx context.Context, key string, fn func(cur EvolveB, exists bool) (next EvolveB, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return a.a.Update(ctx, key, fn, opts...)
@@ -2234,6 +2423,23 @@ func (s *EvolveCStore) Has(ctx context.Context, key string) (bool, error) {
 // key.
 func (s *EvolveCStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
+}
+
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *EvolveCStore) Touch(ctx context.Context, key string) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *EvolveCStore) Expire(ctx context.Context, key string, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
 }
 
 // Update applies fn to the current value of key atomically: fn sees the value
@@ -2454,6 +2660,16 @@ func (a *EvolveCStoreAsync) TTL(ctx context.Context, key string) *livedict.Futur
 	return a.a.TTL(ctx, key)
 }
 
+// Touch is the asynchronous Touch.
+func (a *EvolveCStoreAsync) Touch(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *EvolveCStoreAsync) Expire(ctx context.Context, key string, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
+}
+
 // Update is the asynchronous Update.
 func (a *EvolveCStoreAsync) Update(ctx context.Context, key string, fn func(cur EvolveC, exists bool) (next EvolveC, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return a.a.Update(ctx, key, fn, opts...)
@@ -2540,6 +2756,23 @@ func (s *WrapAStore) Has(ctx context.Context, key string) (bool, error) {
 // key.
 func (s *WrapAStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
+}
+
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *WrapAStore) Touch(ctx context.Context, key string) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *WrapAStore) Expire(ctx context.Context, key string, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
 }
 
 // Update applies fn to the current value of key atomically: fn sees the value
@@ -2760,6 +2993,16 @@ func (a *WrapAStoreAsync) TTL(ctx context.Context, key string) *livedict.Future[
 	return a.a.TTL(ctx, key)
 }
 
+// Touch is the asynchronous Touch.
+func (a *WrapAStoreAsync) Touch(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *WrapAStoreAsync) Expire(ctx context.Context, key string, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
+}
+
 // Update is the asynchronous Update.
 func (a *WrapAStoreAsync) Update(ctx context.Context, key string, fn func(cur WrapA, exists bool) (next WrapA, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return a.a.Update(ctx, key, fn, opts...)
@@ -2846,6 +3089,23 @@ func (s *WrapCStore) Has(ctx context.Context, key string) (bool, error) {
 // key.
 func (s *WrapCStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
+}
+
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *WrapCStore) Touch(ctx context.Context, key string) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *WrapCStore) Expire(ctx context.Context, key string, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
 }
 
 // Update applies fn to the current value of key atomically: fn sees the value
@@ -3066,6 +3326,16 @@ func (a *WrapCStoreAsync) TTL(ctx context.Context, key string) *livedict.Future[
 	return a.a.TTL(ctx, key)
 }
 
+// Touch is the asynchronous Touch.
+func (a *WrapCStoreAsync) Touch(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *WrapCStoreAsync) Expire(ctx context.Context, key string, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
+}
+
 // Update is the asynchronous Update.
 func (a *WrapCStoreAsync) Update(ctx context.Context, key string, fn func(cur WrapC, exists bool) (next WrapC, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return a.a.Update(ctx, key, fn, opts...)
@@ -3153,6 +3423,23 @@ func (s *EvolveOldStore) Has(ctx context.Context, key string) (bool, error) {
 // key.
 func (s *EvolveOldStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
+}
+
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *EvolveOldStore) Touch(ctx context.Context, key string) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *EvolveOldStore) Expire(ctx context.Context, key string, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
 }
 
 // Update applies fn to the current value of key atomically: fn sees the value
@@ -3373,6 +3660,16 @@ func (a *EvolveOldStoreAsync) TTL(ctx context.Context, key string) *livedict.Fut
 	return a.a.TTL(ctx, key)
 }
 
+// Touch is the asynchronous Touch.
+func (a *EvolveOldStoreAsync) Touch(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *EvolveOldStoreAsync) Expire(ctx context.Context, key string, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
+}
+
 // Update is the asynchronous Update.
 func (a *EvolveOldStoreAsync) Update(ctx context.Context, key string, fn func(cur EvolveOld, exists bool) (next EvolveOld, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return a.a.Update(ctx, key, fn, opts...)
@@ -3460,6 +3757,23 @@ func (s *EvolveNewStore) Has(ctx context.Context, key string) (bool, error) {
 // key.
 func (s *EvolveNewStore) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
+}
+
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *EvolveNewStore) Touch(ctx context.Context, key string) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *EvolveNewStore) Expire(ctx context.Context, key string, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
 }
 
 // Update applies fn to the current value of key atomically: fn sees the value
@@ -3678,6 +3992,16 @@ func (a *EvolveNewStoreAsync) Has(ctx context.Context, key string) *livedict.Fut
 // TTL is the asynchronous TTL.
 func (a *EvolveNewStoreAsync) TTL(ctx context.Context, key string) *livedict.Future[livedict.Lookup[time.Duration]] {
 	return a.a.TTL(ctx, key)
+}
+
+// Touch is the asynchronous Touch.
+func (a *EvolveNewStoreAsync) Touch(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *EvolveNewStoreAsync) Expire(ctx context.Context, key string, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
 }
 
 // Update is the asynchronous Update.

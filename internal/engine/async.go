@@ -146,6 +146,16 @@ func (a *AsyncStore[K, V]) TTL(ctx context.Context, key K) *livedict.Future[live
 	})
 }
 
+// Touch is the asynchronous Touch.
+func (a *AsyncStore[K, V]) Touch(ctx context.Context, key K) *livedict.Future[bool] {
+	return runAsync(ctx, a.s, a.s.hash(key), func() (bool, error) { return a.s.Touch(ctx, key) })
+}
+
+// Expire is the asynchronous Expire.
+func (a *AsyncStore[K, V]) Expire(ctx context.Context, key K, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return runAsync(ctx, a.s, a.s.hash(key), func() (bool, error) { return a.s.Expire(ctx, key, opts...) })
+}
+
 // Update is the asynchronous Update.
 func (a *AsyncStore[K, V]) Update(ctx context.Context, key K, fn func(cur V, exists bool) (next V, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return runAsync(ctx, a.s, a.s.hash(key), func() (struct{}, error) {

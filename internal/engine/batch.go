@@ -17,7 +17,8 @@ func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) ([]livedict.Lookup[
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	reads, err := getMany(ctx, s.b, keys, s.nowMs())
+	now := s.nowMs()
+	reads, err := getMany(ctx, s.b, keys, now)
 	if err != nil {
 		return nil, err
 	}
@@ -35,6 +36,13 @@ func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) ([]livedict.Lookup[
 		default:
 			hits++
 			out[i] = livedict.Lookup[V]{Value: r.Entry.Value, Found: true}
+			if r.Entry.SlideDue(now) {
+				var h uint64
+				if s.mem != nil {
+					h = s.mem.Hash(keys[i])
+				}
+				s.slide(ctx, keys[i], h, now)
+			}
 			if hs.has(kindGet) {
 				inline = s.ev.emit(ctx, hs, kindGet, keys[i], s.hash(keys[i]), r.Entry.Value, true, inline)
 			}

@@ -23,6 +23,10 @@ type Codec[K comparable, V any] struct {
 	TypeName   string        // the Go type, for messages
 	Bucket     string        // default bucket name
 	DefaultTTL time.Duration // from the directive; 0 means none
+	// DefaultIdle is the directive's idle=: a Set without options stores a
+	// sliding value (livedict.Idle). 0 means none; at most one of it and
+	// DefaultTTL is set.
+	DefaultIdle time.Duration
 
 	// Clone deep-copies a value; nil means V holds no references.
 	Clone func(V) V

@@ -42,6 +42,8 @@ type Store[K comparable, V any] struct {
 	seed   maphash.Seed
 	poll   time.Duration
 	defTTL time.Duration
+	// defIdle makes defTTL an idle time (WithDefaultIdle, idle=).
+	defIdle bool
 	// retention is the bucket's outbox capacity, normalized.
 	retention int
 
@@ -76,6 +78,9 @@ func New[K comparable, V any](codec Codec[K, V], opts ...livedict.Option) (*Stor
 	if codec.DefaultTTL > 0 {
 		cfg.DefaultTTL, cfg.HasDefaultTTL = codec.DefaultTTL, true
 	}
+	if codec.DefaultIdle > 0 {
+		cfg.DefaultTTL, cfg.HasDefaultTTL, cfg.DefaultIdle = codec.DefaultIdle, true, true
+	}
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -86,7 +91,11 @@ func New[K comparable, V any](codec Codec[K, V], opts ...livedict.Option) (*Stor
 	}
 	if cfg.HasDefaultTTL && (cfg.DefaultTTL < time.Millisecond || cfg.DefaultTTL > livedict.MaxTTL) {
 		// WithDefaultTTL checks its own value: this one is the directive's.
-		return nil, impl.Invalid("ttl=", "the default TTL %v of %s is outside 1ms..livedict.MaxTTL (%v)", cfg.DefaultTTL, codec.TypeName, livedict.MaxTTL)
+		name := "ttl="
+		if cfg.DefaultIdle {
+			name = "idle="
+		}
+		return nil, impl.Invalid(name, "the default %v of %s is outside 1ms..livedict.MaxTTL (%v)", cfg.DefaultTTL, codec.TypeName, livedict.MaxTTL)
 	}
 	if cfg.Bucket == "" {
 		return nil, impl.Invalid("WithBucket", "the store of %s has no bucket name", codec.TypeName)
@@ -125,7 +134,7 @@ func New[K comparable, V any](codec Codec[K, V], opts ...livedict.Option) (*Stor
 	}
 	s.loads.window = cfg.RefreshAhead
 	if cfg.HasDefaultTTL {
-		s.defTTL = cfg.DefaultTTL
+		s.defTTL, s.defIdle = cfg.DefaultTTL, cfg.DefaultIdle
 	}
 	timeout := cfg.OpenTimeout
 	if timeout == 0 {
@@ -303,28 +312,46 @@ func (s *Store[K, V]) write(v V, now int64, opts []livedict.SetOption) (backend.
 	if o.Err != nil {
 		return backend.Write[V]{}, o.Err
 	}
-	w := backend.Write[V]{Value: v}
-	ttl := s.defTTL
+	w := backend.Write[V]{Value: v, KeepTTL: o.Mode == impl.TTLKeep}
+	var err error
+	w.Deadline, w.Idle, err = s.expiry(now, o)
+	return w, err
+}
+
+// expiry returns the deadline and idle time (ms) that o, the options of a
+// write at now (Unix ns), gives a key: the store's default when o names
+// none. For KeepTTL it returns what a new key gets.
+func (s *Store[K, V]) expiry(now int64, o impl.SetConfig) (deadline, idle int64, err error) {
+	ttl, sliding := s.defTTL, s.defIdle
 	switch o.Mode {
 	case impl.TTLGiven:
-		ttl = o.TTL
+		ttl, sliding = o.TTL, false
+	case impl.TTLIdle:
+		ttl, sliding = o.TTL, true
 	case impl.TTLNone:
 		ttl = 0
-	case impl.TTLKeep:
-		w.KeepTTL = true
 	}
-	if ttl > 0 {
-		d, ok := ceilMs(now, ttl)
-		if !ok {
-			name := "WithDefaultTTL"
-			if o.Mode == impl.TTLGiven {
-				name = "TTL"
-			}
-			return backend.Write[V]{}, fmt.Errorf("%w: %s(%v) at %v: %s", livedict.ErrInvalidTTL, name, ttl, time.Unix(0, now).UTC(), pastLimit)
+	if ttl <= 0 {
+		return 0, 0, nil
+	}
+	d, ok := ceilMs(now, ttl)
+	if !ok {
+		name := "WithDefaultTTL"
+		switch {
+		case o.Mode == impl.TTLGiven:
+			name = "TTL"
+		case o.Mode == impl.TTLIdle:
+			name = "Idle"
+		case sliding:
+			name = "WithDefaultIdle"
 		}
-		w.Deadline = d
+		return 0, 0, fmt.Errorf("%w: %s(%v) at %v: %s", livedict.ErrInvalidTTL, name, ttl, time.Unix(0, now).UTC(), pastLimit)
 	}
-	return w, nil
+	if sliding {
+		// Whole milliseconds, rounded up, as the deadline is.
+		idle = int64((ttl + time.Millisecond - 1) / time.Millisecond)
+	}
+	return d, idle, nil
 }
 
 // maxDeadline is the latest deadline or lease end, in Unix milliseconds:
@@ -465,6 +492,9 @@ func (s *Store[K, V]) getThrough(ctx context.Context, key K, load func(context.C
 		e, ok, err = s.get(ctx, key, h, now)
 		v = e.Value
 		due = ok && err == nil && refreshing && s.refreshDue(e.Deadline, now)
+		if ok && err == nil && e.SlideDue(now) {
+			s.slide(ctx, key, h, now)
+		}
 	}
 	if err != nil || !ok {
 		if err != nil {
@@ -483,6 +513,69 @@ func (s *Store[K, V]) getThrough(ctx context.Context, key K, load func(context.C
 	}
 	s.gotten(ctx, key, h, v)
 	return v, true, nil
+}
+
+// slide pushes back the deadline of key, a sliding key that a read at now
+// found, as the read should (see backend.Entry.SlideDue). The read stands
+// when the push fails: the key keeps the deadline it had, and the failure
+// is logged.
+func (s *Store[K, V]) slide(ctx context.Context, key K, h uint64, now int64) {
+	var err error
+	if s.mem != nil {
+		_, err = s.mem.TouchHashed(key, h, now)
+	} else {
+		_, err = s.b.Touch(ctx, key, now)
+	}
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("livedict: a read could not push back the deadline of a sliding key", "key", s.keyString(key), "err", err)
+	}
+}
+
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle,
+// or under a default idle time) to its idle time from now, without
+// rewriting its value, and reports whether key holds a live value. A key
+// with a fixed deadline keeps it (Expire changes it). No hook fires.
+func (s *Store[K, V]) Touch(ctx context.Context, key K) (bool, error) {
+	if err := s.check(); err != nil {
+		return false, err
+	}
+	if s.mem != nil {
+		return s.mem.TouchHashed(key, s.mem.Hash(key), s.nowMs())
+	}
+	return s.b.Touch(ctx, key, s.nowMs())
+}
+
+// Expire gives the live value of key a new expiry without rewriting it,
+// and reports whether there was one: livedict.TTL, Idle or NoExpiry, or
+// without options the store's default, as Set would choose it (KeepTTL is
+// an error wrapping ErrInvalidOption). No hook fires; OnExpire fires when
+// the new deadline comes.
+func (s *Store[K, V]) Expire(ctx context.Context, key K, opts ...livedict.SetOption) (bool, error) {
+	if err := s.check(); err != nil {
+		return false, err
+	}
+	o := resolveSet(opts)
+	if o.Err != nil {
+		return false, o.Err
+	}
+	if o.Mode == impl.TTLKeep {
+		return false, impl.Invalid("KeepTTL", "Expire sets a new expiry; KeepTTL would keep the one the key has")
+	}
+	now := s.now()
+	deadline, idle, err := s.expiry(now, o)
+	if err != nil {
+		return false, err
+	}
+	var ok bool
+	if s.mem != nil {
+		ok, err = s.mem.RetimeHashed(key, s.mem.Hash(key), deadline, idle, floorMs(now))
+	} else {
+		ok, err = s.b.Retime(ctx, key, deadline, idle, floorMs(now))
+	}
+	if ok && err == nil && deadline != 0 {
+		s.sched.deadline(deadline)
+	}
+	return ok, err
 }
 
 // Has reports whether key holds a live value. For a record the store

@@ -329,7 +329,7 @@ func splitOptions(opts string) []optionWord {
 func (b *builder) option(st *templates.Store, word string, pos token.Pos) {
 	key, val, ok := strings.Cut(word, "=")
 	if !ok || val == "" {
-		b.errorf(pos, "%s: option %q needs a value: key=TYPE, name=StoreName, ttl=DURATION, bucket=NAME or copy=false", st.TypeName, word)
+		b.errorf(pos, "%s: option %q needs a value: key=TYPE, name=StoreName, ttl=DURATION, idle=DURATION, bucket=NAME or copy=false", st.TypeName, word)
 		return
 	}
 	switch key {
@@ -341,13 +341,21 @@ func (b *builder) option(st *templates.Store, word string, pos token.Pos) {
 			return
 		}
 		st.StoreName = val
-	case "ttl":
+	case "ttl", "idle":
 		d, err := time.ParseDuration(val)
 		if err != nil || d <= 0 {
-			b.errorf(pos, "%s: ttl=%s is not a positive duration; write it as time.ParseDuration does, e.g. ttl=30m or ttl=1h30m", st.TypeName, val)
+			b.errorf(pos, "%s: %s=%s is not a positive duration; write it as time.ParseDuration does, e.g. %s=30m or %s=1h30m", st.TypeName, key, val, key, key)
 			return
 		}
-		st.TTL = d
+		if key == "ttl" && st.Idle > 0 || key == "idle" && st.TTL > 0 {
+			b.errorf(pos, "%s: ttl= and idle= both set the default expiry; give one (ttl= for a fixed TTL, idle= for values that expire after a time without reads)", st.TypeName)
+			return
+		}
+		if key == "ttl" {
+			st.TTL = d
+		} else {
+			st.Idle = d
+		}
 	case "bucket":
 		if len(val) > 200 {
 			b.errorf(pos, "%s: bucket=%s is longer than 200 bytes", st.TypeName, val)
@@ -363,7 +371,7 @@ func (b *builder) option(st *templates.Store, word string, pos token.Pos) {
 			b.errorf(pos, "%s: copy=%s: write copy=false to share values instead of copying them (livedict.WithoutCopies), or leave the option out", st.TypeName, val)
 		}
 	default:
-		b.errorf(pos, "%s: unknown option %q; the options are key=, name=, ttl=, bucket= and copy=", st.TypeName, key)
+		b.errorf(pos, "%s: unknown option %q; the options are key=, name=, ttl=, idle=, bucket= and copy=", st.TypeName, key)
 	}
 }
 

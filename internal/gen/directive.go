@@ -303,6 +303,7 @@ type StoreInfo struct {
 	Key    string // the key type
 	Bucket string
 	TTL    time.Duration // 0: none
+	Idle   time.Duration // 0: none (idle=)
 	Output string        // the generated file, absolute
 }
 
@@ -315,7 +316,7 @@ func storeInfos(f outFile) []StoreInfo {
 		}
 		out = append(out, StoreInfo{
 			Type: f.model.PkgPath + "." + st.TypeName, Store: st.StoreName, Key: key,
-			Bucket: st.Bucket, TTL: st.TTL, Output: f.path,
+			Bucket: st.Bucket, TTL: st.TTL, Idle: st.Idle, Output: f.path,
 		})
 	}
 	return out

@@ -41,15 +41,21 @@ type Config struct {
 	Bucket        string
 	DefaultTTL    time.Duration
 	HasDefaultTTL bool
-	Limit         backend.Limit
-	Clock         clock.Clock
-	HookWorkers   int
-	HookQueue     int
-	Overflow      sandbox.Overflow
-	OnHookError   func(sandbox.Failure)
-	Logger        *slog.Logger
-	CipherKeys    [][]byte
-	Retention     int
+	// DefaultIdle makes DefaultTTL an idle time: a Set without options
+	// stores a sliding value (WithDefaultIdle, idle=).
+	DefaultIdle bool
+	// DefaultBy names the option that set the default expiry, so that the
+	// other one is reported as a conflict.
+	DefaultBy   string
+	Limit       backend.Limit
+	Clock       clock.Clock
+	HookWorkers int
+	HookQueue   int
+	Overflow    sandbox.Overflow
+	OnHookError func(sandbox.Failure)
+	Logger      *slog.Logger
+	CipherKeys  [][]byte
+	Retention   int
 	// OpenTimeout bounds opening the backend and the bucket; 0 means
 	// DefaultOpenTimeout.
 	OpenTimeout time.Duration
@@ -85,9 +91,20 @@ const (
 	TTLGiven                  // SetConfig.TTL
 	TTLNone                   // never expires
 	TTLKeep                   // the deadline the key has
+	TTLIdle                   // sliding: SetConfig.TTL after the last read
 )
 
-var ttlModeOption = [...]string{TTLGiven: "TTL", TTLNone: "NoExpiry", TTLKeep: "KeepTTL"}
+var ttlModeOption = [...]string{TTLGiven: "TTL", TTLNone: "NoExpiry", TTLKeep: "KeepTTL", TTLIdle: "Idle"}
+
+// ChooseDefault records that option sets the store's default expiry, or
+// returns the conflict with the other option that set it before.
+func (c *Config) ChooseDefault(option string) error {
+	if c.DefaultBy != "" && c.DefaultBy != option {
+		return Conflict(c.DefaultBy, option, "the default expiry")
+	}
+	c.DefaultBy = option
+	return nil
+}
 
 // SetConfig is what the options of one Set or Update resolve to.
 type SetConfig struct {

@@ -88,6 +88,23 @@ func (s *RankedStore) TTL(ctx context.Context, key string) (time.Duration, bool,
 	return s.s.TTL(ctx, key)
 }
 
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *RankedStore) Touch(ctx context.Context, key string) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *RankedStore) Expire(ctx context.Context, key string, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
+}
+
 // Update applies fn to the current value of key atomically: fn sees the value
 // (and whether there is one) and returns the next value, or keep false to
 // delete the key. If another writer changes the key meanwhile, fn runs again
@@ -304,6 +321,16 @@ func (a *RankedStoreAsync) Has(ctx context.Context, key string) *livedict.Future
 // TTL is the asynchronous TTL.
 func (a *RankedStoreAsync) TTL(ctx context.Context, key string) *livedict.Future[livedict.Lookup[time.Duration]] {
 	return a.a.TTL(ctx, key)
+}
+
+// Touch is the asynchronous Touch.
+func (a *RankedStoreAsync) Touch(ctx context.Context, key string) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *RankedStoreAsync) Expire(ctx context.Context, key string, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
 }
 
 // Update is the asynchronous Update.

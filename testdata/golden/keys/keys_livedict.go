@@ -86,6 +86,23 @@ func (s *ByMonthStore) TTL(ctx context.Context, key time.Month) (time.Duration, 
 	return s.s.TTL(ctx, key)
 }
 
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *ByMonthStore) Touch(ctx context.Context, key time.Month) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *ByMonthStore) Expire(ctx context.Context, key time.Month, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
+}
+
 // Update applies fn to the current value of key atomically: fn sees the value
 // (and whether there is one) and returns the next value, or keep false to
 // delete the key. If another writer changes the key meanwhile, fn runs again
@@ -304,6 +321,16 @@ func (a *ByMonthStoreAsync) TTL(ctx context.Context, key time.Month) *livedict.F
 	return a.a.TTL(ctx, key)
 }
 
+// Touch is the asynchronous Touch.
+func (a *ByMonthStoreAsync) Touch(ctx context.Context, key time.Month) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *ByMonthStoreAsync) Expire(ctx context.Context, key time.Month, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
+}
+
 // Update is the asynchronous Update.
 func (a *ByMonthStoreAsync) Update(ctx context.Context, key time.Month, fn func(cur ByMonth, exists bool) (next ByMonth, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return a.a.Update(ctx, key, fn, opts...)
@@ -390,6 +417,23 @@ func (s *ByAddrStore) Has(ctx context.Context, key netip.Addr) (bool, error) {
 // key.
 func (s *ByAddrStore) TTL(ctx context.Context, key netip.Addr) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
+}
+
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *ByAddrStore) Touch(ctx context.Context, key netip.Addr) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *ByAddrStore) Expire(ctx context.Context, key netip.Addr, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
 }
 
 // Update applies fn to the current value of key atomically: fn sees the value
@@ -610,6 +654,16 @@ func (a *ByAddrStoreAsync) TTL(ctx context.Context, key netip.Addr) *livedict.Fu
 	return a.a.TTL(ctx, key)
 }
 
+// Touch is the asynchronous Touch.
+func (a *ByAddrStoreAsync) Touch(ctx context.Context, key netip.Addr) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *ByAddrStoreAsync) Expire(ctx context.Context, key netip.Addr, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
+}
+
 // Update is the asynchronous Update.
 func (a *ByAddrStoreAsync) Update(ctx context.Context, key netip.Addr, fn func(cur ByAddr, exists bool) (next ByAddr, keep bool, err error), opts ...livedict.SetOption) *livedict.Future[struct{}] {
 	return a.a.Update(ctx, key, fn, opts...)
@@ -702,6 +756,23 @@ func (s *ByDigestStore) Has(ctx context.Context, key Digest) (bool, error) {
 // key.
 func (s *ByDigestStore) TTL(ctx context.Context, key Digest) (time.Duration, bool, error) {
 	return s.s.TTL(ctx, key)
+}
+
+// Touch pushes the deadline of a sliding key (one set with livedict.Idle, or
+// under a default idle time) to its idle time from now, without rewriting its
+// value, and reports whether key holds a live value. A key with a fixed
+// deadline keeps it (Expire changes it). No hook fires.
+func (s *ByDigestStore) Touch(ctx context.Context, key Digest) (bool, error) {
+	return s.s.Touch(ctx, key)
+}
+
+// Expire gives the live value of key a new expiry without rewriting it, and
+// reports whether there was one: livedict.TTL, Idle or NoExpiry, or without
+// options the store's default, as Set would choose it (KeepTTL is an error
+// wrapping ErrInvalidOption). No hook fires; OnExpire fires when the new
+// deadline comes.
+func (s *ByDigestStore) Expire(ctx context.Context, key Digest, opts ...livedict.SetOption) (bool, error) {
+	return s.s.Expire(ctx, key, opts...)
 }
 
 // Update applies fn to the current value of key atomically: fn sees the value
@@ -920,6 +991,16 @@ func (a *ByDigestStoreAsync) Has(ctx context.Context, key Digest) *livedict.Futu
 // TTL is the asynchronous TTL.
 func (a *ByDigestStoreAsync) TTL(ctx context.Context, key Digest) *livedict.Future[livedict.Lookup[time.Duration]] {
 	return a.a.TTL(ctx, key)
+}
+
+// Touch is the asynchronous Touch.
+func (a *ByDigestStoreAsync) Touch(ctx context.Context, key Digest) *livedict.Future[bool] {
+	return a.a.Touch(ctx, key)
+}
+
+// Expire is the asynchronous Expire.
+func (a *ByDigestStoreAsync) Expire(ctx context.Context, key Digest, opts ...livedict.SetOption) *livedict.Future[bool] {
+	return a.a.Expire(ctx, key, opts...)
 }
 
 // Update is the asynchronous Update.

@@ -1,0 +1,4 @@
+package x
+
+//livedict:store idle=soon
+type Session struct{ User string }
