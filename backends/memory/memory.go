@@ -286,6 +286,11 @@ func (b *Bucket[K, V]) retime(key K, h uint64, now int64, change func(deadline, 
 	if n == nil || !n.live(now) {
 		return false, nil
 	}
+	if b.evicts {
+		// As on SQLite and Redis, a touch or a new expiry is a use of the
+		// key.
+		tab.lru.touch(at)
+	}
 	deadline, idle, ok := change(n.deadline, n.idle, now)
 	if !ok {
 		return true, nil
@@ -352,7 +357,7 @@ func (b *Bucket[K, V]) PutHashed(key K, h uint64, w backend.Write[V], now int64)
 	// The copy and the new node are made before the lock: an allocation
 	// may have to help the garbage collector, and must not do it while
 	// other writers of the shard wait.
-	next := &node[K, V]{key: key, val: b.copyVal(w.Value), deadline: w.Deadline, idle: w.Idle, hash: h, pos: noPos}
+	next := &node[K, V]{key: key, val: b.copyVal(w.Value), deadline: w.Deadline, idle: w.Idle, pos: noPos}
 	i := h >> b.shift
 	s := &b.shards[i]
 	s.mu.Lock()
@@ -432,7 +437,7 @@ func (b *Bucket[K, V]) PutHashed(key K, h uint64, w backend.Write[V], now int64)
 	s.version++
 	next.version = s.version
 	slot := uint32(free)
-	tab.insert(slot, next)
+	tab.insert(slot, next, h)
 	if next.deadline != 0 {
 		s.timers.file(slot, next, now)
 	}
@@ -455,7 +460,7 @@ func (b *Bucket[K, V]) drop(s *shard[K, V], tab *table[K, V], at uint32, n *node
 // returns it. s.mu is held.
 func (b *Bucket[K, V]) rebuild(i uint64, tab *table[K, V]) *table[K, V] {
 	s := &b.shards[i]
-	nt := tab.rebuilt(func(n *node[K, V], _, to uint32) { s.timers.moved(n, to) })
+	nt := tab.rebuilt(b.Hash, func(n *node[K, V], _, to uint32) { s.timers.moved(n, to) })
 	b.tables[i].Store(nt)
 	return nt
 }
@@ -675,9 +680,10 @@ type Event[K comparable, V any] struct {
 
 // expiredOf is the expiry event of n. Its ID is empty: the memory backend
 // removes an event from its outbox when it hands it out, and it has
-// nothing to acknowledge.
+// nothing to acknowledge. Its Hash is filled in when it is handed out, off
+// the locks the sweep holds.
 func expiredOf[K comparable, V any](n *node[K, V]) Event[K, V] {
-	return Event[K, V]{Expired: backend.Expired[K, V]{Key: n.key, Value: n.val, Deadline: n.deadline}, Hash: n.hash}
+	return Event[K, V]{Expired: backend.Expired[K, V]{Key: n.key, Value: n.val, Deadline: n.deadline}}
 }
 
 // trimOutbox drops the oldest events past the retention. b.outMu is held.
@@ -731,10 +737,14 @@ func (b *Bucket[K, V]) ClaimEvents(max int, buf []Event[K, V]) ([]Event[K, V], e
 		return buf, backend.ErrClosed
 	}
 	b.outMu.Lock()
-	defer b.outMu.Unlock()
+	start := len(buf)
 	n := min(max, b.outbox.len())
 	buf = append(buf, b.outbox.evs[b.outbox.head:b.outbox.head+n]...)
 	b.outbox.drop(n)
+	b.outMu.Unlock()
+	for i := start; i < len(buf); i++ {
+		buf[i].Hash = b.Hash(buf[i].Key)
+	}
 	return buf, nil
 }
 

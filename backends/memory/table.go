@@ -18,11 +18,7 @@ type node[K comparable, V any] struct {
 	// pos is where the key is filed for expiry (see timers); noPos when
 	// it is not. A node that replaces another in its slot takes over its
 	// filing, and with it its pos.
-	pos uint64
-	// hash is Bucket.Hash(key): a rebuild of the table and an expiry event
-	// need it, and it is cheaper to keep than to compute again from a key
-	// that is likely not in the cache.
-	hash    uint64
+	pos     uint64
 	version uint64 // never 0
 	idle    int64  // ms; > 0: a sliding entry (backend.Entry.Idle)
 	key     K
@@ -125,7 +121,7 @@ func (t *table[K, V]) find(key K, h uint64) *node[K, V] {
 		meta := grp.meta.Load()
 		for m := matchByte(meta, tag); m != 0; m &= m - 1 {
 			n := grp.slots[bits.TrailingZeros64(m)>>3].Load()
-			if n != nil && n.hash == h && n.key == key {
+			if n != nil && n.key == key {
 				return n
 			}
 		}
@@ -146,7 +142,7 @@ func (t *table[K, V]) lookup(key K, h uint64) (at int64, free int64) {
 		meta := grp.meta.Load()
 		for m := matchByte(meta, tag); m != 0; m &= m - 1 {
 			i := bits.TrailingZeros64(m) >> 3
-			if n := grp.slots[i].Load(); n != nil && n.hash == h && n.key == key {
+			if n := grp.slots[i].Load(); n != nil && n.key == key {
 				return int64(g)*slotsPerGroup + int64(i), -1
 			}
 		}
@@ -186,15 +182,15 @@ func (t *table[K, V]) metaOf(i uint32) uint8 {
 	return uint8(t.groups[i/slotsPerGroup].meta.Load() >> (8 * (i % slotsPerGroup)))
 }
 
-// insert puts n, a new key, in free slot i (from lookup). The node is
-// stored before the meta byte that makes readers look at it.
-func (t *table[K, V]) insert(i uint32, n *node[K, V]) {
+// insert puts n, a new key of hash h, in free slot i (from lookup). The
+// node is stored before the meta byte that makes readers look at it.
+func (t *table[K, V]) insert(i uint32, n *node[K, V], h uint64) {
 	if t.metaOf(i) == metaEmpty {
 		t.used++
 	}
 	t.live++
 	t.slot(i).Store(n)
-	t.setMeta(i, h2(n.hash))
+	t.setMeta(i, h2(h))
 }
 
 // remove empties slot i, leaving a tombstone.
@@ -222,13 +218,16 @@ func (t *table[K, V]) each(fn func(i uint32, n *node[K, V])) {
 }
 
 // rebuilt returns a table with t's keys and room for as many again, and
-// calls moved for each key with its old and new slot. A bucket that evicts
-// keeps its LRU order.
-func (t *table[K, V]) rebuilt(moved func(n *node[K, V], from, to uint32)) *table[K, V] {
+// calls moved for each key with its old and new slot. hash is the bucket's
+// hash: a node does not keep its key's, which would cost every entry 8
+// bytes to save a rebuild (rare, and under the writers' lock only) the
+// hashing. A bucket that evicts keeps its LRU order.
+func (t *table[K, V]) rebuilt(hash func(K) uint64, moved func(n *node[K, V], from, to uint32)) *table[K, V] {
 	nt := newTable[K, V](groupsFor(t.live), t.lru != nil)
 	put := func(i uint32, n *node[K, V]) {
-		j := nt.free(n.hash)
-		nt.insert(j, n)
+		h := hash(n.key)
+		j := nt.free(h)
+		nt.insert(j, n, h)
 		moved(n, i, j)
 		if nt.lru != nil {
 			nt.lru.pushBack(j)
