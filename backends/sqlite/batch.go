@@ -20,7 +20,7 @@ var getManySizes = [...]int{8, 64, 256}
 var getManySQL = func() map[int]string {
 	m := make(map[int]string, len(getManySizes))
 	for _, n := range getManySizes {
-		m[n] = `SELECT key, value, ` + deadlineCol + `, version FROM livedict_entries WHERE bucket = ? AND key IN (?` +
+		m[n] = `SELECT key, value, ` + deadlineCol + `, version, ` + idleCol + ` FROM livedict_entries WHERE bucket = ? AND key IN (?` +
 			strings.Repeat(", ?", n-1) + `) AND ` + live
 	}
 	return m
@@ -89,9 +89,9 @@ func (bk *bucket) readMany(ctx context.Context, query string, args []any, at map
 	for rows.Next() {
 		var key string
 		var value []byte
-		var deadline int64
+		var deadline, idle int64
 		var version any
-		if err := rows.Scan(&key, &value, &deadline, &version); err != nil {
+		if err := rows.Scan(&key, &value, &deadline, &version, &idle); err != nil {
 			return odd, err
 		}
 		idx := at[key]
@@ -103,9 +103,9 @@ func (bk *bucket) readMany(ctx context.Context, query string, args []any, at map
 			odd = append(odd, key)
 			continue
 		}
-		r := backend.Read[[]byte]{Entry: backend.Entry[[]byte]{Value: nonNil(value), Deadline: deadline, Version: uint64(v)}, Found: true}
-		if deadline == badDeadline {
-			r = backend.Read[[]byte]{Err: unreadable(key)}
+		r := backend.Read[[]byte]{Entry: backend.Entry[[]byte]{Value: nonNil(value), Deadline: deadline, Version: uint64(v), Idle: idle}, Found: true}
+		if c := corrupt(key, r.Entry); c != nil {
+			r = backend.Read[[]byte]{Err: c}
 		}
 		for j, i := range idx {
 			if j > 0 && r.Found { // each result's value is its own

@@ -72,7 +72,7 @@ func fileDump(t *testing.T, b *sqlite.Backend) []string {
 	db := plainDB(t, b.Path())
 	var out []string
 	for _, q := range []string{
-		`SELECT bucket, key, value, deadline, version, accessed FROM livedict_entries ORDER BY bucket, key`,
+		`SELECT bucket, key, value, deadline, version, accessed, idle FROM livedict_entries ORDER BY bucket, key`,
 		`SELECT id, bucket, key, value, deadline, owner IS NOT NULL, claimed_until FROM livedict_outbox ORDER BY id`,
 		`SELECT bucket, seq, fence FROM livedict_buckets ORDER BY bucket`,
 	} {
@@ -113,6 +113,18 @@ func TestBatchesAsSingleOperations(t *testing.T) {
 	}
 	many = append(many, "live1", "gone1", "gone2", "corrupt", "m007", "expired")
 	type version func(key string) uint64
+	// sliding adds sliding entries to batchState's.
+	sliding := func(t *testing.T, raw backend.Bucket[string, []byte]) {
+		for _, e := range []struct {
+			key  string
+			idle int64
+		}{{"s1", 5000}, {"s2", 100}} {
+			if _, err := raw.Put(bg, e.key, backend.Write[[]byte]{Value: []byte(e.key), Deadline: batchNow + e.idle, Idle: e.idle}, batchNow); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	lru := backend.BucketConfig{Name: "b", Limit: backend.Limit{MaxKeys: 10, Policy: backend.EvictLRU}}
 	cases := []struct {
 		name  string
 		cfg   backend.BucketConfig
@@ -130,8 +142,20 @@ func TestBatchesAsSingleOperations(t *testing.T) {
 				}
 			}
 		}},
-		{name: "get/lru", cfg: backend.BucketConfig{Name: "b", Limit: backend.Limit{MaxKeys: 10, Policy: backend.EvictLRU}},
-			get: []string{"live2", "gone", "live1", "corrupt", "live2"}},
+		{name: "get/lru", cfg: lru, get: []string{"live2", "gone", "live1", "corrupt", "live2"}},
+		{name: "get/sliding", cfg: plain, setup: sliding, get: []string{"s1", "live1", "s2", "s1"}},
+		{name: "get/sliding-lru", cfg: lru, setup: sliding, get: []string{"s1", "live1", "s2", "s1"}},
+		{name: "put/sliding", cfg: plain, setup: sliding, put: func(version) []backend.KeyWrite[string, []byte] {
+			return []backend.KeyWrite[string, []byte]{
+				{Key: "s1", Write: backend.Write[[]byte]{Value: []byte("k"), KeepTTL: true}},
+				{Key: "s2", Write: backend.Write[[]byte]{Value: []byte("f"), Deadline: batchNow + 50}},
+				{Key: "new", Write: backend.Write[[]byte]{Value: []byte("n"), Deadline: batchNow + 300, Idle: 300}},
+				{Key: "s1", Write: backend.Write[[]byte]{Value: []byte("p"), Deadline: batchNow + 70, Idle: 70, WantPrev: true}},
+				{Key: "expired", Write: backend.Write[[]byte]{Value: []byte("e"), Deadline: batchNow + 40, Idle: 40, KeepTTL: true}},
+				{Key: "new", Write: backend.Write[[]byte]{Value: []byte("n2"), KeepTTL: true, WantPrev: true}},
+			}
+		}},
+		{name: "delete/sliding", cfg: plain, setup: sliding, del: []string{"s1", "live1", "s2"}},
 		{name: "put/mixed", cfg: plain, put: func(v version) []backend.KeyWrite[string, []byte] {
 			return []backend.KeyWrite[string, []byte]{
 				{Key: "new", Write: backend.Write[[]byte]{Value: []byte("n1"), Deadline: batchNow + 500}},

@@ -33,6 +33,10 @@ package sqlite_test
 //     median of the per-round ratios with their interquartile range
 //     (metrics ratio, ratio-p25, ratio-p75), which holds on a machine busy
 //     with other work where whole runs of one and then the other do not.
+//   - Touch: Touch of a sliding key on the backend's bucket, versus a Put
+//     of the same key (value, deadline and idle time), each alone and
+//     rotated; and a Touch of a key with a fixed deadline, which its
+//     UPDATE does not change, so that a read follows it.
 //
 // A small string codec is used, so that the numbers show the store and the
 // backend rather than a serializer.
@@ -441,5 +445,73 @@ func BenchmarkRotated(b *testing.B) {
 		w, _ := plainSQL(b, full)
 		s, _ := benchStore(b, full)
 		rotate(b, batched("sql-one-tx", plainBatch(b, w)), batched("goroutines-100", batchSets(b, s, 100)))
+	})
+}
+
+// BenchmarkTouch measures Touch against a Put of the same key, which the
+// store would otherwise have to write to push a deadline on: alone on the
+// writer, each is one UPDATE outside a transaction. Every operation takes
+// the next millisecond of a clock of its own, so that each Touch of the
+// sliding key moves its deadline (the operation before set it a
+// millisecond too early). Run it as
+//
+//	go test -run '^$' -bench Touch ./backends/sqlite
+//
+// The rotated contenders share that clock, and report touch/put and
+// touch-fixed/put ratios.
+func BenchmarkTouch(b *testing.B) {
+	const idle = 60_000
+	val := []byte(benchValue)
+	// setup opens a bucket with the sliding key k and the fixed key f, and
+	// returns the three operations on them.
+	setup := func(b *testing.B) (put, touch, touchFixed func() error) {
+		raw := rawBucket(b, openTemp(b), backend.BucketConfig{Name: "bench"})
+		clock := time.Now().UnixMilli()
+		if _, err := raw.Put(bg, "k", backend.Write[[]byte]{Value: val, Deadline: clock + idle, Idle: idle}, clock); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := raw.Put(bg, "f", backend.Write[[]byte]{Value: val, Deadline: clock + 1000*idle}, clock); err != nil {
+			b.Fatal(err)
+		}
+		put = func() error {
+			clock++
+			_, err := raw.Put(bg, "k", backend.Write[[]byte]{Value: val, Deadline: clock + idle, Idle: idle}, clock)
+			return err
+		}
+		touchKey := func(key string) func() error {
+			return func() error {
+				clock++
+				if live, err := raw.Touch(bg, key, clock); !live || err != nil {
+					return fmt.Errorf("Touch(%s) = %v, %v", key, live, err)
+				}
+				return nil
+			}
+		}
+		return put, touchKey("k"), touchKey("f")
+	}
+	loop := func(b *testing.B, op func() error) {
+		b.ResetTimer()
+		for range b.N {
+			if err := op(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("put", func(b *testing.B) { put, _, _ := setup(b); loop(b, put) })
+	b.Run("touch", func(b *testing.B) { _, touch, _ := setup(b); loop(b, touch) })
+	b.Run("touch-fixed", func(b *testing.B) { _, _, fixed := setup(b); loop(b, fixed) })
+	b.Run("rotated", func(b *testing.B) {
+		put, touch, fixed := setup(b)
+		const singles = 200
+		slice := func(name string, op func() error) contender {
+			return contender{name, singles, func(int) {
+				for range singles {
+					if err := op(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}}
+		}
+		rotate(b, slice("put", put), slice("touch", touch), slice("touch-fixed", fixed))
 	})
 }

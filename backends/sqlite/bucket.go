@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -64,11 +65,15 @@ const (
 	// deadlineCol reads the deadline, or badDeadline when it is not an
 	// integer, so that a scan into int64 does not fail on it.
 	deadlineCol = `CASE WHEN typeof(deadline) = 'integer' THEN deadline ELSE -1 END`
-	getSQL      = `SELECT value, ` + deadlineCol + `, version FROM livedict_entries WHERE bucket = ? AND key = ?`
-	getLive     = getSQL + ` AND ` + live
+	// idleCol is deadlineCol for idle, with badIdle.
+	idleCol = `CASE WHEN typeof(idle) = 'integer' THEN idle ELSE -9223372036854775808 END`
+	getSQL  = `SELECT value, ` + deadlineCol + `, version, ` + idleCol + ` FROM livedict_entries WHERE bucket = ? AND key = ?`
+	getLive = getSQL + ` AND ` + live
 	// getMeta is getSQL without the value, for a write that does not
 	// report the previous one.
-	getMeta   = `SELECT ` + deadlineCol + `, version FROM livedict_entries WHERE bucket = ? AND key = ?`
+	getMeta = `SELECT ` + deadlineCol + `, version, ` + idleCol + ` FROM livedict_entries WHERE bucket = ? AND key = ?`
+	// getTimes reads what Touch and Retime need of a live entry.
+	getTimes  = `SELECT ` + deadlineCol + `, ` + idleCol + ` FROM livedict_entries WHERE bucket = ? AND key = ? AND ` + live
 	nextSeq   = `INSERT INTO livedict_buckets (bucket, seq) VALUES (?, 1) ON CONFLICT (bucket) DO UPDATE SET seq = seq + 1 RETURNING seq`
 	nextFence = `INSERT INTO livedict_buckets (bucket, fence) VALUES (?, 1) ON CONFLICT (bucket) DO UPDATE SET fence = fence + 1 RETURNING fence`
 	countLive = `SELECT count(*) FROM livedict_entries WHERE bucket = ? AND ` + live
@@ -84,8 +89,24 @@ const (
 // integer; real deadlines are never negative.
 const badDeadline = -1
 
+// badIdle is what idleCol reads for an idle time that is not an integer:
+// no write gives it.
+const badIdle = math.MinInt64
+
 func unreadable(key string) *backend.CorruptRecord {
 	return &backend.CorruptRecord{Key: key, Reason: "deadline is not an integer"}
+}
+
+// corrupt returns the error of an entry read with deadlineCol and idleCol
+// from a record this backend cannot read, and nil for a readable one.
+func corrupt(key string, e backend.Entry[[]byte]) *backend.CorruptRecord {
+	switch {
+	case e.Deadline == badDeadline:
+		return unreadable(key)
+	case e.Idle == badIdle:
+		return &backend.CorruptRecord{Key: key, Reason: "idle time is not an integer"}
+	}
+	return nil
 }
 
 // check fails when the bucket or its backend is closed.
@@ -172,10 +193,10 @@ func (bk *bucket) stamps(ctx context.Context, tx *sql.Conn, prev uint64) (versio
 	return version, stamp, err
 }
 
-// scanEntry reads value, deadline and version.
+// scanEntry reads value, deadline, version and idle.
 func scanEntry(row interface{ Scan(...any) error }) (backend.Entry[[]byte], error) {
 	var e backend.Entry[[]byte]
-	err := row.Scan(&e.Value, &e.Deadline, &e.Version)
+	err := row.Scan(&e.Value, &e.Deadline, &e.Version, &e.Idle)
 	if e.Value == nil && err == nil {
 		e.Value = []byte{}
 	}
@@ -205,8 +226,8 @@ func (bk *bucket) Get(ctx context.Context, key string, now int64) (backend.Entry
 	if err != nil {
 		return backend.Entry[[]byte]{}, false, bk.failKey("Get", key, err)
 	}
-	if e.Deadline == badDeadline {
-		return backend.Entry[[]byte]{}, false, unreadable(key)
+	if c := corrupt(key, e); c != nil {
+		return backend.Entry[[]byte]{}, false, c
 	}
 	return e, true, nil
 }
@@ -232,8 +253,8 @@ func (bk *bucket) touchTx(ctx context.Context, t *txn, key string, now int64) (b
 	if err != nil {
 		return backend.Entry[[]byte]{}, false, err
 	}
-	if e.Deadline == badDeadline {
-		return backend.Entry[[]byte]{}, false, unreadable(key)
+	if c := corrupt(key, e); c != nil {
+		return backend.Entry[[]byte]{}, false, c
 	}
 	// No savepoint: if the stamp fails after the counter moved, a number
 	// of the counter is skipped, which orders nothing differently.
@@ -311,13 +332,15 @@ func (bk *bucket) inPlace(w backend.Write[[]byte]) bool {
 	return !bk.lru && !w.WantPrev && !(w.Conditional && w.IfVersion == 0)
 }
 
-// updateLiveSQL rewrites a live entry whose deadline and version are
-// integers and whose next version stays in its generation: everything
+// updateLiveSQL rewrites a live entry whose deadline, idle time and
+// version are integers and whose next version stays in its generation: everything
 // the general path would find out by reading the entry first, checked in
-// the statement itself. ?2 keeps the deadline (KeepTTL); ?7, when not 0,
-// is the version the write is conditional on.
-var updateLiveSQL = `UPDATE livedict_entries SET value = ?1, deadline = CASE WHEN ?2 THEN deadline ELSE ?3 END, version = version + 1
-	WHERE bucket = ?4 AND key = ?5 AND typeof(deadline) = 'integer' AND (deadline = 0 OR deadline > ?6)
+// the statement itself. ?2 keeps the deadline and idle time (KeepTTL),
+// ?3 and ?8 are the new ones; ?7, when not 0, is the version the write is
+// conditional on.
+var updateLiveSQL = `UPDATE livedict_entries SET value = ?1, deadline = CASE WHEN ?2 THEN deadline ELSE ?3 END,
+	idle = CASE WHEN ?2 THEN idle ELSE ?8 END, version = version + 1
+	WHERE bucket = ?4 AND key = ?5 AND typeof(deadline) = 'integer' AND (deadline = 0 OR deadline > ?6) AND typeof(idle) = 'integer'
 	AND typeof(version) = 'integer' AND (version + 1) & ` + strconv.Itoa(1<<genShift-1) + ` <> 0 AND (?7 = 0 OR version = ?7)`
 
 // updateLive is a Put over a live entry in one statement, the common
@@ -330,7 +353,7 @@ func (bk *bucket) updateLive(ctx context.Context, c *sql.Conn, key string, w bac
 	if w.Conditional {
 		ifVersion = w.IfVersion
 	}
-	res, err := c.ExecContext(ctx, updateLiveSQL, nonNil(w.Value), w.KeepTTL, w.Deadline, bk.name, key, now, ifVersion)
+	res, err := c.ExecContext(ctx, updateLiveSQL, nonNil(w.Value), w.KeepTTL, w.Deadline, bk.name, key, now, ifVersion, w.Idle)
 	if err != nil {
 		return false, err
 	}
@@ -352,8 +375,8 @@ func (bk *bucket) insertNew(ctx context.Context, c *sql.Conn, key string, w back
 	if err != nil {
 		return false, err
 	}
-	res, err := c.ExecContext(ctx, `INSERT INTO livedict_entries (bucket, key, value, deadline, version, accessed) VALUES (?, ?, ?, ?, ?, 0)
-		ON CONFLICT (bucket, key) DO NOTHING`, bk.name, key, nonNil(w.Value), w.Deadline, gen<<genShift)
+	res, err := c.ExecContext(ctx, `INSERT INTO livedict_entries (bucket, key, value, deadline, version, accessed, idle) VALUES (?, ?, ?, ?, ?, 0, ?)
+		ON CONFLICT (bucket, key) DO NOTHING`, bk.name, key, nonNil(w.Value), w.Deadline, gen<<genShift, w.Idle)
 	if err != nil {
 		return false, err
 	}
@@ -399,20 +422,24 @@ func (bk *bucket) putTx(ctx context.Context, t *txn, key string, w backend.Write
 	if w.WantPrev {
 		cur, err = scanEntry(t.QueryRowContext(ctx, getSQL, bk.name, key))
 	} else {
-		err = t.QueryRowContext(ctx, getMeta, bk.name, key).Scan(&cur.Deadline, &cur.Version)
+		err = t.QueryRowContext(ctx, getMeta, bk.name, key).Scan(&cur.Deadline, &cur.Version, &cur.Idle)
 	}
 	exists := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	// A record whose deadline cannot be read is replaced, unless the
-	// write needs it.
-	replacing := exists && cur.Deadline == badDeadline
+	// A record whose deadline or idle time cannot be read is replaced,
+	// unless the write needs it.
+	var bad *backend.CorruptRecord
+	if exists {
+		bad = corrupt(key, cur)
+	}
+	replacing := bad != nil
 	if replacing {
 		if w.KeepTTL || w.Conditional {
-			return unreadable(key)
+			return bad
 		}
-		res.Replaced = unreadable(key)
+		res.Replaced = bad
 	}
 	if exists && !replacing && !cur.Live(now) {
 		// An expiry the sweep has not reached yet: report it before the
@@ -464,16 +491,16 @@ func (bk *bucket) putTx(ctx context.Context, t *txn, key string, w backend.Write
 		if w.WantPrev && !replacing {
 			res.Prev, res.Existed = cur, true
 		}
-		deadline := w.Deadline
+		deadline, idle := w.Deadline, w.Idle
 		if w.KeepTTL {
-			deadline = cur.Deadline
+			deadline, idle = cur.Deadline, cur.Idle
 		}
-		_, err = t.ExecContext(ctx, `UPDATE livedict_entries SET value = ?, deadline = ?, version = ?, accessed = max(accessed, ?) WHERE bucket = ? AND key = ?`,
-			nonNil(w.Value), deadline, version, stamp, bk.name, key)
+		_, err = t.ExecContext(ctx, `UPDATE livedict_entries SET value = ?, deadline = ?, idle = ?, version = ?, accessed = max(accessed, ?) WHERE bucket = ? AND key = ?`,
+			nonNil(w.Value), deadline, idle, version, stamp, bk.name, key)
 		return err
 	}
-	_, err = t.ExecContext(ctx, `INSERT INTO livedict_entries (bucket, key, value, deadline, version, accessed) VALUES (?, ?, ?, ?, ?, ?)`,
-		bk.name, key, nonNil(w.Value), w.Deadline, version, stamp)
+	_, err = t.ExecContext(ctx, `INSERT INTO livedict_entries (bucket, key, value, deadline, version, accessed, idle) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		bk.name, key, nonNil(w.Value), w.Deadline, version, stamp, w.Idle)
 	return err
 }
 
@@ -490,7 +517,7 @@ func (bk *bucket) makeRoom(ctx context.Context, tx *sql.Conn, now int64) ([]back
 	if !bk.lru {
 		return nil, fmt.Errorf("%w: bucket %q holds %d keys", backend.ErrLimit, bk.name, bk.limit.MaxKeys)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT key, value, deadline, version FROM livedict_entries WHERE bucket = ? AND `+live+` ORDER BY accessed LIMIT ?`,
+	rows, err := tx.QueryContext(ctx, `SELECT key, value, deadline, version, idle FROM livedict_entries WHERE bucket = ? AND `+live+` ORDER BY accessed LIMIT ?`,
 		bk.name, now, n-bk.limit.MaxKeys+1)
 	if err != nil {
 		return nil, err
@@ -498,7 +525,7 @@ func (bk *bucket) makeRoom(ctx context.Context, tx *sql.Conn, now int64) ([]back
 	var victims []backend.KV[string, []byte]
 	for rows.Next() {
 		var kv backend.KV[string, []byte]
-		if err := rows.Scan(&kv.Key, &kv.Entry.Value, &kv.Entry.Deadline, &kv.Entry.Version); err != nil {
+		if err := rows.Scan(&kv.Key, &kv.Entry.Value, &kv.Entry.Deadline, &kv.Entry.Version, &kv.Entry.Idle); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -591,7 +618,7 @@ func (bk *bucket) deleteTx(ctx context.Context, t *txn, key string, now int64) (
 		return backend.Entry[[]byte]{}, false, err
 	}
 	e, err := scanEntry(t.QueryRowContext(ctx,
-		`DELETE FROM livedict_entries WHERE bucket = ? AND key = ? AND `+live+` RETURNING value, `+deadlineCol+`, version`, bk.name, key, now))
+		`DELETE FROM livedict_entries WHERE bucket = ? AND key = ? AND `+live+` RETURNING value, `+deadlineCol+`, version, `+idleCol, bk.name, key, now))
 	if errors.Is(err, sql.ErrNoRows) {
 		return backend.Entry[[]byte]{}, false, nil
 	}
@@ -604,8 +631,8 @@ func (bk *bucket) deleteDone(key string, e backend.Entry[[]byte], found bool, er
 	if err != nil {
 		return backend.Entry[[]byte]{}, false, bk.failKey("Delete", key, err)
 	}
-	if found && e.Deadline == badDeadline {
-		return backend.Entry[[]byte]{}, true, unreadable(key)
+	if c := corrupt(key, e); found && c != nil {
+		return backend.Entry[[]byte]{}, true, c
 	}
 	return e, found, nil
 }
@@ -654,9 +681,9 @@ func (bk *bucket) Range(ctx context.Context, now int64, fn func(string, backend.
 	if err := bk.check(); err != nil {
 		return err
 	}
-	const cols = `SELECT key, value, ` + deadlineCol + `, version FROM livedict_entries WHERE bucket = ? AND `
-	// Entries whose deadline cannot be read are returned after the others,
-	// joined (*backend.CorruptRecord).
+	const cols = `SELECT key, value, ` + deadlineCol + `, version, ` + idleCol + ` FROM livedict_entries WHERE bucket = ? AND `
+	// Entries whose deadline or idle time cannot be read are returned
+	// after the others, joined (*backend.CorruptRecord).
 	var bad []error
 	page := make([]backend.KV[string, []byte], 0, rangePage)
 	first := true
@@ -675,7 +702,7 @@ func (bk *bucket) Range(ctx context.Context, now int64, fn func(string, backend.
 		page = page[:0]
 		for rows.Next() {
 			var kv backend.KV[string, []byte]
-			if err := rows.Scan(&kv.Key, &kv.Entry.Value, &kv.Entry.Deadline, &kv.Entry.Version); err != nil {
+			if err := rows.Scan(&kv.Key, &kv.Entry.Value, &kv.Entry.Deadline, &kv.Entry.Version, &kv.Entry.Idle); err != nil {
 				rows.Close()
 				return bk.fail("Range", err)
 			}
@@ -686,8 +713,8 @@ func (bk *bucket) Range(ctx context.Context, now int64, fn func(string, backend.
 			return bk.fail("Range", err)
 		}
 		for _, kv := range page {
-			if kv.Entry.Deadline == badDeadline {
-				bad = append(bad, unreadable(kv.Key))
+			if c := corrupt(kv.Key, kv.Entry); c != nil {
+				bad = append(bad, c)
 				continue
 			}
 			if !fn(kv.Key, kv.Entry) {

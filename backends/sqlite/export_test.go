@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 
 	"github.com/mattn/go-sqlite3"
@@ -94,3 +95,7 @@ func InFlight(b backend.Bucket[string, []byte]) int {
 	defer bk.inflightMu.Unlock()
 	return len(bk.inflight)
 }
+
+// SchemaDDL is the DDL that makes a file of the given schema version from
+// an empty one (without livedict_schema, which migrate creates).
+func SchemaDDL(version int) string { return strings.Join(migrations[:version], "") }

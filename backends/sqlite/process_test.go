@@ -353,7 +353,7 @@ func checkIntegrity(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	if len(res) != 1 || res[0] != "ok" {
-		t.Fatalf("integrity_check after a kill: %q", res)
+		t.Fatalf("integrity_check: %q", res)
 	}
 }
 

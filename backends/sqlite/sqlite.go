@@ -50,7 +50,10 @@
 // without BEGIN and COMMIT, which SQLite makes atomic by itself: most Puts
 // over a live entry (one UPDATE whose WHERE clause checks what the general
 // path reads first: the deadline, the version and, for a conditional
-// write, its version), DeleteIf, ExtendLock, ExtendClaims and AckExpired.
+// write, its version), DeleteIf, ExtendLock, ExtendClaims and AckExpired;
+// and Touch and Retime outside EvictLRU buckets (one UPDATE, followed by a
+// read only when it changed no row, to tell an entry that needed no change
+// from no entry).
 //
 // GetMany, PutMany and DeleteMany (backend.Batcher) do their keys in one
 // statement per up to 256 keys (GetMany on a reader) or in one write
@@ -81,7 +84,8 @@
 //
 //	livedict_schema   (version)                       the schema version, one row
 //	livedict_buckets  (bucket PK, seq, fence)         per-bucket counters
-//	livedict_entries  (bucket, key) PK, value, deadline, version, accessed
+//	livedict_entries  (bucket, key) PK, value, deadline, version, accessed,
+//	                  idle
 //	                  index (bucket, deadline) WHERE deadline > 0
 //	livedict_outbox   (id AUTOINCREMENT, bucket, key, value, deadline,
 //	                  owner, claimed_until)           index (bucket)
@@ -110,6 +114,17 @@
 // another type is refused that bucket (an error wrapping
 // backend.ErrInvalidOption). Buckets of files from before version 2 record
 // their type when a store first opens them.
+//
+// idle (milliseconds, version 3) makes an entry sliding (backend.Entry.Idle):
+// Touch moves its deadline to now+idle when that is later. Entries of files
+// from before version 3 have idle 0, a fixed deadline. Touch and Retime
+// change deadline and idle only, never the version, so a Put or DeleteIf
+// conditional on the version read before them still succeeds; in an
+// EvictLRU bucket they stamp the entry as used, as a Get does. A Retime to
+// a deadline at or before now leaves the entry expired, for the sweep. On
+// a record whose deadline or idle is not an integer (written by something
+// else than this backend), Touch and Retime return the
+// backend.CorruptRecord Get returns, and change nothing.
 //
 // The fencing token is the bucket's fence counter, which grows with every
 // lock acquisition and never goes down. A file whose schema version is
@@ -428,7 +443,7 @@ func (b *Backend) Bucket(ctx context.Context, cfg backend.BucketConfig) (backend
 
 // schemaVersion is the version of the schema this package writes.
 // migrations[v] takes a file from version v to v+1.
-const schemaVersion = 2
+const schemaVersion = 3
 
 var migrations = [schemaVersion]string{
 	0: `
@@ -473,6 +488,12 @@ CREATE TABLE livedict_bucket_types (
 	bucket     TEXT PRIMARY KEY,
 	value_type TEXT NOT NULL -- backend.TypeID of the values, recorded by the first store
 ) WITHOUT ROWID;
+`,
+	// Adding a column with a constant default rewrites no row: a large
+	// file migrates as fast as an empty one, and its entries keep their
+	// fixed deadlines.
+	2: `
+ALTER TABLE livedict_entries ADD COLUMN idle INTEGER NOT NULL DEFAULT 0; -- ms; > 0: sliding, reads push the deadline to now+idle
 `,
 }
 

@@ -32,17 +32,18 @@ func TestVersion1FileRecordsType(t *testing.T) {
 	}
 	items.Close()
 	b.Close()
-	// Version 1 is version 2 without the table of bucket types.
+	// Version 1 is version 3 without the table of bucket types and the
+	// idle column.
 	db := plainDB(t, path)
-	if _, err := db.Exec(`DROP TABLE livedict_bucket_types; UPDATE livedict_schema SET version = 1`); err != nil {
+	if _, err := db.Exec(`DROP TABLE livedict_bucket_types; ALTER TABLE livedict_entries DROP COLUMN idle; UPDATE livedict_schema SET version = 1`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
 
 	b = openAt(t, path)
 	var v int
-	if err := plainDB(t, path).QueryRow(`SELECT version FROM livedict_schema`).Scan(&v); err != nil || v != 2 {
-		t.Fatalf("schema version after opening a version 1 file = %d, %v; want 2", v, err)
+	if err := plainDB(t, path).QueryRow(`SELECT version FROM livedict_schema`).Scan(&v); err != nil || v != 3 {
+		t.Fatalf("schema version after opening a version 1 file = %d, %v; want 3", v, err)
 	}
 	items, err = engine.New(conformance.ItemCodec(), livedict.WithBackend(b), livedict.WithBucket("old"))
 	if err != nil {
