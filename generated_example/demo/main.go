@@ -2,7 +2,7 @@
 // generated_example, the way the Python LiveDict demonstration does: CRUD,
 // TTL expiry, hooks (then one disabled, one removed), a panicking and a slow
 // hook that never reach the caller, a lock guarding a counter, async futures,
-// and a key-scoped expire hook.
+// a key-scoped expire hook, read-through loading and sliding expiry.
 //
 //	go run ./generated_example/demo                      # memory
 //	go run ./generated_example/demo -uri sqlite:///tmp/demo.db
@@ -207,6 +207,32 @@ func run(ctx context.Context, out io.Writer, uri string) error {
 	loaders.Wait()
 	o7, _, _ := orders.Get(ctx, 7)
 	say("  50 concurrent misses, %d load; order 7 of %s", loads.Load(), o7.Customer)
+
+	say("== Sliding expiry")
+	// A session that lives as long as it is used: each read pushes its
+	// deadline to 500ms after the read.
+	idle := make(chan string, 1)
+	if _, err := sessions.OnExpire(func(_ context.Context, tok string, s ex.Session) {
+		idle <- tok + " of " + s.UserID
+	}, sessions.ForKey("tok-erin")); err != nil {
+		return err
+	}
+	if err := sessions.Set(ctx, "tok-erin", ex.Session{UserID: "erin"}, livedict.Idle(500*time.Millisecond)); err != nil {
+		return err
+	}
+	for range 6 {
+		time.Sleep(100 * time.Millisecond)
+		if _, _, err := sessions.Get(ctx, "tok-erin"); err != nil {
+			return err
+		}
+	}
+	alive, _ := sessions.Has(ctx, "tok-erin")
+	say("  read every 100ms for 600ms: still there=%v", alive)
+	say("  then no reads: expired after its idle time: %s", waitFor(idle))
+	_ = sessions.Set(ctx, "tok-fay", ex.Session{UserID: "fay"}, livedict.NoExpiry())
+	changed, _ := sessions.Expire(ctx, "tok-fay", livedict.TTL(time.Hour))
+	left, _, _ := sessions.TTL(ctx, "tok-fay")
+	say("  Expire gives a key a new deadline without rewriting it: %v, %v left", changed, left.Round(time.Minute))
 	return nil
 }
 

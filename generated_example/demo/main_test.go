@@ -75,6 +75,9 @@ func testDemo(t *testing.T, uri string) string {
 		"Len=5; order 4 has 5 books",
 		"only the scoped key fires: order 42 of a VIP",
 		"50 concurrent misses, 1 load; order 7 of loaded",
+		"read every 100ms for 600ms: still there=true",
+		"then no reads: expired after its idle time: tok-erin of erin",
+		"Expire gives a key a new deadline without rewriting it: true, 1h0m0s left",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q\n%s", want, out.String())
