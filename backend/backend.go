@@ -148,6 +148,17 @@ func (e Entry[V]) SlideDue(now int64) bool {
 	return e.Idle > 0 && now+e.Idle-e.Deadline >= max(1, e.Idle/10)
 }
 
+// Slide is Touch's rule, for backends that keep deadline and idle as
+// numbers: the deadline a touch at now gives an entry, and whether it
+// moved (a sliding entry whose deadline is before now+idle). idle comes
+// back as it is, so that Slide serves as a change of both.
+func Slide(deadline, idle, now int64) (int64, int64, bool) {
+	if idle > 0 && now+idle > deadline {
+		return now + idle, idle, true
+	}
+	return deadline, idle, false
+}
+
 // Write is one Put.
 type Write[V any] struct {
 	Value    V

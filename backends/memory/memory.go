@@ -239,7 +239,7 @@ func (b *Bucket[K, V]) GetValue(key K, h uint64, now int64) (V, bool, error) {
 		return zero, false, err
 	}
 	if n.idle > 0 && entryOf(n).SlideDue(now) {
-		b.retime(key, h, now, slide)
+		b.retime(key, h, now, backend.Slide)
 	}
 	return b.copyVal(n.val), true, nil
 }
@@ -250,15 +250,7 @@ func (b *Bucket[K, V]) Touch(_ context.Context, key K, now int64) (bool, error) 
 
 // TouchHashed is Touch of key, whose hash is h.
 func (b *Bucket[K, V]) TouchHashed(key K, h uint64, now int64) (bool, error) {
-	return b.retime(key, h, now, slide)
-}
-
-// slide is Touch's change: now+idle for a sliding entry, when later.
-func slide(deadline, idle, now int64) (int64, int64, bool) {
-	if idle > 0 && now+idle > deadline {
-		return now + idle, idle, true
-	}
-	return deadline, idle, false
+	return b.retime(key, h, now, backend.Slide)
 }
 
 func (b *Bucket[K, V]) Retime(_ context.Context, key K, deadline, idle int64, now int64) (bool, error) {

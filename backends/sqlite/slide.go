@@ -13,12 +13,12 @@ import (
 // read must not make an Update that read the key before it conflict.
 
 const (
-	// slideSQL is Touch of bucket ?2, key ?3 at ?1 (memory's slide, in the
+	// slideSQL is Touch of bucket ?2, key ?3 at ?1 (backend.Slide, in the
 	// WHERE clause): only a row it would change matches, so a touch that
 	// has nothing to do writes no page. Records this backend cannot read
 	// do not match: Touch reports them and changes nothing. Nor does an
 	// entry whose now+idle overflows: SQLite would make the sum a REAL, an
-	// unreadable deadline; in Go (slide) it wraps below the deadline, so
+	// unreadable deadline; in Go (backend.Slide) it wraps below the deadline, so
 	// nothing slides there either.
 	slideSQL = `UPDATE livedict_entries SET deadline = ?1 + idle
 	WHERE bucket = ?2 AND key = ?3 AND typeof(deadline) = 'integer' AND typeof(idle) = 'integer'
@@ -28,15 +28,6 @@ const (
 	WHERE bucket = ?3 AND key = ?4 AND typeof(deadline) = 'integer' AND typeof(idle) = 'integer'
 	AND (deadline = 0 OR deadline > ?5)`
 )
-
-// slide is Touch's change, as the memory backend's: now+idle for a
-// sliding entry, when later than its deadline.
-func slide(deadline, idle, now int64) (int64, int64, bool) {
-	if idle > 0 && now+idle > deadline {
-		return now + idle, idle, true
-	}
-	return deadline, idle, false
-}
 
 // retiming is Touch or Retime: update, run with args, is its statement,
 // and change is the same rule in Go, for an entry read. The statement
@@ -55,7 +46,7 @@ func (bk *bucket) Touch(ctx context.Context, key string, now int64) (bool, error
 		op:     "Touch",
 		update: slideSQL,
 		args:   []any{now, bk.name, key},
-		change: func(deadline, idle int64) (int64, int64, bool) { return slide(deadline, idle, now) },
+		change: func(deadline, idle int64) (int64, int64, bool) { return backend.Slide(deadline, idle, now) },
 	})
 }
 
