@@ -1,9 +1,11 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
@@ -544,4 +546,184 @@ func TestShardBits(t *testing.T) {
 	if len(seen) != shards {
 		t.Fatalf("10,000 keys went to %d of %d shards", len(seen), shards)
 	}
+}
+
+// TestSweepDuringInsertion inserts keys whose deadlines fall due over a
+// spread while the clock moves and another goroutine sweeps and claims,
+// as a store's scheduler does while a large insertion runs late: deadlines
+// already past at their Put, due at it, falling due while their bucket is
+// being filled, and far enough ahead to be filed above level 0 and
+// cascaded, some of them after their bucket's start because the sweep
+// comes late. Some far keys are written again, later (they stay filed
+// where they are) or earlier (they move). Every key must be claimed
+// exactly once, with its last deadline, at or after it.
+func TestSweepDuringInsertion(t *testing.T) {
+	n := 60_000
+	if testing.Short() {
+		n = 10_000
+	}
+	b := openTest[int, int](t, backend.Limit{})
+	r := rand.New(rand.NewPCG(11, 12))
+	const t0 = int64(1_000_000)
+	var clock atomic.Int64
+	clock.Store(t0)
+	want := make([]int64, n) // the last deadline of each key
+	for k := range want {
+		switch r.IntN(8) {
+		case 0: // already past when the insertion starts
+			want[k] = t0 - r.Int64N(50)
+		case 1: // 16 s ahead or more: filed above level 0, cascaded once or twice
+			want[k] = t0 + 16_384 + r.Int64N(2_000_000)
+		default: // within the insertion's span and a little after it
+			want[k] = t0 + r.Int64N(int64(n)/10+2000)
+		}
+	}
+
+	var (
+		heard = make([]int32, n)
+		early atomic.Int64
+		wrong atomic.Int64
+		stop  = make(chan struct{})
+		swept = make(chan struct{})
+	)
+	claim := func(now int64) {
+		for {
+			evs, err := b.ClaimEvents(100, nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for _, ev := range evs {
+				atomic.AddInt32(&heard[ev.Key], 1)
+				if ev.Deadline > now {
+					early.Add(1)
+				}
+				if ev.Deadline != atomic.LoadInt64(&want[ev.Key]) || ev.Value != ev.Key {
+					wrong.Add(1)
+				}
+			}
+			if len(evs) < 100 {
+				return
+			}
+		}
+	}
+	go func() {
+		defer close(swept)
+		r := rand.New(rand.NewPCG(15, 16))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			now := clock.Load()
+			// A small batch, so that a round often ends with due keys left
+			// for the next one, as the scheduler's does under load.
+			for {
+				m, err := b.SweepExpired(ctx, now, 1+r.IntN(300))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				claim(now)
+				if m == 0 {
+					break
+				}
+			}
+		}
+	}()
+
+	order := rand.New(rand.NewPCG(13, 14)).Perm(n)
+	for j, k := range order {
+		if j%10 == 0 {
+			clock.Add(1) // a millisecond per ten Puts: the insertion overruns its deadlines
+		}
+		now := clock.Load()
+		d := atomic.LoadInt64(&want[k])
+		if _, err := b.Put(ctx, k, backend.Write[int]{Value: k, Deadline: d}, now); err != nil {
+			t.Fatal(err)
+		}
+		// A far key written again, while it is still far: a later deadline
+		// leaves it in its bucket, an earlier one (still ahead) moves it.
+		if j%3 == 0 && d > now+16_384 {
+			d2 := d + r.Int64N(500_000) - 200_000
+			d2 = max(d2, now+1)
+			atomic.StoreInt64(&want[k], d2)
+			if _, err := b.Put(ctx, k, backend.Write[int]{Value: k, Deadline: d2}, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(stop)
+	<-swept
+
+	// The sweep catches up in uneven strides, some of a few milliseconds,
+	// others long enough to reach buckets well after they fell due. After
+	// each stride every key due by then must have been claimed, once.
+	byDeadline := make([]int, n)
+	for k := range byDeadline {
+		byDeadline[k] = k
+	}
+	slices.SortFunc(byDeadline, func(x, y int) int { return cmp.Compare(want[x], want[y]) })
+	next, late := 0, 0
+	now := clock.Load()
+	for next < n {
+		for b.shardsDue(now) {
+			if _, err := b.SweepExpired(ctx, now, 1+r.IntN(2000)); err != nil {
+				t.Fatal(err)
+			}
+			claim(now)
+		}
+		for ; next < n && want[byDeadline[next]] <= now; next++ {
+			if heard[byDeadline[next]] == 0 {
+				late++
+			}
+		}
+		if r.IntN(2) == 0 {
+			now += 1 + r.Int64N(5)
+		} else {
+			now += 1 + r.Int64N(2000)
+		}
+	}
+	if m, err := b.SweepExpired(ctx, now, math.MaxInt); err != nil || m != 0 {
+		t.Errorf("a last sweep found %d more keys (%v)", m, err)
+	}
+
+	missing, twice := 0, 0
+	var firstMissing []int
+	for k, c := range heard {
+		switch {
+		case c == 0:
+			missing++
+			if len(firstMissing) < 5 {
+				firstMissing = append(firstMissing, k)
+			}
+		case c > 1:
+			twice++
+		}
+	}
+	if missing > 0 || twice > 0 || late > 0 || early.Load() > 0 || wrong.Load() > 0 {
+		t.Fatalf("of %d keys: %d never claimed (first %v), %d claimed more than once, %d not claimed by the sweep at their deadline, %d claimed before it, %d with another deadline or value than their last write",
+			n, missing, firstMissing, twice, late, early.Load(), wrong.Load())
+	}
+	if l, _ := b.Len(ctx, now); l != 0 {
+		t.Errorf("Len = %d after every key expired", l)
+	}
+	if d, ok, _ := b.NextDeadline(ctx); ok {
+		t.Errorf("NextDeadline = %d after every key expired", d)
+	}
+}
+
+// shardsDue reports whether some shard has a bucket due at now.
+func (b *Bucket[K, V]) shardsDue(now int64) bool {
+	for i := range b.shards {
+		s := &b.shards[i]
+		s.mu.Lock()
+		due, ok := s.timers.next()
+		s.mu.Unlock()
+		if ok && due <= now {
+			return true
+		}
+	}
+	return false
 }

@@ -23,7 +23,10 @@ import (
 // order of the writes that raised them (the pool runs one key's calls in
 // queue order), and a key's OnExpire reaches it before the OnSet of a Set
 // that follows the expiry, whether the scheduler swept the entry or the
-// Set displaced it (see writeEvents).
+// Set displaced it (see writeEvents). A write made with a hook call's
+// context is the exception: it never waits for the locks below, as its
+// Submits never wait for room, so its events may pass those of a write of
+// the same key in progress (or be dropped on a full queue).
 //
 // Lock order. A goroutine holding one of these takes only those after it:
 //
@@ -40,7 +43,9 @@ import (
 //     writes. A write of several keys (beginMany) takes their stripes in
 //     ascending order, so batches never wait for each other in a cycle.
 //     The scheduler takes none: the gate alone orders its events against
-//     the writes.
+//     the writes. A write made with a hook call's context takes a stripe
+//     only if it is free, and goes on without it otherwise: the holder may
+//     be waiting, at 3, for room in the queue of that hook's worker.
 //  3. A hook queue: sandbox.Pool.Submit, which waits for room under the
 //     Block overflow policy (never from a hook call's context) while 1 and
 //     2 are held.
@@ -127,13 +132,18 @@ func (o *eventOrder[K, V]) enterGate(ctx context.Context, hs *hookTable[K, V]) (
 }
 
 // lockStripe takes the ordering stripe of key hash h, as long as ctx
-// allows.
+// allows. A write from a hook call's context takes it only if it is free:
+// its holder may be waiting for room in the queue of that very hook's
+// worker, which would wait in turn for the hook to return.
 func (o *eventOrder[K, V]) lockStripe(ctx context.Context, h uint64) (func(), error) {
 	c := o.stripes[h%uint64(len(o.stripes))]
 	select {
 	case c <- struct{}{}:
 		return func() { <-c }, nil
 	default:
+	}
+	if sandbox.InHook(ctx) {
+		return noop, nil
 	}
 	select {
 	case c <- struct{}{}:

@@ -333,7 +333,9 @@ func (r *report) expiry(res *results) {
 	r.p("reader threads, which meanwhile read keys whose deadline is near (64 reads, then a 0.5 ms")
 	r.p("pause) and count every value returned after its deadline, allowing for the time its Set took")
 	r.p("and for livedict's rounding of deadlines up to the millisecond. *fired* counts keys reported")
-	r.p("once; a cache gives up waiting %s after its last report once every deadline has passed.", idleGiveUp)
+	r.p("once; a cache gives up waiting %s after its last report once every deadline has passed (and", idleGiveUp)
+	r.p("%s after the last deadline in any case). A key whose deadline the insertion has already", maxWait)
+	r.p("reached gets %s–%s from its Set instead, and its lateness counts from that deadline.", minTTL, 2*minTTL)
 	r.p("")
 	r.p("| cache | fired | p50 late | p99 late | max late | CPU | window | stale reads | notes |")
 	r.p("|---|---:|---:|---:|---:|---:|---:|---:|---|")
@@ -358,7 +360,14 @@ func (r *report) expiry(res *results) {
 			notes = append(notes, e.Interval)
 		}
 		if miss := e.Keys - e.Fired; miss > 0 {
-			notes = append(notes, fmt.Sprintf("**%d never reported**", miss))
+			if e.Ended == endCap {
+				notes = append(notes, fmt.Sprintf("**%d not reported %s after the last deadline**, when the wait was cut short with callbacks still coming", miss, maxWait))
+			} else {
+				notes = append(notes, fmt.Sprintf("**%d never reported**", miss))
+			}
+		}
+		if e.FailedSets > 0 {
+			notes = append(notes, fmt.Sprintf("**%d Sets refused** (first: %s)", e.FailedSets, e.FailedSet))
 		}
 		if e.Duplicates > 0 {
 			notes = append(notes, fmt.Sprintf("%d reported twice", e.Duplicates))
@@ -374,6 +383,9 @@ func (r *report) expiry(res *results) {
 		}
 		if e.Overran > 0 {
 			notes = append(notes, fmt.Sprintf("insertion (%s) outlasted %d deadlines", fmtDur(e.InsertTime), e.Overran))
+		}
+		if e.SetLate > 0 {
+			notes = append(notes, fmt.Sprintf("%d deadlines had passed before their Set and were moved to %s–%s after it, by up to %s", e.SetLate, minTTL, 2*minTTL, fmtDur(e.SetLateMax)))
 		}
 		staleCell := fmt.Sprintf("%d of %s", e.StaleReads, fmtInt(int(e.Reads)))
 		if e.StaleReads > 0 {
@@ -402,7 +414,17 @@ func (r *report) expiry(res *results) {
 		r.lag("Expiry: livedict returned %d values after their deadline, %d of them again on a second read (first: %s).", ld.StaleReads, ld.StaleAgain, ld.StaleFirst)
 	}
 	if ld != nil && ld.Fired < ld.Keys && ld.Error == "" {
-		r.lag("Expiry: livedict reported %d of %d expiries; %d were dropped by the outbox's retention limit although an OnExpire hook was registered.", ld.Fired, ld.Keys, ld.Dropped)
+		why := fmt.Sprintf("the wait ended %s after the last callback", idleGiveUp)
+		if ld.Ended == endCap {
+			why = fmt.Sprintf("the wait was cut short %s after the last deadline, callbacks still coming", maxWait)
+		}
+		if ld.Dropped > 0 {
+			why += fmt.Sprintf("; %d were dropped by the outbox's retention limit although an OnExpire hook was registered", ld.Dropped)
+		}
+		if ld.FailedSets > 0 {
+			why += fmt.Sprintf("; %d Sets were refused (first: %s)", ld.FailedSets, ld.FailedSet)
+		}
+		r.lag("Expiry: livedict reported %d of %d expiries (%s).", ld.Fired, ld.Keys, why)
 	}
 	r.p("")
 	r.p("![expiry lateness](charts/expiry.svg)")

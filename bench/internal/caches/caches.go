@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Yiling-J/theine-go"
@@ -132,6 +133,10 @@ var bg = context.Background()
 type ldCache[V any] struct {
 	s   Store[V]
 	ttl time.Duration
+	// A refused Set would otherwise look like a key the cache lost:
+	// failed counts them and first keeps the first error (FailedSets).
+	failed atomic.Uint64
+	first  atomic.Pointer[string]
 }
 
 // variant is how a livedict row differs from the plain store.
@@ -173,14 +178,33 @@ func (l *ldCache[V]) Get(k string) (V, bool) {
 	return v, ok
 }
 
-func (l *ldCache[V]) Set(k string, v V) { _ = l.s.Set(bg, k, v) }
+func (l *ldCache[V]) Set(k string, v V) { l.check(l.s.Set(bg, k, v)) }
 
 func (l *ldCache[V]) SetTTL(k string, v V, ttl time.Duration) {
 	if ttl == l.ttl {
 		l.Set(k, v)
 		return
 	}
-	_ = l.s.Set(bg, k, v, livedict.TTL(ttl))
+	l.check(l.s.Set(bg, k, v, livedict.TTL(ttl)))
+}
+
+func (l *ldCache[V]) check(err error) {
+	if err == nil {
+		return
+	}
+	if l.failed.Add(1) == 1 {
+		msg := err.Error()
+		l.first.Store(&msg)
+	}
+}
+
+// FailedSets is how many Sets the store refused, and the first error.
+func (l *ldCache[V]) FailedSets() (uint64, string) {
+	n := l.failed.Load()
+	if p := l.first.Load(); p != nil {
+		return n, *p
+	}
+	return n, ""
 }
 
 // Settle waits for queued hook calls (those of a pre-fill) to run, so that
