@@ -26,16 +26,26 @@ package redis_test
 //     cost a few round trips, not 100; and one Store.SetMany of 100 keys
 //     (one pipeline of 100 scripts). The metric ns/set divides by 100.
 //
+//   - Touch: the bucket's own Get, Touch and Put of one key, below the
+//     store (which does not call Touch yet): Touch slides the deadline on
+//     every call (its now moves a millisecond per call), TouchFixed runs
+//     the script on a fixed deadline it leaves alone, and Rotated runs
+//     Get, Touch and Put in turn in every iteration and reports each one's
+//     mean (ns/get, ns/touch, ns/put), so that whatever else the machine
+//     does weighs on the three alike.
+//
 // A small string codec is used, so that the numbers show the store and the
 // backend rather than a serializer.
 
 import (
 	"strings"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/livedict/livedict"
+	"github.com/livedict/livedict/backend"
 	"github.com/livedict/livedict/conformance"
 	"github.com/livedict/livedict/internal/engine"
 	"github.com/livedict/livedict/internal/redistest"
@@ -214,5 +224,71 @@ func BenchmarkSetBatch100(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/set")
+	})
+}
+
+func BenchmarkTouch(b *testing.B) {
+	url := benchServer(b)
+	bk, err := newBackend(b, newClient(b, url)).Bucket(bg, backend.BucketConfig{Name: "touch"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { bk.Close() })
+	const idle = int64(time.Hour / time.Millisecond)
+	value := []byte(benchValue)
+	base := time.Now().UnixMilli()
+	sliding := backend.Write[[]byte]{Value: value, Deadline: base + idle, Idle: idle}
+	for k, w := range map[string]backend.Write[[]byte]{"sliding": sliding, "fixed": {Value: value, Deadline: base + idle}} {
+		if _, err := bk.Put(bg, k, w, base); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// now moves a millisecond per call, so that every Touch of the
+	// sliding key slides it; the keys live an hour of such calls.
+	var clock int64
+	now := func() int64 { clock++; return base + clock }
+	get := func(b *testing.B) {
+		if _, ok, err := bk.Get(bg, "sliding", now()); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+	touch := func(key string) func(*testing.B) {
+		return func(b *testing.B) {
+			if ok, err := bk.Touch(bg, key, now()); err != nil || !ok {
+				b.Fatal(ok, err)
+			}
+		}
+	}
+	set := func(b *testing.B) {
+		t := now()
+		w := sliding
+		w.Deadline = t + idle
+		if _, err := bk.Put(bg, "sliding", w, t); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, op := range []struct {
+		name string
+		run  func(*testing.B)
+	}{{"Get", get}, {"Touch", touch("sliding")}, {"TouchFixed", touch("fixed")}, {"Put", set}} {
+		b.Run(op.name, func(b *testing.B) {
+			for b.Loop() {
+				op.run(b)
+			}
+		})
+	}
+	b.Run("Rotated", func(b *testing.B) {
+		var spent [3]time.Duration
+		ops := [3]func(*testing.B){get, touch("sliding"), set}
+		for b.Loop() {
+			for i, op := range ops {
+				start := time.Now()
+				op(b)
+				spent[i] += time.Since(start)
+			}
+		}
+		for i, unit := range []string{"ns/get", "ns/touch", "ns/put"} {
+			b.ReportMetric(float64(spent[i].Nanoseconds())/float64(b.N), unit)
+		}
 	})
 }

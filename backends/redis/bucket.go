@@ -115,38 +115,84 @@ func bytesOf(v any) []byte {
 	return []byte(s)
 }
 
-// entryOf reads {v, d, n} from position i of a reply.
-func entryOf(l []any, i int) backend.Entry[[]byte] {
-	return backend.Entry[[]byte]{Value: bytesOf(l[i]), Deadline: num(l[i+1]), Version: uint64(num(l[i+2]))}
+// entryOf reads {v, d, n, i} from position at of a script's reply.
+func entryOf(l []any, at int) backend.Entry[[]byte] {
+	return backend.Entry[[]byte]{Value: bytesOf(l[at]), Deadline: num(l[at+1]), Version: uint64(num(l[at+2])), Idle: num(l[at+3])}
 }
 
-// readEntry reads {v, d, n} from an HMGET reply, whose numbers are strings,
-// strictly: a field that is missing or not a number makes the entry
-// unreadable (a *backend.CorruptRecord) rather than one that never expires.
+// entryFields are the fields of an entry a read asks for, in the order
+// readEntry and entryOf take them.
+var entryFields = []string{"v", "d", "n", "i"}
+
+// readEntry reads {v, d, n, i} from an HMGET reply, whose numbers are
+// strings, strictly: a deadline or version that is missing or not a
+// number, or an idle time that is there but not a number, makes the entry
+// unreadable (a *backend.CorruptRecord) rather than one that never
+// expires. An absent idle time is 0: a fixed deadline.
 func readEntry(key string, l []any) (backend.Entry[[]byte], error) {
 	var e backend.Entry[[]byte]
-	d, derr := strconv.ParseInt(strOf(l[1]), 10, 64)
-	n, nerr := strconv.ParseUint(strOf(l[2]), 10, 64)
-	switch {
-	case derr != nil || d < 0:
-		return e, &backend.CorruptRecord{Key: key, Reason: fmt.Sprintf("deadline %.40q is not a number", strOf(l[1]))}
-	case nerr != nil:
-		return e, &backend.CorruptRecord{Key: key, Reason: fmt.Sprintf("version %.40q is not a number", strOf(l[2]))}
+	d, dok := field(l[1])
+	n, nok := field(l[2])
+	i, iok := int64(0), true
+	if l[3] != nil {
+		i, iok = field(l[3])
 	}
-	return backend.Entry[[]byte]{Value: bytesOf(l[0]), Deadline: d, Version: n}, nil
+	switch {
+	case !dok:
+		return e, &backend.CorruptRecord{Key: key, Reason: fmt.Sprintf("deadline %.40q is not a number", strOf(l[1]))}
+	case !nok:
+		return e, &backend.CorruptRecord{Key: key, Reason: fmt.Sprintf("version %.40q is not a number", strOf(l[2]))}
+	case !iok:
+		return e, &backend.CorruptRecord{Key: key, Reason: fmt.Sprintf("idle time %.40q is not a number", strOf(l[3]))}
+	}
+	return backend.Entry[[]byte]{Value: bytesOf(l[0]), Deadline: d, Version: uint64(n), Idle: i}, nil
+}
+
+// field reads a number field of an entry as the scripts' num does: 1 to
+// 15 decimal digits, so that every such number is exact in a Lua number
+// and a script never acts on an entry Get calls unreadable, nor the other
+// way round. The backend writes nothing else; deadlines stay below 15
+// digits for millennia.
+func field(v any) (int64, bool) {
+	s, _ := v.(string)
+	if len(s) == 0 || len(s) > 15 {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }
 
 func strOf(v any) string { s, _ := v.(string); return s }
 
-// corruptReply reads the {'!', why} reply of a script that met an entry it
-// could not read.
-func corruptReply(key string, l []any) *backend.CorruptRecord {
-	if len(l) == 2 {
-		if m, _ := l[0].(string); m == "!" {
-			return &backend.CorruptRecord{Key: key, Reason: strOf(l[1])}
+// badEntry reads the reply of a script's unread for an entry it could not
+// read, and returns the error Get gives for that entry; nil when r is
+// another reply. The script sends the Redis error of the entry's key, or
+// the raw deadline, version and idle fields, for readEntry to judge them
+// as Get does.
+func badEntry(key string, r any) error {
+	l := list(r)
+	if len(l) != 1 {
+		return nil
+	}
+	in := list(l[0])
+	switch {
+	case len(in) == 1 && strings.HasPrefix(strOf(in[0]), "WRONGTYPE"):
+		return wrongType(key)
+	case len(in) == 1:
+		return &backend.CorruptRecord{Key: key, Reason: strOf(in[0])}
+	case len(in) == 4:
+		if _, err := readEntry(key, in); err != nil {
+			return err
 		}
 	}
-	return nil
+	// The script and readEntry read fields by one rule (field), so this
+	// is a reply of another shape than unread's.
+	return &backend.CorruptRecord{Key: key, Reason: fmt.Sprintf("unexpected reply %v for an entry the backend cannot read", r)}
 }
 
 // isWrongType reports Redis' error for a key of another type than the
@@ -179,7 +225,7 @@ func (bk *bucket) queueGet(ctx context.Context, p goredis.Pipeliner, key string,
 	if bk.lru {
 		return getTouchScript.EvalSha(ctx, p, []string{tag + ":idx"}, tag, key, now)
 	}
-	return p.HMGet(ctx, tag+":e:"+key, "v", "d", "n")
+	return p.HMGet(ctx, tag+":e:"+key, entryFields...)
 }
 
 // gotten reads the reply of queueGet.
@@ -190,10 +236,10 @@ func (bk *bucket) gotten(key string, c goredis.Cmder, now int64) (backend.Entry[
 		if err != nil {
 			return none, false, bk.failKey("Get", key, err)
 		}
-		if c := corruptReply(key, list(r)); c != nil {
-			return none, false, c
+		if err := badEntry(key, r); err != nil {
+			return none, false, err
 		}
-		if l := list(r); len(l) == 3 {
+		if l := list(r); len(l) == 4 {
 			return entryOf(l, 0), true, nil
 		}
 		return none, false, nil
@@ -247,7 +293,7 @@ func (bk *bucket) queuePut(ctx context.Context, p goredis.Pipeliner, key string,
 		holder = bk.consumer
 	}
 	return evalOnce(ctx, p, putScript, bk.tagOf(key), key, w.Value, w.Deadline, flag(w.KeepTTL), flag(w.Conditional),
-		w.IfVersion, now, bk.limit.MaxKeys, flag(bk.lru), bk.be.cfg.reclaim.Milliseconds(), flag(w.WantPrev), holder, group)
+		w.IfVersion, now, bk.limit.MaxKeys, flag(bk.lru), bk.be.cfg.reclaim.Milliseconds(), flag(w.WantPrev), holder, group, w.Idle)
 }
 
 // put reads the reply of queuePut (err is the batcher's, for the request).
@@ -285,14 +331,14 @@ func (bk *bucket) put(ctx context.Context, key string, cmd onceCmd, err error) (
 	if num(l[5]) == 1 {
 		res.Existed, res.Prev = true, entryOf(l, 6)
 	}
-	for i := putHeader; i+3 < len(l); i += 4 {
+	for i := putHeader; i+4 < len(l); i += 5 {
 		res.Evicted = append(res.Evicted, backend.KV[string, []byte]{Key: l[i].(string), Entry: entryOf(l, i+1)})
 	}
 	return res, nil
 }
 
 // putHeader is the length of putScript's reply before the evicted entries.
-const putHeader = 9
+const putHeader = 10
 
 func (bk *bucket) del(ctx context.Context, op, key string, version uint64, now int64) (backend.Entry[[]byte], bool, error) {
 	if err := bk.check(); err != nil {
@@ -312,10 +358,10 @@ func (bk *bucket) deleted(op, key string, cmd onceCmd, err error) (backend.Entry
 	if err != nil {
 		return backend.Entry[[]byte]{}, false, bk.failKey(op, key, err)
 	}
-	if c := corruptReply(key, list(r)); c != nil {
-		return backend.Entry[[]byte]{}, true, c
+	if err := badEntry(key, r); err != nil {
+		return backend.Entry[[]byte]{}, true, err
 	}
-	if l := list(r); len(l) == 3 {
+	if l := list(r); len(l) == 4 {
 		return entryOf(l, 0), true, nil
 	}
 	return backend.Entry[[]byte]{}, false, nil
@@ -457,7 +503,7 @@ func (bk *bucket) Range(ctx context.Context, now int64, fn func(string, backend.
 			vals, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
 				out := make([]goredis.Cmder, len(keys))
 				for i, k := range keys {
-					out[i] = p.HMGet(ctx, tag+":e:"+k, "v", "d", "n")
+					out[i] = p.HMGet(ctx, tag+":e:"+k, entryFields...)
 				}
 				return out
 			})

@@ -9,7 +9,7 @@
 // "livedict" by default), then the bucket in a hash tag with a virtual
 // shard number:
 //
-//	livedict:{sessions#7}:e:<key>   an entry: a hash of v (value), d (deadline), n (version)
+//	livedict:{sessions#7}:e:<key>   an entry: a hash of v (value), d (deadline), n (version), i (idle ms, sliding entries only)
 //	livedict:{sessions#7}:idx       sorted set of the shard's keys (score 0: pages by key)
 //	livedict:{sessions#7}:dl        sorted set of the keys with a deadline, by deadline
 //	livedict:{sessions#7}:lru       EvictLRU buckets: keys by access stamp
@@ -43,6 +43,13 @@
 // deadline plus a grace period (WithReclaimAfter, 24h by default) so that
 // memory comes back even if no livedict process runs for that long; an
 // entry Redis reclaimed that way is gone without an OnExpire event.
+//
+// A sliding entry keeps its idle time in the hash (i; none for a fixed
+// deadline, so entries written before sliding expiry read as fixed).
+// Touch moves its deadline to now plus the idle time, in the entry, the
+// dl index and Redis' own expiry, in one script that leaves the value and
+// the version alone; Retime sets both as given. A touch stamps the access
+// of an EvictLRU bucket, as a Get does.
 //
 // Expiry events do not rely on keyspace notifications (they carry no value
 // and are lost while a client is disconnected). A Lua script moves due

@@ -9,9 +9,11 @@ import goredis "github.com/redis/go-redis/v9"
 // binary strings to Lua. Numbers come back as integers.
 //
 // An entry is a hash: v (value), d (deadline, Unix ms, 0 for none), n (its
-// version). The shard's sorted sets index it: idx (every key, score 0, so
-// it pages by key), dl (keys with a deadline, by deadline) and lru (EvictLRU
-// buckets only, by access stamp). Expired entries go, with their value, to
+// version) and, for a sliding entry only, i (its idle time in ms; absent
+// means 0, so entries written before sliding expiry read as fixed). The
+// shard's sorted sets index it: idx (every key, score 0, so it pages by
+// key), dl (keys with a deadline, by deadline) and lru (EvictLRU buckets
+// only, by access stamp). Expired entries go, with their value, to
 // the shard's out stream, or, when a write claims the one it displaces, to
 // its held stream (see putScript).
 
@@ -36,20 +38,50 @@ end
 
 local function expired(d, now) return d > 0 and d <= now end
 
+-- num reads a number field by the rule of Go's field (bucket.go):
+-- decimal digits, few enough to be exact in a Lua number. One rule in both
+-- places makes a script and Get agree on which entries can be read.
+local function num(s)
+	if s and #s <= 15 and string.find(s, '^%d+$') then return tonumber(s) end
+	return nil
+end
+
 -- unreadable says why an entry cannot be read, from e, the reply of
--- redis.pcall('HMGET', ...) on it, where fields d and n (n optional) are
--- its deadline and version: another type in the entry's key (WRONGTYPE),
--- or a field that is not a number. It returns nil for a readable or absent
--- entry.
-local function unreadable(e, d, n)
-	if e.err then return e.err end
-	if e[d] ~= false and tonumber(e[d]) == nil then
-		return 'deadline ' .. string.format('%q', string.sub(e[d], 1, 40)) .. ' is not a number'
-	end
-	if n and e[n] ~= false and tonumber(e[n]) == nil then
-		return 'version ' .. string.format('%q', string.sub(e[n], 1, 40)) .. ' is not a number'
+-- redis.pcall('HMGET', ...) on it, where fields d, n and i (n and i
+-- optional) are its deadline, version and idle time: another type in the
+-- entry's key (WRONGTYPE), or a field that is not a number. It returns nil
+-- for a readable or absent entry.
+local function not_num(what, v)
+	if v and num(v) == nil then
+		return what .. ' ' .. string.format('%q', string.sub(v, 1, 40)) .. ' is not a number'
 	end
 	return nil
+end
+
+local function unreadable(e, d, n, i)
+	if e.err then return e.err end
+	return not_num('deadline', e[d]) or n and not_num('version', e[n]) or i and not_num('idle', e[i]) or nil
+end
+
+-- times reads the deadline, version and idle time of an entry whose value
+-- is there, from e, a reply of redis.pcall('HMGET', ...) whose fields from
+-- position at are d, n and i, as Go's readEntry does: d and n must be
+-- numbers, i a number or absent (0). It returns nil when they are not.
+local function times(e, at)
+	if e.err then return nil end
+	local d, n, i = num(e[at]), num(e[at + 1]), 0
+	if e[at + 2] then i = num(e[at + 2]) end
+	if d and n and i then return d, n, i end
+	return nil
+end
+
+-- unread is the reply of a script for an entry times refused: a table
+-- holding one table, so that it is never taken for an entry, of the Redis
+-- error (another type in the entry's key) or of '' and the raw d, n and i,
+-- from which Go tells why (badEntry) in the words Get uses.
+local function unread(e, at)
+	if e.err then return {{e.err}} end
+	return {{'', e[at], e[at + 1], e[at + 2]}}
 end
 
 local function live_count(now)
@@ -59,14 +91,29 @@ end
 local function touch(key)
 	redis.call('ZADD', tag .. ':lru', redis.call('INCR', tag .. ':seq'), key)
 end
+
+-- place files key under deadline d (0: none) in the deadline index and
+-- sets when Redis itself reclaims the entry: reclaim ms after d, or after
+-- now for a deadline already past (a Retime that expires the entry), so
+-- that Redis never deletes an entry the sweep has not had the time to
+-- move to the outbox.
+local function place(key, d, reclaim, now)
+	if d > 0 then
+		redis.call('ZADD', tag .. ':dl', d, key)
+		if reclaim > 0 then redis.call('PEXPIREAT', ek(key), math.max(d, now) + reclaim) end
+	else
+		redis.call('ZREM', tag .. ':dl', key)
+		redis.call('PERSIST', ek(key))
+	end
+end
 `
 
 // putScript: ARGV tag, key, value, deadline, keepTTL, conditional,
-// ifVersion, now, maxKeys, lru, reclaimMs, wantPrev, holder, group.
+// ifVersion, now, maxKeys, lru, reclaimMs, wantPrev, holder, group, idle.
 // Returns {code, moved, heldID, heldV, heldD, existed, prevV, prevD, prevN,
-// evicted key, v, d, n ...}; code 0 ok, 1 version conflict, 2 limit (the
-// first three fields are set then too: a displaced entry moved before the
-// check). The previous value is read and returned only when wantPrev is 1.
+// prevI, evicted key, v, d, n, i ...}; code 0 ok, 1 version conflict, 2
+// limit (the first three fields are set then too: a displaced entry moved
+// before the check). The previous value is read and returned only when wantPrev is 1.
 // An expired entry the write displaces goes to the outbox, or, when holder
 // (a consumer name) is given, to the shard's held stream, pending for
 // holder in group: see hold.
@@ -87,18 +134,18 @@ local function hold(key, v, d, consumer, grp)
 end
 
 local key, now = ARGV[2], tonumber(ARGV[8])
-local cur = redis.pcall('HMGET', ek(key), 'd', 'n')
-local bad = unreadable(cur, 1, 2)
+local cur = redis.pcall('HMGET', ek(key), 'd', 'n', 'i')
+local bad = unreadable(cur, 1, 2, 3)
 if bad then
 	-- A record that cannot be read: a write that needs it (KeepTTL, a
 	-- version condition) fails; any other replaces it, reported by code 4.
 	if ARGV[5] == '1' or ARGV[6] == '1' then return {3, bad} end
 	redis.call('DEL', ek(key))
 	unindex(key)
-	cur = {false, false}
+	cur = {false, false, false}
 end
 local exists = cur[1] ~= false
-local res = {0, 0, '', '', 0, 0, '', 0, 0}
+local res = {0, 0, '', '', 0, 0, '', 0, 0, 0}
 if bad then res[1], res[4] = 4, bad end
 if exists and expired(tonumber(cur[1]), now) then
 	local v = redis.call('HGET', ek(key), 'v')
@@ -131,9 +178,9 @@ if not exists and max > 0 then
 			if #batch == 0 then break end
 			for _, k in ipairs(batch) do
 				if need > 0 then
-					local e = redis.call('HMGET', ek(k), 'v', 'd', 'n')
+					local e = redis.call('HMGET', ek(k), 'v', 'd', 'n', 'i')
 					if e[1] ~= false and not expired(tonumber(e[2]), now) then
-						table.insert(victims, {k, e[1], tonumber(e[2]), tonumber(e[3])})
+						table.insert(victims, {k, e[1], tonumber(e[2]), tonumber(e[3]), tonumber(e[4]) or 0})
 						need = need - 1
 					end
 				end
@@ -147,59 +194,61 @@ if not exists and max > 0 then
 		end
 	end
 end
-local deadline = tonumber(ARGV[4])
+local deadline, idle = tonumber(ARGV[4]), tonumber(ARGV[15])
 if exists then
+	local curIdle = tonumber(cur[3]) or 0
 	if ARGV[12] == '1' then
-		res[6], res[7], res[8], res[9] = 1, redis.call('HGET', ek(key), 'v'), tonumber(cur[1]), tonumber(cur[2])
+		res[6], res[7], res[8], res[9], res[10] = 1, redis.call('HGET', ek(key), 'v'), tonumber(cur[1]), tonumber(cur[2]), curIdle
 	end
-	if ARGV[5] == '1' then deadline = tonumber(cur[1]) end
+	if ARGV[5] == '1' then deadline, idle = tonumber(cur[1]), curIdle end
 end
 local version = redis.call('INCR', tag .. ':seq')
-redis.call('HSET', ek(key), 'v', ARGV[3], 'd', deadline, 'n', version)
-redis.call('ZADD', tag .. ':idx', 0, key)
-if deadline > 0 then
-	redis.call('ZADD', tag .. ':dl', deadline, key)
-	local reclaim = tonumber(ARGV[11])
-	if reclaim > 0 then redis.call('PEXPIREAT', ek(key), deadline + reclaim) end
+if idle > 0 then
+	redis.call('HSET', ek(key), 'v', ARGV[3], 'd', deadline, 'n', version, 'i', idle)
 else
-	redis.call('ZREM', tag .. ':dl', key)
-	redis.call('PERSIST', ek(key))
+	redis.call('HSET', ek(key), 'v', ARGV[3], 'd', deadline, 'n', version)
+	-- Only a hash read with i has one to drop: a fixed write ends sliding.
+	if cur[3] then redis.call('HDEL', ek(key), 'i') end
 end
+redis.call('ZADD', tag .. ':idx', 0, key)
+place(key, deadline, tonumber(ARGV[11]), now)
 if ARGV[10] == '1' then touch(key) end
 return res
 `)
 
 // getTouchScript is Get in an EvictLRU bucket: ARGV tag, key, now.
-// Returns {} or {v, d, n}.
+// Returns {}, {v, d, n, i}, or unread's reply for an entry it cannot read.
 var getTouchScript = goredis.NewScript(prelude + `
 local key, now = ARGV[2], tonumber(ARGV[3])
-local e = redis.pcall('HMGET', ek(key), 'v', 'd', 'n')
-local bad = unreadable(e, 2, 3)
-if bad then return {'!', bad} end
-if e[1] == false or expired(tonumber(e[2]), now) then return {} end
+local e = redis.pcall('HMGET', ek(key), 'v', 'd', 'n', 'i')
+if not e.err and e[1] == false then return {} end
+local d, n, i = times(e, 2)
+if not d then return unread(e, 2) end
+if expired(d, now) then return {} end
 touch(key)
-return {e[1], tonumber(e[2]), tonumber(e[3])}
+return {e[1], d, n, i}
 `)
 
 // deleteScript: ARGV tag, key, now, ifVersion (0: any). An expired entry is
-// left for the sweep. Returns {} or {v, d, n} of the deleted entry, or
-// {'!', why} when it deleted an entry it could not read (a version
+// left for the sweep. Returns {} or {v, d, n, i} of the deleted entry, or
+// unread's reply when it deleted an entry it could not read (a version
 // condition never matches one).
 var deleteScript = goredis.NewScript(prelude + `
 local key, now, want = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local e = redis.pcall('HMGET', ek(key), 'v', 'd', 'n')
-local bad = unreadable(e, 2, 3)
-if bad then
+local e = redis.pcall('HMGET', ek(key), 'v', 'd', 'n', 'i')
+if not e.err and e[1] == false then return {} end
+local d, n, i = times(e, 2)
+if not d then
 	if want ~= 0 then return {} end
 	redis.call('DEL', ek(key))
 	unindex(key)
-	return {'!', bad}
+	return unread(e, 2)
 end
-if e[1] == false or expired(tonumber(e[2]), now) then return {} end
-if want ~= 0 and tonumber(e[3]) ~= want then return {} end
+if expired(d, now) then return {} end
+if want ~= 0 and n ~= want then return {} end
 redis.call('DEL', ek(key))
 unindex(key)
-return {e[1], tonumber(e[2]), tonumber(e[3])}
+return {e[1], d, n, i}
 `)
 
 // sweepScript moves up to max due entries to the outbox: ARGV tag, now,
@@ -229,6 +278,41 @@ for _, key in ipairs(due) do
 end
 res[1] = moved
 return res
+`)
+
+// retimeScript is Touch and Retime: ARGV tag, key, now, reclaimMs, lru,
+// then for Retime the new deadline and idle time (none for Touch). On the
+// live entry of key, Touch moves the deadline to now + the entry's idle
+// time when it is sliding and that is later (for an idle time on an entry
+// without a deadline too, as the memory backend does), and stamps the
+// access in an EvictLRU bucket: a touch stands for a read. Retime sets
+// both, as given. Either refiles the deadline and the reclaim time as
+// putScript does, and leaves v and n alone. Returns 1 when the entry was
+// live, 0 when not, or unread's reply for an entry it cannot read (then it
+// changed nothing).
+var retimeScript = goredis.NewScript(prelude + `
+local key, now, reclaim = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local e = redis.pcall('HMGET', ek(key), 'd', 'n', 'i')
+-- Get reads no value as no entry, whatever the other fields hold.
+if not e.err and redis.call('HEXISTS', ek(key), 'v') == 0 then return 0 end
+local d, _, i = times(e, 1)
+if not d then return unread(e, 1) end
+if expired(d, now) then return 0 end
+if ARGV[6] then
+	local nd, ni = tonumber(ARGV[6]), tonumber(ARGV[7])
+	if ni > 0 then
+		redis.call('HSET', ek(key), 'd', nd, 'i', ni)
+	else
+		redis.call('HSET', ek(key), 'd', nd)
+		redis.call('HDEL', ek(key), 'i')
+	end
+	place(key, nd, reclaim, now)
+elseif i > 0 and now + i > d then
+	redis.call('HSET', ek(key), 'd', now + i)
+	place(key, now + i, reclaim, now)
+end
+if ARGV[5] == '1' and not ARGV[6] then touch(key) end
+return 1
 `)
 
 // clearScript deletes up to batch entries of the shard, expired or not,
@@ -336,4 +420,4 @@ end
 return n
 `)
 
-var allScripts = []*goredis.Script{putScript, getTouchScript, deleteScript, sweepScript, clearScript, tryLockScript, unlockScript, closeScript, extendScript}
+var allScripts = []*goredis.Script{putScript, getTouchScript, deleteScript, retimeScript, sweepScript, clearScript, tryLockScript, unlockScript, closeScript, extendScript}
