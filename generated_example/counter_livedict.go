@@ -23,8 +23,9 @@ var livedictCodecCounter = func() ldruntime.Codec[int64, Counter] {
 		Append: func(dst []byte, v *Counter) ([]byte, error) {
 			return ldruntime.Encode(dst, v, livedictAppendCounter)
 		},
-		Bucket: "counters",
-		Clone:  livedictCloneCounter,
+		Bucket:          "counters",
+		Clone:           livedictCloneCounter,
+		CloneNormalizes: true,
 		Decode: func(data []byte, v *Counter) error {
 			return ldruntime.Decode(data, v, livedictDecodeCounter)
 		},

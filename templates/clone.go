@@ -48,11 +48,22 @@ func structHasRefs(file *File, s *Struct) bool {
 	return r.structHas(s.ID)
 }
 
+// structShares reports whether values of s hold memory a copy by value
+// would share: with structHasRefs true and this false, the deep copy only
+// normalizes a value (drops monotonic readings, zeroes skipped fields), and
+// a value it returned needs no copy again.
+func structShares(file *File, s *Struct) bool {
+	r := refs{file: file, sharedOnly: true}
+	return r.structHas(s.ID)
+}
+
 // refs answers whether types hold references, looking struct types up in
 // the file.
 type refs struct {
 	file  *File
 	known map[string]bool
+	// sharedOnly counts only shared memory, not what the copy normalizes.
+	sharedOnly bool
 }
 
 func (r *refs) has(t *Type) bool {
@@ -60,7 +71,7 @@ func (r *refs) has(t *Type) bool {
 	case Pointer, Slice, Map, Bytes:
 		return true
 	case Time:
-		return true // the monotonic reading is dropped
+		return !r.sharedOnly // the monotonic reading is dropped
 	case Array:
 		return t.Len > 0 && r.has(t.Elem)
 	case Nested:
@@ -93,7 +104,7 @@ func (r *refs) structHas(name string) bool {
 	// A struct that contains itself does so through a pointer, slice or
 	// map, so it holds references: assume so while looking.
 	r.known[name] = true
-	has := len(s.Skipped) > 0
+	has := len(s.Skipped) > 0 && !r.sharedOnly
 	for _, fd := range s.Fields {
 		if r.has(fd.Type) {
 			has = true

@@ -47,4 +47,29 @@ func TestCloneTimesAndSkipped(t *testing.T) {
 	if structHasRefs(f, f.Structs[2]) {
 		t.Error("a struct of an int gets a clone")
 	}
+	// Stamp shares memory through P and K; Skips only has its skipped
+	// fields zeroed, which a value the clone returned already has.
+	for _, c := range []struct {
+		s      *Struct
+		shares bool
+	}{{f.Structs[0], true}, {f.Structs[1], false}, {f.Structs[2], false}} {
+		if got := structShares(f, c.s); got != c.shares {
+			t.Errorf("structShares(%s) = %v, want %v", c.s.ID, got, c.shares)
+		}
+	}
+	times := &File{PkgName: "p", PkgPath: testPkg, Structs: []*Struct{
+		{ID: "At", Type: &Name{Path: testPkg, Name: "At"}, Fields: []*Field{
+			{Name: "T", Wire: "T", Type: tm},
+			{Name: "L", Wire: "L", Type: &Type{Kind: Array, Len: 2, Elem: tm}},
+			{Name: "N", Wire: "N", Type: &Type{Kind: Nested, Named: &Name{Path: testPkg, Name: "Inner"}}},
+		}},
+	}}
+	times.Structs[0].Fields[2].Type.Named.ID = "Elsewhere" // emitted by another file: assumed to share
+	if !structShares(times, times.Structs[0]) {
+		t.Error("a struct nesting a struct of another file is taken not to share memory")
+	}
+	times.Structs[0].Fields = times.Structs[0].Fields[:2]
+	if structShares(times, times.Structs[0]) {
+		t.Error("a struct of times and an array of times is taken to share memory")
+	}
 }

@@ -122,6 +122,9 @@ func codecVar(f *File, st *Store, n storeNames) jen.Code {
 	for _, s := range f.Structs {
 		if s.ID == st.TypeName && structHasRefs(f, s) {
 			fields[jen.Id("Clone")] = jen.Id("livedictClone" + st.TypeName)
+			if !structShares(f, s) {
+				fields[jen.Id("CloneNormalizes")] = jen.True()
+			}
 		}
 	}
 	return jen.Var().Id(n.codec).Op("=").Func().Params().Add(generic(st, "Codec")).Block(

@@ -16,9 +16,10 @@
 // that evicts (EvictLRU) keeps LRU links, beside its table, and its reads
 // take the lock to move the key to the front.
 //
-// Values are deep-copied with the clone function the generated code supplies
-// on the way in and on the way out, so the memory backend behaves like SQLite
-// and Redis: mutating a value after Set or Get never changes what is stored.
+// Values are deep-copied with the clone functions the generated code supplies
+// (Copies) on the way in and on the way out, so the memory backend behaves
+// like SQLite and Redis: mutating a value after Set or Get never changes what
+// is stored.
 package memory
 
 import (
@@ -67,9 +68,8 @@ func (b *Backend) Close() error {
 // Open returns the bucket named cfg.Name, typed for K and V, creating it on
 // first use. Opening a name again returns the same data, so two stores of one
 // type over one Backend see each other's writes; opening it with other types
-// is an error. clone deep-copies a value; nil means V holds no references
-// and a plain assignment copies it.
-func Open[K comparable, V any](b *Backend, cfg backend.BucketConfig, clone func(V) V) (*Bucket[K, V], error) {
+// is an error. copies says how values are copied in and out.
+func Open[K comparable, V any](b *Backend, cfg backend.BucketConfig, copies Copies[V]) (*Bucket[K, V], error) {
 	cfg, err := cfg.Normalize()
 	if err != nil {
 		return nil, fmt.Errorf("livedict/memory: open bucket: %w", err)
@@ -98,7 +98,7 @@ func Open[K comparable, V any](b *Backend, cfg backend.BucketConfig, clone func(
 		}
 		return bk, nil
 	}
-	bk := newBucket[K, V](cfg, clone)
+	bk := newBucket[K, V](cfg, copies)
 	bk.valueType = cfg.Type
 	b.buckets[cfg.Name] = bk
 	return bk, nil
@@ -123,7 +123,7 @@ type Bucket[K comparable, V any] struct {
 	tables []atomic.Pointer[table[K, V]]
 	shift  uint // a hash's top bits pick its shard: h >> shift
 	seed   maphash.Seed
-	clone  func(V) V
+	copies Copies[V]
 	evicts bool // EvictLRU: reads move keys to the front, under the lock
 	limit  backend.Limit
 	closed atomic.Bool
@@ -170,7 +170,7 @@ const (
 )
 
 // newBucket makes the bucket of a normalized cfg (BucketConfig.Normalize).
-func newBucket[K comparable, V any](cfg backend.BucketConfig, clone func(V) V) *Bucket[K, V] {
+func newBucket[K comparable, V any](cfg backend.BucketConfig, copies Copies[V]) *Bucket[K, V] {
 	n := 1
 	if cfg.Limit.MaxKeys == 0 {
 		// A power of two comfortably above the core count keeps writers on
@@ -183,7 +183,7 @@ func newBucket[K comparable, V any](cfg backend.BucketConfig, clone func(V) V) *
 		tables:    make([]atomic.Pointer[table[K, V]], n),
 		shift:     uint(64 - bits.TrailingZeros(uint(n))),
 		seed:      maphash.MakeSeed(),
-		clone:     clone,
+		copies:    copies,
 		evicts:    cfg.Limit.MaxKeys > 0 && cfg.Limit.Policy == backend.EvictLRU,
 		limit:     cfg.Limit,
 		shards:    make([]shard[K, V], n),
@@ -201,11 +201,30 @@ func (b *Bucket[K, V]) markClosed() { b.closed.Store(true) }
 // Hash returns the hash of key that the Hashed methods take.
 func (b *Bucket[K, V]) Hash(key K) uint64 { return maphash.Comparable(b.seed, key) }
 
-func (b *Bucket[K, V]) copyVal(v V) V {
-	if b.clone == nil {
+// Copies are the functions that copy a bucket's values: In on the way in
+// (Put), Out on the way out (Get, Range). nil copies by assignment: for a V
+// without references, or an Out for a V whose In only normalizes what it
+// stores (drops the monotonic reading of its times), so that a stored value
+// needs nothing more.
+type Copies[V any] struct {
+	In, Out func(V) V
+}
+
+// Clones is the Copies of a V that clone deep-copies.
+func Clones[V any](clone func(V) V) Copies[V] { return Copies[V]{In: clone, Out: clone} }
+
+func (b *Bucket[K, V]) copyIn(v V) V {
+	if b.copies.In == nil {
 		return v
 	}
-	return b.clone(v)
+	return b.copies.In(v)
+}
+
+func (b *Bucket[K, V]) copyOut(v V) V {
+	if b.copies.Out == nil {
+		return v
+	}
+	return b.copies.Out(v)
 }
 
 func entryOf[K comparable, V any](n *node[K, V]) backend.Entry[V] {
@@ -224,7 +243,7 @@ func (b *Bucket[K, V]) GetHashed(key K, h uint64, now int64) (backend.Entry[V], 
 	}
 	// Nodes are never changed once published, so the copy needs no lock.
 	e := entryOf(n)
-	e.Value = b.copyVal(e.Value)
+	e.Value = b.copyOut(e.Value)
 	return e, true, nil
 }
 
@@ -241,7 +260,7 @@ func (b *Bucket[K, V]) GetValue(key K, h uint64, now int64) (V, bool, error) {
 	if n.idle > 0 && entryOf(n).SlideDue(now) {
 		b.retime(key, h, now, backend.Slide)
 	}
-	return b.copyVal(n.val), true, nil
+	return b.copyOut(n.val), true, nil
 }
 
 func (b *Bucket[K, V]) Touch(_ context.Context, key K, now int64) (bool, error) {
@@ -349,7 +368,7 @@ func (b *Bucket[K, V]) PutHashed(key K, h uint64, w backend.Write[V], now int64)
 	// The copy and the new node are made before the lock: an allocation
 	// may have to help the garbage collector, and must not do it while
 	// other writers of the shard wait.
-	next := &node[K, V]{key: key, val: b.copyVal(w.Value), deadline: w.Deadline, idle: w.Idle, pos: noPos}
+	next := &node[K, V]{key: key, val: b.copyIn(w.Value), deadline: w.Deadline, idle: w.Idle, pos: noPos}
 	i := h >> b.shift
 	s := &b.shards[i]
 	s.mu.Lock()
@@ -555,7 +574,7 @@ func (b *Bucket[K, V]) Range(ctx context.Context, now int64, fn func(K, backend.
 		// fn runs without the shard lock, so it may call back into the store.
 		for _, n := range batch {
 			e := entryOf(n)
-			e.Value = b.copyVal(e.Value)
+			e.Value = b.copyOut(e.Value)
 			if !fn(n.key, e) {
 				return nil
 			}
@@ -824,7 +843,7 @@ func (b *Bucket[K, V]) Close() error { return nil }
 // given a *Backend; this path exists for tests of the byte path and for
 // tools that work on any backend.
 func (b *Backend) Bucket(_ context.Context, cfg backend.BucketConfig) (backend.Bucket[string, []byte], error) {
-	bk, err := Open[string, []byte](b, cfg, cloneBytes)
+	bk, err := Open[string, []byte](b, cfg, Clones(cloneBytes))
 	if err != nil {
 		return nil, err
 	}

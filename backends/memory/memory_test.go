@@ -24,7 +24,7 @@ func openTest[K comparable, V any](t *testing.T, limit backend.Limit) *Bucket[K,
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newBucket[K, V](cfg, nil)
+	return newBucket[K, V](cfg, Copies[V]{})
 }
 
 // modelEntry is what the model of TestRandom knows of a key.

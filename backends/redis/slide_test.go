@@ -38,7 +38,7 @@ func memoryTarget() slideTarget {
 		t.Helper()
 		mb := memory.New()
 		t.Cleanup(func() { mb.Close() })
-		bk, err := memory.Open[string, []byte](mb, cfg, bytes.Clone)
+		bk, err := memory.Open[string, []byte](mb, cfg, memory.Clones(bytes.Clone))
 		if err != nil {
 			t.Fatal(err)
 		}

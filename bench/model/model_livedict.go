@@ -361,8 +361,9 @@ var livedictCodecGrant = func() ldruntime.Codec[string, Grant] {
 		Append: func(dst []byte, v *Grant) ([]byte, error) {
 			return ldruntime.Encode(dst, v, livedictAppendGrant)
 		},
-		Bucket: "grant",
-		Clone:  livedictCloneGrant,
+		Bucket:          "grant",
+		Clone:           livedictCloneGrant,
+		CloneNormalizes: true,
 		Decode: func(data []byte, v *Grant) error {
 			return ldruntime.Decode(data, v, livedictDecodeGrant)
 		},

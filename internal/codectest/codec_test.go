@@ -1,6 +1,7 @@
 package codectest
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"strings"
@@ -353,5 +354,34 @@ func TestDepthLimit(t *testing.T) {
 	}
 	if _, err := ldruntime.Encode(nil, chain(ldruntime.MaxDepth+1), livedictAppendNode); err == nil {
 		t.Fatal("a chain deeper than MaxDepth encoded")
+	}
+}
+
+// TestNormalizedOnTheWayIn: a memory store of a type whose clone only
+// normalizes (Plain: its time's monotonic reading) hands its stored values
+// out without cloning them again, and they are normalized all the same,
+// from the Set.
+func TestNormalizedOnTheWayIn(t *testing.T) {
+	if !livedictCodecPlain.CloneNormalizes {
+		t.Fatal("Plain's codec does not say its clone only normalizes")
+	}
+	s, err := NewPlainStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	v := Plain{X: 1, At: time.Now()} // with a monotonic reading
+	if err := s.Set(ctx, "k", v); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		got, ok, err := s.Get(ctx, "k")
+		if err != nil || !ok {
+			t.Fatalf("Get = %v, %v", ok, err)
+		}
+		if got.At != v.At.Round(0) {
+			t.Fatalf("Get returned %v, want the time without its monotonic reading %v", got.At, v.At.Round(0))
+		}
 	}
 }

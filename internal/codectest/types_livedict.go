@@ -359,8 +359,9 @@ var livedictCodecPlain = func() ldruntime.Codec[string, Plain] {
 		Append: func(dst []byte, v *Plain) ([]byte, error) {
 			return ldruntime.Encode(dst, v, livedictAppendPlain)
 		},
-		Bucket: "plain",
-		Clone:  livedictClonePlain,
+		Bucket:          "plain",
+		Clone:           livedictClonePlain,
+		CloneNormalizes: true,
 		Decode: func(data []byte, v *Plain) error {
 			return ldruntime.Decode(data, v, livedictDecodePlain)
 		},

@@ -30,6 +30,10 @@ type Codec[K comparable, V any] struct {
 
 	// Clone deep-copies a value; nil means V holds no references.
 	Clone func(V) V
+	// CloneNormalizes says Clone only normalizes a value (drops the
+	// monotonic readings of its times, zeroes its skipped fields): a value
+	// Clone returned is handed out again by assignment.
+	CloneNormalizes bool
 	// NoCopies is the directive's copy=false: the type's stores keep and
 	// hand out values as given, as with livedict.WithoutCopies.
 	NoCopies bool

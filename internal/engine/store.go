@@ -189,7 +189,12 @@ func (s *Store[K, V]) open(ctx context.Context) error {
 	s.retention = bc.Retention
 	if mb, ok := be.(*memory.Backend); ok {
 		var mbk *memory.Bucket[K, V]
-		if mbk, err = memory.Open[K, V](mb, bc, s.codec.Clone); err == nil {
+		copies := memory.Clones(s.codec.Clone)
+		if s.codec.CloneNormalizes {
+			// What the bucket holds went through Clone on its way in.
+			copies.Out = nil
+		}
+		if mbk, err = memory.Open[K, V](mb, bc, copies); err == nil {
 			s.b, s.mem = mbk, mbk
 			s.mono = clock.IsReal(s.clk)
 		}
