@@ -376,7 +376,8 @@ func livedictAppendCounter(e *ldruntime.Encoder, v *Counter) {
 
 // livedictDecodeCounter sets the fields of *v that the current struct of d holds.
 func livedictDecodeCounter(d *ldruntime.Decoder, v *Counter) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Hits":
 			switch d.Signature() {

@@ -418,7 +418,8 @@ func livedictAppendOrder(e *ldruntime.Encoder, v *Order) {
 
 // livedictDecodeOrder sets the fields of *v that the current struct of d holds.
 func livedictDecodeOrder(d *ldruntime.Decoder, v *Order) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Customer":
 			switch d.Signature() {
@@ -466,7 +467,7 @@ func livedictDecodeOrder(d *ldruntime.Decoder, v *Order) {
 				// map[string][]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string][]string, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 []string
 						if n1, ok := d.ReadCount(1); ok {
@@ -476,11 +477,11 @@ func livedictDecodeOrder(d *ldruntime.Decoder, v *Order) {
 							}
 							x0 = s1
 						}
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Notes = m0
 				}
@@ -557,7 +558,8 @@ func livedictAppendLine(e *ldruntime.Encoder, v *Line) {
 
 // livedictDecodeLine sets the fields of *v that the current struct of d holds.
 func livedictDecodeLine(d *ldruntime.Decoder, v *Line) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "SKU":
 			switch d.Signature() {
@@ -623,7 +625,8 @@ func livedictAppendGift(e *ldruntime.Encoder, v *Gift) {
 
 // livedictDecodeGift sets the fields of *v that the current struct of d holds.
 func livedictDecodeGift(d *ldruntime.Decoder, v *Gift) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Message":
 			switch d.Signature() {

@@ -734,7 +734,8 @@ func livedictAppendDeployment(e *ldruntime.Encoder, v *Deployment) {
 
 // livedictDecodeDeployment sets the fields of *v that the current struct of d holds.
 func livedictDecodeDeployment(d *ldruntime.Decoder, v *Deployment) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "TypeMeta":
 			switch d.Signature() {
@@ -829,7 +830,8 @@ func livedictAppendv1_TypeMeta(e *ldruntime.Encoder, v *v1.TypeMeta) {
 
 // livedictDecodev1_TypeMeta sets the fields of *v that the current struct of d holds.
 func livedictDecodev1_TypeMeta(d *ldruntime.Decoder, v *v1.TypeMeta) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Kind":
 			switch d.Signature() {
@@ -981,7 +983,8 @@ func livedictAppendv1_ObjectMeta(e *ldruntime.Encoder, v *v1.ObjectMeta) {
 
 // livedictDecodev1_ObjectMeta sets the fields of *v that the current struct of d holds.
 func livedictDecodev1_ObjectMeta(d *ldruntime.Decoder, v *v1.ObjectMeta) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {
@@ -1137,14 +1140,14 @@ func livedictDecodev1_ObjectMeta(d *ldruntime.Decoder, v *v1.ObjectMeta) {
 				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]string, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Labels = m0
 				}
@@ -1163,14 +1166,14 @@ func livedictDecodev1_ObjectMeta(d *ldruntime.Decoder, v *v1.ObjectMeta) {
 				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]string, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Annotations = m0
 				}
@@ -1296,7 +1299,8 @@ func livedictAppendv1_OwnerReference(e *ldruntime.Encoder, v *v1.OwnerReference)
 
 // livedictDecodev1_OwnerReference sets the fields of *v that the current struct of d holds.
 func livedictDecodev1_OwnerReference(d *ldruntime.Decoder, v *v1.OwnerReference) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "APIVersion":
 			switch d.Signature() {
@@ -1447,7 +1451,8 @@ func livedictAppendv1_ManagedFieldsEntry(e *ldruntime.Encoder, v *v1.ManagedFiel
 
 // livedictDecodev1_ManagedFieldsEntry sets the fields of *v that the current struct of d holds.
 func livedictDecodev1_ManagedFieldsEntry(d *ldruntime.Decoder, v *v1.ManagedFieldsEntry) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Manager":
 			switch d.Signature() {
@@ -1574,7 +1579,8 @@ func livedictAppendv1_FieldsV1(e *ldruntime.Encoder, v *v1.FieldsV1) {
 
 // livedictDecodev1_FieldsV1 sets the fields of *v that the current struct of d holds.
 func livedictDecodev1_FieldsV1(d *ldruntime.Decoder, v *v1.FieldsV1) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Raw":
 			switch d.Signature() {
@@ -1632,7 +1638,8 @@ func livedictAppendv1_LabelSelector(e *ldruntime.Encoder, v *v1.LabelSelector) {
 
 // livedictDecodev1_LabelSelector sets the fields of *v that the current struct of d holds.
 func livedictDecodev1_LabelSelector(d *ldruntime.Decoder, v *v1.LabelSelector) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "MatchLabels":
 			switch d.Signature() {
@@ -1646,14 +1653,14 @@ func livedictDecodev1_LabelSelector(d *ldruntime.Decoder, v *v1.LabelSelector) {
 				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]string, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.MatchLabels = m0
 				}
@@ -1714,7 +1721,8 @@ func livedictAppendv1_LabelSelectorRequirement(e *ldruntime.Encoder, v *v1.Label
 
 // livedictDecodev1_LabelSelectorRequirement sets the fields of *v that the current struct of d holds.
 func livedictDecodev1_LabelSelectorRequirement(d *ldruntime.Decoder, v *v1.LabelSelectorRequirement) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Key":
 			switch d.Signature() {
@@ -1841,7 +1849,8 @@ func livedictAppendAccount(e *ldruntime.Encoder, v *Account) {
 
 // livedictDecodeAccount sets the fields of *v that the current struct of d holds.
 func livedictDecodeAccount(d *ldruntime.Decoder, v *Account) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "ID":
 			switch d.Signature() {
@@ -1968,15 +1977,15 @@ func livedictDecodeAccount(d *ldruntime.Decoder, v *Account) {
 				// map[string]binary
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]github.Timestamp, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 github.Timestamp
 						d.ReadBinary(&x0)
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Seen = m0
 				}
@@ -2632,7 +2641,8 @@ func livedictAppendgithub_User(e *ldruntime.Encoder, v *github.User) {
 
 // livedictDecodegithub_User sets the fields of *v that the current struct of d holds.
 func livedictDecodegithub_User(d *ldruntime.Decoder, v *github.User) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Login":
 			switch d.Signature() {
@@ -3284,14 +3294,14 @@ func livedictDecodegithub_User(d *ldruntime.Decoder, v *github.User) {
 				// map[string]bool
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]bool, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadBool()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Permissions = m0
 				}
@@ -3450,7 +3460,8 @@ func livedictAppendgithub_Plan(e *ldruntime.Encoder, v *github.Plan) {
 
 // livedictDecodegithub_Plan sets the fields of *v that the current struct of d holds.
 func livedictDecodegithub_Plan(d *ldruntime.Decoder, v *github.Plan) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {
@@ -3637,7 +3648,8 @@ func livedictAppendgithub_TextMatch(e *ldruntime.Encoder, v *github.TextMatch) {
 
 // livedictDecodegithub_TextMatch sets the fields of *v that the current struct of d holds.
 func livedictDecodegithub_TextMatch(d *ldruntime.Decoder, v *github.TextMatch) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "ObjectURL":
 			switch d.Signature() {
@@ -3763,7 +3775,8 @@ func livedictAppendgithub_Match(e *ldruntime.Encoder, v *github.Match) {
 
 // livedictDecodegithub_Match sets the fields of *v that the current struct of d holds.
 func livedictDecodegithub_Match(d *ldruntime.Decoder, v *github.Match) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Text":
 			switch d.Signature() {
@@ -4063,7 +4076,8 @@ func livedictAppendgithub_Team(e *ldruntime.Encoder, v *github.Team) {
 
 // livedictDecodegithub_Team sets the fields of *v that the current struct of d holds.
 func livedictDecodegithub_Team(d *ldruntime.Decoder, v *github.Team) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "ID":
 			switch d.Signature() {
@@ -4332,14 +4346,14 @@ func livedictDecodegithub_Team(d *ldruntime.Decoder, v *github.Team) {
 				// map[string]bool
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]bool, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadBool()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Permissions = m0
 				}
@@ -5229,7 +5243,8 @@ func livedictAppendgithub_Organization(e *ldruntime.Encoder, v *github.Organizat
 
 // livedictDecodegithub_Organization sets the fields of *v that the current struct of d holds.
 func livedictDecodegithub_Organization(d *ldruntime.Decoder, v *github.Organization) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Login":
 			switch d.Signature() {
@@ -6228,7 +6243,8 @@ func livedictAppendsql_NullString(e *ldruntime.Encoder, v *sql.NullString) {
 
 // livedictDecodesql_NullString sets the fields of *v that the current struct of d holds.
 func livedictDecodesql_NullString(d *ldruntime.Decoder, v *sql.NullString) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "String":
 			switch d.Signature() {
@@ -6286,7 +6302,8 @@ func livedictAppendsql_NullTime(e *ldruntime.Encoder, v *sql.NullTime) {
 
 // livedictDecodesql_NullTime sets the fields of *v that the current struct of d holds.
 func livedictDecodesql_NullTime(d *ldruntime.Decoder, v *sql.NullTime) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Time":
 			switch d.Signature() {
@@ -6338,7 +6355,8 @@ func livedictAppendsql_Null_string(e *ldruntime.Encoder, v *sql.Null[string]) {
 
 // livedictDecodesql_Null_string sets the fields of *v that the current struct of d holds.
 func livedictDecodesql_Null_string(d *ldruntime.Decoder, v *sql.Null[string]) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "V":
 			switch d.Signature() {
@@ -6390,7 +6408,8 @@ func livedictAppendLabeled(e *ldruntime.Encoder, v *Labeled) {
 
 // livedictDecodeLabeled sets the fields of *v that the current struct of d holds.
 func livedictDecodeLabeled(d *ldruntime.Decoder, v *Labeled) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "UUID":
 			switch d.Signature() {

@@ -81,7 +81,8 @@ func appendFunc(s *Struct) jen.Code {
 // decodeFunc emits
 //
 //	func livedictDecodeS(d *runtime.Decoder, v *S) {
-//		for f := d.BeginStruct(); d.NextField(&f); {
+//		f := d.BeginStruct()
+//		for d.NextField(&f) {
 //			switch string(d.FieldName()) {
 //			case "Name":
 //				switch d.Signature() {
@@ -95,6 +96,9 @@ func appendFunc(s *Struct) jen.Code {
 //			}
 //		}
 //	}
+//
+// The loop's iterator is declared before it: a variable of the loop's init
+// statement whose address is taken is copied on every iteration.
 func decodeFunc(s *Struct) jen.Code {
 	var cases []jen.Code
 	for _, fd := range s.Fields {
@@ -105,11 +109,8 @@ func decodeFunc(s *Struct) jen.Code {
 	name := decodeFuncName(s.ID)
 	return jen.Comment(name+" sets the fields of *v that the current struct of d holds.").Line().
 		Func().Id(name).Params(jen.Id("d").Op("*").Add(wire("Decoder")), jen.Id("v").Op("*").Add(nameType(s.Type))).Block(
-		jen.For(
-			jen.Id("f").Op(":=").Add(dec("BeginStruct")).Call(),
-			dec("NextField").Call(jen.Op("&").Id("f")),
-			jen.Empty(),
-		).Block(
+		jen.Id("f").Op(":=").Add(dec("BeginStruct")).Call(),
+		jen.For(dec("NextField").Call(jen.Op("&").Id("f"))).Block(
 			jen.Switch(jen.String().Call(dec("FieldName").Call())).Block(cases...),
 		),
 	)
@@ -326,29 +327,9 @@ func decodeValue(t *Type, p place, depth int) []jen.Code {
 		return []jen.Code{jen.For(jen.Add(i).Op(":=").Range().Add(p.val)).Block(
 			decodeValue(t.Elem, p.index(i), depth+1)...)}
 	case Map:
-		n, m := local("n", depth), local("m", depth)
 		key, val := local("k", depth), local("x", depth)
-		minEntry := minWireSize(t.Key) + minWireSize(t.Elem)
-		mk := jen.Add(m).Op(":=").Make(goType(t), n)
-		if minEntry == 0 { // no bound on n: no size hint
-			mk = jen.Add(m).Op(":=").Make(goType(t))
-		}
-		loop := append(decodeLocal(t.Key, key, depth+1), decodeLocal(t.Elem, val, depth+1)...)
-		loop = append(loop,
-			jen.If(jen.List(jen.Id("_"), jen.Id("dup")).Op(":=").Add(m).Index(key), jen.Id("dup")).Block(
-				dec("DuplicateKey").Call(),
-				jen.Break(),
-			),
-			jen.Add(m).Index(key).Op("=").Add(val),
-		)
-		return []jen.Code{jen.If(
-			jen.List(n, jen.Id("ok")).Op(":=").Add(dec("ReadCount")).Call(jen.Lit(countMin(minEntry))),
-			jen.Id("ok"),
-		).Block(
-			mk,
-			jen.For(jen.Range().Add(n)).Block(loop...),
-			jen.Add(p.val).Op("=").Add(m),
-		)}
+		entry := append(decodeLocal(t.Key, key, depth+1), decodeLocal(t.Elem, val, depth+1)...)
+		return decodeMap(t, p, minWireSize(t.Key)+minWireSize(t.Elem), entry, depth)
 	case Nested:
 		return []jen.Code{jen.Id(decodeFuncName(t.Named.ID)).Call(jen.Id("d"), p.addr())}
 	case BinaryMarshaler:
@@ -357,6 +338,34 @@ func decodeValue(t *Type, p place, depth int) []jen.Code {
 		return []jen.Code{dec("ReadText").Call(p.addr())}
 	}
 	panic(fmt.Sprintf("templates: no deserializer for kind %d", t.Kind))
+}
+
+// decodeMap reads a map of type t into the place p: entry declares the
+// locals kN and xN and reads a key and a value into them, minEntry is the
+// fewest bytes the two take. A key that comes twice is an error: the map
+// did not grow.
+func decodeMap(t *Type, p place, minEntry int64, entry []jen.Code, depth int) []jen.Code {
+	n, m, i := local("n", depth), local("m", depth), local("i", depth)
+	key, val := local("k", depth), local("x", depth)
+	mk := jen.Make(goType(t), n)
+	if minEntry == 0 { // no bound on n: no size hint
+		mk = jen.Make(goType(t))
+	}
+	loop := append(entry,
+		jen.Add(m).Index(key).Op("=").Add(val),
+		jen.If(jen.Len(m).Op("==").Add(i)).Block(
+			dec("DuplicateKey").Call(),
+			jen.Break(),
+		),
+	)
+	return []jen.Code{jen.If(
+		jen.List(n, jen.Id("ok")).Op(":=").Add(dec("ReadCount")).Call(jen.Lit(countMin(minEntry))),
+		jen.Id("ok"),
+	).Block(
+		jen.Add(m).Op(":=").Add(mk),
+		jen.For(jen.Add(i).Op(":=").Range().Add(n)).Block(loop...),
+		jen.Add(p.val).Op("=").Add(m),
+	)}
 }
 
 // decodeLocal declares the local name and reads a value of type t into it.

@@ -163,7 +163,8 @@ func TestStructCodecShape(t *testing.T) {
 
 // livedictDecodeList sets the fields of *v that the current struct of d holds.
 func livedictDecodeList(d *runtime.Decoder, v *List) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "name":
 			switch d.Signature() {

@@ -310,29 +310,9 @@ func decodeFrom(s, t *Type, p place, depth int) []jen.Code {
 		return []jen.Code{jen.For(jen.Add(i).Op(":=").Range().Add(p.val)).Block(
 			decodeFrom(s.Elem, t.Elem, p.index(i), depth+1)...)}
 	case t.Kind == Map:
-		n, m := local("n", depth), local("m", depth)
 		key, val := local("k", depth), local("x", depth)
-		loop := append(decodeLocalFrom(s.Key, t.Key, key, depth+1), decodeLocalFrom(s.Elem, t.Elem, val, depth+1)...)
-		loop = append(loop,
-			jen.If(jen.List(jen.Id("_"), jen.Id("dup")).Op(":=").Add(m).Index(key), jen.Id("dup")).Block(
-				dec("DuplicateKey").Call(),
-				jen.Break(),
-			),
-			jen.Add(m).Index(key).Op("=").Add(val),
-		)
-		minEntry := minWireSize(s.Key) + minWireSize(s.Elem)
-		mk := jen.Add(m).Op(":=").Make(goType(t), n)
-		if minEntry == 0 { // no bound on n: no size hint
-			mk = jen.Add(m).Op(":=").Make(goType(t))
-		}
-		return []jen.Code{jen.If(
-			jen.List(n, jen.Id("ok")).Op(":=").Add(dec("ReadCount")).Call(jen.Lit(countMin(minEntry))),
-			jen.Id("ok"),
-		).Block(
-			mk,
-			jen.For(jen.Range().Add(n)).Block(loop...),
-			jen.Add(p.val).Op("=").Add(m),
-		)}
+		entry := append(decodeLocalFrom(s.Key, t.Key, key, depth+1), decodeLocalFrom(s.Elem, t.Elem, val, depth+1)...)
+		return decodeMap(t, p, minWireSize(s.Key)+minWireSize(s.Elem), entry, depth)
 	}
 	panic(fmt.Sprintf("templates: no conversion from %s to %s", s.Signature(), t.Signature()))
 }

@@ -746,7 +746,8 @@ func livedictAppendSession(e *ldruntime.Encoder, v *Session) {
 
 // livedictDecodeSession sets the fields of *v that the current struct of d holds.
 func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "UserID":
 			switch d.Signature() {
@@ -809,14 +810,14 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]string, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Meta = m0
 				}
@@ -890,7 +891,8 @@ func livedictAppendProfile(e *ldruntime.Encoder, v *Profile) {
 
 // livedictDecodeProfile sets the fields of *v that the current struct of d holds.
 func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {
@@ -965,7 +967,8 @@ func livedictAppendGrant(e *ldruntime.Encoder, v *Grant) {
 
 // livedictDecodeGrant sets the fields of *v that the current struct of d holds.
 func livedictDecodeGrant(d *ldruntime.Decoder, v *Grant) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "UserID":
 			switch d.Signature() {

@@ -1442,7 +1442,8 @@ func livedictAppendForeign(e *ldruntime.Encoder, v *Foreign) {
 
 // livedictDecodeForeign sets the fields of *v that the current struct of d holds.
 func livedictDecodeForeign(d *ldruntime.Decoder, v *Foreign) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Edits":
 			switch d.Signature() {
@@ -1598,7 +1599,8 @@ func livedictAppendStamp(e *ldruntime.Encoder, v *Stamp) {
 
 // livedictDecodeStamp sets the fields of *v that the current struct of d holds.
 func livedictDecodeStamp(d *ldruntime.Decoder, v *Stamp) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Time":
 			switch d.Signature() {
@@ -1656,7 +1658,8 @@ func livedictAppendTagged(e *ldruntime.Encoder, v *Tagged) {
 
 // livedictDecodeTagged sets the fields of *v that the current struct of d holds.
 func livedictDecodeTagged(d *ldruntime.Decoder, v *Tagged) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "IPNet":
 			switch d.Signature() {
@@ -1715,7 +1718,8 @@ func livedictAppendnet_IPNet(e *ldruntime.Encoder, v *net.IPNet) {
 
 // livedictDecodenet_IPNet sets the fields of *v that the current struct of d holds.
 func livedictDecodenet_IPNet(d *ldruntime.Decoder, v *net.IPNet) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "IP":
 			switch d.Signature() {
@@ -1813,7 +1817,8 @@ func livedictAppendhttp_Cookie(e *ldruntime.Encoder, v *http.Cookie) {
 
 // livedictDecodehttp_Cookie sets the fields of *v that the current struct of d holds.
 func livedictDecodehttp_Cookie(d *ldruntime.Decoder, v *http.Cookie) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {
@@ -2039,7 +2044,8 @@ func livedictAppendsql_NullString(e *ldruntime.Encoder, v *sql.NullString) {
 
 // livedictDecodesql_NullString sets the fields of *v that the current struct of d holds.
 func livedictDecodesql_NullString(d *ldruntime.Decoder, v *sql.NullString) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "String":
 			switch d.Signature() {
@@ -2091,7 +2097,8 @@ func livedictAppendsql_Null_int64(e *ldruntime.Encoder, v *sql.Null[int64]) {
 
 // livedictDecodesql_Null_int64 sets the fields of *v that the current struct of d holds.
 func livedictDecodesql_Null_int64(d *ldruntime.Decoder, v *sql.Null[int64]) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "V":
 			switch d.Signature() {
@@ -2152,7 +2159,8 @@ func livedictAppendGPair_string_int(e *ldruntime.Encoder, v *GPair[string, []int
 
 // livedictDecodeGPair_string_int sets the fields of *v that the current struct of d holds.
 func livedictDecodeGPair_string_int(d *ldruntime.Decoder, v *GPair[string, []int]) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Key":
 			switch d.Signature() {
@@ -2216,7 +2224,8 @@ func livedictAppendByAddr(e *ldruntime.Encoder, v *ByAddr) {
 
 // livedictDecodeByAddr sets the fields of *v that the current struct of d holds.
 func livedictDecodeByAddr(d *ldruntime.Decoder, v *ByAddr) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "N":
 			switch d.Signature() {
@@ -2265,7 +2274,8 @@ func livedictAppendByDigest(e *ldruntime.Encoder, v *ByDigest) {
 
 // livedictDecodeByDigest sets the fields of *v that the current struct of d holds.
 func livedictDecodeByDigest(d *ldruntime.Decoder, v *ByDigest) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "N":
 			switch d.Signature() {
@@ -2300,7 +2310,8 @@ func livedictAppendByMonth(e *ldruntime.Encoder, v *ByMonth) {
 
 // livedictDecodeByMonth sets the fields of *v that the current struct of d holds.
 func livedictDecodeByMonth(d *ldruntime.Decoder, v *ByMonth) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "N":
 			switch d.Signature() {

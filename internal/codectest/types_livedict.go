@@ -4095,7 +4095,8 @@ func livedictAppendScalars(e *ldruntime.Encoder, v *Scalars) {
 
 // livedictDecodeScalars sets the fields of *v that the current struct of d holds.
 func livedictDecodeScalars(d *ldruntime.Decoder, v *Scalars) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "B":
 			switch d.Signature() {
@@ -4395,7 +4396,8 @@ func livedictAppendPlain(e *ldruntime.Encoder, v *Plain) {
 
 // livedictDecodePlain sets the fields of *v that the current struct of d holds.
 func livedictDecodePlain(d *ldruntime.Decoder, v *Plain) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "X":
 			switch d.Signature() {
@@ -4826,7 +4828,8 @@ func livedictAppendComposite(e *ldruntime.Encoder, v *Composite) {
 
 // livedictDecodeComposite sets the fields of *v that the current struct of d holds.
 func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Base":
 			switch d.Signature() {
@@ -5047,14 +5050,14 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 				// map[string]int, map[string]int64, map[string]int32, map[string]int16, map[string]int8
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]int, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadInt()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.M = m0
 				}
@@ -5073,7 +5076,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 				// map[string][]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string][]string, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 []string
 						if n1, ok := d.ReadCount(1); ok {
@@ -5083,11 +5086,11 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 							}
 							x0 = s1
 						}
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.MS = m0
 				}
@@ -5106,15 +5109,15 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 				// map[int64]struct, map[int]struct, map[int32]struct, map[int16]struct, map[int8]struct
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[int64]Inner, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadInt64()
 						var x0 Inner
 						livedictDecodeInner(d, &x0)
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.MV = m0
 				}
@@ -5133,18 +5136,18 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 				// map[string]*struct
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[Label]*Inner, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := Label(d.ReadString())
 						var x0 *Inner
 						if d.ReadBool() {
 							x0 = new(Inner)
 							livedictDecodeInner(d, x0)
 						}
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.MP = m0
 				}
@@ -5253,14 +5256,14 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 				// map[string]int64, map[string]int, map[string]int32, map[string]int16, map[string]int8
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(Attrs, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := Label(d.ReadString())
 						x0 := Level(d.ReadInt64())
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Attrs = m0
 				}
@@ -5376,15 +5379,15 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 				// map[string]text
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]Path, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 Path
 						d.ReadText(&x0)
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Paths = m0
 				}
@@ -5423,14 +5426,14 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 				// map[string]time
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]time.Time, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadTime()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Times = m0
 				}
@@ -5496,15 +5499,15 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 				// map[struct]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[Key]string, n0)
-					for range n0 {
+					for i0 := range n0 {
 						var k0 Key
 						livedictDecodeKey(d, &k0)
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.KM = m0
 				}
@@ -5523,17 +5526,17 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 				// map[[2]int8]bool
 				if n0, ok := d.ReadCount(3); ok {
 					m0 := make(map[[2]int8]bool, n0)
-					for range n0 {
+					for i0 := range n0 {
 						var k0 [2]int8
 						for i1 := range k0 {
 							k0[i1] = d.ReadInt8()
 						}
 						x0 := d.ReadBool()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.AK = m0
 				}
@@ -5552,14 +5555,14 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 				// map[[0]int][0]int, map[[0]int][0]int64, map[[0]int][0]int32, map[[0]int][0]int16, map[[0]int][0]int8, map[[0]int64][0]int, and 19 more
 				if n0, ok := d.ReadCount(0); ok {
 					m0 := make(map[[0]int][0]int)
-					for range n0 {
+					for i0 := range n0 {
 						var k0 [0]int
 						var x0 [0]int
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.ZeroMap = m0
 				}
@@ -5622,7 +5625,8 @@ func livedictAppendBase(e *ldruntime.Encoder, v *Base) {
 
 // livedictDecodeBase sets the fields of *v that the current struct of d holds.
 func livedictDecodeBase(d *ldruntime.Decoder, v *Base) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "ID":
 			switch d.Signature() {
@@ -5671,7 +5675,8 @@ func livedictAppendExtra(e *ldruntime.Encoder, v *Extra) {
 
 // livedictDecodeExtra sets the fields of *v that the current struct of d holds.
 func livedictDecodeExtra(d *ldruntime.Decoder, v *Extra) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Note":
 			switch d.Signature() {
@@ -5725,7 +5730,8 @@ func livedictAppendInner(e *ldruntime.Encoder, v *Inner) {
 
 // livedictDecodeInner sets the fields of *v that the current struct of d holds.
 func livedictDecodeInner(d *ldruntime.Decoder, v *Inner) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {
@@ -5820,7 +5826,8 @@ func livedictAppendKey(e *ldruntime.Encoder, v *Key) {
 
 // livedictDecodeKey sets the fields of *v that the current struct of d holds.
 func livedictDecodeKey(d *ldruntime.Decoder, v *Key) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "A":
 			switch d.Signature() {
@@ -5909,7 +5916,8 @@ func livedictAppendNode(e *ldruntime.Encoder, v *Node) {
 
 // livedictDecodeNode sets the fields of *v that the current struct of d holds.
 func livedictDecodeNode(d *ldruntime.Decoder, v *Node) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Val":
 			switch d.Signature() {
@@ -6022,7 +6030,8 @@ func livedictAppendSession(e *ldruntime.Encoder, v *Session) {
 
 // livedictDecodeSession sets the fields of *v that the current struct of d holds.
 func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "UserID":
 			switch d.Signature() {
@@ -6085,14 +6094,14 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]string, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Meta = m0
 				}
@@ -6152,7 +6161,8 @@ func livedictAppendProfile(e *ldruntime.Encoder, v *Profile) {
 
 // livedictDecodeProfile sets the fields of *v that the current struct of d holds.
 func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {
@@ -6242,7 +6252,8 @@ func livedictAppendEvolveA(e *ldruntime.Encoder, v *EvolveA) {
 
 // livedictDecodeEvolveA sets the fields of *v that the current struct of d holds.
 func livedictDecodeEvolveA(d *ldruntime.Decoder, v *EvolveA) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Keep":
 			switch d.Signature() {
@@ -6362,7 +6373,8 @@ func livedictAppendEvolveB(e *ldruntime.Encoder, v *EvolveB) {
 
 // livedictDecodeEvolveB sets the fields of *v that the current struct of d holds.
 func livedictDecodeEvolveB(d *ldruntime.Decoder, v *EvolveB) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Keep":
 			switch d.Signature() {
@@ -6467,7 +6479,8 @@ func livedictAppendEvolveC(e *ldruntime.Encoder, v *EvolveC) {
 
 // livedictDecodeEvolveC sets the fields of *v that the current struct of d holds.
 func livedictDecodeEvolveC(d *ldruntime.Decoder, v *EvolveC) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Keep":
 			switch d.Signature() {
@@ -6537,7 +6550,8 @@ func livedictAppendWrapA(e *ldruntime.Encoder, v *WrapA) {
 
 // livedictDecodeWrapA sets the fields of *v that the current struct of d holds.
 func livedictDecodeWrapA(d *ldruntime.Decoder, v *WrapA) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Inner":
 			switch d.Signature() {
@@ -6578,7 +6592,8 @@ func livedictAppendWrapC(e *ldruntime.Encoder, v *WrapC) {
 
 // livedictDecodeWrapC sets the fields of *v that the current struct of d holds.
 func livedictDecodeWrapC(d *ldruntime.Decoder, v *WrapC) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Inner":
 			switch d.Signature() {
@@ -6749,7 +6764,8 @@ func livedictAppendEvolveOld(e *ldruntime.Encoder, v *EvolveOld) {
 
 // livedictDecodeEvolveOld sets the fields of *v that the current struct of d holds.
 func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "I8to16":
 			switch d.Signature() {
@@ -6996,14 +7012,14 @@ func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
 				// map[string]float32
 				if n0, ok := d.ReadCount(5); ok {
 					m0 := make(map[string]float32, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadFloat32()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Floats = m0
 				}
@@ -7022,14 +7038,14 @@ func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
 				// map[int32]string, map[int16]string, map[int8]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[int32]string, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadInt32()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.KeyWide = m0
 				}
@@ -7079,7 +7095,7 @@ func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
 				// map[string][]float32
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string][]float32, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 []float32
 						if n1, ok := d.ReadCount(4); ok {
@@ -7089,11 +7105,11 @@ func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
 							}
 							x0 = s1
 						}
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Nested = m0
 				}
@@ -7257,7 +7273,8 @@ func livedictAppendEvolveNew(e *ldruntime.Encoder, v *EvolveNew) {
 
 // livedictDecodeEvolveNew sets the fields of *v that the current struct of d holds.
 func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "I8to16":
 			switch d.Signature() {
@@ -7512,14 +7529,14 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 				// map[string]float64
 				if n0, ok := d.ReadCount(9); ok {
 					m0 := make(map[string]float64, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadFloat64()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Floats = m0
 				}
@@ -7533,14 +7550,14 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 				// map[string]float32
 				if n0, ok := d.ReadCount(5); ok {
 					m0 := make(map[string]float64, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := float64(d.ReadFloat32())
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Floats = m0
 				}
@@ -7559,14 +7576,14 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 				// map[int64]string, map[int]string, map[int32]string, map[int16]string, map[int8]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[int64]string, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadInt64()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.KeyWide = m0
 				}
@@ -7637,7 +7654,7 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 				// map[string][]float64
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string][]float64, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 []float64
 						if n1, ok := d.ReadCount(8); ok {
@@ -7647,11 +7664,11 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 							}
 							x0 = s1
 						}
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Nested = m0
 				}
@@ -7665,7 +7682,7 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 				// map[string][]float32
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string][]float64, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 []float64
 						if n1, ok := d.ReadCount(4); ok {
@@ -7675,11 +7692,11 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 							}
 							x0 = s1
 						}
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Nested = m0
 				}

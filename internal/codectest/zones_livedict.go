@@ -438,7 +438,8 @@ func livedictAppendStamped(e *ldruntime.Encoder, v *Stamped) {
 
 // livedictDecodeStamped sets the fields of *v that the current struct of d holds.
 func livedictDecodeStamped(d *ldruntime.Decoder, v *Stamped) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "At":
 			switch d.Signature() {
@@ -501,14 +502,14 @@ func livedictDecodeStamped(d *ldruntime.Decoder, v *Stamped) {
 				// map[string]time
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[string]time.Time, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadTime()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.ByName = m0
 				}
@@ -527,14 +528,14 @@ func livedictDecodeStamped(d *ldruntime.Decoder, v *Stamped) {
 				// map[time]string
 				if n0, ok := d.ReadCount(2); ok {
 					m0 := make(map[time.Time]string, n0)
-					for range n0 {
+					for i0 := range n0 {
 						k0 := d.ReadTime()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.ByTime = m0
 				}

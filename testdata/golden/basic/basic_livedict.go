@@ -365,7 +365,8 @@ func livedictAppendItem(e *ldruntime.Encoder, v *Item) {
 
 // livedictDecodeItem sets the fields of *v that the current struct of d holds.
 func livedictDecodeItem(d *ldruntime.Decoder, v *Item) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {

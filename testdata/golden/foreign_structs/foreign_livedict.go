@@ -749,7 +749,8 @@ func livedictAppendVisit(e *ldruntime.Encoder, v *Visit) {
 
 // livedictDecodeVisit sets the fields of *v that the current struct of d holds.
 func livedictDecodeVisit(d *ldruntime.Decoder, v *Visit) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Cookie":
 			switch d.Signature() {
@@ -899,7 +900,8 @@ func livedictAppendhttp_Cookie(e *ldruntime.Encoder, v *http.Cookie) {
 
 // livedictDecodehttp_Cookie sets the fields of *v that the current struct of d holds.
 func livedictDecodehttp_Cookie(d *ldruntime.Decoder, v *http.Cookie) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {
@@ -1132,7 +1134,8 @@ func livedictAppendnet_IPNet(e *ldruntime.Encoder, v *net.IPNet) {
 
 // livedictDecodenet_IPNet sets the fields of *v that the current struct of d holds.
 func livedictDecodenet_IPNet(d *ldruntime.Decoder, v *net.IPNet) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "IP":
 			switch d.Signature() {
@@ -1184,7 +1187,8 @@ func livedictAppendsql_NullString(e *ldruntime.Encoder, v *sql.NullString) {
 
 // livedictDecodesql_NullString sets the fields of *v that the current struct of d holds.
 func livedictDecodesql_NullString(d *ldruntime.Decoder, v *sql.NullString) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "String":
 			switch d.Signature() {
@@ -1242,7 +1246,8 @@ func livedictAppendsql_NullTime(e *ldruntime.Encoder, v *sql.NullTime) {
 
 // livedictDecodesql_NullTime sets the fields of *v that the current struct of d holds.
 func livedictDecodesql_NullTime(d *ldruntime.Decoder, v *sql.NullTime) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Time":
 			switch d.Signature() {
@@ -1300,7 +1305,8 @@ func livedictAppendPage(e *ldruntime.Encoder, v *Page) {
 
 // livedictDecodePage sets the fields of *v that the current struct of d holds.
 func livedictDecodePage(d *ldruntime.Decoder, v *Page) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Cookie":
 			switch d.Signature() {

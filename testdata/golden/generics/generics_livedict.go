@@ -394,7 +394,8 @@ func livedictAppendRanked(e *ldruntime.Encoder, v *Ranked) {
 
 // livedictDecodeRanked sets the fields of *v that the current struct of d holds.
 func livedictDecodeRanked(d *ldruntime.Decoder, v *Ranked) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Top":
 			switch d.Signature() {
@@ -486,7 +487,8 @@ func livedictAppendPair_string_int(e *ldruntime.Encoder, v *Pair[string, int]) {
 
 // livedictDecodePair_string_int sets the fields of *v that the current struct of d holds.
 func livedictDecodePair_string_int(d *ldruntime.Decoder, v *Pair[string, int]) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Key":
 			switch d.Signature() {
@@ -544,7 +546,8 @@ func livedictAppendPair_string_byte(e *ldruntime.Encoder, v *Pair[string, []byte
 
 // livedictDecodePair_string_byte sets the fields of *v that the current struct of d holds.
 func livedictDecodePair_string_byte(d *ldruntime.Decoder, v *Pair[string, []byte]) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Key":
 			switch d.Signature() {
@@ -596,7 +599,8 @@ func livedictAppendsql_Null_string(e *ldruntime.Encoder, v *sql.Null[string]) {
 
 // livedictDecodesql_Null_string sets the fields of *v that the current struct of d holds.
 func livedictDecodesql_Null_string(d *ldruntime.Decoder, v *sql.Null[string]) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "V":
 			switch d.Signature() {

@@ -1036,7 +1036,8 @@ func livedictAppendByMonth(e *ldruntime.Encoder, v *ByMonth) {
 
 // livedictDecodeByMonth sets the fields of *v that the current struct of d holds.
 func livedictDecodeByMonth(d *ldruntime.Decoder, v *ByMonth) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Total":
 			switch d.Signature() {
@@ -1081,7 +1082,8 @@ func livedictAppendByAddr(e *ldruntime.Encoder, v *ByAddr) {
 
 // livedictDecodeByAddr sets the fields of *v that the current struct of d holds.
 func livedictDecodeByAddr(d *ldruntime.Decoder, v *ByAddr) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Seen":
 			switch d.Signature() {
@@ -1130,7 +1132,8 @@ func livedictAppendByDigest(e *ldruntime.Encoder, v *ByDigest) {
 
 // livedictDecodeByDigest sets the fields of *v that the current struct of d holds.
 func livedictDecodeByDigest(d *ldruntime.Decoder, v *ByDigest) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {

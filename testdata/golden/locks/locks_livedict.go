@@ -406,7 +406,8 @@ func livedictAppendSession(e *ldruntime.Encoder, v *Session) {
 
 // livedictDecodeSession sets the fields of *v that the current struct of d holds.
 func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "User":
 			switch d.Signature() {
@@ -498,7 +499,8 @@ func livedictAppendProfile(e *ldruntime.Encoder, v *Profile) {
 
 // livedictDecodeProfile sets the fields of *v that the current struct of d holds.
 func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Bio":
 			switch d.Signature() {
@@ -543,7 +545,8 @@ func livedictAppendShard(e *ldruntime.Encoder, v *Shard) {
 
 // livedictDecodeShard sets the fields of *v that the current struct of d holds.
 func livedictDecodeShard(d *ldruntime.Decoder, v *Shard) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Keys":
 			switch d.Signature() {

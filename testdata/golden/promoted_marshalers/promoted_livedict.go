@@ -397,7 +397,8 @@ func livedictAppendAudit(e *ldruntime.Encoder, v *Audit) {
 
 // livedictDecodeAudit sets the fields of *v that the current struct of d holds.
 func livedictDecodeAudit(d *ldruntime.Decoder, v *Audit) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Edits":
 			switch d.Signature() {
@@ -476,7 +477,8 @@ func livedictAppendStamp(e *ldruntime.Encoder, v *Stamp) {
 
 // livedictDecodeStamp sets the fields of *v that the current struct of d holds.
 func livedictDecodeStamp(d *ldruntime.Decoder, v *Stamp) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Time":
 			switch d.Signature() {

@@ -379,7 +379,8 @@ func livedictAppendSession(e *ldruntime.Encoder, v *Session) {
 
 // livedictDecodeSession sets the fields of *v that the current struct of d holds.
 func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "User":
 			switch d.Signature() {
