@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/livedict/livedict/backend"
 )
@@ -74,15 +75,26 @@ func Encode[T any](dst []byte, v *T, fn func(*Encoder, *T)) ([]byte, error) {
 	return e.buf, nil
 }
 
-// Decode sets *v to the record in data, read by fn (a generated function,
-// which reads one struct). On error *v is left zero, and the error wraps
-// backend.ErrCorrupt or backend.ErrSchema and names the field. The result
-// never aliases data. The version byte and the end of the record are
-// checked by the outermost struct's BeginStruct and NextField, which keeps
-// Decode small enough to inline and its Decoder on the stack.
+// Decode sets *v to the record in data, read by fn, a generated function
+// of runtime version 2, which sets only the fields the record holds: *v is
+// zeroed first. Later generated code calls DecodeInto.
 func Decode[T any](data []byte, v *T, fn func(*Decoder, *T)) error {
 	*v = *new(T)
+	return DecodeInto(data, v, fn)
+}
+
+// DecodeInto sets *v to the record in data, read by fn (a generated
+// function, which reads one struct and sets every field of *v). On error
+// *v is left zero, and the error wraps backend.ErrCorrupt or
+// backend.ErrSchema and names the field. The result never aliases data; it
+// may reuse the memory of *v's slices, maps and pointed-to structs (see
+// MakeSlice), so decode into a value whose parts nothing else uses. The
+// version byte and the end of the record are checked by the outermost
+// struct's BeginStruct and NextField, which keeps DecodeInto small enough
+// to inline and its Decoder on the stack.
+func DecodeInto[T any](data []byte, v *T, fn func(*Decoder, *T)) error {
 	d := Decoder{data: data, limit: len(data)}
+	d.claimed[0], d.claims = claim{unsafe.Pointer(v), unsafe.Sizeof(*v)}, 1 // v itself
 	fn(&d, v)
 	if d.err != nil {
 		*v = *new(T)
@@ -494,6 +506,10 @@ type Decoder struct {
 	nameEnd int    //
 	sig     uint32 // its signature
 	err     *wireError
+	// claimed is the memory the decode writes into that it did not
+	// allocate (reuse.go).
+	claimed [maxClaims]claim
+	claims  int
 }
 
 // FieldIter walks the fields of one struct; generated code keeps it in a

@@ -95,7 +95,12 @@ func FuzzDecoder(f *testing.F) {
 			case 14:
 				d.ReadString()
 			case 15:
-				b := d.ReadBytes()
+				var b []byte
+				if op < 128 {
+					b = d.ReadBytes()
+				} else { // into a buffer of its own, or one too small
+					b = d.ReadBytesInto(make([]byte, int(op-128)/8))
+				}
 				if len(b) > len(data) {
 					t.Fatalf("ReadBytes returned %d bytes from %d", len(b), len(data))
 				}

@@ -239,7 +239,11 @@ func fieldDecode(t *Type, p place) []jen.Code {
 		}
 		var read []jen.Code
 		if t.Kind == Pointer {
-			read = append([]jen.Code{jen.Add(p.val).Op("=").New(goType(u))}, decodeFrom(rep, u, deref(p.val), 0)...)
+			alloc := jen.New(goType(u))
+			if p.old != nil { // a pointer to a struct
+				alloc = wire("NewStruct").Call(jen.Id("d"), p.old)
+			}
+			read = append([]jen.Code{jen.Add(p.val).Op("=").Add(alloc)}, decodeFrom(rep, u, deref(p.val), 0)...)
 		} else {
 			read = decodeFrom(rep, u, p, 0)
 		}
@@ -296,7 +300,7 @@ func decodeFrom(s, t *Type, p place, depth int) []jen.Code {
 		return []jen.Code{jen.Add(p.val).Op("=").Add(fromBasic(t, jen.Float64().Call(dec("ReadFloat32").Call())))}
 	case t.Kind == Slice:
 		n, v := local("n", depth), local("s", depth)
-		body := []jen.Code{jen.Add(v).Op(":=").Make(goType(t), n)}
+		body := []jen.Code{jen.Add(v).Op(":=").Add(makeSlice(t, p, n))}
 		i := local("i", depth)
 		body = append(body, jen.For(jen.Add(i).Op(":=").Range().Add(v)).Block(
 			decodeFrom(s.Elem, t.Elem, at(v).index(i), depth+1)...))

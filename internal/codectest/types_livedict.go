@@ -16,8 +16,8 @@ import (
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
+	_ = ldruntime.EnforceVersion(3 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 3)
 )
 
 var livedictCodecScalars = func() ldruntime.Codec[string, Scalars] {
@@ -28,7 +28,7 @@ var livedictCodecScalars = func() ldruntime.Codec[string, Scalars] {
 		Bucket: "scalars",
 		Clone:  livedictCloneScalars,
 		Decode: func(data []byte, v *Scalars) error {
-			return ldruntime.Decode(data, v, livedictDecodeScalars)
+			return ldruntime.DecodeInto(data, v, livedictDecodeScalars)
 		},
 		TypeName: "Scalars",
 	}
@@ -362,7 +362,7 @@ var livedictCodecPlain = func() ldruntime.Codec[string, Plain] {
 		Bucket: "plain",
 		Clone:  livedictClonePlain,
 		Decode: func(data []byte, v *Plain) error {
-			return ldruntime.Decode(data, v, livedictDecodePlain)
+			return ldruntime.DecodeInto(data, v, livedictDecodePlain)
 		},
 		TypeName: "Plain",
 	}
@@ -695,7 +695,7 @@ var livedictCodecComposite = func() ldruntime.Codec[string, Composite] {
 		Bucket: "composite",
 		Clone:  livedictCloneComposite,
 		Decode: func(data []byte, v *Composite) error {
-			return ldruntime.Decode(data, v, livedictDecodeComposite)
+			return ldruntime.DecodeInto(data, v, livedictDecodeComposite)
 		},
 		TypeName: "Composite",
 	}
@@ -1029,7 +1029,7 @@ var livedictCodecNode = func() ldruntime.Codec[string, Node] {
 		Bucket: "node",
 		Clone:  livedictCloneNode,
 		Decode: func(data []byte, v *Node) error {
-			return ldruntime.Decode(data, v, livedictDecodeNode)
+			return ldruntime.DecodeInto(data, v, livedictDecodeNode)
 		},
 		TypeName: "Node",
 	}
@@ -1362,7 +1362,7 @@ var livedictCodecSession = func() ldruntime.Codec[string, Session] {
 		Bucket: "session",
 		Clone:  livedictCloneSession,
 		Decode: func(data []byte, v *Session) error {
-			return ldruntime.Decode(data, v, livedictDecodeSession)
+			return ldruntime.DecodeInto(data, v, livedictDecodeSession)
 		},
 		TypeName: "Session",
 	}
@@ -1696,7 +1696,7 @@ var livedictCodecEvolveA = func() ldruntime.Codec[string, EvolveA] {
 		Bucket: "evolve_a",
 		Clone:  livedictCloneEvolveA,
 		Decode: func(data []byte, v *EvolveA) error {
-			return ldruntime.Decode(data, v, livedictDecodeEvolveA)
+			return ldruntime.DecodeInto(data, v, livedictDecodeEvolveA)
 		},
 		TypeName: "EvolveA",
 	}
@@ -2030,7 +2030,7 @@ var livedictCodecEvolveB = func() ldruntime.Codec[string, EvolveB] {
 		Bucket: "evolve_b",
 		Clone:  livedictCloneEvolveB,
 		Decode: func(data []byte, v *EvolveB) error {
-			return ldruntime.Decode(data, v, livedictDecodeEvolveB)
+			return ldruntime.DecodeInto(data, v, livedictDecodeEvolveB)
 		},
 		TypeName: "EvolveB",
 	}
@@ -2364,7 +2364,7 @@ var livedictCodecEvolveC = func() ldruntime.Codec[string, EvolveC] {
 		Bucket: "evolve_c",
 		Clone:  livedictCloneEvolveC,
 		Decode: func(data []byte, v *EvolveC) error {
-			return ldruntime.Decode(data, v, livedictDecodeEvolveC)
+			return ldruntime.DecodeInto(data, v, livedictDecodeEvolveC)
 		},
 		TypeName: "EvolveC",
 	}
@@ -2698,7 +2698,7 @@ var livedictCodecWrapA = func() ldruntime.Codec[string, WrapA] {
 		Bucket: "wrap_a",
 		Clone:  livedictCloneWrapA,
 		Decode: func(data []byte, v *WrapA) error {
-			return ldruntime.Decode(data, v, livedictDecodeWrapA)
+			return ldruntime.DecodeInto(data, v, livedictDecodeWrapA)
 		},
 		TypeName: "WrapA",
 	}
@@ -3031,7 +3031,7 @@ var livedictCodecWrapC = func() ldruntime.Codec[string, WrapC] {
 		Bucket: "wrap_c",
 		Clone:  livedictCloneWrapC,
 		Decode: func(data []byte, v *WrapC) error {
-			return ldruntime.Decode(data, v, livedictDecodeWrapC)
+			return ldruntime.DecodeInto(data, v, livedictDecodeWrapC)
 		},
 		TypeName: "WrapC",
 	}
@@ -3364,7 +3364,7 @@ var livedictCodecEvolveOld = func() ldruntime.Codec[string, EvolveOld] {
 		Bucket: "evolve_old",
 		Clone:  livedictCloneEvolveOld,
 		Decode: func(data []byte, v *EvolveOld) error {
-			return ldruntime.Decode(data, v, livedictDecodeEvolveOld)
+			return ldruntime.DecodeInto(data, v, livedictDecodeEvolveOld)
 		},
 		TypeName: "EvolveOld",
 	}
@@ -3698,7 +3698,7 @@ var livedictCodecEvolveNew = func() ldruntime.Codec[string, EvolveNew] {
 		Bucket: "evolve_new",
 		Clone:  livedictCloneEvolveNew,
 		Decode: func(data []byte, v *EvolveNew) error {
-			return ldruntime.Decode(data, v, livedictDecodeEvolveNew)
+			return ldruntime.DecodeInto(data, v, livedictDecodeEvolveNew)
 		},
 		TypeName: "EvolveNew",
 	}
@@ -4093,8 +4093,11 @@ func livedictAppendScalars(e *ldruntime.Encoder, v *Scalars) {
 	e.EndStruct()
 }
 
-// livedictDecodeScalars sets the fields of *v that the current struct of d holds.
+// livedictDecodeScalars sets *v to the current struct of d.
 func livedictDecodeScalars(d *ldruntime.Decoder, v *Scalars) {
+	// What *v held: reused where the record has these fields.
+	oldRaw := v.Raw
+	*v = Scalars{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -4327,7 +4330,7 @@ func livedictDecodeScalars(d *ldruntime.Decoder, v *Scalars) {
 				fallthrough
 			case 0x65b1d004:
 				// bytes
-				v.Raw = d.ReadBytes()
+				v.Raw = d.ReadBytesInto(oldRaw)
 			default:
 				d.Mismatch("bytes")
 			}
@@ -4394,8 +4397,9 @@ func livedictAppendPlain(e *ldruntime.Encoder, v *Plain) {
 	e.EndStruct()
 }
 
-// livedictDecodePlain sets the fields of *v that the current struct of d holds.
+// livedictDecodePlain sets *v to the current struct of d.
 func livedictDecodePlain(d *ldruntime.Decoder, v *Plain) {
+	*v = Plain{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -4826,8 +4830,31 @@ func livedictAppendComposite(e *ldruntime.Encoder, v *Composite) {
 	e.EndStruct()
 }
 
-// livedictDecodeComposite sets the fields of *v that the current struct of d holds.
+// livedictDecodeComposite sets *v to the current struct of d.
 func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
+	// What *v held: reused where the record has these fields.
+	oldExtra := v.Extra
+	oldPS := v.PS
+	oldTags := v.Tags
+	oldInts := v.Ints
+	oldMatrix := v.Matrix
+	oldZeros := v.Zeros
+	oldM := v.M
+	oldMS := v.MS
+	oldMV := v.MV
+	oldMP := v.MP
+	oldBlob := v.Blob
+	oldNames := v.Names
+	oldAttrs := v.Attrs
+	oldLevels := v.Levels
+	oldColors := v.Colors
+	oldPaths := v.Paths
+	oldDurations := v.Durations
+	oldTimes := v.Times
+	oldKM := v.KM
+	oldAK := v.AK
+	oldZeroMap := v.ZeroMap
+	*v = Composite{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -4855,7 +4882,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Extra = new(Extra)
+				v.Extra = ldruntime.NewStruct(d, oldExtra)
 				livedictDecodeExtra(d, v.Extra)
 			default:
 				d.Mismatch("*struct")
@@ -4903,7 +4930,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.PS = new(Inner)
+				v.PS = ldruntime.NewStruct(d, oldPS)
 				livedictDecodeInner(d, v.PS)
 			default:
 				d.Mismatch("*struct")
@@ -4919,7 +4946,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0xe4060d18:
 				// []string
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]string, n0)
+					s0 := ldruntime.MakeSlice(d, oldTags, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadString()
 					}
@@ -4939,7 +4966,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x2bdebcbe, 0xe1444344, 0x5950391f, 0xe55592b1, 0x95a2c6f2:
 				// []int, []int64, []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]int, n0)
+					s0 := ldruntime.MakeSlice(d, oldInts, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadInt()
 					}
@@ -4959,7 +4986,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0xc5c9aab2, 0x39e9b01b:
 				// [][]uint16, [][]uint8
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([][]uint16, n0)
+					s0 := ldruntime.MakeSlice(d, oldMatrix, n0)
 					for i0 := range s0 {
 						if n1, ok := d.ReadCount(1); ok {
 							s1 := make([]uint16, n1)
@@ -5032,7 +5059,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0xc79997ca, 0x74651c80, 0x045db06b, 0x7862e435, 0x28ca31f6:
 				// [][0]int, [][0]int64, [][0]int32, [][0]int16, [][0]int8
 				if n0, ok := d.ReadCount(0); ok {
-					s0 := make([][0]int, n0)
+					s0 := ldruntime.MakeSlice(d, oldZeros, n0)
 					v.Zeros = s0
 				}
 			default:
@@ -5049,7 +5076,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x023080d7, 0x3f11d105, 0xcf196f7a, 0x3b1e96ac, 0x615af83d:
 				// map[string]int, map[string]int64, map[string]int32, map[string]int16, map[string]int8
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]int, n0)
+					m0 := ldruntime.MakeMap(d, oldM, n0)
 					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadInt()
@@ -5075,7 +5102,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0xe9990b8f:
 				// map[string][]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string][]string, n0)
+					m0 := ldruntime.MakeMap(d, oldMS, n0)
 					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 []string
@@ -5108,7 +5135,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x94539639, 0x3909c3c3, 0x10d16318, 0x7e377d22, 0xe060e251:
 				// map[int64]struct, map[int]struct, map[int32]struct, map[int16]struct, map[int8]struct
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[int64]Inner, n0)
+					m0 := ldruntime.MakeMap(d, oldMV, n0)
 					for i0 := range n0 {
 						k0 := d.ReadInt64()
 						var x0 Inner
@@ -5135,7 +5162,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x01f49de5:
 				// map[string]*struct
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[Label]*Inner, n0)
+					m0 := ldruntime.MakeMap(d, oldMP, n0)
 					for i0 := range n0 {
 						k0 := Label(d.ReadString())
 						var x0 *Inner
@@ -5220,7 +5247,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 				fallthrough
 			case 0x65b1d004:
 				// bytes
-				v.Blob = Blob(d.ReadBytes())
+				v.Blob = Blob(d.ReadBytesInto([]byte(oldBlob)))
 			default:
 				d.Mismatch("bytes")
 			}
@@ -5235,7 +5262,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0xe4060d18:
 				// []string
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make(Names, n0)
+					s0 := ldruntime.MakeSlice(d, oldNames, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadString()
 					}
@@ -5255,7 +5282,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x3f11d105, 0x023080d7, 0xcf196f7a, 0x3b1e96ac, 0x615af83d:
 				// map[string]int64, map[string]int, map[string]int32, map[string]int16, map[string]int8
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(Attrs, n0)
+					m0 := ldruntime.MakeMap(d, oldAttrs, n0)
 					for i0 := range n0 {
 						k0 := Label(d.ReadString())
 						x0 := Level(d.ReadInt64())
@@ -5281,7 +5308,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0xe1444344, 0x2bdebcbe, 0x5950391f, 0xe55592b1, 0x95a2c6f2:
 				// []int64, []int, []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]Level, n0)
+					s0 := ldruntime.MakeSlice(d, oldLevels, n0)
 					for i0 := range s0 {
 						s0[i0] = Level(d.ReadInt64())
 					}
@@ -5329,7 +5356,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x71724d1e:
 				// []text
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]Color, n0)
+					s0 := ldruntime.MakeSlice(d, oldColors, n0)
 					for i0 := range s0 {
 						d.ReadText(&s0[i0])
 					}
@@ -5378,7 +5405,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x4c20b465:
 				// map[string]text
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]Path, n0)
+					m0 := ldruntime.MakeMap(d, oldPaths, n0)
 					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 Path
@@ -5405,7 +5432,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x3c39dced:
 				// []duration
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]time.Duration, n0)
+					s0 := ldruntime.MakeSlice(d, oldDurations, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadDuration()
 					}
@@ -5425,7 +5452,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x72ab136f:
 				// map[string]time
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]time.Time, n0)
+					m0 := ldruntime.MakeMap(d, oldTimes, n0)
 					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadTime()
@@ -5498,7 +5525,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x443dbd3b:
 				// map[struct]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[Key]string, n0)
+					m0 := ldruntime.MakeMap(d, oldKM, n0)
 					for i0 := range n0 {
 						var k0 Key
 						livedictDecodeKey(d, &k0)
@@ -5525,7 +5552,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0xd7efb588:
 				// map[[2]int8]bool
 				if n0, ok := d.ReadCount(3); ok {
-					m0 := make(map[[2]int8]bool, n0)
+					m0 := ldruntime.MakeMap(d, oldAK, n0)
 					for i0 := range n0 {
 						var k0 [2]int8
 						for i1 := range k0 {
@@ -5554,7 +5581,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0xcd1ec41f, 0x9d6c50ad, 0x0d73bcc2, 0x19784cd4, 0x0e6ec965, 0x9a7bc395, 0x25450b57, 0x914c7120, 0x254749ee, 0xddd50957, 0x67d66850, 0xcd7d8d52, 0x59761af1, 0xcd70c15f, 0xde865bb8, 0x93ea4bf2, 0x2ebcc0a8, 0x9eb52233, 0xb2b9bedd, 0xa3d54efe, 0x60bf4e5d, 0x2cabe29f, 0xb8b37ac8, 0xacaeeab6, 0xb22868ff:
 				// map[[0]int][0]int, map[[0]int][0]int64, map[[0]int][0]int32, map[[0]int][0]int16, map[[0]int][0]int8, map[[0]int64][0]int, and 19 more
 				if n0, ok := d.ReadCount(0); ok {
-					m0 := make(map[[0]int][0]int)
+					m0 := ldruntime.MakeMap(d, oldZeroMap, 0)
 					for i0 := range n0 {
 						var k0 [0]int
 						var x0 [0]int
@@ -5623,8 +5650,9 @@ func livedictAppendBase(e *ldruntime.Encoder, v *Base) {
 	e.EndStruct()
 }
 
-// livedictDecodeBase sets the fields of *v that the current struct of d holds.
+// livedictDecodeBase sets *v to the current struct of d.
 func livedictDecodeBase(d *ldruntime.Decoder, v *Base) {
+	*v = Base{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -5673,8 +5701,9 @@ func livedictAppendExtra(e *ldruntime.Encoder, v *Extra) {
 	e.EndStruct()
 }
 
-// livedictDecodeExtra sets the fields of *v that the current struct of d holds.
+// livedictDecodeExtra sets *v to the current struct of d.
 func livedictDecodeExtra(d *ldruntime.Decoder, v *Extra) {
+	*v = Extra{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -5728,8 +5757,11 @@ func livedictAppendInner(e *ldruntime.Encoder, v *Inner) {
 	e.EndStruct()
 }
 
-// livedictDecodeInner sets the fields of *v that the current struct of d holds.
+// livedictDecodeInner sets *v to the current struct of d.
 func livedictDecodeInner(d *ldruntime.Decoder, v *Inner) {
+	// What *v held: reused where the record has these fields.
+	oldTags := v.Tags
+	*v = Inner{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -5795,7 +5827,7 @@ func livedictDecodeInner(d *ldruntime.Decoder, v *Inner) {
 			case 0xe4060d18:
 				// []string
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]string, n0)
+					s0 := ldruntime.MakeSlice(d, oldTags, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadString()
 					}
@@ -5824,8 +5856,9 @@ func livedictAppendKey(e *ldruntime.Encoder, v *Key) {
 	e.EndStruct()
 }
 
-// livedictDecodeKey sets the fields of *v that the current struct of d holds.
+// livedictDecodeKey sets *v to the current struct of d.
 func livedictDecodeKey(d *ldruntime.Decoder, v *Key) {
+	*v = Key{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -5914,8 +5947,12 @@ func livedictAppendNode(e *ldruntime.Encoder, v *Node) {
 	e.EndStruct()
 }
 
-// livedictDecodeNode sets the fields of *v that the current struct of d holds.
+// livedictDecodeNode sets *v to the current struct of d.
 func livedictDecodeNode(d *ldruntime.Decoder, v *Node) {
+	// What *v held: reused where the record has these fields.
+	oldNext := v.Next
+	oldKids := v.Kids
+	*v = Node{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -5943,7 +5980,7 @@ func livedictDecodeNode(d *ldruntime.Decoder, v *Node) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Next = new(Node)
+				v.Next = ldruntime.NewStruct(d, oldNext)
 				livedictDecodeNode(d, v.Next)
 			default:
 				d.Mismatch("*struct")
@@ -5959,7 +5996,7 @@ func livedictDecodeNode(d *ldruntime.Decoder, v *Node) {
 			case 0x1c9243b8:
 				// []*struct
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]*Node, n0)
+					s0 := ldruntime.MakeSlice(d, oldKids, n0)
 					for i0 := range s0 {
 						if d.ReadBool() {
 							s0[i0] = new(Node)
@@ -6028,8 +6065,13 @@ func livedictAppendSession(e *ldruntime.Encoder, v *Session) {
 	e.EndStruct()
 }
 
-// livedictDecodeSession sets the fields of *v that the current struct of d holds.
+// livedictDecodeSession sets *v to the current struct of d.
 func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
+	// What *v held: reused where the record has these fields.
+	oldRoles := v.Roles
+	oldProfile := v.Profile
+	oldMeta := v.Meta
+	*v = Session{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -6058,7 +6100,7 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 			case 0xe4060d18:
 				// []string
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]string, n0)
+					s0 := ldruntime.MakeSlice(d, oldRoles, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadString()
 					}
@@ -6077,7 +6119,7 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Profile = new(Profile)
+				v.Profile = ldruntime.NewStruct(d, oldProfile)
 				livedictDecodeProfile(d, v.Profile)
 			default:
 				d.Mismatch("*struct")
@@ -6093,7 +6135,7 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 			case 0xefb8f1e7:
 				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]string, n0)
+					m0 := ldruntime.MakeMap(d, oldMeta, n0)
 					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadString()
@@ -6159,8 +6201,9 @@ func livedictAppendProfile(e *ldruntime.Encoder, v *Profile) {
 	e.EndStruct()
 }
 
-// livedictDecodeProfile sets the fields of *v that the current struct of d holds.
+// livedictDecodeProfile sets *v to the current struct of d.
 func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
+	*v = Profile{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -6250,8 +6293,11 @@ func livedictAppendEvolveA(e *ldruntime.Encoder, v *EvolveA) {
 	e.EndStruct()
 }
 
-// livedictDecodeEvolveA sets the fields of *v that the current struct of d holds.
+// livedictDecodeEvolveA sets *v to the current struct of d.
 func livedictDecodeEvolveA(d *ldruntime.Decoder, v *EvolveA) {
+	// What *v held: reused where the record has these fields.
+	oldIn := v.In
+	*v = EvolveA{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -6321,7 +6367,7 @@ func livedictDecodeEvolveA(d *ldruntime.Decoder, v *EvolveA) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.In = new(EvolveA)
+				v.In = ldruntime.NewStruct(d, oldIn)
 				livedictDecodeEvolveA(d, v.In)
 			default:
 				d.Mismatch("*struct")
@@ -6371,8 +6417,12 @@ func livedictAppendEvolveB(e *ldruntime.Encoder, v *EvolveB) {
 	e.EndStruct()
 }
 
-// livedictDecodeEvolveB sets the fields of *v that the current struct of d holds.
+// livedictDecodeEvolveB sets *v to the current struct of d.
 func livedictDecodeEvolveB(d *ldruntime.Decoder, v *EvolveB) {
+	// What *v held: reused where the record has these fields.
+	oldAdded := v.Added
+	oldIn := v.In
+	*v = EvolveB{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -6401,7 +6451,7 @@ func livedictDecodeEvolveB(d *ldruntime.Decoder, v *EvolveB) {
 			case 0x2bdebcbe, 0xe1444344, 0x5950391f, 0xe55592b1, 0x95a2c6f2:
 				// []int, []int64, []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]int, n0)
+					s0 := ldruntime.MakeSlice(d, oldAdded, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadInt()
 					}
@@ -6434,7 +6484,7 @@ func livedictDecodeEvolveB(d *ldruntime.Decoder, v *EvolveB) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.In = new(EvolveB)
+				v.In = ldruntime.NewStruct(d, oldIn)
 				livedictDecodeEvolveB(d, v.In)
 			default:
 				d.Mismatch("*struct")
@@ -6477,8 +6527,11 @@ func livedictAppendEvolveC(e *ldruntime.Encoder, v *EvolveC) {
 	e.EndStruct()
 }
 
-// livedictDecodeEvolveC sets the fields of *v that the current struct of d holds.
+// livedictDecodeEvolveC sets *v to the current struct of d.
 func livedictDecodeEvolveC(d *ldruntime.Decoder, v *EvolveC) {
+	// What *v held: reused where the record has these fields.
+	oldIn := v.In
+	*v = EvolveC{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -6520,7 +6573,7 @@ func livedictDecodeEvolveC(d *ldruntime.Decoder, v *EvolveC) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.In = new(EvolveC)
+				v.In = ldruntime.NewStruct(d, oldIn)
 				livedictDecodeEvolveC(d, v.In)
 			default:
 				d.Mismatch("*struct")
@@ -6548,8 +6601,9 @@ func livedictAppendWrapA(e *ldruntime.Encoder, v *WrapA) {
 	e.EndStruct()
 }
 
-// livedictDecodeWrapA sets the fields of *v that the current struct of d holds.
+// livedictDecodeWrapA sets *v to the current struct of d.
 func livedictDecodeWrapA(d *ldruntime.Decoder, v *WrapA) {
+	*v = WrapA{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -6590,8 +6644,9 @@ func livedictAppendWrapC(e *ldruntime.Encoder, v *WrapC) {
 	e.EndStruct()
 }
 
-// livedictDecodeWrapC sets the fields of *v that the current struct of d holds.
+// livedictDecodeWrapC sets *v to the current struct of d.
 func livedictDecodeWrapC(d *ldruntime.Decoder, v *WrapC) {
+	*v = WrapC{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -6762,8 +6817,15 @@ func livedictAppendEvolveOld(e *ldruntime.Encoder, v *EvolveOld) {
 	e.EndStruct()
 }
 
-// livedictDecodeEvolveOld sets the fields of *v that the current struct of d holds.
+// livedictDecodeEvolveOld sets *v to the current struct of d.
 func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
+	// What *v held: reused where the record has these fields.
+	oldPtrToStruct := v.PtrToStruct
+	oldInts := v.Ints
+	oldFloats := v.Floats
+	oldKeyWide := v.KeyWide
+	oldNested := v.Nested
+	*v = EvolveOld{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -6961,7 +7023,7 @@ func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.PtrToStruct = new(Profile)
+				v.PtrToStruct = ldruntime.NewStruct(d, oldPtrToStruct)
 				livedictDecodeProfile(d, v.PtrToStruct)
 			default:
 				d.Mismatch("*struct")
@@ -6991,7 +7053,7 @@ func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
 			case 0x5950391f, 0xe55592b1, 0x95a2c6f2:
 				// []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]int32, n0)
+					s0 := ldruntime.MakeSlice(d, oldInts, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadInt32()
 					}
@@ -7011,7 +7073,7 @@ func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
 			case 0xc092971d:
 				// map[string]float32
 				if n0, ok := d.ReadCount(5); ok {
-					m0 := make(map[string]float32, n0)
+					m0 := ldruntime.MakeMap(d, oldFloats, n0)
 					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadFloat32()
@@ -7037,7 +7099,7 @@ func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
 			case 0xc82b7b10, 0x61e957fe, 0xd69166a1:
 				// map[int32]string, map[int16]string, map[int8]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[int32]string, n0)
+					m0 := ldruntime.MakeMap(d, oldKeyWide, n0)
 					for i0 := range n0 {
 						k0 := d.ReadInt32()
 						x0 := d.ReadString()
@@ -7094,7 +7156,7 @@ func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
 			case 0x98204dd5:
 				// map[string][]float32
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string][]float32, n0)
+					m0 := ldruntime.MakeMap(d, oldNested, n0)
 					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 []float32
@@ -7271,8 +7333,16 @@ func livedictAppendEvolveNew(e *ldruntime.Encoder, v *EvolveNew) {
 	e.EndStruct()
 }
 
-// livedictDecodeEvolveNew sets the fields of *v that the current struct of d holds.
+// livedictDecodeEvolveNew sets *v to the current struct of d.
 func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
+	// What *v held: reused where the record has these fields.
+	oldStructToPtr := v.StructToPtr
+	oldInts := v.Ints
+	oldFloats := v.Floats
+	oldKeyWide := v.KeyWide
+	oldNested := v.Nested
+	oldRaw := v.Raw
+	*v = EvolveNew{}
 	f := d.BeginStruct()
 	for d.NextField(&f) {
 		switch string(d.FieldName()) {
@@ -7464,7 +7534,7 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.StructToPtr = new(Profile)
+				v.StructToPtr = ldruntime.NewStruct(d, oldStructToPtr)
 				livedictDecodeProfile(d, v.StructToPtr)
 			default:
 				d.Mismatch("*struct")
@@ -7508,7 +7578,7 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 			case 0xe1444344, 0x2bdebcbe, 0x5950391f, 0xe55592b1, 0x95a2c6f2:
 				// []int64, []int, []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]int64, n0)
+					s0 := ldruntime.MakeSlice(d, oldInts, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadInt64()
 					}
@@ -7528,7 +7598,7 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 			case 0x3c868e5e:
 				// map[string]float64
 				if n0, ok := d.ReadCount(9); ok {
-					m0 := make(map[string]float64, n0)
+					m0 := ldruntime.MakeMap(d, oldFloats, n0)
 					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadFloat64()
@@ -7549,7 +7619,7 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 			case 0xc092971d:
 				// map[string]float32
 				if n0, ok := d.ReadCount(5); ok {
-					m0 := make(map[string]float64, n0)
+					m0 := ldruntime.MakeMap(d, oldFloats, n0)
 					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := float64(d.ReadFloat32())
@@ -7575,7 +7645,7 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 			case 0x1f6a2309, 0x0efd5e87, 0xc82b7b10, 0x61e957fe, 0xd69166a1:
 				// map[int64]string, map[int]string, map[int32]string, map[int16]string, map[int8]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[int64]string, n0)
+					m0 := ldruntime.MakeMap(d, oldKeyWide, n0)
 					for i0 := range n0 {
 						k0 := d.ReadInt64()
 						x0 := d.ReadString()
@@ -7653,7 +7723,7 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 			case 0x94137b96:
 				// map[string][]float64
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string][]float64, n0)
+					m0 := ldruntime.MakeMap(d, oldNested, n0)
 					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 []float64
@@ -7681,7 +7751,7 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 			case 0x98204dd5:
 				// map[string][]float32
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string][]float64, n0)
+					m0 := ldruntime.MakeMap(d, oldNested, n0)
 					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 []float64
@@ -7727,7 +7797,7 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 				fallthrough
 			case 0x65b1d004:
 				// bytes
-				v.Raw = d.ReadBytes()
+				v.Raw = d.ReadBytesInto(oldRaw)
 			default:
 				d.Mismatch("bytes")
 			}
