@@ -14,8 +14,8 @@ import (
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
+	_ = ldruntime.EnforceVersion(3 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 3)
 )
 
 var livedictCodecCounter = func() ldruntime.Codec[int64, Counter] {
@@ -27,7 +27,7 @@ var livedictCodecCounter = func() ldruntime.Codec[int64, Counter] {
 		Clone:           livedictCloneCounter,
 		CloneNormalizes: true,
 		Decode: func(data []byte, v *Counter) error {
-			return ldruntime.Decode(data, v, livedictDecodeCounter)
+			return ldruntime.DecodeInto(data, v, livedictDecodeCounter)
 		},
 		TypeName: "Counter",
 	}
@@ -375,9 +375,11 @@ func livedictAppendCounter(e *ldruntime.Encoder, v *Counter) {
 	e.EndStruct()
 }
 
-// livedictDecodeCounter sets the fields of *v that the current struct of d holds.
+// livedictDecodeCounter sets *v to the current struct of d.
 func livedictDecodeCounter(d *ldruntime.Decoder, v *Counter) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = Counter{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Hits":
 			switch d.Signature() {

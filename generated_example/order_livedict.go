@@ -15,8 +15,8 @@ import (
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
+	_ = ldruntime.EnforceVersion(3 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 3)
 )
 
 var livedictCodecOrder = func() ldruntime.Codec[OrderID, Order] {
@@ -27,7 +27,7 @@ var livedictCodecOrder = func() ldruntime.Codec[OrderID, Order] {
 		Bucket: "order",
 		Clone:  livedictCloneOrder,
 		Decode: func(data []byte, v *Order) error {
-			return ldruntime.Decode(data, v, livedictDecodeOrder)
+			return ldruntime.DecodeInto(data, v, livedictDecodeOrder)
 		},
 		DefaultTTL: 2 * time.Hour,
 		TypeName:   "Order",
@@ -416,9 +416,15 @@ func livedictAppendOrder(e *ldruntime.Encoder, v *Order) {
 	e.EndStruct()
 }
 
-// livedictDecodeOrder sets the fields of *v that the current struct of d holds.
+// livedictDecodeOrder sets *v to the current struct of d.
 func livedictDecodeOrder(d *ldruntime.Decoder, v *Order) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldLines := v.Lines
+	oldNotes := v.Notes
+	oldGift := v.Gift
+	*v = Order{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Customer":
 			switch d.Signature() {
@@ -445,7 +451,7 @@ func livedictDecodeOrder(d *ldruntime.Decoder, v *Order) {
 			case 0x5f076600:
 				// []struct
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]Line, n0)
+					s0 := ldruntime.MakeSlice(d, oldLines, n0)
 					for i0 := range s0 {
 						livedictDecodeLine(d, &s0[i0])
 					}
@@ -465,8 +471,8 @@ func livedictDecodeOrder(d *ldruntime.Decoder, v *Order) {
 			case 0xe9990b8f:
 				// map[string][]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string][]string, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldNotes, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 []string
 						if n1, ok := d.ReadCount(1); ok {
@@ -476,11 +482,11 @@ func livedictDecodeOrder(d *ldruntime.Decoder, v *Order) {
 							}
 							x0 = s1
 						}
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Notes = m0
 				}
@@ -497,7 +503,7 @@ func livedictDecodeOrder(d *ldruntime.Decoder, v *Order) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Gift = new(Gift)
+				v.Gift = ldruntime.NewStruct(d, oldGift)
 				livedictDecodeGift(d, v.Gift)
 			default:
 				d.Mismatch("*struct")
@@ -555,9 +561,11 @@ func livedictAppendLine(e *ldruntime.Encoder, v *Line) {
 	e.EndStruct()
 }
 
-// livedictDecodeLine sets the fields of *v that the current struct of d holds.
+// livedictDecodeLine sets *v to the current struct of d.
 func livedictDecodeLine(d *ldruntime.Decoder, v *Line) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = Line{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "SKU":
 			switch d.Signature() {
@@ -621,9 +629,11 @@ func livedictAppendGift(e *ldruntime.Encoder, v *Gift) {
 	e.EndStruct()
 }
 
-// livedictDecodeGift sets the fields of *v that the current struct of d holds.
+// livedictDecodeGift sets *v to the current struct of d.
 func livedictDecodeGift(d *ldruntime.Decoder, v *Gift) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = Gift{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Message":
 			switch d.Signature() {

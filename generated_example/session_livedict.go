@@ -16,8 +16,8 @@ import (
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
+	_ = ldruntime.EnforceVersion(3 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 3)
 )
 
 var livedictCodecSession = func() ldruntime.Codec[string, Session] {
@@ -28,7 +28,7 @@ var livedictCodecSession = func() ldruntime.Codec[string, Session] {
 		Bucket: "session",
 		Clone:  livedictCloneSession,
 		Decode: func(data []byte, v *Session) error {
-			return ldruntime.Decode(data, v, livedictDecodeSession)
+			return ldruntime.DecodeInto(data, v, livedictDecodeSession)
 		},
 		DefaultTTL: 30 * time.Minute,
 		TypeName:   "Session",
@@ -405,9 +405,15 @@ func livedictAppendSession(e *ldruntime.Encoder, v *Session) {
 	e.EndStruct()
 }
 
-// livedictDecodeSession sets the fields of *v that the current struct of d holds.
+// livedictDecodeSession sets *v to the current struct of d.
 func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldRoles := v.Roles
+	oldProfile := v.Profile
+	oldMeta := v.Meta
+	*v = Session{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "UserID":
 			switch d.Signature() {
@@ -434,7 +440,7 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 			case 0xe4060d18:
 				// []string
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]string, n0)
+					s0 := ldruntime.MakeSlice(d, oldRoles, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadString()
 					}
@@ -453,7 +459,7 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Profile = new(Profile)
+				v.Profile = ldruntime.NewStruct(d, oldProfile)
 				livedictDecodeProfile(d, v.Profile)
 			default:
 				d.Mismatch("*struct")
@@ -469,15 +475,15 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 			case 0xefb8f1e7:
 				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]string, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldMeta, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Meta = m0
 				}
@@ -527,9 +533,13 @@ func livedictAppendProfile(e *ldruntime.Encoder, v *Profile) {
 	e.EndStruct()
 }
 
-// livedictDecodeProfile sets the fields of *v that the current struct of d holds.
+// livedictDecodeProfile sets *v to the current struct of d.
 func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldPicture := v.Picture
+	*v = Profile{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "name":
 			switch d.Signature() {
@@ -569,7 +579,7 @@ func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
 				fallthrough
 			case 0x65b1d004:
 				// bytes
-				v.Picture = d.ReadBytes()
+				v.Picture = d.ReadBytesInto(oldPicture)
 			default:
 				d.Mismatch("bytes")
 			}

@@ -21,8 +21,8 @@ import (
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
+	_ = ldruntime.EnforceVersion(3 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 3)
 )
 
 var livedictCodecDeployment = func() ldruntime.Codec[types.UID, Deployment] {
@@ -33,7 +33,7 @@ var livedictCodecDeployment = func() ldruntime.Codec[types.UID, Deployment] {
 		Bucket: "deployment",
 		Clone:  livedictCloneDeployment,
 		Decode: func(data []byte, v *Deployment) error {
-			return ldruntime.Decode(data, v, livedictDecodeDeployment)
+			return ldruntime.DecodeInto(data, v, livedictDecodeDeployment)
 		},
 		TypeName: "Deployment",
 	}
@@ -368,7 +368,7 @@ var livedictCodecAccount = func() ldruntime.Codec[uuid.UUID, Account] {
 		Bucket: "account",
 		Clone:  livedictCloneAccount,
 		Decode: func(data []byte, v *Account) error {
-			return ldruntime.Decode(data, v, livedictDecodeAccount)
+			return ldruntime.DecodeInto(data, v, livedictDecodeAccount)
 		},
 		TypeName: "Account",
 	}
@@ -732,9 +732,13 @@ func livedictAppendDeployment(e *ldruntime.Encoder, v *Deployment) {
 	e.EndStruct()
 }
 
-// livedictDecodeDeployment sets the fields of *v that the current struct of d holds.
+// livedictDecodeDeployment sets *v to the current struct of d.
 func livedictDecodeDeployment(d *ldruntime.Decoder, v *Deployment) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldSelector := v.Selector
+	*v = Deployment{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "TypeMeta":
 			switch d.Signature() {
@@ -788,7 +792,7 @@ func livedictDecodeDeployment(d *ldruntime.Decoder, v *Deployment) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Selector = new(v1.LabelSelector)
+				v.Selector = ldruntime.NewStruct(d, oldSelector)
 				livedictDecodev1_LabelSelector(d, v.Selector)
 			default:
 				d.Mismatch("*struct")
@@ -827,9 +831,11 @@ func livedictAppendv1_TypeMeta(e *ldruntime.Encoder, v *v1.TypeMeta) {
 	e.EndStruct()
 }
 
-// livedictDecodev1_TypeMeta sets the fields of *v that the current struct of d holds.
+// livedictDecodev1_TypeMeta sets *v to the current struct of d.
 func livedictDecodev1_TypeMeta(d *ldruntime.Decoder, v *v1.TypeMeta) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = v1.TypeMeta{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Kind":
 			switch d.Signature() {
@@ -979,9 +985,17 @@ func livedictAppendv1_ObjectMeta(e *ldruntime.Encoder, v *v1.ObjectMeta) {
 	e.EndStruct()
 }
 
-// livedictDecodev1_ObjectMeta sets the fields of *v that the current struct of d holds.
+// livedictDecodev1_ObjectMeta sets *v to the current struct of d.
 func livedictDecodev1_ObjectMeta(d *ldruntime.Decoder, v *v1.ObjectMeta) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldLabels := v.Labels
+	oldAnnotations := v.Annotations
+	oldOwnerReferences := v.OwnerReferences
+	oldFinalizers := v.Finalizers
+	oldManagedFields := v.ManagedFields
+	*v = v1.ObjectMeta{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {
@@ -1136,15 +1150,15 @@ func livedictDecodev1_ObjectMeta(d *ldruntime.Decoder, v *v1.ObjectMeta) {
 			case 0xefb8f1e7:
 				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]string, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldLabels, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Labels = m0
 				}
@@ -1162,15 +1176,15 @@ func livedictDecodev1_ObjectMeta(d *ldruntime.Decoder, v *v1.ObjectMeta) {
 			case 0xefb8f1e7:
 				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]string, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldAnnotations, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Annotations = m0
 				}
@@ -1188,7 +1202,7 @@ func livedictDecodev1_ObjectMeta(d *ldruntime.Decoder, v *v1.ObjectMeta) {
 			case 0x5f076600:
 				// []struct
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]v1.OwnerReference, n0)
+					s0 := ldruntime.MakeSlice(d, oldOwnerReferences, n0)
 					for i0 := range s0 {
 						livedictDecodev1_OwnerReference(d, &s0[i0])
 					}
@@ -1208,7 +1222,7 @@ func livedictDecodev1_ObjectMeta(d *ldruntime.Decoder, v *v1.ObjectMeta) {
 			case 0xe4060d18:
 				// []string
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]string, n0)
+					s0 := ldruntime.MakeSlice(d, oldFinalizers, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadString()
 					}
@@ -1228,7 +1242,7 @@ func livedictDecodev1_ObjectMeta(d *ldruntime.Decoder, v *v1.ObjectMeta) {
 			case 0x5f076600:
 				// []struct
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]v1.ManagedFieldsEntry, n0)
+					s0 := ldruntime.MakeSlice(d, oldManagedFields, n0)
 					for i0 := range s0 {
 						livedictDecodev1_ManagedFieldsEntry(d, &s0[i0])
 					}
@@ -1294,9 +1308,11 @@ func livedictAppendv1_OwnerReference(e *ldruntime.Encoder, v *v1.OwnerReference)
 	e.EndStruct()
 }
 
-// livedictDecodev1_OwnerReference sets the fields of *v that the current struct of d holds.
+// livedictDecodev1_OwnerReference sets *v to the current struct of d.
 func livedictDecodev1_OwnerReference(d *ldruntime.Decoder, v *v1.OwnerReference) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = v1.OwnerReference{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "APIVersion":
 			switch d.Signature() {
@@ -1445,9 +1461,13 @@ func livedictAppendv1_ManagedFieldsEntry(e *ldruntime.Encoder, v *v1.ManagedFiel
 	e.EndStruct()
 }
 
-// livedictDecodev1_ManagedFieldsEntry sets the fields of *v that the current struct of d holds.
+// livedictDecodev1_ManagedFieldsEntry sets *v to the current struct of d.
 func livedictDecodev1_ManagedFieldsEntry(d *ldruntime.Decoder, v *v1.ManagedFieldsEntry) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldFieldsV1 := v.FieldsV1
+	*v = v1.ManagedFieldsEntry{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Manager":
 			switch d.Signature() {
@@ -1530,7 +1550,7 @@ func livedictDecodev1_ManagedFieldsEntry(d *ldruntime.Decoder, v *v1.ManagedFiel
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.FieldsV1 = new(v1.FieldsV1)
+				v.FieldsV1 = ldruntime.NewStruct(d, oldFieldsV1)
 				livedictDecodev1_FieldsV1(d, v.FieldsV1)
 			default:
 				d.Mismatch("*struct")
@@ -1572,9 +1592,13 @@ func livedictAppendv1_FieldsV1(e *ldruntime.Encoder, v *v1.FieldsV1) {
 	e.EndStruct()
 }
 
-// livedictDecodev1_FieldsV1 sets the fields of *v that the current struct of d holds.
+// livedictDecodev1_FieldsV1 sets *v to the current struct of d.
 func livedictDecodev1_FieldsV1(d *ldruntime.Decoder, v *v1.FieldsV1) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldRaw := v.Raw
+	*v = v1.FieldsV1{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Raw":
 			switch d.Signature() {
@@ -1586,7 +1610,7 @@ func livedictDecodev1_FieldsV1(d *ldruntime.Decoder, v *v1.FieldsV1) {
 				fallthrough
 			case 0x65b1d004:
 				// bytes
-				v.Raw = d.ReadBytes()
+				v.Raw = d.ReadBytesInto(oldRaw)
 			default:
 				d.Mismatch("bytes")
 			}
@@ -1630,9 +1654,14 @@ func livedictAppendv1_LabelSelector(e *ldruntime.Encoder, v *v1.LabelSelector) {
 	e.EndStruct()
 }
 
-// livedictDecodev1_LabelSelector sets the fields of *v that the current struct of d holds.
+// livedictDecodev1_LabelSelector sets *v to the current struct of d.
 func livedictDecodev1_LabelSelector(d *ldruntime.Decoder, v *v1.LabelSelector) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldMatchLabels := v.MatchLabels
+	oldMatchExpressions := v.MatchExpressions
+	*v = v1.LabelSelector{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "MatchLabels":
 			switch d.Signature() {
@@ -1645,15 +1674,15 @@ func livedictDecodev1_LabelSelector(d *ldruntime.Decoder, v *v1.LabelSelector) {
 			case 0xefb8f1e7:
 				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]string, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldMatchLabels, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.MatchLabels = m0
 				}
@@ -1671,7 +1700,7 @@ func livedictDecodev1_LabelSelector(d *ldruntime.Decoder, v *v1.LabelSelector) {
 			case 0x5f076600:
 				// []struct
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]v1.LabelSelectorRequirement, n0)
+					s0 := ldruntime.MakeSlice(d, oldMatchExpressions, n0)
 					for i0 := range s0 {
 						livedictDecodev1_LabelSelectorRequirement(d, &s0[i0])
 					}
@@ -1712,9 +1741,13 @@ func livedictAppendv1_LabelSelectorRequirement(e *ldruntime.Encoder, v *v1.Label
 	e.EndStruct()
 }
 
-// livedictDecodev1_LabelSelectorRequirement sets the fields of *v that the current struct of d holds.
+// livedictDecodev1_LabelSelectorRequirement sets *v to the current struct of d.
 func livedictDecodev1_LabelSelectorRequirement(d *ldruntime.Decoder, v *v1.LabelSelectorRequirement) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldValues := v.Values
+	*v = v1.LabelSelectorRequirement{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Key":
 			switch d.Signature() {
@@ -1755,7 +1788,7 @@ func livedictDecodev1_LabelSelectorRequirement(d *ldruntime.Decoder, v *v1.Label
 			case 0xe4060d18:
 				// []string
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]string, n0)
+					s0 := ldruntime.MakeSlice(d, oldValues, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadString()
 					}
@@ -1839,9 +1872,14 @@ func livedictAppendAccount(e *ldruntime.Encoder, v *Account) {
 	e.EndStruct()
 }
 
-// livedictDecodeAccount sets the fields of *v that the current struct of d holds.
+// livedictDecodeAccount sets *v to the current struct of d.
 func livedictDecodeAccount(d *ldruntime.Decoder, v *Account) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldUser := v.User
+	oldSeen := v.Seen
+	*v = Account{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "ID":
 			switch d.Signature() {
@@ -1867,7 +1905,7 @@ func livedictDecodeAccount(d *ldruntime.Decoder, v *Account) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.User = new(github.User)
+				v.User = ldruntime.NewStruct(d, oldUser)
 				livedictDecodegithub_User(d, v.User)
 			default:
 				d.Mismatch("*struct")
@@ -1967,16 +2005,16 @@ func livedictDecodeAccount(d *ldruntime.Decoder, v *Account) {
 			case 0xfaaa3d4f:
 				// map[string]binary
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]github.Timestamp, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldSeen, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 github.Timestamp
 						d.ReadBinary(&x0)
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Seen = m0
 				}
@@ -2630,9 +2668,16 @@ func livedictAppendgithub_User(e *ldruntime.Encoder, v *github.User) {
 	e.EndStruct()
 }
 
-// livedictDecodegithub_User sets the fields of *v that the current struct of d holds.
+// livedictDecodegithub_User sets *v to the current struct of d.
 func livedictDecodegithub_User(d *ldruntime.Decoder, v *github.User) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldPlan := v.Plan
+	oldTextMatches := v.TextMatches
+	oldPermissions := v.Permissions
+	oldInheritedFrom := v.InheritedFrom
+	*v = github.User{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Login":
 			switch d.Signature() {
@@ -3079,7 +3124,7 @@ func livedictDecodegithub_User(d *ldruntime.Decoder, v *github.User) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Plan = new(github.Plan)
+				v.Plan = ldruntime.NewStruct(d, oldPlan)
 				livedictDecodegithub_Plan(d, v.Plan)
 			default:
 				d.Mismatch("*struct")
@@ -3260,7 +3305,7 @@ func livedictDecodegithub_User(d *ldruntime.Decoder, v *github.User) {
 			case 0x1c9243b8:
 				// []*struct
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]*github.TextMatch, n0)
+					s0 := ldruntime.MakeSlice(d, oldTextMatches, n0)
 					for i0 := range s0 {
 						if d.ReadBool() {
 							s0[i0] = new(github.TextMatch)
@@ -3283,15 +3328,15 @@ func livedictDecodegithub_User(d *ldruntime.Decoder, v *github.User) {
 			case 0x5f632a7a:
 				// map[string]bool
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]bool, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldPermissions, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadBool()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Permissions = m0
 				}
@@ -3339,7 +3384,7 @@ func livedictDecodegithub_User(d *ldruntime.Decoder, v *github.User) {
 			case 0x1c9243b8:
 				// []*struct
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]*github.Team, n0)
+					s0 := ldruntime.MakeSlice(d, oldInheritedFrom, n0)
 					for i0 := range s0 {
 						if d.ReadBool() {
 							s0[i0] = new(github.Team)
@@ -3448,9 +3493,11 @@ func livedictAppendgithub_Plan(e *ldruntime.Encoder, v *github.Plan) {
 	e.EndStruct()
 }
 
-// livedictDecodegithub_Plan sets the fields of *v that the current struct of d holds.
+// livedictDecodegithub_Plan sets *v to the current struct of d.
 func livedictDecodegithub_Plan(d *ldruntime.Decoder, v *github.Plan) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = github.Plan{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {
@@ -3635,9 +3682,13 @@ func livedictAppendgithub_TextMatch(e *ldruntime.Encoder, v *github.TextMatch) {
 	e.EndStruct()
 }
 
-// livedictDecodegithub_TextMatch sets the fields of *v that the current struct of d holds.
+// livedictDecodegithub_TextMatch sets *v to the current struct of d.
 func livedictDecodegithub_TextMatch(d *ldruntime.Decoder, v *github.TextMatch) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldMatches := v.Matches
+	*v = github.TextMatch{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "ObjectURL":
 			switch d.Signature() {
@@ -3710,7 +3761,7 @@ func livedictDecodegithub_TextMatch(d *ldruntime.Decoder, v *github.TextMatch) {
 			case 0x1c9243b8:
 				// []*struct
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]*github.Match, n0)
+					s0 := ldruntime.MakeSlice(d, oldMatches, n0)
 					for i0 := range s0 {
 						if d.ReadBool() {
 							s0[i0] = new(github.Match)
@@ -3761,9 +3812,13 @@ func livedictAppendgithub_Match(e *ldruntime.Encoder, v *github.Match) {
 	e.EndStruct()
 }
 
-// livedictDecodegithub_Match sets the fields of *v that the current struct of d holds.
+// livedictDecodegithub_Match sets *v to the current struct of d.
 func livedictDecodegithub_Match(d *ldruntime.Decoder, v *github.Match) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldIndices := v.Indices
+	*v = github.Match{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Text":
 			switch d.Signature() {
@@ -3791,7 +3846,7 @@ func livedictDecodegithub_Match(d *ldruntime.Decoder, v *github.Match) {
 			case 0x2bdebcbe, 0xe1444344, 0x5950391f, 0xe55592b1, 0x95a2c6f2:
 				// []int, []int64, []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]int, n0)
+					s0 := ldruntime.MakeSlice(d, oldIndices, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadInt()
 					}
@@ -4061,9 +4116,15 @@ func livedictAppendgithub_Team(e *ldruntime.Encoder, v *github.Team) {
 	e.EndStruct()
 }
 
-// livedictDecodegithub_Team sets the fields of *v that the current struct of d holds.
+// livedictDecodegithub_Team sets *v to the current struct of d.
 func livedictDecodegithub_Team(d *ldruntime.Decoder, v *github.Team) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldOrganization := v.Organization
+	oldParent := v.Parent
+	oldPermissions := v.Permissions
+	*v = github.Team{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "ID":
 			switch d.Signature() {
@@ -4240,7 +4301,7 @@ func livedictDecodegithub_Team(d *ldruntime.Decoder, v *github.Team) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Organization = new(github.Organization)
+				v.Organization = ldruntime.NewStruct(d, oldOrganization)
 				livedictDecodegithub_Organization(d, v.Organization)
 			default:
 				d.Mismatch("*struct")
@@ -4300,7 +4361,7 @@ func livedictDecodegithub_Team(d *ldruntime.Decoder, v *github.Team) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Parent = new(github.Team)
+				v.Parent = ldruntime.NewStruct(d, oldParent)
 				livedictDecodegithub_Team(d, v.Parent)
 			default:
 				d.Mismatch("*struct")
@@ -4331,15 +4392,15 @@ func livedictDecodegithub_Team(d *ldruntime.Decoder, v *github.Team) {
 			case 0x5f632a7a:
 				// map[string]bool
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]bool, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldPermissions, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadBool()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Permissions = m0
 				}
@@ -5227,9 +5288,13 @@ func livedictAppendgithub_Organization(e *ldruntime.Encoder, v *github.Organizat
 	e.EndStruct()
 }
 
-// livedictDecodegithub_Organization sets the fields of *v that the current struct of d holds.
+// livedictDecodegithub_Organization sets *v to the current struct of d.
 func livedictDecodegithub_Organization(d *ldruntime.Decoder, v *github.Organization) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldPlan := v.Plan
+	*v = github.Organization{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Login":
 			switch d.Signature() {
@@ -5616,7 +5681,7 @@ func livedictDecodegithub_Organization(d *ldruntime.Decoder, v *github.Organizat
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Plan = new(github.Plan)
+				v.Plan = ldruntime.NewStruct(d, oldPlan)
 				livedictDecodegithub_Plan(d, v.Plan)
 			default:
 				d.Mismatch("*struct")
@@ -6226,9 +6291,11 @@ func livedictAppendsql_NullString(e *ldruntime.Encoder, v *sql.NullString) {
 	e.EndStruct()
 }
 
-// livedictDecodesql_NullString sets the fields of *v that the current struct of d holds.
+// livedictDecodesql_NullString sets *v to the current struct of d.
 func livedictDecodesql_NullString(d *ldruntime.Decoder, v *sql.NullString) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = sql.NullString{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "String":
 			switch d.Signature() {
@@ -6284,9 +6351,11 @@ func livedictAppendsql_NullTime(e *ldruntime.Encoder, v *sql.NullTime) {
 	e.EndStruct()
 }
 
-// livedictDecodesql_NullTime sets the fields of *v that the current struct of d holds.
+// livedictDecodesql_NullTime sets *v to the current struct of d.
 func livedictDecodesql_NullTime(d *ldruntime.Decoder, v *sql.NullTime) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = sql.NullTime{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Time":
 			switch d.Signature() {
@@ -6336,9 +6405,11 @@ func livedictAppendsql_Null_string(e *ldruntime.Encoder, v *sql.Null[string]) {
 	e.EndStruct()
 }
 
-// livedictDecodesql_Null_string sets the fields of *v that the current struct of d holds.
+// livedictDecodesql_Null_string sets *v to the current struct of d.
 func livedictDecodesql_Null_string(d *ldruntime.Decoder, v *sql.Null[string]) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = sql.Null[string]{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "V":
 			switch d.Signature() {
@@ -6388,9 +6459,11 @@ func livedictAppendLabeled(e *ldruntime.Encoder, v *Labeled) {
 	e.EndStruct()
 }
 
-// livedictDecodeLabeled sets the fields of *v that the current struct of d holds.
+// livedictDecodeLabeled sets *v to the current struct of d.
 func livedictDecodeLabeled(d *ldruntime.Decoder, v *Labeled) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = Labeled{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "UUID":
 			switch d.Signature() {

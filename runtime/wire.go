@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/livedict/livedict/backend"
 )
@@ -74,15 +75,26 @@ func Encode[T any](dst []byte, v *T, fn func(*Encoder, *T)) ([]byte, error) {
 	return e.buf, nil
 }
 
-// Decode sets *v to the record in data, read by fn (a generated function,
-// which reads one struct). On error *v is left zero, and the error wraps
-// backend.ErrCorrupt or backend.ErrSchema and names the field. The result
-// never aliases data. The version byte and the end of the record are
-// checked by the outermost struct's BeginStruct and NextField, which keeps
-// Decode small enough to inline and its Decoder on the stack.
+// Decode sets *v to the record in data, read by fn, a generated function
+// of runtime version 2, which sets only the fields the record holds: *v is
+// zeroed first. Later generated code calls DecodeInto.
 func Decode[T any](data []byte, v *T, fn func(*Decoder, *T)) error {
 	*v = *new(T)
+	return DecodeInto(data, v, fn)
+}
+
+// DecodeInto sets *v to the record in data, read by fn (a generated
+// function, which reads one struct and sets every field of *v). On error
+// *v is left zero, and the error wraps backend.ErrCorrupt or
+// backend.ErrSchema and names the field. The result never aliases data; it
+// may reuse the memory of *v's slices, maps and pointed-to structs (see
+// MakeSlice), so decode into a value whose parts nothing else uses. The
+// version byte and the end of the record are checked by the outermost
+// struct's BeginStruct and NextField, which keeps DecodeInto small enough
+// to inline and its Decoder on the stack.
+func DecodeInto[T any](data []byte, v *T, fn func(*Decoder, *T)) error {
 	d := Decoder{data: data, limit: len(data)}
+	d.claimed[0], d.claims = claim{unsafe.Pointer(v), unsafe.Sizeof(*v)}, 1 // v itself
 	fn(&d, v)
 	if d.err != nil {
 		*v = *new(T)
@@ -478,24 +490,36 @@ func (e *Encoder) patchLen(at int) {
 // Decoder reads a record. Reads never go past the end of the current field's
 // payload; its error is sticky: after the first one every read returns a
 // zero value and NextField returns false, so generated code unwinds.
+//
+// The readers generated code calls for every value (ReadUvarint,
+// ReadString, ReadCount, ReadBool) are small enough to inline: they handle
+// the common case (a one-byte length that fits) themselves and call a
+// function of their own for everything else, errors included. The current
+// field's name is kept as offsets, not a slice, so that opening a field
+// writes no pointers.
 type Decoder struct {
-	data  []byte
-	pos   int
-	limit int // end of what may be read: the current field's payload
-	depth int
-	field []byte // name of the current field
-	sig   uint32 // its signature
-	err   *wireError
+	data    []byte
+	pos     int
+	limit   int // end of what may be read: the current field's payload
+	depth   int
+	nameAt  int    // the current field's name is data[nameAt:nameEnd]
+	nameEnd int    //
+	sig     uint32 // its signature
+	err     *wireError
+	// claimed is the memory the decode writes into that it did not
+	// allocate (reuse.go).
+	claimed [maxClaims]claim
+	claims  int
 }
 
 // FieldIter walks the fields of one struct; generated code keeps it in a
-// local variable.
+// local variable, declared before its loop (a variable of the loop's init
+// statement would be copied on every iteration).
 type FieldIter struct {
 	left  uint64 // fields not yet started
-	end   int    // end of the open field's payload
+	end   int    // end of the open field's payload; 0 before the first
 	outer int    // the limit to restore after it
-	name  []byte
-	open  bool
+	hdr   int    // where its header starts, to name it on error
 }
 
 // Err returns the first error, or nil.
@@ -550,36 +574,79 @@ func (d *Decoder) BeginStruct() FieldIter {
 // then reads the next field's header and limits reads to its payload. It
 // returns false after the last field and on error.
 func (d *Decoder) NextField(it *FieldIter) bool {
-	if it.open {
-		it.open = false
-		if d.err == nil && d.pos != it.end {
-			d.failf("%d bytes of the payload left unread", it.end-d.pos)
-		}
-		if d.err != nil {
-			d.err.path = append(d.err.path, string(it.name))
-			return false
+	if it.end != 0 { // a field is open: every payload ends past the record's first byte
+		if d.pos != it.end || d.err != nil {
+			return d.closeFailed(it)
 		}
 		d.limit = it.outer
 	}
-	if d.err != nil {
-		return false
+	if it.left == 0 || d.err != nil {
+		return d.endStruct()
 	}
-	if it.left == 0 {
+	it.left--
+	// The header: a name of fewer than 128 bytes (a one-byte length), the
+	// signature and the payload length.
+	p, limit := d.pos, d.limit
+	if p >= limit || d.data[p] >= 0x80 {
+		return d.longFieldHeader(it)
+	}
+	nameAt := p + 1
+	nameEnd := nameAt + int(d.data[p])
+	if limit-nameEnd < 8 {
+		return d.longFieldHeader(it)
+	}
+	h := d.data[nameEnd : nameEnd+8]
+	sig := binary.LittleEndian.Uint32(h)
+	size := binary.LittleEndian.Uint32(h[4:])
+	p = nameEnd + 8
+	if uint64(size) > uint64(limit-p) {
+		return d.longFieldHeader(it)
+	}
+	it.end, it.outer, it.hdr = p+int(size), limit, nameAt-1
+	d.pos, d.limit = p, it.end
+	d.nameAt, d.nameEnd, d.sig = nameAt, nameEnd, sig
+	return true
+}
+
+// closeFailed ends the open field it after an error inside it, or when its
+// payload was not read exactly, adding its name to the error's path.
+//
+//go:noinline
+func (d *Decoder) closeFailed(it *FieldIter) bool {
+	if d.err == nil {
+		d.failf("%d bytes of the payload left unread", it.end-d.pos)
+	}
+	it.end = 0
+	n, k := binary.Uvarint(d.data[it.hdr:]) // the header was read once: it holds
+	d.err.path = append(d.err.path, string(d.data[it.hdr+k:it.hdr+k+int(n)]))
+	return false
+}
+
+// endStruct ends a struct after its last field, checking for trailing bytes
+// after the outermost one, or on error.
+func (d *Decoder) endStruct() bool {
+	if d.err == nil {
 		if d.depth--; d.depth == 0 && d.pos != len(d.data) {
 			d.failf("%d trailing bytes", len(d.data)-d.pos)
 		}
-		return false
 	}
-	it.left--
+	return false
+}
+
+// longFieldHeader is NextField's reading of a header for everything its
+// fast path does not take: a name of 128 bytes or more, and every error.
+func (d *Decoder) longFieldHeader(it *FieldIter) bool {
+	hdr := d.pos
 	n := d.ReadUvarint()
-	if n > uint64(d.limit-d.pos) {
+	if d.err == nil && n > uint64(d.limit-d.pos) {
 		d.failf("field name of %d bytes runs past the end", n)
 	}
 	if d.err != nil {
 		return false
 	}
-	name := d.data[d.pos : d.pos+int(n) : d.pos+int(n)]
-	d.pos += int(n)
+	nameAt, nameEnd := d.pos, d.pos+int(n)
+	name := d.data[nameAt:nameEnd]
+	d.pos = nameEnd
 	if d.limit-d.pos < 8 {
 		d.failf("field %q: truncated header", name)
 		return false
@@ -591,16 +658,16 @@ func (d *Decoder) NextField(it *FieldIter) bool {
 		d.failf("field %q: payload of %d bytes runs past the end", name, size)
 		return false
 	}
-	it.name, it.end, it.outer, it.open = name, d.pos+int(size), d.limit, true
+	it.end, it.outer, it.hdr = d.pos+int(size), d.limit, hdr
 	d.limit = it.end
-	d.field, d.sig = name, sig
+	d.nameAt, d.nameEnd, d.sig = nameAt, nameEnd, sig
 	return true
 }
 
 // FieldName is the wire name of the field NextField opened. It aliases the
 // input: compare it (switch string(d.FieldName()) does not allocate), do
 // not keep it.
-func (d *Decoder) FieldName() []byte { return d.field }
+func (d *Decoder) FieldName() []byte { return d.data[d.nameAt:d.nameEnd] }
 
 // Expect reports whether the open field was written with signature sig;
 // when not, it records an error wrapping backend.ErrSchema. Generated code
@@ -621,17 +688,22 @@ func (d *Decoder) Skip() { d.pos = d.limit }
 
 // ReadBool reads a bool, or a pointer's presence.
 func (d *Decoder) ReadBool() bool {
+	if d.pos < d.limit {
+		if b := d.data[d.pos]; b <= 1 {
+			d.pos++
+			return b == 1
+		}
+	}
+	d.badBool()
+	return false
+}
+
+func (d *Decoder) badBool() {
 	if d.pos >= d.limit {
 		d.failf("truncated bool")
-		return false
+	} else {
+		d.failf("bad bool byte %#x", d.data[d.pos])
 	}
-	b := d.data[d.pos]
-	if b > 1 {
-		d.failf("bad bool byte %#x", b)
-		return false
-	}
-	d.pos++
-	return b == 1
 }
 
 // ReadUvarint reads an unsigned integer.
@@ -642,7 +714,13 @@ func (d *Decoder) ReadUvarint() uint64 {
 			return uint64(b)
 		}
 	}
-	x, n := binary.Uvarint(d.data[d.pos:d.limit])
+	return d.longUvarint()
+}
+
+// longUvarint is ReadUvarint for a varint of more than one byte, and for
+// errors.
+func (d *Decoder) longUvarint() uint64 {
+	x, n := uvarint(d.data[d.pos:d.limit])
 	if n <= 0 {
 		if n == 0 {
 			d.failf("truncated varint")
@@ -653,6 +731,49 @@ func (d *Decoder) ReadUvarint() uint64 {
 	}
 	d.pos += n
 	return x
+}
+
+// uvarint is binary.Uvarint unrolled: varints of up to five bytes, the
+// lengths and times of a record, are read without a loop. Longer ones, and
+// errors, go to binary.Uvarint.
+func uvarint(b []byte) (uint64, int) {
+	if len(b) == 0 || b[0] < 0x80 {
+		return binary.Uvarint(b)
+	}
+	x := uint64(b[0]) & 0x7f
+	if len(b) < 2 {
+		return binary.Uvarint(b)
+	}
+	y := uint64(b[1])
+	x |= (y & 0x7f) << 7
+	if y < 0x80 {
+		return x, 2
+	}
+	if len(b) < 3 {
+		return binary.Uvarint(b)
+	}
+	y = uint64(b[2])
+	x |= (y & 0x7f) << 14
+	if y < 0x80 {
+		return x, 3
+	}
+	if len(b) < 4 {
+		return binary.Uvarint(b)
+	}
+	y = uint64(b[3])
+	x |= (y & 0x7f) << 21
+	if y < 0x80 {
+		return x, 4
+	}
+	if len(b) < 5 {
+		return binary.Uvarint(b)
+	}
+	y = uint64(b[4])
+	x |= (y & 0x7f) << 28
+	if y < 0x80 {
+		return x, 5
+	}
+	return binary.Uvarint(b)
 }
 
 // ReadVarint reads a zigzag-encoded signed integer.
@@ -800,7 +921,15 @@ func (d *Decoder) chunk(what string) []byte {
 }
 
 // ReadString reads a string.
-func (d *Decoder) ReadString() string { return string(d.chunk("string")) }
+func (d *Decoder) ReadString() string {
+	if p := d.pos; p < d.limit {
+		if n := int(d.data[p]); n < 0x80 && n < d.limit-p {
+			d.pos = p + 1 + n
+			return string(d.data[p+1 : p+1+n])
+		}
+	}
+	return string(d.chunk("string"))
+}
 
 // ReadBytes reads a byte slice into new memory; nil stays nil and empty stays
 // empty.
@@ -823,6 +952,24 @@ func (d *Decoder) ReadBytes() []byte {
 // ReadTime reads a time.Time, in the zone form or in the MarshalBinary
 // form of older records.
 func (d *Decoder) ReadTime() time.Time {
+	// The zone form of a UTC time, which most records hold, read in place;
+	// everything else, errors included, by readTime.
+	if p := d.pos; p+1 < d.limit {
+		if n := int(d.data[p]); n > 0 && n < 0x80 && n < d.limit-p && d.data[p+1] == timeUTC {
+			b := d.data[p+2 : p+1+n]
+			if sec, i := uvarint(b); i > 0 {
+				if nsec, j := uvarint(b[i:]); j > 0 && i+j == len(b) && nsec < 1e9 {
+					d.pos = p + 1 + n
+					return time.Unix(int64(sec>>1)^-int64(sec&1), int64(nsec)).UTC()
+				}
+			}
+		}
+	}
+	return d.readTime()
+}
+
+// readTime is ReadTime for every form but a UTC time in the zone form.
+func (d *Decoder) readTime() time.Time {
 	b := d.chunk("time.Time")
 	if d.err != nil {
 		return time.Time{}
@@ -975,6 +1122,19 @@ func (d *Decoder) ReadText(u encoding.TextUnmarshaler) {
 // before anything is allocated. minSize 0 (zero-sized elements) bounds
 // nothing.
 func (d *Decoder) ReadCount(minSize int) (n int, ok bool) {
+	if p := d.pos; p < d.limit {
+		// A count below 127 in one byte, which fits in what is left.
+		if c := int(d.data[p]); c > 0 && c < 0x80 && uint64(c-1)*uint64(minSize) <= uint64(d.limit-p-1) {
+			d.pos = p + 1
+			return c - 1, true
+		}
+	}
+	return d.longCount(minSize)
+}
+
+// longCount is ReadCount for everything but a small count that fits: nil,
+// a count of more than one byte, and errors.
+func (d *Decoder) longCount(minSize int) (n int, ok bool) {
 	c := d.ReadUvarint()
 	if c == 0 {
 		return 0, false

@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -93,7 +95,12 @@ func FuzzDecoder(f *testing.F) {
 			case 14:
 				d.ReadString()
 			case 15:
-				b := d.ReadBytes()
+				var b []byte
+				if op < 128 {
+					b = d.ReadBytes()
+				} else { // into a buffer of its own, or one too small
+					b = d.ReadBytesInto(make([]byte, int(op-128)/8))
+				}
 				if len(b) > len(data) {
 					t.Fatalf("ReadBytes returned %d bytes from %d", len(b), len(data))
 				}
@@ -171,6 +178,84 @@ func FuzzPrimitiveRoundTrip(f *testing.F) {
 		}
 		if d.Err() != nil || (timeOK && d.pos != len(e.buf)) {
 			t.Fatalf("err %v, read %d of %d", d.Err(), d.pos, len(e.buf))
+		}
+	})
+}
+
+// FuzzFastPaths: every reader with a fast path for the common case reads
+// what its general path reads, and leaves the Decoder as it does, errors
+// included.
+func FuzzFastPaths(f *testing.F) {
+	e := Encoder{buf: []byte{}}
+	e.AppendTime(time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.UTC))
+	e.AppendTime(time.Date(1900, 1, 1, 0, 0, 0, 1, time.UTC))
+	e.AppendString("hello")
+	e.AppendCount(3, false)
+	f.Add(e.buf)
+	rec, _ := Encode(nil, &line{From: point{X: 1, Name: "n", Tags: []string{"a"}}, To: &line{}}, appendLine)
+	f.Add(rec[2:]) // a field header
+	f.Add([]byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x01})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02})
+	f.Add([]byte{5, timeUTC, 0x80, 0x80, 0x80, 0x01, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		x, n := uvarint(data)
+		if wx, wn := binary.Uvarint(data); x != wx || n != wn {
+			t.Fatalf("uvarint(%x) = %d, %d; binary.Uvarint: %d, %d", data, x, n, wx, wn)
+		}
+		same := func(what string, fast, slow *Decoder, got, want any) {
+			t.Helper()
+			if got != want || fast.pos != slow.pos || fast.limit != slow.limit || fast.nameAt != slow.nameAt ||
+				fast.nameEnd != slow.nameEnd || fast.sig != slow.sig || (fast.err == nil) != (slow.err == nil) ||
+				fast.err != nil && fast.err.Error() != slow.err.Error() {
+				t.Fatalf("%s of %x: fast path %v, %+v; general path %v, %+v", what, data, got, *fast, want, *slow)
+			}
+		}
+		for start := range min(len(data), 3) {
+			for limit := start; limit <= len(data); limit += max(1, len(data)/4) {
+				d1 := &Decoder{data: data, pos: start, limit: limit}
+				d2 := &Decoder{data: data, pos: start, limit: limit}
+				same("ReadUvarint", d1, d2, d1.ReadUvarint(), d2.longUvarint())
+
+				d1 = &Decoder{data: data, pos: start, limit: limit}
+				d2 = &Decoder{data: data, pos: start, limit: limit}
+				// Times by instant, zone and Location name: a time.FixedZone
+				// is a new *Location each time.
+				timeOf := func(t time.Time) string {
+					name, offset := t.Zone()
+					return fmt.Sprint(t.Unix(), t.Nanosecond(), name, offset, t.Location())
+				}
+				same("ReadTime", d1, d2, timeOf(d1.ReadTime()), timeOf(d2.readTime()))
+
+				d1 = &Decoder{data: data, pos: start, limit: limit}
+				d2 = &Decoder{data: data, pos: start, limit: limit}
+				same("ReadString", d1, d2, d1.ReadString(), string(d2.chunk("string")))
+
+				for _, minSize := range []int{0, 1, 2, 9, 1 << 30} {
+					d1 = &Decoder{data: data, pos: start, limit: limit}
+					d2 = &Decoder{data: data, pos: start, limit: limit}
+					n1, ok1 := d1.ReadCount(minSize)
+					n2, ok2 := d2.longCount(minSize)
+					same("ReadCount", d1, d2, [2]any{n1, ok1}, [2]any{n2, ok2})
+				}
+
+				d1 = &Decoder{data: data, pos: start, limit: limit}
+				d2 = &Decoder{data: data, pos: start, limit: limit}
+				b2 := false
+				if d2.pos < d2.limit && d2.data[d2.pos] <= 1 {
+					b2 = d2.data[d2.pos] == 1
+					d2.pos++
+				} else {
+					d2.badBool()
+				}
+				same("ReadBool", d1, d2, d1.ReadBool(), b2)
+
+				d1 = &Decoder{data: data, pos: start, limit: limit, depth: 1}
+				d2 = &Decoder{data: data, pos: start, limit: limit, depth: 1}
+				it1, it2 := FieldIter{left: 1}, FieldIter{left: 0}
+				ok1 := d1.NextField(&it1)
+				ok2 := d2.longFieldHeader(&it2)
+				same("NextField", d1, d2, [2]any{ok1, it1}, [2]any{ok2, it2})
+			}
 		}
 	})
 }

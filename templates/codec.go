@@ -81,7 +81,11 @@ func appendFunc(s *Struct) jen.Code {
 // decodeFunc emits
 //
 //	func livedictDecodeS(d *runtime.Decoder, v *S) {
-//		for f := d.BeginStruct(); d.NextField(&f); {
+//		// What *v held: reused where the record has these fields.
+//		oldTags := v.Tags
+//		*v = S{}
+//		f := d.BeginStruct()
+//		for d.NextField(&f) {
 //			switch string(d.FieldName()) {
 //			case "Name":
 //				switch d.Signature() {
@@ -90,36 +94,68 @@ func appendFunc(s *Struct) jen.Code {
 //				default:
 //					d.Mismatch("string")
 //				}
+//			case "Tags":
+//				...
+//					s0 := runtime.MakeSlice(d, oldTags, n0)
 //			default:
 //				d.Skip()
 //			}
 //		}
 //	}
+//
+// It sets all of *v: the fields the record lacks are zero. The slices,
+// maps and pointed-to structs *v held are kept aside first, and their
+// memory reused where the record has a value for them (runtime/reuse.go).
+// The loop's iterator is declared before it: a variable of the loop's init
+// statement whose address is taken is copied on every iteration.
 func decodeFunc(s *Struct) jen.Code {
-	var cases []jen.Code
+	var cases, olds []jen.Code
 	for _, fd := range s.Fields {
-		read := fieldDecode(fd.Type, at(jen.Id("v").Dot(fd.Name))) // older types too: evolve.go
+		p := at(jen.Id("v").Dot(fd.Name))
+		if reusable(fd.Type) {
+			p.old = jen.Id("old" + fd.Name)
+			if len(olds) == 0 {
+				olds = append(olds, jen.Comment("What *v held: reused where the record has these fields."))
+			}
+			olds = append(olds, jen.Add(p.old).Op(":=").Add(p.val))
+		}
+		read := fieldDecode(fd.Type, p) // older types too: evolve.go
 		cases = append(cases, jen.Case(jen.Lit(fd.Wire)).Block(read...))
 	}
 	cases = append(cases, jen.Default().Block(dec("Skip").Call()))
-	name := decodeFuncName(s.ID)
-	return jen.Comment(name+" sets the fields of *v that the current struct of d holds.").Line().
-		Func().Id(name).Params(jen.Id("d").Op("*").Add(wire("Decoder")), jen.Id("v").Op("*").Add(nameType(s.Type))).Block(
-		jen.For(
-			jen.Id("f").Op(":=").Add(dec("BeginStruct")).Call(),
-			dec("NextField").Call(jen.Op("&").Id("f")),
-			jen.Empty(),
-		).Block(
+	body := append(olds,
+		jen.Op("*").Id("v").Op("=").Add(nameType(s.Type)).Values(),
+		jen.Id("f").Op(":=").Add(dec("BeginStruct")).Call(),
+		jen.For(dec("NextField").Call(jen.Op("&").Id("f"))).Block(
 			jen.Switch(jen.String().Call(dec("FieldName").Call())).Block(cases...),
 		),
 	)
+	name := decodeFuncName(s.ID)
+	return jen.Comment(name+" sets *v to the current struct of d.").Line().
+		Func().Id(name).Params(jen.Id("d").Op("*").Add(wire("Decoder")), jen.Id("v").Op("*").Add(nameType(s.Type))).Block(body...)
+}
+
+// reusable reports whether a field of type t has memory a decode into a
+// value that held one reuses: a slice (of bytes too), a map, a pointer to
+// a struct.
+func reusable(t *Type) bool {
+	switch t.Kind {
+	case Slice, Map, Bytes:
+		return true
+	case Pointer:
+		return t.Elem.Kind == Nested
+	}
+	return false
 }
 
 // place is where a value lives in emitted code: an addressable expression.
-// When ptr is set, the value is *ptr.
+// When ptr is set, the value is *ptr. When old is set, the place is a field
+// whose value before the decode old holds, for its memory to be reused.
+// Every place starts zero.
 type place struct {
 	val jen.Code
 	ptr jen.Code
+	old jen.Code
 }
 
 // at is the place of an addressable expression x.
@@ -296,6 +332,9 @@ func decodeExpr(t *Type) jen.Code {
 
 // decodeValue sets the value at p, of type t, from d.
 func decodeValue(t *Type, p place, depth int) []jen.Code {
+	if t.Kind == Bytes && p.old != nil {
+		return []jen.Code{jen.Add(p.val).Op("=").Add(fromBasic(t, dec("ReadBytesInto").Call(toBasic(t, p.old))))}
+	}
 	if x := decodeExpr(t); x != nil {
 		return []jen.Code{jen.Add(p.val).Op("=").Add(x)}
 	}
@@ -307,7 +346,7 @@ func decodeValue(t *Type, p place, depth int) []jen.Code {
 		)}
 	case Slice:
 		n, s := local("n", depth), local("s", depth)
-		body := []jen.Code{jen.Add(s).Op(":=").Make(goType(t), n)}
+		body := []jen.Code{jen.Add(s).Op(":=").Add(makeSlice(t, p, n))}
 		if minWireSize(t.Elem) > 0 {
 			i := local("i", depth)
 			body = append(body, jen.For(jen.Add(i).Op(":=").Range().Add(s)).Block(
@@ -326,29 +365,9 @@ func decodeValue(t *Type, p place, depth int) []jen.Code {
 		return []jen.Code{jen.For(jen.Add(i).Op(":=").Range().Add(p.val)).Block(
 			decodeValue(t.Elem, p.index(i), depth+1)...)}
 	case Map:
-		n, m := local("n", depth), local("m", depth)
 		key, val := local("k", depth), local("x", depth)
-		minEntry := minWireSize(t.Key) + minWireSize(t.Elem)
-		mk := jen.Add(m).Op(":=").Make(goType(t), n)
-		if minEntry == 0 { // no bound on n: no size hint
-			mk = jen.Add(m).Op(":=").Make(goType(t))
-		}
-		loop := append(decodeLocal(t.Key, key, depth+1), decodeLocal(t.Elem, val, depth+1)...)
-		loop = append(loop,
-			jen.If(jen.List(jen.Id("_"), jen.Id("dup")).Op(":=").Add(m).Index(key), jen.Id("dup")).Block(
-				dec("DuplicateKey").Call(),
-				jen.Break(),
-			),
-			jen.Add(m).Index(key).Op("=").Add(val),
-		)
-		return []jen.Code{jen.If(
-			jen.List(n, jen.Id("ok")).Op(":=").Add(dec("ReadCount")).Call(jen.Lit(countMin(minEntry))),
-			jen.Id("ok"),
-		).Block(
-			mk,
-			jen.For(jen.Range().Add(n)).Block(loop...),
-			jen.Add(p.val).Op("=").Add(m),
-		)}
+		entry := append(decodeLocal(t.Key, key, depth+1), decodeLocal(t.Elem, val, depth+1)...)
+		return decodeMap(t, p, minWireSize(t.Key)+minWireSize(t.Elem), entry, depth)
 	case Nested:
 		return []jen.Code{jen.Id(decodeFuncName(t.Named.ID)).Call(jen.Id("d"), p.addr())}
 	case BinaryMarshaler:
@@ -357,6 +376,52 @@ func decodeValue(t *Type, p place, depth int) []jen.Code {
 		return []jen.Code{dec("ReadText").Call(p.addr())}
 	}
 	panic(fmt.Sprintf("templates: no deserializer for kind %d", t.Kind))
+}
+
+// makeSlice is the expression of a new slice of type t with n elements,
+// for the place p: in the memory of the slice p held when it can.
+func makeSlice(t *Type, p place, n jen.Code) jen.Code {
+	if p.old != nil {
+		return wire("MakeSlice").Call(jen.Id("d"), p.old, n)
+	}
+	return jen.Make(goType(t), n)
+}
+
+// decodeMap reads a map of type t into the place p: entry declares the
+// locals kN and xN and reads a key and a value into them, minEntry is the
+// fewest bytes the two take. A key that comes twice is an error: the map
+// did not grow.
+func decodeMap(t *Type, p place, minEntry int64, entry []jen.Code, depth int) []jen.Code {
+	n, m, i := local("n", depth), local("m", depth), local("i", depth)
+	key, val := local("k", depth), local("x", depth)
+	hint := n
+	if minEntry == 0 { // no bound on n: no size hint
+		hint = jen.Lit(0)
+	}
+	var mk jen.Code
+	switch {
+	case p.old != nil:
+		mk = wire("MakeMap").Call(jen.Id("d"), p.old, hint)
+	case minEntry == 0:
+		mk = jen.Make(goType(t))
+	default:
+		mk = jen.Make(goType(t), n)
+	}
+	loop := append(entry,
+		jen.Add(m).Index(key).Op("=").Add(val),
+		jen.If(jen.Len(m).Op("==").Add(i)).Block(
+			dec("DuplicateKey").Call(),
+			jen.Break(),
+		),
+	)
+	return []jen.Code{jen.If(
+		jen.List(n, jen.Id("ok")).Op(":=").Add(dec("ReadCount")).Call(jen.Lit(countMin(minEntry))),
+		jen.Id("ok"),
+	).Block(
+		jen.Add(m).Op(":=").Add(mk),
+		jen.For(jen.Add(i).Op(":=").Range().Add(n)).Block(loop...),
+		jen.Add(p.val).Op("=").Add(m),
+	)}
 }
 
 // decodeLocal declares the local name and reads a value of type t into it.

@@ -161,9 +161,13 @@ func TestStructCodecShape(t *testing.T) {
 	e.EndStruct()
 }
 
-// livedictDecodeList sets the fields of *v that the current struct of d holds.
+// livedictDecodeList sets *v to the current struct of d.
 func livedictDecodeList(d *runtime.Decoder, v *List) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldNext := v.Next
+	*v = List{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "name":
 			switch d.Signature() {
@@ -189,7 +193,7 @@ func livedictDecodeList(d *runtime.Decoder, v *List) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Next = new(List)
+				v.Next = runtime.NewStruct(d, oldNext)
 				livedictDecodeList(d, v.Next)
 			default:
 				d.Mismatch("*struct")

@@ -239,7 +239,11 @@ func fieldDecode(t *Type, p place) []jen.Code {
 		}
 		var read []jen.Code
 		if t.Kind == Pointer {
-			read = append([]jen.Code{jen.Add(p.val).Op("=").New(goType(u))}, decodeFrom(rep, u, deref(p.val), 0)...)
+			alloc := jen.New(goType(u))
+			if p.old != nil { // a pointer to a struct
+				alloc = wire("NewStruct").Call(jen.Id("d"), p.old)
+			}
+			read = append([]jen.Code{jen.Add(p.val).Op("=").Add(alloc)}, decodeFrom(rep, u, deref(p.val), 0)...)
 		} else {
 			read = decodeFrom(rep, u, p, 0)
 		}
@@ -296,7 +300,7 @@ func decodeFrom(s, t *Type, p place, depth int) []jen.Code {
 		return []jen.Code{jen.Add(p.val).Op("=").Add(fromBasic(t, jen.Float64().Call(dec("ReadFloat32").Call())))}
 	case t.Kind == Slice:
 		n, v := local("n", depth), local("s", depth)
-		body := []jen.Code{jen.Add(v).Op(":=").Make(goType(t), n)}
+		body := []jen.Code{jen.Add(v).Op(":=").Add(makeSlice(t, p, n))}
 		i := local("i", depth)
 		body = append(body, jen.For(jen.Add(i).Op(":=").Range().Add(v)).Block(
 			decodeFrom(s.Elem, t.Elem, at(v).index(i), depth+1)...))
@@ -310,29 +314,9 @@ func decodeFrom(s, t *Type, p place, depth int) []jen.Code {
 		return []jen.Code{jen.For(jen.Add(i).Op(":=").Range().Add(p.val)).Block(
 			decodeFrom(s.Elem, t.Elem, p.index(i), depth+1)...)}
 	case t.Kind == Map:
-		n, m := local("n", depth), local("m", depth)
 		key, val := local("k", depth), local("x", depth)
-		loop := append(decodeLocalFrom(s.Key, t.Key, key, depth+1), decodeLocalFrom(s.Elem, t.Elem, val, depth+1)...)
-		loop = append(loop,
-			jen.If(jen.List(jen.Id("_"), jen.Id("dup")).Op(":=").Add(m).Index(key), jen.Id("dup")).Block(
-				dec("DuplicateKey").Call(),
-				jen.Break(),
-			),
-			jen.Add(m).Index(key).Op("=").Add(val),
-		)
-		minEntry := minWireSize(s.Key) + minWireSize(s.Elem)
-		mk := jen.Add(m).Op(":=").Make(goType(t), n)
-		if minEntry == 0 { // no bound on n: no size hint
-			mk = jen.Add(m).Op(":=").Make(goType(t))
-		}
-		return []jen.Code{jen.If(
-			jen.List(n, jen.Id("ok")).Op(":=").Add(dec("ReadCount")).Call(jen.Lit(countMin(minEntry))),
-			jen.Id("ok"),
-		).Block(
-			mk,
-			jen.For(jen.Range().Add(n)).Block(loop...),
-			jen.Add(p.val).Op("=").Add(m),
-		)}
+		entry := append(decodeLocalFrom(s.Key, t.Key, key, depth+1), decodeLocalFrom(s.Elem, t.Elem, val, depth+1)...)
+		return decodeMap(t, p, minWireSize(s.Key)+minWireSize(s.Elem), entry, depth)
 	}
 	panic(fmt.Sprintf("templates: no conversion from %s to %s", s.Signature(), t.Signature()))
 }

@@ -106,7 +106,7 @@ func codecVar(f *File, st *Store, n storeNames) jen.Code {
 			jen.Return(rt("Encode").Call(jen.Id("dst"), jen.Id("v"), jen.Id("livedictAppend"+st.TypeName)))),
 		jen.Id("Decode"): jen.Func().Params(jen.Id("data").Index().Byte(), jen.Id("v").Op("*").Add(valueType(st))).
 			Error().Block(
-			jen.Return(rt("Decode").Call(jen.Id("data"), jen.Id("v"), jen.Id("livedictDecode"+st.TypeName)))),
+			jen.Return(rt("DecodeInto").Call(jen.Id("data"), jen.Id("v"), jen.Id("livedictDecode"+st.TypeName)))),
 	}
 	if st.TTL > 0 {
 		fields[jen.Id("DefaultTTL")] = durationLit(st.TTL)

@@ -28,7 +28,7 @@ func AppendSession(dst []byte, v *Session) ([]byte, error) {
 
 // DecodeSession fills *v from its livedict encoding.
 func DecodeSession(data []byte, v *Session) error {
-	return ldruntime.Decode(data, v, livedictDecodeSession)
+	return ldruntime.DecodeInto(data, v, livedictDecodeSession)
 }
 
 // CloneSession is the deep copy the memory store makes on every Set and Get.

@@ -46,9 +46,10 @@ func (c codec[T]) encode(t testing.TB, dst []byte, v *T) []byte {
 	return out
 }
 
+// decodeBytes decodes data into a new value, as a store does.
 func (c codec[T]) decodeBytes(data []byte) (T, error) {
 	var v T
-	err := ldruntime.Decode(data, &v, c.decode)
+	err := ldruntime.DecodeInto(data, &v, c.decode)
 	return v, err
 }
 

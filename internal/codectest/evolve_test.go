@@ -254,7 +254,8 @@ func TestSchemaChanges(t *testing.T) {
 
 // FuzzDecodeEvolve reads arbitrary bytes, seeded with records of the old
 // schema, with the decoder of the new one, which takes older types: a value
-// that encodes again to itself, or ErrCorrupt or ErrSchema, never a panic.
+// that encodes again to itself, or ErrCorrupt or ErrSchema, never a panic;
+// into a used value, what it reads into a new one.
 func FuzzDecodeEvolve(f *testing.F) {
 	i64, f32 := int64(3), float32(2)
 	for _, v := range []EvolveOld{
@@ -268,9 +269,24 @@ func FuzzDecodeEvolve(f *testing.F) {
 		}
 		f.Add(data)
 	}
+	toPtr, raw := int64(9), make([]byte, 3, 64)
+	used := EvolveNew{
+		ToPtr: &toPtr, StructToPtr: &Profile{Name: "used", Age: 1}, Ints: make([]int64, 5, 40),
+		Floats: map[string]float64{"stale": 1}, KeyWide: map[int64]string{9: "stale"},
+		Nested: map[string][]float64{"stale": {1}}, Raw: raw,
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var v EvolveNew
-		if err := ldruntime.Decode(data, &v, livedictDecodeEvolveNew); err != nil {
+		err := ldruntime.DecodeInto(data, &v, livedictDecodeEvolveNew)
+		into := livedictCloneEvolveNew(used)
+		intoErr := ldruntime.DecodeInto(data, &into, livedictDecodeEvolveNew)
+		if (err == nil) != (intoErr == nil) || err != nil && err.Error() != intoErr.Error() {
+			t.Fatalf("DecodeInto a new value: %v; into a used one: %v", err, intoErr)
+		}
+		if d := cmp.Diff(v, into, cmpOpts...); d != "" {
+			t.Fatalf("decoded into a used value (-new +used):\n%s", d)
+		}
+		if err != nil {
 			if !errors.Is(err, backend.ErrCorrupt) && !errors.Is(err, backend.ErrSchema) {
 				t.Fatalf("Decode error %v wraps neither ErrCorrupt nor ErrSchema", err)
 			}

@@ -19,8 +19,8 @@ import (
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
+	_ = ldruntime.EnforceVersion(3 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 3)
 )
 
 var livedictCodecForeign = func() ldruntime.Codec[string, Foreign] {
@@ -31,7 +31,7 @@ var livedictCodecForeign = func() ldruntime.Codec[string, Foreign] {
 		Bucket: "foreign",
 		Clone:  livedictCloneForeign,
 		Decode: func(data []byte, v *Foreign) error {
-			return ldruntime.Decode(data, v, livedictDecodeForeign)
+			return ldruntime.DecodeInto(data, v, livedictDecodeForeign)
 		},
 		TypeName: "Foreign",
 	}
@@ -365,7 +365,7 @@ var livedictCodecByAddr = func() ldruntime.Codec[netip.Addr, ByAddr] {
 		Bucket: "by_addr",
 		Clone:  livedictCloneByAddr,
 		Decode: func(data []byte, v *ByAddr) error {
-			return ldruntime.Decode(data, v, livedictDecodeByAddr)
+			return ldruntime.DecodeInto(data, v, livedictDecodeByAddr)
 		},
 		TypeName: "ByAddr",
 	}
@@ -697,7 +697,7 @@ var livedictCodecByDigest = func() ldruntime.Codec[Digest, ByDigest] {
 		},
 		Bucket: "by_digest",
 		Decode: func(data []byte, v *ByDigest) error {
-			return ldruntime.Decode(data, v, livedictDecodeByDigest)
+			return ldruntime.DecodeInto(data, v, livedictDecodeByDigest)
 		},
 		TypeName: "ByDigest",
 	}
@@ -1036,7 +1036,7 @@ var livedictCodecByMonth = func() ldruntime.Codec[time.Month, ByMonth] {
 		},
 		Bucket: "by_month",
 		Decode: func(data []byte, v *ByMonth) error {
-			return ldruntime.Decode(data, v, livedictDecodeByMonth)
+			return ldruntime.DecodeInto(data, v, livedictDecodeByMonth)
 		},
 		TypeName: "ByMonth",
 	}
@@ -1440,9 +1440,16 @@ func livedictAppendForeign(e *ldruntime.Encoder, v *Foreign) {
 	e.EndStruct()
 }
 
-// livedictDecodeForeign sets the fields of *v that the current struct of d holds.
+// livedictDecodeForeign sets *v to the current struct of d.
 func livedictDecodeForeign(d *ldruntime.Decoder, v *Foreign) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldEdits := v.Edits
+	oldLast := v.Last
+	oldCookie := v.Cookie
+	oldCookies := v.Cookies
+	*v = Foreign{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Edits":
 			switch d.Signature() {
@@ -1455,7 +1462,7 @@ func livedictDecodeForeign(d *ldruntime.Decoder, v *Foreign) {
 			case 0x5f076600:
 				// []struct
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]Stamp, n0)
+					s0 := ldruntime.MakeSlice(d, oldEdits, n0)
 					for i0 := range s0 {
 						livedictDecodeStamp(d, &s0[i0])
 					}
@@ -1474,7 +1481,7 @@ func livedictDecodeForeign(d *ldruntime.Decoder, v *Foreign) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Last = new(Stamp)
+				v.Last = ldruntime.NewStruct(d, oldLast)
 				livedictDecodeStamp(d, v.Last)
 			default:
 				d.Mismatch("*struct")
@@ -1503,7 +1510,7 @@ func livedictDecodeForeign(d *ldruntime.Decoder, v *Foreign) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Cookie = new(http.Cookie)
+				v.Cookie = ldruntime.NewStruct(d, oldCookie)
 				livedictDecodehttp_Cookie(d, v.Cookie)
 			default:
 				d.Mismatch("*struct")
@@ -1561,7 +1568,7 @@ func livedictDecodeForeign(d *ldruntime.Decoder, v *Foreign) {
 			case 0x5f076600:
 				// []struct
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]http.Cookie, n0)
+					s0 := ldruntime.MakeSlice(d, oldCookies, n0)
 					for i0 := range s0 {
 						livedictDecodehttp_Cookie(d, &s0[i0])
 					}
@@ -1596,9 +1603,11 @@ func livedictAppendStamp(e *ldruntime.Encoder, v *Stamp) {
 	e.EndStruct()
 }
 
-// livedictDecodeStamp sets the fields of *v that the current struct of d holds.
+// livedictDecodeStamp sets *v to the current struct of d.
 func livedictDecodeStamp(d *ldruntime.Decoder, v *Stamp) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = Stamp{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Time":
 			switch d.Signature() {
@@ -1654,9 +1663,11 @@ func livedictAppendTagged(e *ldruntime.Encoder, v *Tagged) {
 	e.EndStruct()
 }
 
-// livedictDecodeTagged sets the fields of *v that the current struct of d holds.
+// livedictDecodeTagged sets *v to the current struct of d.
 func livedictDecodeTagged(d *ldruntime.Decoder, v *Tagged) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = Tagged{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "IPNet":
 			switch d.Signature() {
@@ -1713,9 +1724,13 @@ func livedictAppendnet_IPNet(e *ldruntime.Encoder, v *net.IPNet) {
 	e.EndStruct()
 }
 
-// livedictDecodenet_IPNet sets the fields of *v that the current struct of d holds.
+// livedictDecodenet_IPNet sets *v to the current struct of d.
 func livedictDecodenet_IPNet(d *ldruntime.Decoder, v *net.IPNet) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldMask := v.Mask
+	*v = net.IPNet{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "IP":
 			switch d.Signature() {
@@ -1741,7 +1756,7 @@ func livedictDecodenet_IPNet(d *ldruntime.Decoder, v *net.IPNet) {
 				fallthrough
 			case 0x65b1d004:
 				// bytes
-				v.Mask = net.IPMask(d.ReadBytes())
+				v.Mask = net.IPMask(d.ReadBytesInto([]byte(oldMask)))
 			default:
 				d.Mismatch("bytes")
 			}
@@ -1811,9 +1826,13 @@ func livedictAppendhttp_Cookie(e *ldruntime.Encoder, v *http.Cookie) {
 	e.EndStruct()
 }
 
-// livedictDecodehttp_Cookie sets the fields of *v that the current struct of d holds.
+// livedictDecodehttp_Cookie sets *v to the current struct of d.
 func livedictDecodehttp_Cookie(d *ldruntime.Decoder, v *http.Cookie) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldUnparsed := v.Unparsed
+	*v = http.Cookie{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {
@@ -2008,7 +2027,7 @@ func livedictDecodehttp_Cookie(d *ldruntime.Decoder, v *http.Cookie) {
 			case 0xe4060d18:
 				// []string
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]string, n0)
+					s0 := ldruntime.MakeSlice(d, oldUnparsed, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadString()
 					}
@@ -2037,9 +2056,11 @@ func livedictAppendsql_NullString(e *ldruntime.Encoder, v *sql.NullString) {
 	e.EndStruct()
 }
 
-// livedictDecodesql_NullString sets the fields of *v that the current struct of d holds.
+// livedictDecodesql_NullString sets *v to the current struct of d.
 func livedictDecodesql_NullString(d *ldruntime.Decoder, v *sql.NullString) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = sql.NullString{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "String":
 			switch d.Signature() {
@@ -2089,9 +2110,11 @@ func livedictAppendsql_Null_int64(e *ldruntime.Encoder, v *sql.Null[int64]) {
 	e.EndStruct()
 }
 
-// livedictDecodesql_Null_int64 sets the fields of *v that the current struct of d holds.
+// livedictDecodesql_Null_int64 sets *v to the current struct of d.
 func livedictDecodesql_Null_int64(d *ldruntime.Decoder, v *sql.Null[int64]) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = sql.Null[int64]{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "V":
 			switch d.Signature() {
@@ -2150,9 +2173,13 @@ func livedictAppendGPair_string_int(e *ldruntime.Encoder, v *GPair[string, []int
 	e.EndStruct()
 }
 
-// livedictDecodeGPair_string_int sets the fields of *v that the current struct of d holds.
+// livedictDecodeGPair_string_int sets *v to the current struct of d.
 func livedictDecodeGPair_string_int(d *ldruntime.Decoder, v *GPair[string, []int]) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldVal := v.Val
+	*v = GPair[string, []int]{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Key":
 			switch d.Signature() {
@@ -2179,7 +2206,7 @@ func livedictDecodeGPair_string_int(d *ldruntime.Decoder, v *GPair[string, []int
 			case 0x2bdebcbe, 0xe1444344, 0x5950391f, 0xe55592b1, 0x95a2c6f2:
 				// []int, []int64, []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]int, n0)
+					s0 := ldruntime.MakeSlice(d, oldVal, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadInt()
 					}
@@ -2214,9 +2241,11 @@ func livedictAppendByAddr(e *ldruntime.Encoder, v *ByAddr) {
 	e.EndStruct()
 }
 
-// livedictDecodeByAddr sets the fields of *v that the current struct of d holds.
+// livedictDecodeByAddr sets *v to the current struct of d.
 func livedictDecodeByAddr(d *ldruntime.Decoder, v *ByAddr) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = ByAddr{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "N":
 			switch d.Signature() {
@@ -2263,9 +2292,11 @@ func livedictAppendByDigest(e *ldruntime.Encoder, v *ByDigest) {
 	e.EndStruct()
 }
 
-// livedictDecodeByDigest sets the fields of *v that the current struct of d holds.
+// livedictDecodeByDigest sets *v to the current struct of d.
 func livedictDecodeByDigest(d *ldruntime.Decoder, v *ByDigest) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = ByDigest{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "N":
 			switch d.Signature() {
@@ -2298,9 +2329,11 @@ func livedictAppendByMonth(e *ldruntime.Encoder, v *ByMonth) {
 	e.EndStruct()
 }
 
-// livedictDecodeByMonth sets the fields of *v that the current struct of d holds.
+// livedictDecodeByMonth sets *v to the current struct of d.
 func livedictDecodeByMonth(d *ldruntime.Decoder, v *ByMonth) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = ByMonth{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "N":
 			switch d.Signature() {

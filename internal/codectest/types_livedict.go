@@ -16,8 +16,8 @@ import (
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
+	_ = ldruntime.EnforceVersion(3 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 3)
 )
 
 var livedictCodecScalars = func() ldruntime.Codec[string, Scalars] {
@@ -28,7 +28,7 @@ var livedictCodecScalars = func() ldruntime.Codec[string, Scalars] {
 		Bucket: "scalars",
 		Clone:  livedictCloneScalars,
 		Decode: func(data []byte, v *Scalars) error {
-			return ldruntime.Decode(data, v, livedictDecodeScalars)
+			return ldruntime.DecodeInto(data, v, livedictDecodeScalars)
 		},
 		TypeName: "Scalars",
 	}
@@ -363,7 +363,7 @@ var livedictCodecPlain = func() ldruntime.Codec[string, Plain] {
 		Clone:           livedictClonePlain,
 		CloneNormalizes: true,
 		Decode: func(data []byte, v *Plain) error {
-			return ldruntime.Decode(data, v, livedictDecodePlain)
+			return ldruntime.DecodeInto(data, v, livedictDecodePlain)
 		},
 		TypeName: "Plain",
 	}
@@ -696,7 +696,7 @@ var livedictCodecComposite = func() ldruntime.Codec[string, Composite] {
 		Bucket: "composite",
 		Clone:  livedictCloneComposite,
 		Decode: func(data []byte, v *Composite) error {
-			return ldruntime.Decode(data, v, livedictDecodeComposite)
+			return ldruntime.DecodeInto(data, v, livedictDecodeComposite)
 		},
 		TypeName: "Composite",
 	}
@@ -1030,7 +1030,7 @@ var livedictCodecNode = func() ldruntime.Codec[string, Node] {
 		Bucket: "node",
 		Clone:  livedictCloneNode,
 		Decode: func(data []byte, v *Node) error {
-			return ldruntime.Decode(data, v, livedictDecodeNode)
+			return ldruntime.DecodeInto(data, v, livedictDecodeNode)
 		},
 		TypeName: "Node",
 	}
@@ -1363,7 +1363,7 @@ var livedictCodecSession = func() ldruntime.Codec[string, Session] {
 		Bucket: "session",
 		Clone:  livedictCloneSession,
 		Decode: func(data []byte, v *Session) error {
-			return ldruntime.Decode(data, v, livedictDecodeSession)
+			return ldruntime.DecodeInto(data, v, livedictDecodeSession)
 		},
 		TypeName: "Session",
 	}
@@ -1697,7 +1697,7 @@ var livedictCodecEvolveA = func() ldruntime.Codec[string, EvolveA] {
 		Bucket: "evolve_a",
 		Clone:  livedictCloneEvolveA,
 		Decode: func(data []byte, v *EvolveA) error {
-			return ldruntime.Decode(data, v, livedictDecodeEvolveA)
+			return ldruntime.DecodeInto(data, v, livedictDecodeEvolveA)
 		},
 		TypeName: "EvolveA",
 	}
@@ -2031,7 +2031,7 @@ var livedictCodecEvolveB = func() ldruntime.Codec[string, EvolveB] {
 		Bucket: "evolve_b",
 		Clone:  livedictCloneEvolveB,
 		Decode: func(data []byte, v *EvolveB) error {
-			return ldruntime.Decode(data, v, livedictDecodeEvolveB)
+			return ldruntime.DecodeInto(data, v, livedictDecodeEvolveB)
 		},
 		TypeName: "EvolveB",
 	}
@@ -2365,7 +2365,7 @@ var livedictCodecEvolveC = func() ldruntime.Codec[string, EvolveC] {
 		Bucket: "evolve_c",
 		Clone:  livedictCloneEvolveC,
 		Decode: func(data []byte, v *EvolveC) error {
-			return ldruntime.Decode(data, v, livedictDecodeEvolveC)
+			return ldruntime.DecodeInto(data, v, livedictDecodeEvolveC)
 		},
 		TypeName: "EvolveC",
 	}
@@ -2699,7 +2699,7 @@ var livedictCodecWrapA = func() ldruntime.Codec[string, WrapA] {
 		Bucket: "wrap_a",
 		Clone:  livedictCloneWrapA,
 		Decode: func(data []byte, v *WrapA) error {
-			return ldruntime.Decode(data, v, livedictDecodeWrapA)
+			return ldruntime.DecodeInto(data, v, livedictDecodeWrapA)
 		},
 		TypeName: "WrapA",
 	}
@@ -3032,7 +3032,7 @@ var livedictCodecWrapC = func() ldruntime.Codec[string, WrapC] {
 		Bucket: "wrap_c",
 		Clone:  livedictCloneWrapC,
 		Decode: func(data []byte, v *WrapC) error {
-			return ldruntime.Decode(data, v, livedictDecodeWrapC)
+			return ldruntime.DecodeInto(data, v, livedictDecodeWrapC)
 		},
 		TypeName: "WrapC",
 	}
@@ -3365,7 +3365,7 @@ var livedictCodecEvolveOld = func() ldruntime.Codec[string, EvolveOld] {
 		Bucket: "evolve_old",
 		Clone:  livedictCloneEvolveOld,
 		Decode: func(data []byte, v *EvolveOld) error {
-			return ldruntime.Decode(data, v, livedictDecodeEvolveOld)
+			return ldruntime.DecodeInto(data, v, livedictDecodeEvolveOld)
 		},
 		TypeName: "EvolveOld",
 	}
@@ -3699,7 +3699,7 @@ var livedictCodecEvolveNew = func() ldruntime.Codec[string, EvolveNew] {
 		Bucket: "evolve_new",
 		Clone:  livedictCloneEvolveNew,
 		Decode: func(data []byte, v *EvolveNew) error {
-			return ldruntime.Decode(data, v, livedictDecodeEvolveNew)
+			return ldruntime.DecodeInto(data, v, livedictDecodeEvolveNew)
 		},
 		TypeName: "EvolveNew",
 	}
@@ -4094,9 +4094,13 @@ func livedictAppendScalars(e *ldruntime.Encoder, v *Scalars) {
 	e.EndStruct()
 }
 
-// livedictDecodeScalars sets the fields of *v that the current struct of d holds.
+// livedictDecodeScalars sets *v to the current struct of d.
 func livedictDecodeScalars(d *ldruntime.Decoder, v *Scalars) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldRaw := v.Raw
+	*v = Scalars{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "B":
 			switch d.Signature() {
@@ -4327,7 +4331,7 @@ func livedictDecodeScalars(d *ldruntime.Decoder, v *Scalars) {
 				fallthrough
 			case 0x65b1d004:
 				// bytes
-				v.Raw = d.ReadBytes()
+				v.Raw = d.ReadBytesInto(oldRaw)
 			default:
 				d.Mismatch("bytes")
 			}
@@ -4394,9 +4398,11 @@ func livedictAppendPlain(e *ldruntime.Encoder, v *Plain) {
 	e.EndStruct()
 }
 
-// livedictDecodePlain sets the fields of *v that the current struct of d holds.
+// livedictDecodePlain sets *v to the current struct of d.
 func livedictDecodePlain(d *ldruntime.Decoder, v *Plain) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = Plain{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "X":
 			switch d.Signature() {
@@ -4825,9 +4831,33 @@ func livedictAppendComposite(e *ldruntime.Encoder, v *Composite) {
 	e.EndStruct()
 }
 
-// livedictDecodeComposite sets the fields of *v that the current struct of d holds.
+// livedictDecodeComposite sets *v to the current struct of d.
 func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldExtra := v.Extra
+	oldPS := v.PS
+	oldTags := v.Tags
+	oldInts := v.Ints
+	oldMatrix := v.Matrix
+	oldZeros := v.Zeros
+	oldM := v.M
+	oldMS := v.MS
+	oldMV := v.MV
+	oldMP := v.MP
+	oldBlob := v.Blob
+	oldNames := v.Names
+	oldAttrs := v.Attrs
+	oldLevels := v.Levels
+	oldColors := v.Colors
+	oldPaths := v.Paths
+	oldDurations := v.Durations
+	oldTimes := v.Times
+	oldKM := v.KM
+	oldAK := v.AK
+	oldZeroMap := v.ZeroMap
+	*v = Composite{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Base":
 			switch d.Signature() {
@@ -4853,7 +4883,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Extra = new(Extra)
+				v.Extra = ldruntime.NewStruct(d, oldExtra)
 				livedictDecodeExtra(d, v.Extra)
 			default:
 				d.Mismatch("*struct")
@@ -4901,7 +4931,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.PS = new(Inner)
+				v.PS = ldruntime.NewStruct(d, oldPS)
 				livedictDecodeInner(d, v.PS)
 			default:
 				d.Mismatch("*struct")
@@ -4917,7 +4947,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0xe4060d18:
 				// []string
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]string, n0)
+					s0 := ldruntime.MakeSlice(d, oldTags, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadString()
 					}
@@ -4937,7 +4967,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x2bdebcbe, 0xe1444344, 0x5950391f, 0xe55592b1, 0x95a2c6f2:
 				// []int, []int64, []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]int, n0)
+					s0 := ldruntime.MakeSlice(d, oldInts, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadInt()
 					}
@@ -4957,7 +4987,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0xc5c9aab2, 0x39e9b01b:
 				// [][]uint16, [][]uint8
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([][]uint16, n0)
+					s0 := ldruntime.MakeSlice(d, oldMatrix, n0)
 					for i0 := range s0 {
 						if n1, ok := d.ReadCount(1); ok {
 							s1 := make([]uint16, n1)
@@ -5030,7 +5060,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0xc79997ca, 0x74651c80, 0x045db06b, 0x7862e435, 0x28ca31f6:
 				// [][0]int, [][0]int64, [][0]int32, [][0]int16, [][0]int8
 				if n0, ok := d.ReadCount(0); ok {
-					s0 := make([][0]int, n0)
+					s0 := ldruntime.MakeSlice(d, oldZeros, n0)
 					v.Zeros = s0
 				}
 			default:
@@ -5047,15 +5077,15 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x023080d7, 0x3f11d105, 0xcf196f7a, 0x3b1e96ac, 0x615af83d:
 				// map[string]int, map[string]int64, map[string]int32, map[string]int16, map[string]int8
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]int, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldM, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadInt()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.M = m0
 				}
@@ -5073,8 +5103,8 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0xe9990b8f:
 				// map[string][]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string][]string, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldMS, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 []string
 						if n1, ok := d.ReadCount(1); ok {
@@ -5084,11 +5114,11 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 							}
 							x0 = s1
 						}
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.MS = m0
 				}
@@ -5106,16 +5136,16 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x94539639, 0x3909c3c3, 0x10d16318, 0x7e377d22, 0xe060e251:
 				// map[int64]struct, map[int]struct, map[int32]struct, map[int16]struct, map[int8]struct
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[int64]Inner, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldMV, n0)
+					for i0 := range n0 {
 						k0 := d.ReadInt64()
 						var x0 Inner
 						livedictDecodeInner(d, &x0)
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.MV = m0
 				}
@@ -5133,19 +5163,19 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x01f49de5:
 				// map[string]*struct
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[Label]*Inner, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldMP, n0)
+					for i0 := range n0 {
 						k0 := Label(d.ReadString())
 						var x0 *Inner
 						if d.ReadBool() {
 							x0 = new(Inner)
 							livedictDecodeInner(d, x0)
 						}
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.MP = m0
 				}
@@ -5218,7 +5248,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 				fallthrough
 			case 0x65b1d004:
 				// bytes
-				v.Blob = Blob(d.ReadBytes())
+				v.Blob = Blob(d.ReadBytesInto([]byte(oldBlob)))
 			default:
 				d.Mismatch("bytes")
 			}
@@ -5233,7 +5263,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0xe4060d18:
 				// []string
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make(Names, n0)
+					s0 := ldruntime.MakeSlice(d, oldNames, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadString()
 					}
@@ -5253,15 +5283,15 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x3f11d105, 0x023080d7, 0xcf196f7a, 0x3b1e96ac, 0x615af83d:
 				// map[string]int64, map[string]int, map[string]int32, map[string]int16, map[string]int8
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(Attrs, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldAttrs, n0)
+					for i0 := range n0 {
 						k0 := Label(d.ReadString())
 						x0 := Level(d.ReadInt64())
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Attrs = m0
 				}
@@ -5279,7 +5309,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0xe1444344, 0x2bdebcbe, 0x5950391f, 0xe55592b1, 0x95a2c6f2:
 				// []int64, []int, []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]Level, n0)
+					s0 := ldruntime.MakeSlice(d, oldLevels, n0)
 					for i0 := range s0 {
 						s0[i0] = Level(d.ReadInt64())
 					}
@@ -5327,7 +5357,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x71724d1e:
 				// []text
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]Color, n0)
+					s0 := ldruntime.MakeSlice(d, oldColors, n0)
 					for i0 := range s0 {
 						d.ReadText(&s0[i0])
 					}
@@ -5376,16 +5406,16 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x4c20b465:
 				// map[string]text
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]Path, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldPaths, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 Path
 						d.ReadText(&x0)
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Paths = m0
 				}
@@ -5403,7 +5433,7 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x3c39dced:
 				// []duration
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]time.Duration, n0)
+					s0 := ldruntime.MakeSlice(d, oldDurations, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadDuration()
 					}
@@ -5423,15 +5453,15 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x72ab136f:
 				// map[string]time
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]time.Time, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldTimes, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadTime()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Times = m0
 				}
@@ -5496,16 +5526,16 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0x443dbd3b:
 				// map[struct]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[Key]string, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldKM, n0)
+					for i0 := range n0 {
 						var k0 Key
 						livedictDecodeKey(d, &k0)
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.KM = m0
 				}
@@ -5523,18 +5553,18 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0xd7efb588:
 				// map[[2]int8]bool
 				if n0, ok := d.ReadCount(3); ok {
-					m0 := make(map[[2]int8]bool, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldAK, n0)
+					for i0 := range n0 {
 						var k0 [2]int8
 						for i1 := range k0 {
 							k0[i1] = d.ReadInt8()
 						}
 						x0 := d.ReadBool()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.AK = m0
 				}
@@ -5552,15 +5582,15 @@ func livedictDecodeComposite(d *ldruntime.Decoder, v *Composite) {
 			case 0xcd1ec41f, 0x9d6c50ad, 0x0d73bcc2, 0x19784cd4, 0x0e6ec965, 0x9a7bc395, 0x25450b57, 0x914c7120, 0x254749ee, 0xddd50957, 0x67d66850, 0xcd7d8d52, 0x59761af1, 0xcd70c15f, 0xde865bb8, 0x93ea4bf2, 0x2ebcc0a8, 0x9eb52233, 0xb2b9bedd, 0xa3d54efe, 0x60bf4e5d, 0x2cabe29f, 0xb8b37ac8, 0xacaeeab6, 0xb22868ff:
 				// map[[0]int][0]int, map[[0]int][0]int64, map[[0]int][0]int32, map[[0]int][0]int16, map[[0]int][0]int8, map[[0]int64][0]int, and 19 more
 				if n0, ok := d.ReadCount(0); ok {
-					m0 := make(map[[0]int][0]int)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldZeroMap, 0)
+					for i0 := range n0 {
 						var k0 [0]int
 						var x0 [0]int
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.ZeroMap = m0
 				}
@@ -5621,9 +5651,11 @@ func livedictAppendBase(e *ldruntime.Encoder, v *Base) {
 	e.EndStruct()
 }
 
-// livedictDecodeBase sets the fields of *v that the current struct of d holds.
+// livedictDecodeBase sets *v to the current struct of d.
 func livedictDecodeBase(d *ldruntime.Decoder, v *Base) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = Base{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "ID":
 			switch d.Signature() {
@@ -5670,9 +5702,11 @@ func livedictAppendExtra(e *ldruntime.Encoder, v *Extra) {
 	e.EndStruct()
 }
 
-// livedictDecodeExtra sets the fields of *v that the current struct of d holds.
+// livedictDecodeExtra sets *v to the current struct of d.
 func livedictDecodeExtra(d *ldruntime.Decoder, v *Extra) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = Extra{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Note":
 			switch d.Signature() {
@@ -5724,9 +5758,13 @@ func livedictAppendInner(e *ldruntime.Encoder, v *Inner) {
 	e.EndStruct()
 }
 
-// livedictDecodeInner sets the fields of *v that the current struct of d holds.
+// livedictDecodeInner sets *v to the current struct of d.
 func livedictDecodeInner(d *ldruntime.Decoder, v *Inner) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldTags := v.Tags
+	*v = Inner{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {
@@ -5790,7 +5828,7 @@ func livedictDecodeInner(d *ldruntime.Decoder, v *Inner) {
 			case 0xe4060d18:
 				// []string
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]string, n0)
+					s0 := ldruntime.MakeSlice(d, oldTags, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadString()
 					}
@@ -5819,9 +5857,11 @@ func livedictAppendKey(e *ldruntime.Encoder, v *Key) {
 	e.EndStruct()
 }
 
-// livedictDecodeKey sets the fields of *v that the current struct of d holds.
+// livedictDecodeKey sets *v to the current struct of d.
 func livedictDecodeKey(d *ldruntime.Decoder, v *Key) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = Key{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "A":
 			switch d.Signature() {
@@ -5908,9 +5948,14 @@ func livedictAppendNode(e *ldruntime.Encoder, v *Node) {
 	e.EndStruct()
 }
 
-// livedictDecodeNode sets the fields of *v that the current struct of d holds.
+// livedictDecodeNode sets *v to the current struct of d.
 func livedictDecodeNode(d *ldruntime.Decoder, v *Node) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldNext := v.Next
+	oldKids := v.Kids
+	*v = Node{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Val":
 			switch d.Signature() {
@@ -5936,7 +5981,7 @@ func livedictDecodeNode(d *ldruntime.Decoder, v *Node) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Next = new(Node)
+				v.Next = ldruntime.NewStruct(d, oldNext)
 				livedictDecodeNode(d, v.Next)
 			default:
 				d.Mismatch("*struct")
@@ -5952,7 +5997,7 @@ func livedictDecodeNode(d *ldruntime.Decoder, v *Node) {
 			case 0x1c9243b8:
 				// []*struct
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]*Node, n0)
+					s0 := ldruntime.MakeSlice(d, oldKids, n0)
 					for i0 := range s0 {
 						if d.ReadBool() {
 							s0[i0] = new(Node)
@@ -6021,9 +6066,15 @@ func livedictAppendSession(e *ldruntime.Encoder, v *Session) {
 	e.EndStruct()
 }
 
-// livedictDecodeSession sets the fields of *v that the current struct of d holds.
+// livedictDecodeSession sets *v to the current struct of d.
 func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldRoles := v.Roles
+	oldProfile := v.Profile
+	oldMeta := v.Meta
+	*v = Session{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "UserID":
 			switch d.Signature() {
@@ -6050,7 +6101,7 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 			case 0xe4060d18:
 				// []string
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]string, n0)
+					s0 := ldruntime.MakeSlice(d, oldRoles, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadString()
 					}
@@ -6069,7 +6120,7 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Profile = new(Profile)
+				v.Profile = ldruntime.NewStruct(d, oldProfile)
 				livedictDecodeProfile(d, v.Profile)
 			default:
 				d.Mismatch("*struct")
@@ -6085,15 +6136,15 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 			case 0xefb8f1e7:
 				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]string, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldMeta, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Meta = m0
 				}
@@ -6151,9 +6202,11 @@ func livedictAppendProfile(e *ldruntime.Encoder, v *Profile) {
 	e.EndStruct()
 }
 
-// livedictDecodeProfile sets the fields of *v that the current struct of d holds.
+// livedictDecodeProfile sets *v to the current struct of d.
 func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = Profile{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {
@@ -6241,9 +6294,13 @@ func livedictAppendEvolveA(e *ldruntime.Encoder, v *EvolveA) {
 	e.EndStruct()
 }
 
-// livedictDecodeEvolveA sets the fields of *v that the current struct of d holds.
+// livedictDecodeEvolveA sets *v to the current struct of d.
 func livedictDecodeEvolveA(d *ldruntime.Decoder, v *EvolveA) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldIn := v.In
+	*v = EvolveA{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Keep":
 			switch d.Signature() {
@@ -6311,7 +6368,7 @@ func livedictDecodeEvolveA(d *ldruntime.Decoder, v *EvolveA) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.In = new(EvolveA)
+				v.In = ldruntime.NewStruct(d, oldIn)
 				livedictDecodeEvolveA(d, v.In)
 			default:
 				d.Mismatch("*struct")
@@ -6361,9 +6418,14 @@ func livedictAppendEvolveB(e *ldruntime.Encoder, v *EvolveB) {
 	e.EndStruct()
 }
 
-// livedictDecodeEvolveB sets the fields of *v that the current struct of d holds.
+// livedictDecodeEvolveB sets *v to the current struct of d.
 func livedictDecodeEvolveB(d *ldruntime.Decoder, v *EvolveB) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldAdded := v.Added
+	oldIn := v.In
+	*v = EvolveB{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Keep":
 			switch d.Signature() {
@@ -6390,7 +6452,7 @@ func livedictDecodeEvolveB(d *ldruntime.Decoder, v *EvolveB) {
 			case 0x2bdebcbe, 0xe1444344, 0x5950391f, 0xe55592b1, 0x95a2c6f2:
 				// []int, []int64, []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]int, n0)
+					s0 := ldruntime.MakeSlice(d, oldAdded, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadInt()
 					}
@@ -6423,7 +6485,7 @@ func livedictDecodeEvolveB(d *ldruntime.Decoder, v *EvolveB) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.In = new(EvolveB)
+				v.In = ldruntime.NewStruct(d, oldIn)
 				livedictDecodeEvolveB(d, v.In)
 			default:
 				d.Mismatch("*struct")
@@ -6466,9 +6528,13 @@ func livedictAppendEvolveC(e *ldruntime.Encoder, v *EvolveC) {
 	e.EndStruct()
 }
 
-// livedictDecodeEvolveC sets the fields of *v that the current struct of d holds.
+// livedictDecodeEvolveC sets *v to the current struct of d.
 func livedictDecodeEvolveC(d *ldruntime.Decoder, v *EvolveC) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldIn := v.In
+	*v = EvolveC{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Keep":
 			switch d.Signature() {
@@ -6508,7 +6574,7 @@ func livedictDecodeEvolveC(d *ldruntime.Decoder, v *EvolveC) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.In = new(EvolveC)
+				v.In = ldruntime.NewStruct(d, oldIn)
 				livedictDecodeEvolveC(d, v.In)
 			default:
 				d.Mismatch("*struct")
@@ -6536,9 +6602,11 @@ func livedictAppendWrapA(e *ldruntime.Encoder, v *WrapA) {
 	e.EndStruct()
 }
 
-// livedictDecodeWrapA sets the fields of *v that the current struct of d holds.
+// livedictDecodeWrapA sets *v to the current struct of d.
 func livedictDecodeWrapA(d *ldruntime.Decoder, v *WrapA) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = WrapA{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Inner":
 			switch d.Signature() {
@@ -6577,9 +6645,11 @@ func livedictAppendWrapC(e *ldruntime.Encoder, v *WrapC) {
 	e.EndStruct()
 }
 
-// livedictDecodeWrapC sets the fields of *v that the current struct of d holds.
+// livedictDecodeWrapC sets *v to the current struct of d.
 func livedictDecodeWrapC(d *ldruntime.Decoder, v *WrapC) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = WrapC{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Inner":
 			switch d.Signature() {
@@ -6748,9 +6818,17 @@ func livedictAppendEvolveOld(e *ldruntime.Encoder, v *EvolveOld) {
 	e.EndStruct()
 }
 
-// livedictDecodeEvolveOld sets the fields of *v that the current struct of d holds.
+// livedictDecodeEvolveOld sets *v to the current struct of d.
 func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldPtrToStruct := v.PtrToStruct
+	oldInts := v.Ints
+	oldFloats := v.Floats
+	oldKeyWide := v.KeyWide
+	oldNested := v.Nested
+	*v = EvolveOld{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "I8to16":
 			switch d.Signature() {
@@ -6946,7 +7024,7 @@ func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.PtrToStruct = new(Profile)
+				v.PtrToStruct = ldruntime.NewStruct(d, oldPtrToStruct)
 				livedictDecodeProfile(d, v.PtrToStruct)
 			default:
 				d.Mismatch("*struct")
@@ -6976,7 +7054,7 @@ func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
 			case 0x5950391f, 0xe55592b1, 0x95a2c6f2:
 				// []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]int32, n0)
+					s0 := ldruntime.MakeSlice(d, oldInts, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadInt32()
 					}
@@ -6996,15 +7074,15 @@ func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
 			case 0xc092971d:
 				// map[string]float32
 				if n0, ok := d.ReadCount(5); ok {
-					m0 := make(map[string]float32, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldFloats, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadFloat32()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Floats = m0
 				}
@@ -7022,15 +7100,15 @@ func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
 			case 0xc82b7b10, 0x61e957fe, 0xd69166a1:
 				// map[int32]string, map[int16]string, map[int8]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[int32]string, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldKeyWide, n0)
+					for i0 := range n0 {
 						k0 := d.ReadInt32()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.KeyWide = m0
 				}
@@ -7079,8 +7157,8 @@ func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
 			case 0x98204dd5:
 				// map[string][]float32
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string][]float32, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldNested, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 []float32
 						if n1, ok := d.ReadCount(4); ok {
@@ -7090,11 +7168,11 @@ func livedictDecodeEvolveOld(d *ldruntime.Decoder, v *EvolveOld) {
 							}
 							x0 = s1
 						}
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Nested = m0
 				}
@@ -7256,9 +7334,18 @@ func livedictAppendEvolveNew(e *ldruntime.Encoder, v *EvolveNew) {
 	e.EndStruct()
 }
 
-// livedictDecodeEvolveNew sets the fields of *v that the current struct of d holds.
+// livedictDecodeEvolveNew sets *v to the current struct of d.
 func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldStructToPtr := v.StructToPtr
+	oldInts := v.Ints
+	oldFloats := v.Floats
+	oldKeyWide := v.KeyWide
+	oldNested := v.Nested
+	oldRaw := v.Raw
+	*v = EvolveNew{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "I8to16":
 			switch d.Signature() {
@@ -7448,7 +7535,7 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.StructToPtr = new(Profile)
+				v.StructToPtr = ldruntime.NewStruct(d, oldStructToPtr)
 				livedictDecodeProfile(d, v.StructToPtr)
 			default:
 				d.Mismatch("*struct")
@@ -7492,7 +7579,7 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 			case 0xe1444344, 0x2bdebcbe, 0x5950391f, 0xe55592b1, 0x95a2c6f2:
 				// []int64, []int, []int32, []int16, []int8
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]int64, n0)
+					s0 := ldruntime.MakeSlice(d, oldInts, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadInt64()
 					}
@@ -7512,15 +7599,15 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 			case 0x3c868e5e:
 				// map[string]float64
 				if n0, ok := d.ReadCount(9); ok {
-					m0 := make(map[string]float64, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldFloats, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadFloat64()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Floats = m0
 				}
@@ -7533,15 +7620,15 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 			case 0xc092971d:
 				// map[string]float32
 				if n0, ok := d.ReadCount(5); ok {
-					m0 := make(map[string]float64, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldFloats, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := float64(d.ReadFloat32())
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Floats = m0
 				}
@@ -7559,15 +7646,15 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 			case 0x1f6a2309, 0x0efd5e87, 0xc82b7b10, 0x61e957fe, 0xd69166a1:
 				// map[int64]string, map[int]string, map[int32]string, map[int16]string, map[int8]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[int64]string, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldKeyWide, n0)
+					for i0 := range n0 {
 						k0 := d.ReadInt64()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.KeyWide = m0
 				}
@@ -7637,8 +7724,8 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 			case 0x94137b96:
 				// map[string][]float64
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string][]float64, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldNested, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 []float64
 						if n1, ok := d.ReadCount(8); ok {
@@ -7648,11 +7735,11 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 							}
 							x0 = s1
 						}
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Nested = m0
 				}
@@ -7665,8 +7752,8 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 			case 0x98204dd5:
 				// map[string][]float32
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string][]float64, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldNested, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						var x0 []float64
 						if n1, ok := d.ReadCount(4); ok {
@@ -7676,11 +7763,11 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 							}
 							x0 = s1
 						}
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Nested = m0
 				}
@@ -7711,7 +7798,7 @@ func livedictDecodeEvolveNew(d *ldruntime.Decoder, v *EvolveNew) {
 				fallthrough
 			case 0x65b1d004:
 				// bytes
-				v.Raw = d.ReadBytes()
+				v.Raw = d.ReadBytesInto(oldRaw)
 			default:
 				d.Mismatch("bytes")
 			}

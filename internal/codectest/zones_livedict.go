@@ -15,8 +15,8 @@ import (
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
+	_ = ldruntime.EnforceVersion(3 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 3)
 )
 
 var livedictCodecStamped = func() ldruntime.Codec[string, Stamped] {
@@ -27,7 +27,7 @@ var livedictCodecStamped = func() ldruntime.Codec[string, Stamped] {
 		Bucket: "stamped",
 		Clone:  livedictCloneStamped,
 		Decode: func(data []byte, v *Stamped) error {
-			return ldruntime.Decode(data, v, livedictDecodeStamped)
+			return ldruntime.DecodeInto(data, v, livedictDecodeStamped)
 		},
 		TypeName: "Stamped",
 	}
@@ -436,9 +436,15 @@ func livedictAppendStamped(e *ldruntime.Encoder, v *Stamped) {
 	e.EndStruct()
 }
 
-// livedictDecodeStamped sets the fields of *v that the current struct of d holds.
+// livedictDecodeStamped sets *v to the current struct of d.
 func livedictDecodeStamped(d *ldruntime.Decoder, v *Stamped) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldList := v.List
+	oldByName := v.ByName
+	oldByTime := v.ByTime
+	*v = Stamped{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "At":
 			switch d.Signature() {
@@ -480,7 +486,7 @@ func livedictDecodeStamped(d *ldruntime.Decoder, v *Stamped) {
 			case 0x10c89ac4:
 				// []time
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]time.Time, n0)
+					s0 := ldruntime.MakeSlice(d, oldList, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadTime()
 					}
@@ -500,15 +506,15 @@ func livedictDecodeStamped(d *ldruntime.Decoder, v *Stamped) {
 			case 0x72ab136f:
 				// map[string]time
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]time.Time, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldByName, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadTime()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.ByName = m0
 				}
@@ -526,15 +532,15 @@ func livedictDecodeStamped(d *ldruntime.Decoder, v *Stamped) {
 			case 0x3b69416f:
 				// map[time]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[time.Time]string, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldByTime, n0)
+					for i0 := range n0 {
 						k0 := d.ReadTime()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.ByTime = m0
 				}

@@ -42,9 +42,10 @@ type Codec[K comparable, V any] struct {
 	KeyString func(K) string
 	ParseKey  func(string) (K, error)
 	// Append appends the encoding of *v to dst, or returns an error when *v
-	// cannot be encoded (a marshaler failed, a pointer cycle); Decode fills
+	// cannot be encoded (a marshaler failed, a pointer cycle); Decode sets
 	// *v from data and returns an error wrapping ErrCorrupt or ErrSchema
-	// when it cannot.
+	// when it cannot. The generated Decode may reuse the memory *v holds
+	// (runtime.DecodeInto); the engine always passes a zero value.
 	Append func(dst []byte, v *V) ([]byte, error)
 	Decode func(data []byte, v *V) error
 }

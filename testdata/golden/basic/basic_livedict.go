@@ -14,8 +14,8 @@ import (
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
+	_ = ldruntime.EnforceVersion(3 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 3)
 )
 
 var livedictCodecItem = func() ldruntime.Codec[int, Item] {
@@ -25,7 +25,7 @@ var livedictCodecItem = func() ldruntime.Codec[int, Item] {
 		},
 		Bucket: "item",
 		Decode: func(data []byte, v *Item) error {
-			return ldruntime.Decode(data, v, livedictDecodeItem)
+			return ldruntime.DecodeInto(data, v, livedictDecodeItem)
 		},
 		DefaultTTL: 90 * time.Second,
 		TypeName:   "Item",
@@ -363,9 +363,11 @@ func livedictAppendItem(e *ldruntime.Encoder, v *Item) {
 	e.EndStruct()
 }
 
-// livedictDecodeItem sets the fields of *v that the current struct of d holds.
+// livedictDecodeItem sets *v to the current struct of d.
 func livedictDecodeItem(d *ldruntime.Decoder, v *Item) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = Item{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {

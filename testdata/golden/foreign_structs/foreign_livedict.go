@@ -18,8 +18,8 @@ import (
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
+	_ = ldruntime.EnforceVersion(3 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 3)
 )
 
 var livedictCodecVisit = func() ldruntime.Codec[string, Visit] {
@@ -30,7 +30,7 @@ var livedictCodecVisit = func() ldruntime.Codec[string, Visit] {
 		Bucket: "visit",
 		Clone:  livedictCloneVisit,
 		Decode: func(data []byte, v *Visit) error {
-			return ldruntime.Decode(data, v, livedictDecodeVisit)
+			return ldruntime.DecodeInto(data, v, livedictDecodeVisit)
 		},
 		TypeName: "Visit",
 	}
@@ -363,7 +363,7 @@ var livedictCodecPage = func() ldruntime.Codec[string, Page] {
 		Bucket: "page",
 		Clone:  livedictClonePage,
 		Decode: func(data []byte, v *Page) error {
-			return ldruntime.Decode(data, v, livedictDecodePage)
+			return ldruntime.DecodeInto(data, v, livedictDecodePage)
 		},
 		TypeName: "Page",
 	}
@@ -747,9 +747,14 @@ func livedictAppendVisit(e *ldruntime.Encoder, v *Visit) {
 	e.EndStruct()
 }
 
-// livedictDecodeVisit sets the fields of *v that the current struct of d holds.
+// livedictDecodeVisit sets *v to the current struct of d.
 func livedictDecodeVisit(d *ldruntime.Decoder, v *Visit) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldCookies := v.Cookies
+	oldNet := v.Net
+	*v = Visit{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Cookie":
 			switch d.Signature() {
@@ -776,7 +781,7 @@ func livedictDecodeVisit(d *ldruntime.Decoder, v *Visit) {
 			case 0x1c9243b8:
 				// []*struct
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]*http.Cookie, n0)
+					s0 := ldruntime.MakeSlice(d, oldCookies, n0)
 					for i0 := range s0 {
 						if d.ReadBool() {
 							s0[i0] = new(http.Cookie)
@@ -798,7 +803,7 @@ func livedictDecodeVisit(d *ldruntime.Decoder, v *Visit) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Net = new(net.IPNet)
+				v.Net = ldruntime.NewStruct(d, oldNet)
 				livedictDecodenet_IPNet(d, v.Net)
 			default:
 				d.Mismatch("*struct")
@@ -897,9 +902,13 @@ func livedictAppendhttp_Cookie(e *ldruntime.Encoder, v *http.Cookie) {
 	e.EndStruct()
 }
 
-// livedictDecodehttp_Cookie sets the fields of *v that the current struct of d holds.
+// livedictDecodehttp_Cookie sets *v to the current struct of d.
 func livedictDecodehttp_Cookie(d *ldruntime.Decoder, v *http.Cookie) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldUnparsed := v.Unparsed
+	*v = http.Cookie{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {
@@ -1094,7 +1103,7 @@ func livedictDecodehttp_Cookie(d *ldruntime.Decoder, v *http.Cookie) {
 			case 0xe4060d18:
 				// []string
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]string, n0)
+					s0 := ldruntime.MakeSlice(d, oldUnparsed, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadString()
 					}
@@ -1130,9 +1139,13 @@ func livedictAppendnet_IPNet(e *ldruntime.Encoder, v *net.IPNet) {
 	e.EndStruct()
 }
 
-// livedictDecodenet_IPNet sets the fields of *v that the current struct of d holds.
+// livedictDecodenet_IPNet sets *v to the current struct of d.
 func livedictDecodenet_IPNet(d *ldruntime.Decoder, v *net.IPNet) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldMask := v.Mask
+	*v = net.IPNet{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "IP":
 			switch d.Signature() {
@@ -1158,7 +1171,7 @@ func livedictDecodenet_IPNet(d *ldruntime.Decoder, v *net.IPNet) {
 				fallthrough
 			case 0x65b1d004:
 				// bytes
-				v.Mask = net.IPMask(d.ReadBytes())
+				v.Mask = net.IPMask(d.ReadBytesInto([]byte(oldMask)))
 			default:
 				d.Mismatch("bytes")
 			}
@@ -1182,9 +1195,11 @@ func livedictAppendsql_NullString(e *ldruntime.Encoder, v *sql.NullString) {
 	e.EndStruct()
 }
 
-// livedictDecodesql_NullString sets the fields of *v that the current struct of d holds.
+// livedictDecodesql_NullString sets *v to the current struct of d.
 func livedictDecodesql_NullString(d *ldruntime.Decoder, v *sql.NullString) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = sql.NullString{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "String":
 			switch d.Signature() {
@@ -1240,9 +1255,11 @@ func livedictAppendsql_NullTime(e *ldruntime.Encoder, v *sql.NullTime) {
 	e.EndStruct()
 }
 
-// livedictDecodesql_NullTime sets the fields of *v that the current struct of d holds.
+// livedictDecodesql_NullTime sets *v to the current struct of d.
 func livedictDecodesql_NullTime(d *ldruntime.Decoder, v *sql.NullTime) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = sql.NullTime{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Time":
 			switch d.Signature() {
@@ -1298,9 +1315,11 @@ func livedictAppendPage(e *ldruntime.Encoder, v *Page) {
 	e.EndStruct()
 }
 
-// livedictDecodePage sets the fields of *v that the current struct of d holds.
+// livedictDecodePage sets *v to the current struct of d.
 func livedictDecodePage(d *ldruntime.Decoder, v *Page) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = Page{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Cookie":
 			switch d.Signature() {

@@ -16,8 +16,8 @@ import (
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
+	_ = ldruntime.EnforceVersion(3 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 3)
 )
 
 var livedictCodecRanked = func() ldruntime.Codec[string, Ranked] {
@@ -28,7 +28,7 @@ var livedictCodecRanked = func() ldruntime.Codec[string, Ranked] {
 		Bucket: "ranked",
 		Clone:  livedictCloneRanked,
 		Decode: func(data []byte, v *Ranked) error {
-			return ldruntime.Decode(data, v, livedictDecodeRanked)
+			return ldruntime.DecodeInto(data, v, livedictDecodeRanked)
 		},
 		TypeName: "Ranked",
 	}
@@ -392,9 +392,14 @@ func livedictAppendRanked(e *ldruntime.Encoder, v *Ranked) {
 	e.EndStruct()
 }
 
-// livedictDecodeRanked sets the fields of *v that the current struct of d holds.
+// livedictDecodeRanked sets *v to the current struct of d.
 func livedictDecodeRanked(d *ldruntime.Decoder, v *Ranked) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldPairs := v.Pairs
+	oldNames := v.Names
+	*v = Ranked{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Top":
 			switch d.Signature() {
@@ -421,7 +426,7 @@ func livedictDecodeRanked(d *ldruntime.Decoder, v *Ranked) {
 			case 0x5f076600:
 				// []struct
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]Pair[string, []byte], n0)
+					s0 := ldruntime.MakeSlice(d, oldPairs, n0)
 					for i0 := range s0 {
 						livedictDecodePair_string_byte(d, &s0[i0])
 					}
@@ -441,7 +446,7 @@ func livedictDecodeRanked(d *ldruntime.Decoder, v *Ranked) {
 			case 0xe4060d18:
 				// []string
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make(List[string], n0)
+					s0 := ldruntime.MakeSlice(d, oldNames, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadString()
 					}
@@ -484,9 +489,11 @@ func livedictAppendPair_string_int(e *ldruntime.Encoder, v *Pair[string, int]) {
 	e.EndStruct()
 }
 
-// livedictDecodePair_string_int sets the fields of *v that the current struct of d holds.
+// livedictDecodePair_string_int sets *v to the current struct of d.
 func livedictDecodePair_string_int(d *ldruntime.Decoder, v *Pair[string, int]) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = Pair[string, int]{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Key":
 			switch d.Signature() {
@@ -542,9 +549,13 @@ func livedictAppendPair_string_byte(e *ldruntime.Encoder, v *Pair[string, []byte
 	e.EndStruct()
 }
 
-// livedictDecodePair_string_byte sets the fields of *v that the current struct of d holds.
+// livedictDecodePair_string_byte sets *v to the current struct of d.
 func livedictDecodePair_string_byte(d *ldruntime.Decoder, v *Pair[string, []byte]) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldVal := v.Val
+	*v = Pair[string, []byte]{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Key":
 			switch d.Signature() {
@@ -570,7 +581,7 @@ func livedictDecodePair_string_byte(d *ldruntime.Decoder, v *Pair[string, []byte
 				fallthrough
 			case 0x65b1d004:
 				// bytes
-				v.Val = d.ReadBytes()
+				v.Val = d.ReadBytesInto(oldVal)
 			default:
 				d.Mismatch("bytes")
 			}
@@ -594,9 +605,11 @@ func livedictAppendsql_Null_string(e *ldruntime.Encoder, v *sql.Null[string]) {
 	e.EndStruct()
 }
 
-// livedictDecodesql_Null_string sets the fields of *v that the current struct of d holds.
+// livedictDecodesql_Null_string sets *v to the current struct of d.
 func livedictDecodesql_Null_string(d *ldruntime.Decoder, v *sql.Null[string]) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = sql.Null[string]{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "V":
 			switch d.Signature() {

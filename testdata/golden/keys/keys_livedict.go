@@ -15,8 +15,8 @@ import (
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
+	_ = ldruntime.EnforceVersion(3 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 3)
 )
 
 var livedictCodecByMonth = func() ldruntime.Codec[time.Month, ByMonth] {
@@ -26,7 +26,7 @@ var livedictCodecByMonth = func() ldruntime.Codec[time.Month, ByMonth] {
 		},
 		Bucket: "by_month",
 		Decode: func(data []byte, v *ByMonth) error {
-			return ldruntime.Decode(data, v, livedictDecodeByMonth)
+			return ldruntime.DecodeInto(data, v, livedictDecodeByMonth)
 		},
 		TypeName: "ByMonth",
 	}
@@ -359,7 +359,7 @@ var livedictCodecByAddr = func() ldruntime.Codec[netip.Addr, ByAddr] {
 		Bucket: "by_addr",
 		Clone:  livedictCloneByAddr,
 		Decode: func(data []byte, v *ByAddr) error {
-			return ldruntime.Decode(data, v, livedictDecodeByAddr)
+			return ldruntime.DecodeInto(data, v, livedictDecodeByAddr)
 		},
 		TypeName: "ByAddr",
 	}
@@ -691,7 +691,7 @@ var livedictCodecByDigest = func() ldruntime.Codec[Digest, ByDigest] {
 		},
 		Bucket: "by_digest",
 		Decode: func(data []byte, v *ByDigest) error {
-			return ldruntime.Decode(data, v, livedictDecodeByDigest)
+			return ldruntime.DecodeInto(data, v, livedictDecodeByDigest)
 		},
 		TypeName: "ByDigest",
 	}
@@ -1034,9 +1034,11 @@ func livedictAppendByMonth(e *ldruntime.Encoder, v *ByMonth) {
 	e.EndStruct()
 }
 
-// livedictDecodeByMonth sets the fields of *v that the current struct of d holds.
+// livedictDecodeByMonth sets *v to the current struct of d.
 func livedictDecodeByMonth(d *ldruntime.Decoder, v *ByMonth) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = ByMonth{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Total":
 			switch d.Signature() {
@@ -1079,9 +1081,11 @@ func livedictAppendByAddr(e *ldruntime.Encoder, v *ByAddr) {
 	e.EndStruct()
 }
 
-// livedictDecodeByAddr sets the fields of *v that the current struct of d holds.
+// livedictDecodeByAddr sets *v to the current struct of d.
 func livedictDecodeByAddr(d *ldruntime.Decoder, v *ByAddr) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = ByAddr{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Seen":
 			switch d.Signature() {
@@ -1128,9 +1132,11 @@ func livedictAppendByDigest(e *ldruntime.Encoder, v *ByDigest) {
 	e.EndStruct()
 }
 
-// livedictDecodeByDigest sets the fields of *v that the current struct of d holds.
+// livedictDecodeByDigest sets *v to the current struct of d.
 func livedictDecodeByDigest(d *ldruntime.Decoder, v *ByDigest) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = ByDigest{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {

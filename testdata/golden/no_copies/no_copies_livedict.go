@@ -16,8 +16,8 @@ import (
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
+	_ = ldruntime.EnforceVersion(3 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 3)
 )
 
 var livedictCodecProfile = func() ldruntime.Codec[string, Profile] {
@@ -28,7 +28,7 @@ var livedictCodecProfile = func() ldruntime.Codec[string, Profile] {
 		Bucket: "profile",
 		Clone:  livedictCloneProfile,
 		Decode: func(data []byte, v *Profile) error {
-			return ldruntime.Decode(data, v, livedictDecodeProfile)
+			return ldruntime.DecodeInto(data, v, livedictDecodeProfile)
 		},
 		NoCopies: true,
 		TypeName: "Profile",
@@ -386,9 +386,14 @@ func livedictAppendProfile(e *ldruntime.Encoder, v *Profile) {
 	e.EndStruct()
 }
 
-// livedictDecodeProfile sets the fields of *v that the current struct of d holds.
+// livedictDecodeProfile sets *v to the current struct of d.
 func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldTags := v.Tags
+	oldAttrs := v.Attrs
+	*v = Profile{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Name":
 			switch d.Signature() {
@@ -415,7 +420,7 @@ func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
 			case 0xe4060d18:
 				// []string
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]string, n0)
+					s0 := ldruntime.MakeSlice(d, oldTags, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadString()
 					}
@@ -435,15 +440,15 @@ func livedictDecodeProfile(d *ldruntime.Decoder, v *Profile) {
 			case 0xefb8f1e7:
 				// map[string]string
 				if n0, ok := d.ReadCount(2); ok {
-					m0 := make(map[string]string, n0)
-					for range n0 {
+					m0 := ldruntime.MakeMap(d, oldAttrs, n0)
+					for i0 := range n0 {
 						k0 := d.ReadString()
 						x0 := d.ReadString()
-						if _, dup := m0[k0]; dup {
+						m0[k0] = x0
+						if len(m0) == i0 {
 							d.DuplicateKey()
 							break
 						}
-						m0[k0] = x0
 					}
 					v.Attrs = m0
 				}

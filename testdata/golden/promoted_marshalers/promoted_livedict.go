@@ -15,8 +15,8 @@ import (
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
+	_ = ldruntime.EnforceVersion(3 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 3)
 )
 
 var livedictCodecAudit = func() ldruntime.Codec[string, Audit] {
@@ -27,7 +27,7 @@ var livedictCodecAudit = func() ldruntime.Codec[string, Audit] {
 		Bucket: "audit",
 		Clone:  livedictCloneAudit,
 		Decode: func(data []byte, v *Audit) error {
-			return ldruntime.Decode(data, v, livedictDecodeAudit)
+			return ldruntime.DecodeInto(data, v, livedictDecodeAudit)
 		},
 		TypeName: "Audit",
 	}
@@ -395,9 +395,14 @@ func livedictAppendAudit(e *ldruntime.Encoder, v *Audit) {
 	e.EndStruct()
 }
 
-// livedictDecodeAudit sets the fields of *v that the current struct of d holds.
+// livedictDecodeAudit sets *v to the current struct of d.
 func livedictDecodeAudit(d *ldruntime.Decoder, v *Audit) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldEdits := v.Edits
+	oldLast := v.Last
+	*v = Audit{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Edits":
 			switch d.Signature() {
@@ -410,7 +415,7 @@ func livedictDecodeAudit(d *ldruntime.Decoder, v *Audit) {
 			case 0x5f076600:
 				// []struct
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]Stamp, n0)
+					s0 := ldruntime.MakeSlice(d, oldEdits, n0)
 					for i0 := range s0 {
 						livedictDecodeStamp(d, &s0[i0])
 					}
@@ -429,7 +434,7 @@ func livedictDecodeAudit(d *ldruntime.Decoder, v *Audit) {
 				fallthrough
 			case 0x92c2be20:
 				// struct
-				v.Last = new(Stamp)
+				v.Last = ldruntime.NewStruct(d, oldLast)
 				livedictDecodeStamp(d, v.Last)
 			default:
 				d.Mismatch("*struct")
@@ -474,9 +479,11 @@ func livedictAppendStamp(e *ldruntime.Encoder, v *Stamp) {
 	e.EndStruct()
 }
 
-// livedictDecodeStamp sets the fields of *v that the current struct of d holds.
+// livedictDecodeStamp sets *v to the current struct of d.
 func livedictDecodeStamp(d *ldruntime.Decoder, v *Stamp) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	*v = Stamp{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "Time":
 			switch d.Signature() {

@@ -15,8 +15,8 @@ import (
 // The generated code below and the runtime it links against must agree; the
 // build fails here when they do not (regenerate, or align the module version).
 const (
-	_ = ldruntime.EnforceVersion(2 - ldruntime.MinVersion)
-	_ = ldruntime.EnforceVersion(ldruntime.Version - 2)
+	_ = ldruntime.EnforceVersion(3 - ldruntime.MinVersion)
+	_ = ldruntime.EnforceVersion(ldruntime.Version - 3)
 )
 
 var livedictCodecSession = func() ldruntime.Codec[string, Session] {
@@ -27,7 +27,7 @@ var livedictCodecSession = func() ldruntime.Codec[string, Session] {
 		Bucket: "session",
 		Clone:  livedictCloneSession,
 		Decode: func(data []byte, v *Session) error {
-			return ldruntime.Decode(data, v, livedictDecodeSession)
+			return ldruntime.DecodeInto(data, v, livedictDecodeSession)
 		},
 		DefaultIdle: 30 * time.Minute,
 		TypeName:    "Session",
@@ -377,9 +377,13 @@ func livedictAppendSession(e *ldruntime.Encoder, v *Session) {
 	e.EndStruct()
 }
 
-// livedictDecodeSession sets the fields of *v that the current struct of d holds.
+// livedictDecodeSession sets *v to the current struct of d.
 func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
-	for f := d.BeginStruct(); d.NextField(&f); {
+	// What *v held: reused where the record has these fields.
+	oldRoles := v.Roles
+	*v = Session{}
+	f := d.BeginStruct()
+	for d.NextField(&f) {
 		switch string(d.FieldName()) {
 		case "User":
 			switch d.Signature() {
@@ -406,7 +410,7 @@ func livedictDecodeSession(d *ldruntime.Decoder, v *Session) {
 			case 0xe4060d18:
 				// []string
 				if n0, ok := d.ReadCount(1); ok {
-					s0 := make([]string, n0)
+					s0 := ldruntime.MakeSlice(d, oldRoles, n0)
 					for i0 := range s0 {
 						s0[i0] = d.ReadString()
 					}
