@@ -289,7 +289,9 @@ func testTouchExpireNoHooks(t *testing.T, f *fixture) {
 	rec := newRecorder()
 	s.OnSet(rec.hook("set"), livedict.Inline())
 	s.OnGet(rec.hook("get"), livedict.Inline())
-	s.OnChange(func(ctx context.Context, key string, ch livedict.Change[Item]) { rec.hook("change")(ctx, key, ch.Value) }, livedict.Inline())
+	s.OnChange(func(ctx context.Context, key string, ch livedict.Change[Item]) {
+		rec.hook("change")(ctx, key, ch.Value)
+	}, livedict.Inline())
 	set(t, s, "k", item("k", 1), livedict.Idle(time.Second))
 	s.Touch(bg, "k")
 	s.Expire(bg, "k", livedict.TTL(time.Minute))
