@@ -79,6 +79,10 @@ func TestRotate(t *testing.T) {
 	}
 	out := rotate.Throughput{Contenders: names, Rounds: *rotateRounds, Slice: *rotateSlice,
 		Goroutines: parallelism * runtime.GOMAXPROCS(0), GC: *rotateGC}
+	// The last forced collection: its CPU time, the heap it left live, and
+	// the count of bytes allocated when it ended.
+	var gcCPU time.Duration
+	var live, allocated uint64
 	for _, r := range reads {
 		slices := make([][]rotate.Slice, len(cs))
 		for round := range *rotateRounds {
@@ -86,20 +90,21 @@ func TestRotate(t *testing.T) {
 			for k := range cs {
 				i := (k + round) % len(cs)
 				cs[i].settle()
-				var gcCPU time.Duration
-				var live uint64
-				if *rotateGC {
-					// Start every slice from a collected heap: the garbage
-					// of the previous one is not this one's to pay for.
+				// Start every slice from a collected heap: the garbage of the
+				// previous one is not this one's to pay for. Less than 2% of
+				// the live heap is left for the next slice (a collection of a
+				// large heap takes longer than the slice).
+				if now, _, _ := readAllocs(); *rotateGC && (live == 0 || now-allocated > live/50) {
 					cpu0 := rusage.Process()
 					runtime.GC()
 					gcCPU = rusage.Process() - cpu0
 					live = liveHeap()
+					allocated, _, _ = readAllocs()
 				}
 				s := cs[i].slice(r, *rotateSlice)
-				if live > 0 {
-					// The collector's share of this slice's garbage, of
-					// which the collections within it already ran.
+				if *rotateGC && live > 0 {
+					// The collector's share of this slice's garbage, less
+					// the collections that ran within it.
 					share := s.AllocBytes*float64(s.Ops)/float64(live) - float64(s.GCs)
 					s.GC = share * float64(gcCPU) / float64(s.Ops)
 				}

@@ -114,7 +114,9 @@ type Throughput struct {
 	Rounds     int
 	Slice      time.Duration
 	Goroutines int
-	// GC says a collection ran before every slice, outside its time.
+	// GC says every slice started from a collected heap: a collection ran
+	// before it, outside its time, unless what was allocated since the last
+	// one was under 2% of the heap that collection left live.
 	GC    bool
 	Reads []ThroughputReads
 }
@@ -137,12 +139,12 @@ type Slice struct {
 	AllocBytes float64
 	Allocs     float64
 	GCs        int64
-	// GC is, when a collection ran before the slice (Throughput.GC), the
-	// collector's CPU per operation that the slice's garbage costs and
-	// its time does not hold: a collection every time as many bytes are
-	// allocated as the heap holds live (GOGC=100), each costing the CPU
-	// that the collection before the slice took, less the collections
-	// that ran within the slice. Negative when more ran than that share.
+	// GC is, with Throughput.GC, the collector's CPU per operation that the
+	// slice's garbage costs and its time does not hold: a collection every
+	// time as many bytes are allocated as the heap holds live (GOGC=100),
+	// each costing the CPU that the last collection before the slice took,
+	// less the collections that ran within the slice. Negative when more
+	// ran than that share.
 	GC float64
 }
 
