@@ -138,8 +138,9 @@ type results struct {
 	Options options
 	// Throughput holds the rotations of the throughput section: rotGrant,
 	// rotSession, rotCopies.
-	Throughput map[string]*rotation
-	Serializer []benchRow
+	Throughput     map[string]*rotation
+	ThroughputNote string // why a rotation is missing
+	Serializer     []benchRow
 	// SerialRotated is the serializer's rotated comparison with msgp.
 	SerialRotated *pkgRun
 	Expiry        []expiryResult
@@ -178,8 +179,11 @@ func run(o options) error {
 
 	r := &results{Env: readEnvironment(), Options: o, Throughput: map[string]*rotation{}, RootRotated: map[string]*pkgRun{}}
 	if o.wants("throughput") {
+		// A rotation that fails leaves a note; the others and the other
+		// sections still run.
 		if err := throughput(o, benchDir, tmp, r); err != nil {
-			return err
+			r.ThroughputNote = err.Error()
+			logf("throughput: %v", err)
 		}
 	}
 	if o.wants("expiry") {

@@ -15,9 +15,15 @@ var readShares = []int{100, 75, 50, 0}
 func (r *report) throughput(res *results) {
 	r.p("## Memory store throughput")
 	r.p("")
-	if len(res.Throughput) == 0 {
-		r.p("Not run.")
+	if res.ThroughputNote != "" {
+		r.p("Not all measured: %s", oneLine(res.ThroughputNote))
 		r.p("")
+	}
+	if len(res.Throughput) == 0 {
+		if res.ThroughputNote == "" {
+			r.p("Not run.")
+			r.p("")
+		}
 		return
 	}
 	var t0 *rotation

@@ -32,38 +32,52 @@ var throughputRotations = []struct{ key, value, caches string }{
 }
 
 // throughput runs the throughput package's TestRotate once per rotation
-// and keeps every slice it measured.
+// and keeps every slice it measured; it goes on past a rotation that fails
+// and returns the first error.
 func throughput(o options, benchDir, tmp string, r *results) error {
 	bin, err := compileTest(benchDir, "./throughput", tmp)
 	if err != nil {
 		return err
 	}
+	var first error
 	for _, run := range throughputRotations {
-		file := filepath.Join(tmp, "rotate-"+run.key+".json")
-		n := len(strings.Split(run.caches, ","))
-		if run.caches == "all" {
-			n = len(caches.All(caches.OpenGrant, true))
-		}
-		logf("throughput: %s, %d caches, %d rounds of %s slices at each of %d read shares", run.key, n, o.rotRounds, o.rotSlice, len(readRatios))
-		out, err := runTestBinary(filepath.Join(benchDir, "throughput"), bin,
-			"-test.run", "^TestRotate$", "-test.timeout", "60m", "-rotate",
-			"-rotate.value", run.value, "-rotate.caches", run.caches,
-			"-rotate.rounds", strconv.Itoa(o.rotRounds), "-rotate.slice", o.rotSlice.String(),
-			"-rotate.json", file)
+		t, err := rotateOnce(o, filepath.Join(benchDir, "throughput"), bin, filepath.Join(tmp, "rotate-"+run.key+".json"), run.value, run.caches)
 		if err != nil {
-			return fmt.Errorf("throughput rotation %s: %v\n%s", run.key, err, lastLines(out, 20))
+			logf("throughput: %s: %v", run.key, err)
+			if first == nil {
+				first = fmt.Errorf("the %s rotation: %v", run.key, err)
+			}
+			continue
 		}
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return err
-		}
-		var t rotate.Throughput
-		if err := json.Unmarshal(b, &t); err != nil {
-			return fmt.Errorf("%s: %v", file, err)
-		}
-		r.Throughput[run.key] = &rotation{t}
+		r.Throughput[run.key] = t
 	}
-	return nil
+	return first
+}
+
+// rotateOnce runs TestRotate once in dir, writing its slices to file.
+func rotateOnce(o options, dir, bin, file, value, names string) (*rotation, error) {
+	what := names
+	if names == "all" {
+		what = fmt.Sprintf("%s values, %d caches", value, len(caches.All(caches.OpenGrant, true)))
+	}
+	logf("throughput: %s; %d rounds of %s slices at each of %d read shares", what, o.rotRounds, o.rotSlice, len(readRatios))
+	out, err := runTestBinary(dir, bin,
+		"-test.run", "^TestRotate$", "-test.timeout", "60m", "-rotate",
+		"-rotate.value", value, "-rotate.caches", names,
+		"-rotate.rounds", strconv.Itoa(o.rotRounds), "-rotate.slice", o.rotSlice.String(),
+		"-rotate.json", file)
+	if err != nil {
+		return nil, fmt.Errorf("%v\n%s", err, lastLines(out, 20))
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var t rotate.Throughput
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, fmt.Errorf("%s: %v", file, err)
+	}
+	return &rotation{t}, nil
 }
 
 // rotation is one TestRotate run.
