@@ -233,7 +233,10 @@ func (r *report) noise(t *rotation, value string, names []string) {
 	}
 	r.p("Noise: the interquartile range of a ratio spans a median %.0f%% of the ratio, at most %.0f%% (%s).",
 		100*median(widths), 100*worst, worstAt)
-	r.p("A difference inside the ranges is not a finding.")
+	r.p("A difference inside the ranges is not a finding. The rotation cancels the changes of the machine's")
+	r.p("load between contenders, not its level: how many cores other work leaves the process changes what")
+	r.p("lock contention costs, so the ratios of runs at different load averages (at the top of this file)")
+	r.p("can differ by more than these ranges; go-cache, one lock for the whole cache, moves the most.")
 	r.p("")
 }
 
