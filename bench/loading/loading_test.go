@@ -1,19 +1,18 @@
 // Package loading measures read-through loading side by side with the
 // loaders of otter and ttlcache, in one process:
 //
-//	cd bench && go test ./loading -run '^$' -bench . -benchtime 20x
+//	cd bench && go test ./loading -run '^$' -bench . -benchtime 40x
 //
 // BenchmarkMissStorm: 1,000 goroutines miss one key at once; loads/op is
-// how many times the loader ran (1 is the goal). BenchmarkReadThroughHit:
-// a Get that hits, on a store with a loader and on one without, rotated
-// in short slices over many rounds; it reports the median ratio of the
-// two and its interquartile range.
+// how many times the loader ran per storm (1 is the goal).
+// BenchmarkReadThroughHit: a Get that hits, on a store with a loader and on
+// one without, rotated in short slices over many rounds; it reports the
+// median ratio of the two and its interquartile range.
 package loading
 
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +22,7 @@ import (
 	"github.com/maypok86/otter/v2"
 
 	"github.com/livedict/livedict"
+	"github.com/livedict/livedict/bench/internal/rotate"
 	"github.com/livedict/livedict/bench/model"
 )
 
@@ -120,8 +120,10 @@ func BenchmarkMissStorm(b *testing.B) {
 }
 
 // BenchmarkReadThroughHit: Gets that hit, on a store with a loader
-// (WithLoader) and on a plain one, in alternating slices of 20,000 Gets
-// over 40 rounds; ratio is with-loader / plain per round.
+// (WithLoader) and on a plain one, rotated in slices of 100,000 Gets
+// (package internal/rotate), one round per b.N: run it with -benchtime 40x.
+// ratio-through/plain is the median over the rounds of with-loader / plain,
+// ratio-p25 and ratio-p75 its quartiles.
 func BenchmarkReadThroughHit(b *testing.B) {
 	ctx := context.Background()
 	load := func(context.Context, string) (model.Grant, error) { return model.Grant{}, nil }
@@ -141,30 +143,17 @@ func BenchmarkReadThroughHit(b *testing.B) {
 		_ = plain.Set(ctx, keys[i], model.Grant{Scope: uint32(i)})
 		_ = through.Set(ctx, keys[i], model.Grant{Scope: uint32(i)})
 	}
-	slice := func(s *model.GrantStore) time.Duration {
-		start := time.Now()
-		for i := range 20_000 {
-			if _, ok, _ := s.Get(ctx, keys[i%len(keys)]); !ok {
-				b.Fatal("miss")
+	const gets = 100_000
+	slice := func(s *model.GrantStore) func(int) {
+		return func(int) {
+			for i := range gets {
+				if _, ok, _ := s.Get(ctx, keys[i%len(keys)]); !ok {
+					b.Fatal("miss")
+				}
 			}
 		}
-		return time.Since(start)
 	}
-	for b.Loop() {
-		var ratios []float64
-		for r := range 40 {
-			// Alternate which goes first, so that neither always runs on a
-			// warmer cache.
-			var p, t time.Duration
-			if r%2 == 0 {
-				p, t = slice(plain), slice(through)
-			} else {
-				t, p = slice(through), slice(plain)
-			}
-			ratios = append(ratios, float64(t)/float64(p))
-		}
-		slices.Sort(ratios)
-		b.ReportMetric(ratios[len(ratios)/2], "ratio-median")
-		b.ReportMetric(ratios[3*len(ratios)/4]-ratios[len(ratios)/4], "ratio-iqr")
-	}
+	rotate.Bench(b,
+		rotate.Contender{Name: "plain", Ops: gets, Slice: slice(plain)},
+		rotate.Contender{Name: "through", Ops: gets, Slice: slice(through)})
 }

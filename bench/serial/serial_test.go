@@ -5,7 +5,8 @@
 //
 // It runs from the bench runner (go run ./cmd/runbench); alone:
 //
-//	go test ./serial -run '^$' -bench . -benchmem
+//	go test ./serial -run '^$' -bench 'Encode|Decode' -benchmem
+//	go test ./serial -run '^$' -bench Rotated -benchtime 40x
 package serial
 
 import (
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livedict/livedict/bench/internal/rotate"
 	"github.com/livedict/livedict/bench/model"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -274,6 +276,49 @@ func BenchmarkDecode(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkRotated compares livedict's fresh encode and decode with msgp's
+// by rotation in one process (package internal/rotate): slices of 20,000
+// operations, one round per b.N, so run it with -benchtime 40x.
+// ratio-livedict/msgp is the median over the rounds of livedict's time
+// per operation divided by msgp's, ratio-p25 and ratio-p75 its quartiles.
+func BenchmarkRotated(b *testing.B) {
+	v := model.SampleSession(7)
+	cs := codecs(b, &v)
+	byName := map[string]codec{}
+	for _, c := range cs {
+		byName[c.name] = c
+	}
+	const ops = 20_000
+	encode := func(fn func(*model.Session) (int, error)) func(int) {
+		return func(int) {
+			for range ops {
+				if _, err := fn(&v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	decode := func(fn func() error) func(int) {
+		return func(int) {
+			for range ops {
+				if err := fn(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	b.Run("EncodeFresh", func(b *testing.B) {
+		rotate.Bench(b,
+			rotate.Contender{Name: "msgp", Ops: ops, Slice: encode(byName["msgp"].encodeFresh)},
+			rotate.Contender{Name: "livedict", Ops: ops, Slice: encode(byName["livedict"].encodeFresh)})
+	})
+	b.Run("DecodeFresh", func(b *testing.B) {
+		rotate.Bench(b,
+			rotate.Contender{Name: "msgp", Ops: ops, Slice: decode(byName["msgp"].decodeFresh)},
+			rotate.Contender{Name: "livedict", Ops: ops, Slice: decode(byName["livedict"].decodeFresh)})
+	})
 }
 
 // TestRoundTrip checks that every codec gives back the value it encoded, so

@@ -1,11 +1,13 @@
 package throughput
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
-	"slices"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/livedict/livedict/bench/internal/caches"
+	"github.com/livedict/livedict/bench/internal/rotate"
 	"github.com/livedict/livedict/bench/internal/rusage"
 	"github.com/livedict/livedict/bench/model"
 )
@@ -32,11 +35,16 @@ import (
 // of the first cache to every other, with its interquartile range: of wall
 // time per operation (throughput), and of the process's CPU time per
 // operation, which the other processes of a busy machine do not inflate.
+//
+// A contender is a cache name, of the value type -rotate.value, or
+// value:name to mix value types in one rotation (grant:livedict,
+// session:livedict); "all" is every cache of -rotate.value. With
+// -rotate.json FILE the test also writes every slice to FILE (package
+// internal/rotate's Throughput), which the bench runner reads.
 func TestRotate(t *testing.T) {
-	if !*rotate {
+	if !*rotateOn {
 		t.Skip("runs with -rotate")
 	}
-	names := strings.Split(*rotateCaches, ",")
 	var reads []int
 	for _, f := range strings.Split(*rotateReads, ",") {
 		r, err := strconv.Atoi(strings.TrimSpace(f))
@@ -45,109 +53,200 @@ func TestRotate(t *testing.T) {
 		}
 		reads = append(reads, r)
 	}
-	switch *rotateValue {
+	var names []string
+	for _, n := range strings.Split(*rotateCaches, ",") {
+		n = strings.TrimSpace(n)
+		value, name, ok := strings.Cut(n, ":")
+		if !ok {
+			value, name = *rotateValue, n
+		}
+		if name != "all" {
+			names = append(names, value+":"+name)
+			continue
+		}
+		for _, s := range caches.All(caches.OpenGrant, true) {
+			names = append(names, value+":"+s.Name)
+		}
+	}
+	cs := make([]contender, len(names))
+	for i, n := range names {
+		c, err := newContender(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs[i] = c
+		defer c.close()
+	}
+	out := rotate.Throughput{Contenders: names, Rounds: *rotateRounds, Slice: *rotateSlice,
+		Goroutines: parallelism * runtime.GOMAXPROCS(0), GC: *rotateGC}
+	// The last forced collection: its CPU time, the heap it left live, and
+	// the count of bytes allocated when it ended.
+	var gcCPU time.Duration
+	var live, allocated uint64
+	for _, r := range reads {
+		slices := make([][]rotate.Slice, len(cs))
+		for round := range *rotateRounds {
+			// Rotate who goes first, so that none always follows the same one.
+			for k := range cs {
+				i := (k + round) % len(cs)
+				cs[i].settle()
+				// Start every slice from a collected heap: the garbage of the
+				// previous one is not this one's to pay for. Less than 2% of
+				// the live heap is left for the next slice (a collection of a
+				// large heap takes longer than the slice).
+				if now, _, _ := readAllocs(); *rotateGC && (live == 0 || now-allocated > live/50) {
+					cpu0 := rusage.Process()
+					runtime.GC()
+					gcCPU = rusage.Process() - cpu0
+					live = liveHeap()
+					allocated, _, _ = readAllocs()
+				}
+				s := cs[i].slice(r, *rotateSlice)
+				if *rotateGC && live > 0 {
+					// The collector's share of this slice's garbage, less
+					// the collections that ran within it.
+					share := s.AllocBytes*float64(s.Ops)/float64(live) - float64(s.GCs)
+					s.GC = share * float64(gcCPU) / float64(s.Ops)
+				}
+				slices[i] = append(slices[i], s)
+			}
+		}
+		out.Reads = append(out.Reads, rotate.ThroughputReads{Reads: r, Slices: slices})
+		t.Log(summary(r, names, slices))
+	}
+	if *rotateJSON != "" {
+		b, err := json.Marshal(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(*rotateJSON, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+var (
+	rotateOn     = flag.Bool("rotate", false, "run TestRotate")
+	rotateCaches = flag.String("rotate.caches", "livedict,otter", "caches to rotate (name, value:name, or all); ratios are of the first to each other")
+	rotateReads  = flag.String("rotate.reads", "100,75,50,0", "read shares (percent) to measure")
+	rotateValue  = flag.String("rotate.value", "grant", "value type of the caches named without one: grant or session")
+	rotateRounds = flag.Int("rotate.rounds", 20, "rounds; each runs every cache for one slice")
+	rotateSlice  = flag.Duration("rotate.slice", 100*time.Millisecond, "how long one cache runs in a round")
+	rotateGC     = flag.Bool("rotate.gc", true, "collect the heap before every slice, outside its time, and charge each slice the collector's share of its garbage")
+	rotateJSON   = flag.String("rotate.json", "", "write every slice to this file as JSON")
+)
+
+// summary is the text TestRotate logs for one read share.
+func summary(reads int, names []string, s [][]rotate.Slice) string {
+	field := func(i int, f func(rotate.Slice) float64) []float64 {
+		v := make([]float64, len(s[i]))
+		for k, x := range s[i] {
+			v[k] = f(x)
+		}
+		return v
+	}
+	wall := func(x rotate.Slice) float64 { w, _ := x.WithGC(); return w }
+	cpu := func(x rotate.Slice) float64 { _, c := x.WithGC(); return c }
+	ratio := func(a, b []float64) string {
+		q1, q2, q3 := rotate.Quartiles(rotate.Ratios(a, b))
+		return fmt.Sprintf("median %.3f (IQR %.3f-%.3f)", q2, q1, q3)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "reads=%d%%:", reads)
+	for i, n := range names {
+		fmt.Fprintf(&b, "\n  %-30s %7.1f ns/op %7.1f CPU ns/op (collector's share %+5.1f%%) %7.1f B/op", n,
+			rotate.Median(field(i, wall)), rotate.Median(field(i, cpu)),
+			100*rotate.Median(field(i, func(x rotate.Slice) float64 { return x.GC / x.CPU })),
+			rotate.Median(field(i, func(x rotate.Slice) float64 { return x.AllocBytes })))
+	}
+	for i := 1; i < len(names); i++ {
+		fmt.Fprintf(&b, "\n  %s/%s: wall %s, CPU %s", names[0], names[i],
+			ratio(field(0, wall), field(i, wall)), ratio(field(0, cpu), field(i, cpu)))
+	}
+	return b.String()
+}
+
+// contender is a filled cache of either value type.
+type contender interface {
+	slice(reads int, d time.Duration) rotate.Slice
+	settle()
+	close()
+}
+
+func newContender(name string) (contender, error) {
+	value, cache, _ := strings.Cut(name, ":")
+	switch value {
 	case "grant":
 		values := make([]model.Grant, 64)
 		for i := range values {
 			values[i] = model.Grant{UserID: "user-" + strconv.Itoa(i), Scope: uint32(i), ExpiresAt: time.Now().Add(ttl)}
 		}
-		rotateAll(t, caches.All(caches.OpenGrant, true), names, reads, values)
+		return fill(caches.All(caches.OpenGrant, true), cache, values)
 	case "session":
 		values := make([]model.Session, 64)
 		for i := range values {
 			values[i] = model.SampleSession(i)
 		}
-		rotateAll(t, caches.All(caches.OpenSession, true), names, reads, values)
-	default:
-		t.Fatalf("-rotate.value: %q is neither grant nor session", *rotateValue)
+		return fill(caches.All(caches.OpenSession, true), cache, values)
 	}
+	return nil, fmt.Errorf("%s: the value type is neither grant nor session", name)
 }
 
-var (
-	rotate       = flag.Bool("rotate", false, "run TestRotate")
-	rotateCaches = flag.String("rotate.caches", "livedict,otter", "caches to rotate; ratios are of the first to each other")
-	rotateReads  = flag.String("rotate.reads", "100,75,50,0", "read shares (percent) to measure")
-	rotateValue  = flag.String("rotate.value", "grant", "value type: grant or session")
-	rotateRounds = flag.Int("rotate.rounds", 20, "rounds; each runs every cache for one slice")
-	rotateSlice  = flag.Duration("rotate.slice", 100*time.Millisecond, "how long one cache runs in a round")
-)
-
-func rotateAll[V any](t *testing.T, all []caches.Spec[V], names []string, reads []int, values []V) {
-	specs := make([]caches.Spec[V], len(names))
-	for i, n := range names {
-		s, err := caches.Find(all, strings.TrimSpace(n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		specs[i] = s
-	}
-	cs := make([]caches.Cache[V], len(specs))
-	for i, spec := range specs {
-		c, err := spec.New(caches.Config[V]{Capacity: numKeys, TTL: ttl})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for j, k := range keys {
-			c.Set(k, values[j%len(values)])
-		}
-		c.Settle()
-		cs[i] = c
-		defer c.Close()
-	}
-	for _, r := range reads {
-		// nsop[c][round], wall and CPU
-		nsop := make([][]float64, len(cs))
-		cpuop := make([][]float64, len(cs))
-		order := make([]int, len(cs))
-		for i := range order {
-			order[i] = i
-		}
-		for round := range *rotateRounds {
-			// Rotate who goes first, so that none always follows the same one.
-			for k := range order {
-				order[k] = (k + round) % len(cs)
-			}
-			for _, i := range order {
-				cs[i].Settle()
-				runtime.GC()
-				wall, cpu := slice(cs[i], r, values, *rotateSlice)
-				nsop[i] = append(nsop[i], wall)
-				cpuop[i] = append(cpuop[i], cpu)
-			}
-		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "reads=%d%%:", r)
-		for i, spec := range specs {
-			fmt.Fprintf(&b, "\n  %-14s %7.1f ns/op %7.1f CPU ns/op", spec.Name, median(nsop[i]), median(cpuop[i]))
-		}
-		for i := 1; i < len(specs); i++ {
-			fmt.Fprintf(&b, "\n  %s/%s: wall %s, CPU %s", specs[0].Name, specs[i].Name, ratio(nsop[0], nsop[i]), ratio(cpuop[0], cpuop[i]))
-		}
-		t.Log(b.String())
-	}
+type filled[V any] struct {
+	c      caches.Cache[V]
+	values []V
 }
 
-// ratio formats the median and interquartile range of the per-round ratios
-// a[k]/b[k].
-func ratio(a, b []float64) string {
-	rs := make([]float64, len(a))
-	for k := range rs {
-		rs[k] = a[k] / b[k]
+func fill[V any](all []caches.Spec[V], name string, values []V) (contender, error) {
+	spec, err := caches.Find(all, name)
+	if err != nil {
+		return nil, err
 	}
-	q1, q2, q3 := quartiles(rs)
-	return fmt.Sprintf("median %.3f (IQR %.3f-%.3f)", q2, q1, q3)
+	c, err := spec.New(caches.Config[V]{Capacity: numKeys, TTL: ttl})
+	if err != nil {
+		return nil, err
+	}
+	for j, k := range keys {
+		c.Set(k, values[j%len(values)])
+	}
+	c.Settle()
+	return &filled[V]{c, values}, nil
 }
 
-// slice runs the workload of run on c for about d with 4 goroutines per
-// core and returns the wall time and the process's CPU time per operation
-// over all goroutines.
-func slice[V any](c caches.Cache[V], reads int, values []V, d time.Duration) (wall, cpu float64) {
+func (f *filled[V]) settle() { f.c.Settle() }
+func (f *filled[V]) close()  { f.c.Close() }
+
+var allocMetrics = []metrics.Sample{
+	{Name: "/gc/heap/allocs:bytes"},
+	{Name: "/gc/heap/allocs:objects"},
+	{Name: "/gc/cycles/total:gc-cycles"},
+}
+
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+func readAllocs() (bytes, objects, cycles uint64) {
+	s := make([]metrics.Sample, len(allocMetrics))
+	copy(s, allocMetrics)
+	metrics.Read(s)
+	return s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64()
+}
+
+// slice runs the workload of run on the cache for about d with 4
+// goroutines per core and returns the wall time and the process's CPU time
+// per operation over all goroutines.
+func (f *filled[V]) slice(reads int, d time.Duration) rotate.Slice {
 	var (
-		stop atomic.Bool
-		ops  atomic.Int64
-		wg   sync.WaitGroup
+		stop            atomic.Bool
+		ops, gets, hits atomic.Int64
+		wg              sync.WaitGroup
+		c, values       = f.c, f.values
+		n               = parallelism * runtime.GOMAXPROCS(0)
 	)
-	n := parallelism * runtime.GOMAXPROCS(0)
+	bytes0, objs0, gc0 := readAllocs()
 	cpu0 := rusage.Process()
 	start := time.Now()
 	for range n {
@@ -156,6 +255,7 @@ func slice[V any](c caches.Cache[V], reads int, values []V, d time.Duration) (wa
 			defer wg.Done()
 			pos := rand.IntN(streamLen)
 			i := 0
+			var g, h int64
 			for !stop.Load() {
 				// Check the stop flag once per 64 operations.
 				for range 64 {
@@ -164,7 +264,10 @@ func slice[V any](c caches.Cache[V], reads int, values []V, d time.Duration) (wa
 						pos = 0
 					}
 					if isRead(i, reads) {
-						c.Get(k)
+						g++
+						if _, ok := c.Get(k); ok {
+							h++
+						}
 					} else {
 						c.Set(k, values[i%len(values)])
 					}
@@ -172,25 +275,20 @@ func slice[V any](c caches.Cache[V], reads int, values []V, d time.Duration) (wa
 				}
 			}
 			ops.Add(int64(i))
+			gets.Add(g)
+			hits.Add(h)
 		}()
 	}
 	time.Sleep(d)
 	stop.Store(true)
 	wg.Wait()
 	elapsed, used := time.Since(start), rusage.Process()-cpu0
-	return float64(elapsed) / float64(ops.Load()), float64(used) / float64(ops.Load())
-}
-
-func median(x []float64) float64 {
-	_, m, _ := quartiles(x)
-	return m
-}
-
-// quartiles returns the first quartile, the median and the third quartile
-// of x (nearest rank).
-func quartiles(x []float64) (q1, q2, q3 float64) {
-	s := slices.Clone(x)
-	slices.Sort(s)
-	at := func(p float64) float64 { return s[min(len(s)-1, int(p*float64(len(s))))] }
-	return at(0.25), at(0.5), at(0.75)
+	bytes1, objs1, gc1 := readAllocs()
+	o := float64(ops.Load())
+	return rotate.Slice{
+		Wall: float64(elapsed) / o, CPU: float64(used) / o,
+		Ops: ops.Load(), Gets: gets.Load(), Hits: hits.Load(),
+		AllocBytes: float64(bytes1-bytes0) / o, Allocs: float64(objs1-objs0) / o,
+		GCs: int64(gc1 - gc0),
+	}
 }

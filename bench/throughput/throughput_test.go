@@ -4,7 +4,10 @@
 // shards, parallel goroutines that each interleave reads and writes in the
 // exact proportion of the case, and a one-hour TTL on every write.
 //
-// It runs from the bench runner (go run ./cmd/runbench); alone:
+// The bench runner (go run ./cmd/runbench) measures it by rotation, all the
+// caches of a value type in one process (TestRotate, in rotate_test.go);
+// the benchmarks below run each case alone, as the runner's changes section
+// does for livedict's rows against an older tree:
 //
 //	go test ./throughput -run '^$' -bench . -benchtime 1s
 package throughput

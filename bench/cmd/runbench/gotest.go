@@ -102,10 +102,14 @@ func median(vs []float64) float64 {
 }
 
 // compileTest builds the test binary of pkg (run in dir) into tmp.
-func compileTest(dir, pkg, tmp string) (string, error) {
+func compileTest(dir, pkg, tmp string) (string, error) { return compileTestEnv(dir, nil, pkg, tmp) }
+
+// compileTestEnv is compileTest in the environment env (nil: this one's).
+func compileTestEnv(dir string, env []string, pkg, tmp string) (string, error) {
 	bin := filepath.Join(tmp, strings.NewReplacer("/", "_", ".", "_").Replace(pkg)+".test")
 	cmd := exec.Command("go", "test", "-c", "-o", bin, pkg)
 	cmd.Dir = dir
+	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go test -c %s: %v\n%s", pkg, err, out)
 	}
@@ -121,9 +125,13 @@ func runTestBinary(dir, bin string, args ...string) ([]byte, error) {
 }
 
 // goTest runs go test with args in dir.
-func goTest(dir string, args ...string) ([]byte, error) {
+func goTest(dir string, args ...string) ([]byte, error) { return goTestEnv(dir, nil, args...) }
+
+// goTestEnv is goTest in the environment env (nil: this one's).
+func goTestEnv(dir string, env []string, args ...string) ([]byte, error) {
 	cmd := exec.Command("go", append([]string{"test"}, args...)...)
 	cmd.Dir = dir
+	cmd.Env = env
 	return runEcho(cmd)
 }
 

@@ -26,26 +26,39 @@ import (
 )
 
 type options struct {
-	quick  bool
-	only   map[string]bool
-	out    string
-	rounds int
-	// benchtime of the throughput and serializer benchmarks.
-	benchtime   string
-	expiryKeys  int
-	spread      time.Duration
-	memoryKeys  int
-	childTimout time.Duration
+	quick bool
+	only  map[string]bool
+	out   string
+	// rounds and benchtime of the benchmarks run as whole runs: the
+	// serializer's matrix, and what the changes section measures.
+	rounds    int
+	benchtime string
+	// rotRounds and rotSlice are the rounds and slice length of the
+	// throughput rotations; pairRounds the rounds of the rotated
+	// benchmarks (-benchtime Nx): batches, loading, serializer and the root
+	// module's BenchmarkRotated.
+	rotRounds  int
+	rotSlice   time.Duration
+	pairRounds int
+	// rootBenchtime is the -benchtime of the root module's other
+	// SQLite and Redis benchmarks.
+	rootBenchtime string
+	expiryKeys    int
+	spread        time.Duration
+	memoryKeys    int
+	childTimout   time.Duration
 }
 
-var sections = []string{"throughput", "expiry", "memory", "serializer", "backends", "generator", "changes"}
+var sections = []string{"throughput", "expiry", "memory", "serializer", "backends", "batches", "loading", "generator", "changes"}
 
 func main() {
 	child := flag.String("child", "", "internal: run one workload (expiry, memory) in this process and print JSON")
 	cache := flag.String("cache", "", "internal: the cache of a child workload")
 	keys := flag.Int("keys", 1_000_000, "keys of the expiry and memory workloads")
 	spread := flag.Duration("spread", 5*time.Second, "the expiry workload's deadlines fall due over this long")
-	quick := flag.Bool("quick", false, "a short run to try the command: one round, short benchtimes, 100,000 keys")
+	quick := flag.Bool("quick", false, "a short run to try the command: few rounds, short benchtimes, 100,000 keys")
+	rotRounds := flag.Int("rotate.rounds", 0, "rounds of the throughput rotations (default 12, -quick 4)")
+	rotSlice := flag.Duration("rotate.slice", 0, "slice of one cache in a round of the throughput rotations (default 100ms, -quick 40ms)")
 	only := flag.String("only", "", "comma-separated sections to run ("+strings.Join(sections, ",")+"); default all")
 	out := flag.String("out", ".", "directory for RESULTS.md and charts/")
 	cpuprofile := flag.String("cpuprofile", "", "with -child: write a CPU profile of the workload to this file")
@@ -71,18 +84,25 @@ func main() {
 	case "memory":
 		emit(runMemory(*cache, *keys))
 	case "":
-		runAll(*quick, *only, *out, *keys, *spread)
+		runAll(*quick, *only, *out, *keys, *spread, *rotRounds, *rotSlice)
 	default:
 		fatalf("unknown -child %q", *child)
 	}
 }
 
-func runAll(quick bool, only, out string, keys int, spread time.Duration) {
-
+func runAll(quick bool, only, out string, keys int, spread time.Duration, rotRounds int, rotSlice time.Duration) {
 	o := options{quick: quick, out: out, rounds: 3, benchtime: "500ms",
+		rotRounds: 12, rotSlice: 100 * time.Millisecond, pairRounds: 40, rootBenchtime: "1s",
 		expiryKeys: keys, spread: spread, memoryKeys: keys, childTimout: 3 * time.Minute}
 	if o.quick {
 		o.rounds, o.benchtime, o.expiryKeys, o.memoryKeys, o.spread = 1, "100ms", 100_000, 100_000, 2*time.Second
+		o.rotRounds, o.rotSlice, o.pairRounds, o.rootBenchtime = 4, 40*time.Millisecond, 10, "100ms"
+	}
+	if rotRounds > 0 {
+		o.rotRounds = rotRounds
+	}
+	if rotSlice > 0 {
+		o.rotSlice = rotSlice
 	}
 	o.only = map[string]bool{}
 	for _, s := range strings.Split(only, ",") {
@@ -114,16 +134,26 @@ func (o options) wants(section string) bool { return len(o.only) == 0 || o.only[
 
 // results is everything one run measured.
 type results struct {
-	Env        environment
-	Options    options
-	Throughput map[string][]benchRow // by value type: Session, Grant
-	Serializer []benchRow
-	Expiry     []expiryResult
-	Memory     []memoryResult
-	Backends   []pkgRun
-	Generator  *pkgRun
-	Changes    []changeResult
-	Wall       time.Duration
+	Env     environment
+	Options options
+	// Throughput holds the rotations of the throughput section: rotGrant,
+	// rotSession, rotCopies.
+	Throughput     map[string]*rotation
+	ThroughputNote string // why a rotation is missing
+	Serializer     []benchRow
+	// SerialRotated is the serializer's rotated comparison with msgp.
+	SerialRotated *pkgRun
+	Expiry        []expiryResult
+	Memory        []memoryResult
+	// Backends holds the root module's SQLite and Redis benchmarks, by
+	// package; RootRotated their BenchmarkRotated, where there is one.
+	Backends    []pkgRun
+	RootRotated map[string]*pkgRun
+	Batches     *pkgRun
+	Loading     *pkgRun
+	Generator   *pkgRun
+	Changes     []changeResult
+	Wall        time.Duration
 }
 
 // pkgRun is the outcome of go test -bench on one package of the root module.
@@ -147,10 +177,13 @@ func run(o options) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	r := &results{Env: readEnvironment(), Options: o, Throughput: map[string][]benchRow{}}
+	r := &results{Env: readEnvironment(), Options: o, Throughput: map[string]*rotation{}, RootRotated: map[string]*pkgRun{}}
 	if o.wants("throughput") {
+		// A rotation that fails leaves a note; the others and the other
+		// sections still run.
 		if err := throughput(o, benchDir, tmp, r); err != nil {
-			return err
+			r.ThroughputNote = err.Error()
+			logf("throughput: %v", err)
 		}
 	}
 	if o.wants("expiry") {
@@ -184,8 +217,23 @@ func run(o options) error {
 	}
 	if o.wants("backends") {
 		for _, pkg := range []string{"./backends/sqlite", "./backends/redis"} {
-			r.Backends = append(r.Backends, rootBench(rootDir, pkg, "-run", "^$", "-bench", ".", "-benchmem"))
+			// BenchmarkRotated, and BenchmarkTouch whose last row is a
+			// rotation, run a fixed number of rounds; the others for a time.
+			r.Backends = append(r.Backends, rootBench(rootDir, pkg, "-run", "^$", "-bench", ".", "-skip", "^Benchmark(Rotated|Touch)$",
+				"-benchtime", o.rootBenchtime, "-benchmem"))
+			if hasBenchmark(filepath.Join(rootDir, pkg), "Rotated") || hasBenchmark(filepath.Join(rootDir, pkg), "Touch") {
+				rot := rootBench(rootDir, pkg, "-run", "^$", "-bench", "^Benchmark(Rotated|Touch)$", "-benchtime", fmt.Sprintf("%dx", o.pairRounds))
+				r.RootRotated[rot.Pkg] = &rot
+			}
 		}
+	}
+	if o.wants("batches") {
+		b := benchPkg(benchDir, "./batch", "-run", "^$", "-bench", ".", "-benchtime", fmt.Sprintf("%dx", o.pairRounds))
+		r.Batches = &b
+	}
+	if o.wants("loading") {
+		l := benchPkg(benchDir, "./loading", "-run", "^$", "-bench", ".", "-benchtime", fmt.Sprintf("%dx", o.pairRounds))
+		r.Loading = &l
 	}
 	if o.wants("generator") {
 		g := rootBench(rootDir, "./internal/gen", "-run", "^$", "-bench", "Generate100", "-benchtime", "3x", "-benchmem")
@@ -199,32 +247,6 @@ func run(o options) error {
 	return writeReport(o.out, r)
 }
 
-func throughput(o options, benchDir, tmp string, r *results) error {
-	bin, err := compileTest(benchDir, "./throughput", tmp)
-	if err != nil {
-		return err
-	}
-	// Rounds run the whole matrix again rather than one case several times
-	// in a row, so that a burst of load elsewhere on the machine lands on
-	// one round of many cases rather than on every round of one case.
-	var rounds [][]benchRow
-	for i := range o.rounds {
-		logf("throughput: round %d of %d", i+1, o.rounds)
-		out, err := runTestBinary(filepath.Join(benchDir, "throughput"), bin,
-			"-test.run", "^$", "-test.bench", ".", "-test.benchtime", o.benchtime, "-test.timeout", "30m")
-		if err != nil {
-			return fmt.Errorf("throughput benchmarks: %v\n%s", err, out)
-		}
-		rounds = append(rounds, parseBench(out))
-	}
-	for _, row := range medianRows(rounds) {
-		typ, rest, _ := strings.Cut(row.Name, "/")
-		row.Name = rest
-		r.Throughput[typ] = append(r.Throughput[typ], row)
-	}
-	return nil
-}
-
 func serializer(o options, benchDir, tmp string, r *results) error {
 	bin, err := compileTest(benchDir, "./serial", tmp)
 	if err != nil {
@@ -234,13 +256,21 @@ func serializer(o options, benchDir, tmp string, r *results) error {
 	for i := range o.rounds {
 		logf("serializer: round %d of %d", i+1, o.rounds)
 		out, err := runTestBinary(filepath.Join(benchDir, "serial"), bin,
-			"-test.run", "^$", "-test.bench", ".", "-test.benchmem", "-test.benchtime", o.benchtime)
+			"-test.run", "^$", "-test.bench", "^Benchmark(Encode|Decode)$", "-test.benchmem", "-test.benchtime", o.benchtime)
 		if err != nil {
 			return fmt.Errorf("serializer benchmarks: %v\n%s", err, out)
 		}
 		rounds = append(rounds, parseBench(out))
 	}
 	r.Serializer = medianRows(rounds)
+	logf("serializer: rotated against msgp, %d rounds", o.pairRounds)
+	args := []string{"-test.run", "^$", "-test.bench", "^BenchmarkRotated$", "-test.benchtime", fmt.Sprintf("%dx", o.pairRounds)}
+	out, err := runTestBinary(filepath.Join(benchDir, "serial"), bin, args...)
+	rot := pkgRun{Pkg: "serial", Command: "go test ./serial -run '^$' -bench '^BenchmarkRotated$' -benchtime " + args[5], Rows: parseBench(out)}
+	if err != nil {
+		rot.Note = fmt.Sprintf("the rotation failed (%v)", err)
+	}
+	r.SerialRotated = &rot
 	return nil
 }
 
@@ -274,6 +304,18 @@ func quoteArgs(args []string) []string {
 		q[i] = a
 	}
 	return q
+}
+
+// hasBenchmark says a test file of dir declares BenchmarkNAME.
+func hasBenchmark(dir, name string) bool {
+	files, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err == nil && bytes.Contains(b, []byte("\nfunc Benchmark"+name+"(")) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasBenchmarks(dir string) bool {

@@ -14,19 +14,13 @@ import (
 
 var readRatios = []string{"100%", "75%", "50%", "0%"}
 
-// report accumulates RESULTS.md and the list of rows where livedict is
-// behind, which closes the file.
+// report accumulates RESULTS.md and its charts.
 type report struct {
 	b      strings.Builder
-	behind []string
 	charts []chart
 }
 
 func (r *report) p(format string, args ...any) { fmt.Fprintf(&r.b, format+"\n", args...) }
-
-func (r *report) lag(format string, args ...any) {
-	r.behind = append(r.behind, fmt.Sprintf(format, args...))
-}
 
 func writeReport(dir string, res *results) error {
 	r := &report{}
@@ -51,14 +45,24 @@ func writeReport(dir string, res *results) error {
 		r.p("| livedict measured | %s |", tree)
 	}
 	r.p("| wall time of the run | %s |", res.Wall.Round(time.Second))
-	if res.Options.quick {
-		r.p("| mode | **-quick**: one round, short benchtimes, %s keys; not for publishing |", fmtInt(res.Options.expiryKeys))
+	o := res.Options
+	r.p("| rounds | throughput: %d rounds of %s slices; other rotations: %d rounds; whole runs: %d of %s |",
+		o.rotRounds, o.rotSlice, o.pairRounds, o.rounds, o.benchtime)
+	if o.quick {
+		r.p("| mode | **-quick**: few rounds, short slices and benchtimes, %s keys; not for publishing |", fmtInt(o.expiryKeys))
 	}
 	r.p("")
 	r.p("Sections: [throughput](#memory-store-throughput) · [expiry](#expiry-under-load) ·")
 	r.p("[memory](#memory-per-entry) · [serializer](#serializer) · [SQLite and Redis](#sqlite-and-redis) ·")
-	r.p("[generator](#generator) · [what changed](#what-changed-and-what-it-bought) ·")
-	r.p("[where livedict is behind](#where-livedict-is-behind)")
+	r.p("[batches](#batches-of-100-keys) · [loading](#read-through-loading) · [generator](#generator) ·")
+	r.p("[what changed](#what-changed-and-what-it-bought) · [where livedict is behind](#where-livedict-is-behind)")
+	r.p("")
+	r.p("This machine is shared with other work: whole runs of one contender and then another, a few")
+	r.p("seconds apart, can disagree by a factor of two. Where two things are compared they are")
+	r.p("therefore *rotated* in one process: every round runs each for one short slice, starting each")
+	r.p("round with the next one, and the comparison is the median over the rounds of the per-round")
+	r.p("ratio, with its interquartile range in parentheses (the middle half of the rounds lay in it).")
+	r.p("Rows that are not rotated say so.")
 	r.p("")
 
 	r.throughput(res)
@@ -66,21 +70,11 @@ func writeReport(dir string, res *results) error {
 	r.memory(res)
 	r.serializer(res)
 	r.backends(res)
+	r.batches(res)
+	r.loading(res)
 	r.generator(res)
 	r.changes(res)
-
-	r.p("## Where livedict is behind")
-	r.p("")
-	if len(r.behind) == 0 {
-		r.p("Nowhere in this run.")
-	} else {
-		r.p("Every row of this run where a peer (not a floor) did better than livedict, and by how much.")
-		r.p("Why, with profiles, and the changes proposed: [proposals/README.md](proposals/README.md).")
-		r.p("")
-		for _, l := range r.behind {
-			r.p("- %s", l)
-		}
-	}
+	r.targets(res)
 
 	if err := os.MkdirAll(filepath.Join(dir, "charts"), 0o755); err != nil {
 		return err
@@ -91,6 +85,14 @@ func writeReport(dir string, res *results) error {
 		}
 	}
 	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), []byte(r.b.String()), 0o644)
+}
+
+// plural writes n and what, with an s unless n is 1.
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func fmtNs(ns float64) string {
@@ -143,178 +145,6 @@ func isPeer(name string) bool {
 	return name != caches.Livedict && name != caches.LivedictHook && name != caches.LivedictNoCopies && name != caches.RWMap && name != caches.SyncMap
 }
 
-func (r *report) throughput(res *results) {
-	r.p("## Memory store throughput")
-	r.p("")
-	if len(res.Throughput) == 0 {
-		r.p("Not run.")
-		r.p("")
-		return
-	}
-	r.p("The workload of otter's throughput harness: every cache is filled with 65,536 keys, then")
-	r.p("`b.RunParallel` with `b.SetParallelism(4)` (8 goroutines on 2 cores) reads and writes keys drawn")
-	r.p("from a Zipf distribution (s = 1.01) and scrambled by a fixed permutation. Each goroutine")
-	r.p("interleaves reads and writes in the exact proportion of the column; every write sets a 1-hour")
-	r.p("TTL. ns/op is wall time per operation over all goroutines, the median of %d rounds of the", res.Options.rounds)
-	r.p("whole matrix; the ratio is to the fastest row of the column. The floors (`map+RWMutex`,")
-	r.p("`sync.Map`) have no TTL and no eviction. Configuration: otter unbounded with")
-	r.p("`ExpiryWriting`; ristretto and theine bounded at 65,536 entries (they need a bound); ttlcache")
-	r.p("with touch-on-hit off; go-cache with a 1-minute janitor; golang-lru `expirable` unbounded.")
-	r.p("`livedict+OnSet` is the same store with one asynchronous OnSet hook that does nothing.")
-	r.p("")
-	for _, typ := range []string{"Session", "Grant"} {
-		rows := res.Throughput[typ]
-		if len(rows) == 0 {
-			continue
-		}
-		if typ == "Session" {
-			r.p("### Session values (strings, a slice, a map, a pointer, times)")
-			r.p("")
-			r.p("Every cache stores the struct by value. livedict deep-copies it on Set and on Get (its values")
-			r.p("are copies, on every backend); the others hand out the slice, map and pointer they were given.")
-		} else {
-			r.p("### Grant values (48 bytes, no references)")
-			r.p("")
-			r.p("The same workload with a small value that livedict copies by assignment, like every other")
-			r.p("cache: what is left is the cost of the store itself.")
-		}
-		r.p("")
-		cell := map[string]map[string]benchRow{}
-		var names []string
-		for _, row := range rows {
-			ratio, name, _ := strings.Cut(strings.TrimPrefix(row.Name, "reads="), "/")
-			if cell[name] == nil {
-				cell[name] = map[string]benchRow{}
-				names = append(names, name)
-			}
-			cell[name][ratio] = row
-		}
-		best := map[string]float64{}
-		for _, ratio := range readRatios {
-			best[ratio] = math.Inf(1)
-			for _, n := range names {
-				if row, ok := cell[n][ratio]; ok {
-					best[ratio] = min(best[ratio], row.Metrics["ns/op"])
-				}
-			}
-		}
-		r.p("| cache | 100%% reads | 75%% reads | 50%% reads | 0%% reads |")
-		r.p("|---|---:|---:|---:|---:|")
-		for _, n := range names {
-			line := "| " + n
-			for _, ratio := range readRatios {
-				row, ok := cell[n][ratio]
-				if !ok {
-					line += " | –"
-					continue
-				}
-				ns := row.Metrics["ns/op"]
-				s := fmtNs(ns) + " (" + fmtX(ns/best[ratio]) + ")"
-				if ns == best[ratio] {
-					s = "**" + s + "**"
-				}
-				line += " | " + s
-			}
-			r.p("%s |", line)
-		}
-		r.p("")
-		// Hit ratios: only the caches that did not find every key.
-		var hitLines []string
-		for _, n := range names {
-			var cells []string
-			short := false
-			for _, ratio := range readRatios {
-				h, ok := cell[n][ratio].Metrics["hit%"]
-				if !ok {
-					cells = append(cells, "–")
-					continue
-				}
-				if h < 99.995 {
-					short = true
-				}
-				cells = append(cells, fmt.Sprintf("%.2f%%", h))
-			}
-			if short {
-				hitLines = append(hitLines, "| "+n+" | "+strings.Join(cells, " | ")+" |")
-			}
-		}
-		if len(hitLines) == 0 {
-			r.p("Every cache found every key it was asked for (hit ratio 100%%).")
-		} else {
-			r.p("Hit ratios below 100%% (every key was written before the run, and no TTL falls due; a miss is a")
-			r.p("write the cache dropped or an entry its policy evicted). The other caches found every key.")
-			r.p("")
-			r.p("| cache | 100%% reads | 75%% reads | 50%% reads | 0%% reads |")
-			r.p("|---|---:|---:|---:|---:|")
-			for _, l := range hitLines {
-				r.p("%s", l)
-			}
-		}
-		r.p("")
-		r.spread(rows, res.Options.rounds)
-		file := "throughput_" + strings.ToLower(typ) + ".svg"
-		r.p("![throughput, %s values](charts/%s)", typ, file)
-		r.p("")
-		series := make([]series, len(readRatios))
-		for i, ratio := range readRatios {
-			series[i].name = ratio + " reads"
-			for _, n := range names {
-				v := 0.0
-				if row, ok := cell[n][ratio]; ok && row.Metrics["ns/op"] > 0 {
-					v = 1e3 / row.Metrics["ns/op"]
-				}
-				series[i].values = append(series[i].values, v)
-			}
-		}
-		r.charts = append(r.charts, chart{file: file, title: "Throughput, " + typ + " values (higher is better)",
-			ylabel: "million operations per second", groups: names, series: series})
-
-		for _, ratio := range readRatios {
-			ld, ok := cell[caches.Livedict][ratio]
-			if !ok {
-				continue
-			}
-			us := ld.Metrics["ns/op"]
-			var ahead []string
-			for _, n := range names {
-				if row, ok := cell[n][ratio]; ok && isPeer(n) && row.Metrics["ns/op"] < us {
-					ahead = append(ahead, fmt.Sprintf("%s %s (livedict %s slower)", n, fmtNs(row.Metrics["ns/op"]), fmtX(us/row.Metrics["ns/op"])))
-				}
-			}
-			if len(ahead) > 0 {
-				r.lag("Throughput, %s values, %s reads, livedict %s/op: %s.", typ, ratio, fmtNs(us), strings.Join(ahead, "; "))
-			}
-		}
-	}
-}
-
-// spread says how much the rounds disagreed, so that a reader knows which
-// differences are within the noise of this machine.
-func (r *report) spread(rows []benchRow, rounds int) {
-	if rounds < 2 {
-		return
-	}
-	var ratios []float64
-	worst, worstName := 0.0, ""
-	for _, row := range rows {
-		lo, hi := row.Metrics["min-ns/op"], row.Metrics["max-ns/op"]
-		if lo <= 0 {
-			continue
-		}
-		x := hi / lo
-		ratios = append(ratios, x)
-		if x > worst {
-			worst, worstName = x, row.Name
-		}
-	}
-	if len(ratios) == 0 {
-		return
-	}
-	r.p("Noise: across the %d rounds, the slowest round of a case took a median %s the time of its", rounds, fmtX(median(ratios)))
-	r.p("fastest; at worst %s (%s). Differences smaller than that are not findings.", fmtX(worst), worstName)
-	r.p("")
-}
-
 func (r *report) expiry(res *results) {
 	r.p("## Expiry under load")
 	r.p("")
@@ -339,12 +169,6 @@ func (r *report) expiry(res *results) {
 	r.p("")
 	r.p("| cache | fired | p50 late | p99 late | max late | CPU | window | stale reads | notes |")
 	r.p("|---|---:|---:|---:|---:|---:|---:|---:|---|")
-	var ld *expiryResult
-	for i := range res.Expiry {
-		if res.Expiry[i].Cache == caches.Livedict {
-			ld = &res.Expiry[i]
-		}
-	}
 	var groups []string
 	var p50, p99, mx, cpu []float64
 	for _, e := range res.Expiry {
@@ -398,33 +222,6 @@ func (r *report) expiry(res *results) {
 		p99 = append(p99, ms(e.P99))
 		mx = append(mx, ms(e.Max))
 		cpu = append(cpu, ms(e.CPU))
-
-		if ld != nil && ld.Error == "" && isPeer(e.Cache) {
-			for _, m := range []struct {
-				what    string
-				us, the time.Duration
-			}{{"p50 lateness", ld.P50, e.P50}, {"p99 lateness", ld.P99, e.P99}, {"max lateness", ld.Max, e.Max}, {"CPU", ld.CPU, e.CPU}} {
-				if m.the < m.us && e.Fired == e.Keys {
-					r.lag("Expiry, %s: %s %s, livedict %s (livedict %s).", m.what, e.Cache, fmtDur(m.the), fmtDur(m.us), fmtX(float64(m.us)/float64(max(m.the, 1))))
-				}
-			}
-		}
-	}
-	if ld != nil && ld.StaleReads > 0 {
-		r.lag("Expiry: livedict returned %d values after their deadline, %d of them again on a second read (first: %s).", ld.StaleReads, ld.StaleAgain, ld.StaleFirst)
-	}
-	if ld != nil && ld.Fired < ld.Keys && ld.Error == "" {
-		why := fmt.Sprintf("the wait ended %s after the last callback", idleGiveUp)
-		if ld.Ended == endCap {
-			why = fmt.Sprintf("the wait was cut short %s after the last deadline, callbacks still coming", maxWait)
-		}
-		if ld.Dropped > 0 {
-			why += fmt.Sprintf("; %d were dropped by the outbox's retention limit although an OnExpire hook was registered", ld.Dropped)
-		}
-		if ld.FailedSets > 0 {
-			why += fmt.Sprintf("; %d Sets were refused (first: %s)", ld.FailedSets, ld.FailedSet)
-		}
-		r.lag("Expiry: livedict reported %d of %d expiries (%s).", ld.Fired, ld.Keys, why)
 	}
 	r.p("")
 	r.p("![expiry lateness](charts/expiry.svg)")
@@ -464,12 +261,6 @@ func (r *report) memory(res *results) {
 			best = min(best, m.PerEntry)
 		}
 	}
-	var ld *memoryResult
-	for i := range res.Memory {
-		if res.Memory[i].Cache == caches.Livedict {
-			ld = &res.Memory[i]
-		}
-	}
 	r.p("| cache | bytes per entry | ratio | entries held |")
 	r.p("|---|---:|---:|---:|")
 	var groups []string
@@ -486,9 +277,6 @@ func (r *report) memory(res *results) {
 		r.p("| %s | %.0f | %s | %s |", m.Cache, m.PerEntry, fmtX(m.PerEntry/best), held)
 		groups = append(groups, m.Cache)
 		vals = append(vals, m.PerEntry)
-		if ld != nil && ld.Error == "" && isPeer(m.Cache) && m.PerEntry < ld.PerEntry {
-			r.lag("Memory: %s %.0f bytes per entry, livedict %.0f (livedict %s).", m.Cache, m.PerEntry, ld.PerEntry, fmtX(ld.PerEntry/m.PerEntry))
-		}
 	}
 	r.p("")
 	r.p("![bytes per entry](charts/memory.svg)")
@@ -513,7 +301,8 @@ func (r *report) serializer(res *results) {
 	r.p("struct. gob *fresh* is a new Encoder (or Decoder) per value, so each record carries its type")
 	r.p("description, as independent records must; gob *reuse* is one stream, whose later values can")
 	r.p("only be read by a reader of the whole stream. Ratios are to the fastest row of the column.")
-	r.p("Medians of %d rounds.", res.Options.rounds)
+	r.p("Medians of %s of the whole matrix, **not rotated**; the rotated comparison with msgp", plural(res.Options.rounds, "round"))
+	r.p("follows the tables.")
 	r.p("")
 	type cellT struct{ ns, allocs, bytesOp, size float64 }
 	cells := map[string]map[string]cellT{} // op/variant -> codec
@@ -571,25 +360,20 @@ func (r *report) serializer(res *results) {
 				} else {
 					decNs[vi] = append(decNs[vi], c.ns)
 				}
-				us, ok := cells[op+"/"+v]["livedict"]
-				if ok && codec != "livedict" {
-					if c.ns < us.ns {
-						r.lag("Serializer, %s %s: %s %s/op, livedict %s/op (livedict %s slower).", strings.ToLower(op), v, codec, fmtNs(c.ns), fmtNs(us.ns), fmtX(us.ns/c.ns))
-					}
-					if c.allocs < us.allocs {
-						r.lag("Serializer, %s %s: %s %.0f allocs/op, livedict %.0f.", strings.ToLower(op), v, codec, c.allocs, us.allocs)
-					}
-				}
 			}
 			r.p("%s |", line)
 		}
 		r.p("")
 	}
-	if us, ok := cells["Encode/fresh"]["livedict"]; ok {
-		for codec, c := range cells["Encode/fresh"] {
-			if codec != "livedict" && codec != "encoding/json" && c.size < us.size {
-				r.lag("Serializer, encoded size: %s %.0f bytes, livedict %.0f (livedict's records name and type-sign every field, so that old records stay readable when fields are added, removed or renamed by tag).", codec, c.size, us.size)
-			}
+	if rot := res.SerialRotated; rot != nil {
+		r.p("livedict against msgp, rotated in one process (slices of 20,000 operations; `%s`):", rot.Command)
+		r.p("")
+		if rot.Note != "" {
+			r.p("%s.", strings.ToUpper(rot.Note[:1])+rot.Note[1:])
+			r.p("")
+		}
+		if len(rot.Rows) > 0 {
+			r.pairTable(rot.Rows)
 		}
 	}
 	r.p("![serializer](charts/serializer.svg)")
@@ -609,9 +393,13 @@ func (r *report) backends(res *results) {
 	}
 	r.p("The root module's own benchmarks, run from this command: the store (`livedict…` rows) against")
 	r.p("plain `database/sql` on the same file, schema and pragmas, and plain go-redis on the same")
-	r.p("server. Their doc comments describe each pair; in particular a livedict batch is 100 async")
-	r.p("operations waited for together, each its own transaction or script, while the plain SQL batch")
-	r.p("is one transaction. One run each (`-benchtime 1s`); ratios are to the fastest row of the group.")
+	r.p("server. Their doc comments describe each pair: a livedict batch of 100 Sets (async, or from")
+	r.p("N goroutines) is 100 writes that commit together a few at a time (group commit), where the")
+	r.p("plain SQL batch is one transaction and the plain Redis batch one pipeline. The first table of")
+	r.p("each package is whole runs one after the other (`-benchtime %s`), **not rotated**; ratios", res.Options.rootBenchtime)
+	r.p("there are to the fastest row of the group. The second table is its `BenchmarkRotated` (and")
+	r.p("the rotation of `BenchmarkTouch`), where it has one: the same pairs rotated in one process,")
+	r.p("%d rounds.", res.Options.pairRounds)
 	r.p("")
 	var groups []string
 	var ours, theirs []float64
@@ -624,20 +412,24 @@ func (r *report) backends(res *results) {
 			r.p("%s.", strings.ToUpper(pr.Note[:1])+pr.Note[1:])
 			r.p("")
 		}
-		if len(pr.Rows) == 0 {
-			continue
-		}
+		var rotated []benchRow
 		byGroup := map[string][]benchRow{}
 		var order []string
 		for _, row := range pr.Rows {
+			if isRotated(row) {
+				rotated = append(rotated, row)
+				continue
+			}
 			g, _, _ := strings.Cut(row.Name, "/")
 			if _, ok := byGroup[g]; !ok {
 				order = append(order, g)
 			}
 			byGroup[g] = append(byGroup[g], row)
 		}
-		r.p("| benchmark | ns/op | ratio | per op in a batch | B/op | allocs/op |")
-		r.p("|---|---:|---:|---:|---:|---:|")
+		if len(order) > 0 {
+			r.p("| benchmark | ns/op | ratio | per op in a batch | B/op | allocs/op |")
+			r.p("|---|---:|---:|---:|---:|---:|")
+		}
 		for _, g := range order {
 			rows := byGroup[g]
 			best := math.Inf(1)
@@ -680,13 +472,22 @@ func (r *report) backends(res *results) {
 					groups = append(groups, pr.Pkg[strings.LastIndex(pr.Pkg, "/")+1:]+" "+us.Name)
 					ours = append(ours, cost(us)/1e3)
 					theirs = append(theirs, cost(them)/1e3)
-					if cost(them) < cost(us) {
-						r.lag("%s %s: %s %s, %s %s (livedict %s slower).", pr.Pkg, g, them.Name, fmtNs(cost(them)), us.Name, fmtNs(cost(us)), fmtX(cost(us)/cost(them)))
-					}
 				}
 			}
 		}
 		r.p("")
+		if rot := res.RootRotated[pr.Pkg]; rot != nil {
+			r.p("`%s`", rot.Command)
+			r.p("")
+			if rot.Note != "" {
+				r.p("%s.", strings.ToUpper(rot.Note[:1])+rot.Note[1:])
+				r.p("")
+			}
+			rotated = append(rotated, rot.Rows...)
+		}
+		if len(rotated) > 0 {
+			r.pairTable(rotated)
+		}
 	}
 	if len(groups) > 0 {
 		r.p("![SQLite and Redis](charts/backends.svg)")
@@ -695,6 +496,19 @@ func (r *report) backends(res *results) {
 			ylabel: "µs per operation (log scale)", groups: groups, log: true,
 			series: []series{{"livedict", ours}, {"plain client", theirs}}})
 	}
+}
+
+// pairTable writes the rotated comparisons of rows: each contender against
+// the first of its benchmark, per operation.
+func (r *report) pairTable(rows []benchRow) {
+	r.p("| rotated | against | ratio (IQR) | per op, each side |")
+	r.p("|---|---|---:|---:|")
+	for _, row := range rows {
+		for _, p := range pairs(row) {
+			r.p("| %s: %s | %s | %s | %s · %s |", row.Name, p.Name, p.Base, p.Ratio, fmtNs(p.NsName), fmtNs(p.NsBase))
+		}
+	}
+	r.p("")
 }
 
 // perOp is the per-operation cost a batch benchmark reports (ns/set, ns/get…).
@@ -753,18 +567,25 @@ func (r *report) changes(res *results) {
 		r.p("")
 		return
 	}
+	times := map[int]string{1: "once", 2: "twice"}
 	r.p("Changes made to the store from these benchmarks' profiles (the analysis is in")
 	r.p("[proposals/README.md](proposals/README.md)). This run built the bench module against each")
 	r.p("change and against the tree before it (its parent, or for a change made in several commits")
-	r.p("the parent of the first), from the repository's history, and ran the rows the change")
-	r.p("was meant to move, alternating the two builds: the throughput and SQLite rows %d rounds", res.Options.rounds)
-	r.p("each (medians), the expiry workload twice each (medians), the memory workload once each.")
-	r.p("The throughput rows are as noisy as the throughput section says: a difference smaller than")
-	r.p("its noise line, or one in the control row, is not a finding.")
+	r.p("the parent of the first), from the repository's history, with the stores of `bench/model`")
+	r.p("generated again by each tree's own livedictgen, and ran the rows the change was meant to")
+	r.p("move, alternating the two builds: the throughput and SQLite rows %s each (medians),", plural(res.Options.rounds, "round"))
+	r.p("the expiry workload %s each (medians), the memory workload once each. Two builds cannot", times[expiryRuns(res.Options)])
+	r.p("share a process, so these are whole runs, **not rotated**: a difference smaller than the")
+	r.p("throughput section's interquartile ranges, or one in the control row, is not a finding.")
 	r.p("")
 	for _, c := range res.Changes {
 		r.p("### %s: %s", c.Change.Commit, c.Change.Summary)
 		r.p("")
+		if c.Change.Dropped != "" {
+			r.p("No longer measured: %s.", c.Change.Dropped)
+			r.p("")
+			continue
+		}
 		if c.Note != "" {
 			r.p("Not measured: %s", oneLine(c.Note))
 			r.p("")

@@ -152,7 +152,11 @@ func newLivedict[V any](open Opener[V], c Config[V], vs ...variant) (Cache[V], e
 	// it: a Set then carries no option.
 	opts := []livedict.Option{livedict.WithDefaultTTL(c.TTL)}
 	if slices.Contains(vs, withoutCopies) {
-		opts = append(opts, livedict.WithoutCopies())
+		o := withoutCopiesOption()
+		if o == nil {
+			return nil, fmt.Errorf("the livedict measured has no WithoutCopies")
+		}
+		opts = append(opts, o)
 	}
 	s, err := open(opts...)
 	if err != nil {
