@@ -30,7 +30,7 @@ import (
 // the other processes of a busy machine do not inflate (both include the
 // garbage collector's work).
 func TestRotateDecode(t *testing.T) {
-	if !*rotate {
+	if !*rotateOn {
 		t.Skip("runs with -rotate")
 	}
 	v := model.SampleSession(7)
@@ -88,7 +88,7 @@ func TestRotateDecode(t *testing.T) {
 }
 
 var (
-	rotate       = flag.Bool("rotate", false, "run TestRotateDecode")
+	rotateOn     = flag.Bool("rotate", false, "run TestRotateDecode")
 	rotateCodecs = flag.String("rotate.codecs", "livedict,msgp", "codecs to rotate; ratios are of the first to each other")
 	rotateRounds = flag.Int("rotate.rounds", 40, "rounds; each runs every codec for one slice")
 	rotateN      = flag.Int("rotate.n", 4000, "decodes in one slice")
