@@ -412,6 +412,8 @@ func (b *Backend) Bucket(ctx context.Context, cfg backend.BucketConfig) (backend
 	for i := range bk.tags {
 		bk.tags[i] = b.cfg.prefix + ":{" + name + "#" + strconv.Itoa(i) + "}"
 	}
+	bk.putHead = newOpHead(putScript, true, bk.tags, bk.limit.MaxKeys, flag(bk.lru), b.cfg.reclaim.Milliseconds(), group)
+	bk.delHead = newOpHead(deleteScript, false, bk.tags)
 	if err := bk.createGroups(ctx); err != nil {
 		return nil, fmt.Errorf("livedict/redis: open bucket %q: %w", cfg.Name, err)
 	}
