@@ -441,8 +441,26 @@ func BenchmarkRotated(b *testing.B) {
 	b.Run("Set", func(b *testing.B) {
 		s := benchStore(b, url)
 		c, plain := plainRedis(b, url)
+		bk, err := newBackend(b, newClient(b, url)).Bucket(bg, backend.BucketConfig{Name: "rotated"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { bk.Close() })
+		value := []byte(benchValue)
+		now := time.Now().UnixMilli()
 		rotate(b,
 			single("SET", func(n int) error { return c.Set(bg, plain[n%benchKeys], benchValue, 0).Err() }),
+			// The least a script that writes an entry does: take a version,
+			// read the entry's fields, write the hash; with as many
+			// arguments as a Put sends.
+			single("floor", func(n int) error {
+				return floorScript.Run(bg, c, []string{"floor:{x}:idx"}, "floor:{x}", 0, 0, 86400000, "livedict",
+					plain[n%benchKeys]+":h", benchValue, 0, 0, now, 0, 0, "").Err()
+			}),
+			single("bucket", func(n int) error {
+				_, err := bk.Put(bg, keys[n%benchKeys], backend.Write[[]byte]{Value: value}, now)
+				return err
+			}),
 			single("livedict", func(n int) error { return s.Set(bg, keys[n%benchKeys], benchValue) }),
 			single("livedict-ttl", func(n int) error { return s.Set(bg, keys[n%benchKeys], benchValue, livedict.TTL(time.Hour)) }))
 	})
@@ -481,6 +499,16 @@ func BenchmarkRotated(b *testing.B) {
 			}))
 	})
 }
+
+// floorScript is the floor of a script that writes an entry, for
+// BenchmarkRotated: a version, a read of the entry's fields, the write of
+// the hash.
+var floorScript = goredis.NewScript(`
+local v = redis.call('INCRBY', ARGV[1] .. ':seq', 1)
+local cur = redis.pcall('HMGET', ARGV[6], 'd', 'n', 'i')
+redis.call('HSET', ARGV[6], 'v', ARGV[7], 'n', v)
+return {0}
+`)
 
 // BenchmarkServerCost reports what the backend's commands cost the server
 // itself, from INFO commandstats (usec_per_call, after CONFIG RESETSTAT):

@@ -101,10 +101,20 @@ func outcomeUnknown(err error) bool {
 	return true
 }
 
-// isScriptError reports an error a Lua script raised while it ran: Redis
-// names the script's place in it ("@user_script:12", "user_script:12:").
+// isScriptError reports an error a Lua script raised while it ran, after
+// which what it wrote before stays: Redis names the script's place in it
+// ("@user_script:12", "user_script:12:"). A write command that Redis
+// refuses to a script only as long as it has written nothing (OOM over
+// maxmemory, READONLY on a replica, MISCONF after a failed save,
+// NOREPLICAS) leaves nothing behind.
 func isScriptError(err error) bool {
-	return strings.Contains(err.Error(), "user_script")
+	msg := err.Error()
+	for _, before := range []string{"OOM ", "READONLY ", "MISCONF ", "NOREPLICAS "} {
+		if strings.HasPrefix(msg, before) {
+			return false
+		}
+	}
+	return strings.Contains(msg, "user_script")
 }
 
 // runOnce runs a script that writes, sent at most once. An error after
