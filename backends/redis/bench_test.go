@@ -667,3 +667,170 @@ func BenchmarkServerCost(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkScriptCost compares what the put and delete scripts cost Redis
+// itself, before (oldscripts_test.go) and now, rotated in one process on
+// one server: each round runs a slice of calls of every contender, after
+// CONFIG RESETSTAT, and reads the server's microseconds of EVALSHA from
+// INFO commandstats. It reports, per contender, the median over the rounds
+// of the server's time per write (us/write-NAME), and the median ratio of
+// the new script to the old with its quartiles (ratio-new/old-...). The
+// scenarios: Put of a key that exists, keeping its deadline (none) and
+// moving it (a TTL); Put of a new key; 16 Puts of one shard (16 calls
+// before, one now); Delete and 16 Deletes of one shard (each slice puts
+// the keys back first, outside the measure).
+//
+//	go test -run '^$' -bench ScriptCost -benchtime 40x ./backends/redis
+func BenchmarkScriptCost(b *testing.B) {
+	url := benchServer(b)
+	c := newClient(b, url)
+	value := benchValue
+	now := time.Now().UnixMilli()
+	const reclaimMs = int64(24 * time.Hour / time.Millisecond)
+	// oldArgs and newArgs are the arguments of a put by the old and new
+	// scripts: no flags, no limit.
+	oldPutCall := func(tag, key string, deadline int64) error {
+		return oldPut.Run(bg, c, []string{tag + ":idx"}, tag, key, value, deadline, "0", "0", 0, now, 0, "0", reclaimMs, "0", "", "livedict", 0).Err()
+	}
+	newPutCall := func(tag string, keys []string, deadline func(i int) int64) error {
+		args := []any{tag, 0, "0", reclaimMs, "livedict"}
+		for i, k := range keys {
+			args = append(args, k, value, deadline(i), 0, now, 0, 0, "")
+		}
+		return redis.PutScript.Run(bg, c, []string{tag + ":idx"}, args...).Err()
+	}
+	oldDeleteCall := func(tag, key string) error {
+		return oldDelete.Run(bg, c, []string{tag + ":idx"}, tag, key, now, 0).Err()
+	}
+	newDeleteCall := func(tag string, keys []string) error {
+		args := []any{tag}
+		for _, k := range keys {
+			args = append(args, k, now, 0)
+		}
+		return redis.DeleteScript.Run(bg, c, []string{tag + ":idx"}, args...).Err()
+	}
+	keys16 := make([]string, 16)
+	for i := range keys16 {
+		keys16[i] = "k" + strconv.Itoa(i)
+	}
+	const calls = 200 // writes per slice
+	type side struct {
+		prepare func(round int) error // outside the measure
+		run     func(round int) error // calls writes
+	}
+	var seq int
+	scenarios := []struct {
+		name     string
+		old, new side
+	}{
+		{"PutSameDeadline",
+			side{nil, func(int) error { return oldPutCall("old:{s1}", "k", 0) }},
+			side{nil, func(int) error { return newPutCall("new:{s1}", keys16[:1], func(int) int64 { return 0 }) }}},
+		{"PutNewDeadline",
+			side{nil, func(int) error { seq++; return oldPutCall("old:{s2}", "k", now+3_600_000+int64(seq)) }},
+			side{nil, func(int) error {
+				seq++
+				return newPutCall("new:{s2}", keys16[:1], func(int) int64 { return now + 3_600_000 + int64(seq) })
+			}}},
+		{"PutNewKey",
+			side{nil, func(int) error { seq++; return oldPutCall("old:{s3}", "n"+strconv.Itoa(seq), now+3_600_000) }},
+			side{nil, func(int) error {
+				seq++
+				return newPutCall("new:{s3}", []string{"n" + strconv.Itoa(seq)}, func(int) int64 { return now + 3_600_000 })
+			}}},
+		{"Put16",
+			side{nil, func(int) error {
+				for _, k := range keys16 {
+					if err := oldPutCall("old:{s4}", k, 0); err != nil {
+						return err
+					}
+				}
+				return nil
+			}},
+			side{nil, func(int) error { return newPutCall("new:{s4}", keys16, func(int) int64 { return 0 }) }}},
+		{"Delete",
+			side{func(int) error { return oldPutCall("old:{s5}", "k", 0) }, func(int) error { return oldDeleteCall("old:{s5}", "k") }},
+			side{func(int) error { return oldPutCall("new:{s5}", "k", 0) }, func(int) error { return newDeleteCall("new:{s5}", keys16[:1]) }}},
+		{"Delete16",
+			side{func(int) error { return newPutCall("old:{s6}", keys16, func(int) int64 { return 0 }) }, func(int) error {
+				for _, k := range keys16 {
+					if err := oldDeleteCall("old:{s6}", k); err != nil {
+						return err
+					}
+				}
+				return nil
+			}},
+			side{func(int) error { return newPutCall("new:{s6}", keys16, func(int) int64 { return 0 }) }, func(int) error { return newDeleteCall("new:{s6}", keys16) }}},
+	}
+	evalsha := func(b *testing.B) float64 {
+		info, err := c.Info(bg, "commandstats").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\r\n") {
+			if rest, ok := strings.CutPrefix(line, "cmdstat_evalsha:"); ok {
+				for _, f := range strings.Split(rest, ",") {
+					if v, ok := strings.CutPrefix(f, "usec="); ok {
+						us, _ := strconv.ParseFloat(v, 64)
+						return us
+					}
+				}
+			}
+		}
+		return 0
+	}
+	for _, sc := range scenarios {
+		b.Run(sc.name, func(b *testing.B) {
+			writes := calls
+			if strings.HasSuffix(sc.name, "16") {
+				writes = calls / 16 * 16
+			}
+			// slice runs one side's share of a round and returns the
+			// server's microseconds per write.
+			slice := func(s side, round int) float64 {
+				reps := calls
+				if strings.HasSuffix(sc.name, "16") {
+					reps = calls / 16
+				}
+				var us float64
+				for range reps {
+					if s.prepare != nil {
+						if err := s.prepare(round); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := c.ConfigResetStat(bg).Err(); err != nil {
+						b.Fatal(err)
+					}
+					if err := s.run(round); err != nil {
+						b.Fatal(err)
+					}
+					us += evalsha(b)
+				}
+				return us / float64(writes)
+			}
+			slice(sc.old, -1)
+			slice(sc.new, -1)
+			var olds, news, ratios []float64
+			for r := range b.N {
+				var o, n float64
+				if r%2 == 0 {
+					o, n = slice(sc.old, r), slice(sc.new, r)
+				} else {
+					n, o = slice(sc.new, r), slice(sc.old, r)
+				}
+				olds, news, ratios = append(olds, o), append(news, n), append(ratios, n/o)
+			}
+			q := func(xs []float64, p float64) float64 {
+				xs = slices.Clone(xs)
+				slices.Sort(xs)
+				return xs[int(p*float64(len(xs)-1)+0.5)]
+			}
+			b.ReportMetric(q(olds, 0.5), "us/write-old")
+			b.ReportMetric(q(news, 0.5), "us/write-new")
+			b.ReportMetric(q(ratios, 0.5), "ratio-new/old")
+			b.ReportMetric(q(ratios, 0.25), "ratio-p25-new/old")
+			b.ReportMetric(q(ratios, 0.75), "ratio-p75-new/old")
+		})
+	}
+}
