@@ -30,6 +30,8 @@ type bucket struct {
 	dropped   *atomic.Uint64
 	tags      []string // the key tag of each shard
 	closed    atomic.Bool
+	// The heads of the bucket's put and delete ops (see slotOp).
+	putHead, delHead *opHead
 }
 
 var _ backend.Bucket[string, []byte] = (*bucket)(nil)
@@ -209,26 +211,43 @@ func (bk *bucket) Get(ctx context.Context, key string, now int64) (backend.Entry
 	if err := bk.check(); err != nil {
 		return backend.Entry[[]byte]{}, false, err
 	}
-	cmds, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
-		return []goredis.Cmder{bk.queueGet(ctx, p, key, now)}
-	})
-	if err != nil {
+	var r getReq
+	cmd := bk.getCmd(ctx, &r.getArgs, key, now)
+	r.one[0] = cmd
+	r.cmds = r.one[:]
+	if err := bk.be.bt.submit(ctx, &r.batchReq); err != nil {
 		return backend.Entry[[]byte]{}, false, bk.failKey("Get", key, err)
 	}
-	return bk.gotten(key, cmds[0], now)
+	return bk.gotten(key, cmd, now)
 }
 
-// queueGet queues the read of key: a script that also stamps the access
-// in a bucket that evicts least recently used keys, else one HMGET.
-func (bk *bucket) queueGet(ctx context.Context, p goredis.Pipeliner, key string, now int64) goredis.Cmder {
+// getReq is a request of one read, with the arguments of its HMGET.
+type getReq struct {
+	batchReq
+	getArgs
+}
+
+type getArgs struct {
+	entry string
+	args  [6]any
+}
+
+// getCmd is the read of key, with its arguments in r: a script that also
+// stamps the access in a bucket that evicts least recently used keys, else
+// one HMGET.
+func (bk *bucket) getCmd(ctx context.Context, r *getArgs, key string, now int64) goredis.Cmder {
 	tag := bk.tagOf(key)
 	if bk.lru {
-		return getTouchScript.EvalSha(ctx, p, []string{tag + ":idx"}, tag, key, now)
+		c := goredis.NewCmd(ctx, "evalsha", getTouchScript.Hash(), 1, tag+":idx", tag, key, now)
+		c.SetFirstKeyPos(3)
+		return c
 	}
-	return p.HMGet(ctx, tag+":e:"+key, entryFields...)
+	r.entry = tag + ":e:" + key
+	r.args = [6]any{"hmget", &r.entry, "v", "d", "n", "i"}
+	return goredis.NewSliceCmd(ctx, r.args[:]...)
 }
 
-// gotten reads the reply of queueGet.
+// gotten reads the reply of getCmd.
 func (bk *bucket) gotten(key string, c goredis.Cmder, now int64) (backend.Entry[[]byte], bool, error) {
 	var none backend.Entry[[]byte]
 	if c, ok := c.(*goredis.Cmd); ok {
@@ -276,34 +295,47 @@ func (bk *bucket) Put(ctx context.Context, key string, w backend.Write[[]byte], 
 	if err := bk.check(); err != nil {
 		return backend.WriteResult[string, []byte]{}, err
 	}
-	var cmd onceCmd
-	_, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
-		cmd = bk.queuePut(ctx, p, key, w, now)
-		return []goredis.Cmder{cmd}
-	})
-	return bk.put(ctx, key, cmd, err)
+	r := &opReq{}
+	bk.putOp(&r.op, key, w, now)
+	res, err := bk.put(key, &r.op, bk.be.bt.doOp(ctx, r))
+	if res.ExpiredMoved && res.Displaced == nil {
+		bk.trim(ctx)
+	}
+	return res, err
 }
 
-// queuePut queues the script of a Put, sent at most once.
-func (bk *bucket) queuePut(ctx context.Context, p goredis.Pipeliner, key string, w backend.Write[[]byte], now int64) onceCmd {
-	holder := ""
+// putOp fills op with the write of key.
+func (bk *bucket) putOp(op *slotOp, key string, w backend.Write[[]byte], now int64) {
+	*op = slotOp{head: bk.putHead, shard: shardOf(key, len(bk.tags)), key: key, value: w.Value, deadline: w.Deadline, idle: w.Idle, now: now}
+	if w.KeepTTL {
+		op.flags |= opKeepTTL
+	}
+	if w.Conditional {
+		op.flags |= opConditional
+		op.ifVersion = w.IfVersion
+	}
+	if w.WantPrev {
+		op.flags |= opWantPrev
+	}
 	if w.ClaimDisplaced > 0 {
 		// The held stream's events are claimed by XAUTOCLAIM with the lease
 		// ClaimExpired is given: the lease is kept by Redis' idle time.
-		holder = bk.consumer
+		op.holder = bk.consumer
 	}
-	return evalOnce(ctx, p, putScript, bk.tagOf(key), key, w.Value, w.Deadline, flag(w.KeepTTL), flag(w.Conditional),
-		w.IfVersion, now, bk.limit.MaxKeys, flag(bk.lru), bk.be.cfg.reclaim.Milliseconds(), flag(w.WantPrev), holder, group, w.Idle)
 }
 
-// put reads the reply of queuePut (err is the batcher's, for the request).
-func (bk *bucket) put(ctx context.Context, key string, cmd onceCmd, err error) (backend.WriteResult[string, []byte], error) {
+// put reads the result of a put op (err is the batcher's, for the
+// request). An entry the write moved to the outbox is left for the caller
+// to trim.
+func (bk *bucket) put(key string, op *slotOp, err error) (backend.WriteResult[string, []byte], error) {
 	var res backend.WriteResult[string, []byte]
-	r, err := onceResult(cmd, err)
+	r, err := op.reply(err)
 	if err != nil {
 		return res, bk.failKey("Put", key, err)
 	}
-	shard := shardOf(key, len(bk.tags))
+	if n, ok := r.(int64); ok && n == 0 {
+		return res, nil
+	}
 	l := list(r)
 	if len(l) == 2 && num(l[0]) == 3 {
 		return res, &backend.CorruptRecord{Key: key, Reason: strOf(l[1]) + "; a KeepTTL or conditional write needs it"}
@@ -317,10 +349,8 @@ func (bk *bucket) put(ctx context.Context, key string, cmd onceCmd, err error) (
 	res.ExpiredMoved = num(l[1]) == 1
 	if id, _ := l[2].(string); id != "" {
 		res.Displaced = &backend.Expired[string, []byte]{
-			ID: heldID(shard, id), Key: key, Value: bytesOf(l[3]), Deadline: num(l[4]),
+			ID: heldID(shardOf(key, len(bk.tags)), id), Key: key, Value: bytesOf(l[3]), Deadline: num(l[4]),
 		}
-	} else if res.ExpiredMoved {
-		bk.trim(ctx)
 	}
 	switch num(l[0]) {
 	case 1:
@@ -332,29 +362,26 @@ func (bk *bucket) put(ctx context.Context, key string, cmd onceCmd, err error) (
 		res.Existed, res.Prev = true, entryOf(l, 6)
 	}
 	for i := putHeader; i+4 < len(l); i += 5 {
-		res.Evicted = append(res.Evicted, backend.KV[string, []byte]{Key: l[i].(string), Entry: entryOf(l, i+1)})
+		res.Evicted = append(res.Evicted, backend.KV[string, []byte]{Key: strOf(l[i]), Entry: entryOf(l, i+1)})
 	}
 	return res, nil
 }
 
-// putHeader is the length of putScript's reply before the evicted entries.
+// putHeader is the length of a put op's reply, when not 0, before the
+// evicted entries.
 const putHeader = 10
 
 func (bk *bucket) del(ctx context.Context, op, key string, version uint64, now int64) (backend.Entry[[]byte], bool, error) {
 	if err := bk.check(); err != nil {
 		return backend.Entry[[]byte]{}, false, err
 	}
-	var cmd onceCmd
-	_, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
-		cmd = evalOnce(ctx, p, deleteScript, bk.tagOf(key), key, now, version)
-		return []goredis.Cmder{cmd}
-	})
-	return bk.deleted(op, key, cmd, err)
+	r := &opReq{op: slotOp{head: bk.delHead, shard: shardOf(key, len(bk.tags)), key: key, now: now, ifVersion: version}}
+	return bk.deleted(op, key, &r.op, bk.be.bt.doOp(ctx, r))
 }
 
-// deleted reads the reply of a deleteScript call (err is the batcher's).
-func (bk *bucket) deleted(op, key string, cmd onceCmd, err error) (backend.Entry[[]byte], bool, error) {
-	r, err := onceResult(cmd, err)
+// deleted reads the result of a delete op (err is the batcher's).
+func (bk *bucket) deleted(op, key string, o *slotOp, err error) (backend.Entry[[]byte], bool, error) {
+	r, err := o.reply(err)
 	if err != nil {
 		return backend.Entry[[]byte]{}, false, bk.failKey(op, key, err)
 	}
@@ -373,14 +400,12 @@ func (bk *bucket) GetMany(ctx context.Context, keys []string, now int64) ([]back
 	if err := bk.check(); err != nil {
 		return nil, err
 	}
-	cmds, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
-		out := make([]goredis.Cmder, len(keys))
-		for i, k := range keys {
-			out[i] = bk.queueGet(ctx, p, k, now)
-		}
-		return out
-	})
-	if err != nil {
+	cmds := make([]goredis.Cmder, len(keys))
+	rs := make([]getArgs, len(keys))
+	for i, k := range keys {
+		cmds[i] = bk.getCmd(ctx, &rs[i], k, now)
+	}
+	if err := bk.be.bt.doCmds(ctx, cmds); err != nil {
 		return nil, bk.fail("GetMany", err)
 	}
 	out := make([]backend.Read[[]byte], len(keys))
@@ -390,24 +415,28 @@ func (bk *bucket) GetMany(ctx context.Context, keys []string, now int64) ([]back
 	return out, nil
 }
 
-// PutMany sends every write in one round trip, each its own script run
-// once at most, in order.
+// PutMany sends every write in one round trip: one script call per shard
+// (of up to maxOpsPerCall writes), each sent once at most, that runs the
+// shard's writes in order, each with the result Put would have given it.
 func (bk *bucket) PutMany(ctx context.Context, ws []backend.KeyWrite[string, []byte], now int64) ([]backend.Written[string, []byte], error) {
 	if err := bk.check(); err != nil {
 		return nil, err
 	}
-	cmds := make([]onceCmd, len(ws))
-	_, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
-		out := make([]goredis.Cmder, len(ws))
-		for i, w := range ws {
-			cmds[i] = bk.queuePut(ctx, p, w.Key, w.Write, now)
-			out[i] = cmds[i]
-		}
-		return out
-	})
-	out := make([]backend.Written[string, []byte], len(ws))
+	ops := make([]slotOp, len(ws))
+	ptrs := make([]*slotOp, len(ws))
 	for i, w := range ws {
-		out[i].Result, out[i].Err = bk.put(ctx, w.Key, cmds[i], err)
+		bk.putOp(&ops[i], w.Key, w.Write, now)
+		ptrs[i] = &ops[i]
+	}
+	err := bk.be.bt.doOps(ctx, ptrs)
+	out := make([]backend.Written[string, []byte], len(ws))
+	moved := false
+	for i, w := range ws {
+		out[i].Result, out[i].Err = bk.put(w.Key, &ops[i], err)
+		moved = moved || out[i].Result.ExpiredMoved && out[i].Result.Displaced == nil
+	}
+	if moved {
+		bk.trim(ctx)
 	}
 	return out, nil
 }
@@ -417,18 +446,16 @@ func (bk *bucket) DeleteMany(ctx context.Context, keys []string, now int64) ([]b
 	if err := bk.check(); err != nil {
 		return nil, err
 	}
-	cmds := make([]onceCmd, len(keys))
-	_, err := bk.be.bt.do(ctx, func(p goredis.Pipeliner) []goredis.Cmder {
-		out := make([]goredis.Cmder, len(keys))
-		for i, k := range keys {
-			cmds[i] = evalOnce(ctx, p, deleteScript, bk.tagOf(k), k, now, 0)
-			out[i] = cmds[i]
-		}
-		return out
-	})
+	ops := make([]slotOp, len(keys))
+	ptrs := make([]*slotOp, len(keys))
+	for i, k := range keys {
+		ops[i] = slotOp{head: bk.delHead, shard: shardOf(k, len(bk.tags)), key: k, now: now}
+		ptrs[i] = &ops[i]
+	}
+	err := bk.be.bt.doOps(ctx, ptrs)
 	out := make([]backend.Read[[]byte], len(keys))
 	for i, k := range keys {
-		out[i].Entry, out[i].Found, out[i].Err = bk.deleted("Delete", k, cmds[i], err)
+		out[i].Entry, out[i].Found, out[i].Err = bk.deleted("Delete", k, &ops[i], err)
 	}
 	return out, nil
 }

@@ -15,3 +15,9 @@ func EntryKey(ctx context.Context, b *Backend, bucket, key string) (string, erro
 	}
 	return b.cfg.prefix + ":{" + name + "#" + strconv.Itoa(shardOf(key, shards)) + "}:e:" + key, nil
 }
+
+// The scripts of single-key writes, for BenchmarkScriptCost.
+var (
+	PutScript    = putScript
+	DeleteScript = deleteScript
+)

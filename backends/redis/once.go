@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -32,7 +33,9 @@ import (
 // ErrConflict, which is a reply). An error that does not wrap it means the
 // write did not take effect: it was never sent (the server was known to be
 // down, or no connection could be dialled), or the server replied with an
-// error.
+// error before the script ran. An error the script raised as it ran (a
+// key of the shard that is not of the type the script expects) leaves
+// what the script wrote before it in place: that outcome is unknown too.
 
 // onceCmd is a script call that go-redis must send once at most.
 type onceCmd struct{ *goredis.Cmd }
@@ -82,7 +85,13 @@ func outcomeUnknown(err error) bool {
 	var reply goredis.Error
 	var op *net.OpError
 	switch {
-	case errors.As(err, &notSent), errors.As(err, &reply),
+	case errors.As(err, &reply):
+		// An error the script raised as it ran: Redis undoes nothing, so
+		// what it wrote before stays (in a call of several ops, the ops
+		// before the one that failed). Other error replies (NOSCRIPT, OOM,
+		// BUSY, MOVED...) come before a script runs.
+		return isScriptError(err)
+	case errors.As(err, &notSent),
 		errors.Is(err, errBackendClosed), errors.Is(err, goredis.ErrClosed), errors.Is(err, goredis.ErrPoolTimeout),
 		errors.As(err, &op) && op.Op == "dial":
 		return false
@@ -90,6 +99,22 @@ func outcomeUnknown(err error) bool {
 	// A timeout, a reset or closed connection, ctx ending during the round
 	// trip: the request may have reached the server.
 	return true
+}
+
+// isScriptError reports an error a Lua script raised while it ran, after
+// which what it wrote before stays: Redis names the script's place in it
+// ("@user_script:12", "user_script:12:"). A write command that Redis
+// refuses to a script only as long as it has written nothing (OOM over
+// maxmemory, READONLY on a replica, MISCONF after a failed save,
+// NOREPLICAS) leaves nothing behind.
+func isScriptError(err error) bool {
+	msg := err.Error()
+	for _, before := range []string{"OOM ", "READONLY ", "MISCONF ", "NOREPLICAS "} {
+		if strings.HasPrefix(msg, before) {
+			return false
+		}
+	}
+	return strings.Contains(msg, "user_script")
 }
 
 // runOnce runs a script that writes, sent at most once. An error after

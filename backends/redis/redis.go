@@ -92,7 +92,16 @@
 //
 // Operations issued concurrently (from many goroutines, or from a store's
 // Async view) are pipelined: whatever queued while a pipeline was in
-// flight goes out as the next one.
+// flight goes out as the next one (WithPipelines of them at once). The
+// writes of single keys a pipeline carries, Puts and Deletes of any
+// callers and those of a PutMany or DeleteMany, go as one script call per
+// shard, which runs each write as the write alone would run, with its own
+// result: a batch is not a transaction across keys, and a call is atomic
+// as a whole. A caller whose context cannot end (context.Background) that
+// finds a pipeline free sends its operation from its own goroutine, which
+// spares it the hand-off to the backend's loops and back; one whose
+// context can end goes through the loops, so that it returns as soon as
+// the context ends.
 package redis
 
 import (
@@ -412,6 +421,8 @@ func (b *Backend) Bucket(ctx context.Context, cfg backend.BucketConfig) (backend
 	for i := range bk.tags {
 		bk.tags[i] = b.cfg.prefix + ":{" + name + "#" + strconv.Itoa(i) + "}"
 	}
+	bk.putHead = newOpHead(putScript, true, bk.tags, bk.limit.MaxKeys, flag(bk.lru), b.cfg.reclaim.Milliseconds(), group)
+	bk.delHead = newOpHead(deleteScript, false, bk.tags)
 	if err := bk.createGroups(ctx); err != nil {
 		return nil, fmt.Errorf("livedict/redis: open bucket %q: %w", cfg.Name, err)
 	}

@@ -108,113 +108,237 @@ local function place(key, d, reclaim, now)
 end
 `
 
-// putScript: ARGV tag, key, value, deadline, keepTTL, conditional,
-// ifVersion, now, maxKeys, lru, reclaimMs, wantPrev, holder, group, idle.
-// Returns {code, moved, heldID, heldV, heldD, existed, prevV, prevD, prevN,
-// prevI, evicted key, v, d, n, i ...}; code 0 ok, 1 version conflict, 2
-// limit (the first three fields are set then too: a displaced entry moved
-// before the check). The previous value is read and returned only when wantPrev is 1.
-// An expired entry the write displaces goes to the outbox, or, when holder
-// (a consumer name) is given, to the shard's held stream, pending for
-// holder in group: see hold.
-var putScript = goredis.NewScript(prelude + `
--- hold moves an expired entry to the held stream, claimed by consumer:
--- XCLAIM FORCE files it in the group's pending list as if consumer had
--- read it. Nobody reads the held stream with '>': its events reach other
--- consumers only by XAUTOCLAIM, once idle for a claim lease, so one whose
--- holder died unacknowledged is delivered again.
-local function hold(key, v, d, consumer, grp)
-	local held = tag .. ':held'
-	redis.pcall('XGROUP', 'CREATE', held, grp, '0', 'MKSTREAM') -- BUSYGROUP when it exists
-	local id = redis.call('XADD', held, '*', 'k', key, 'v', v, 'd', d)
-	redis.call('XCLAIM', held, grp, consumer, 0, id, 'FORCE', 'JUSTID')
-	redis.call('DEL', ek(key))
-	unindex(key)
-	return id
-end
-
-local key, now = ARGV[2], tonumber(ARGV[8])
-local cur = redis.pcall('HMGET', ek(key), 'd', 'n', 'i')
-local bad = unreadable(cur, 1, 2, 3)
-if bad then
-	-- A record that cannot be read: a write that needs it (KeepTTL, a
-	-- version condition) fails; any other replaces it, reported by code 4.
-	if ARGV[5] == '1' or ARGV[6] == '1' then return {3, bad} end
-	redis.call('DEL', ek(key))
-	unindex(key)
-	cur = {false, false, false}
-end
-local exists = cur[1] ~= false
-local res = {0, 0, '', '', 0, 0, '', 0, 0, 0}
-if bad then res[1], res[4] = 4, bad end
-if exists and expired(tonumber(cur[1]), now) then
-	local v = redis.call('HGET', ek(key), 'v')
-	if ARGV[13] ~= '' then
-		res[3], res[4], res[5] = hold(key, v, cur[1], ARGV[13], ARGV[14]), v, tonumber(cur[1])
-	else
-		expire_to_outbox(key, v, cur[1])
+// putScript runs the writes of one shard, in order, each as Put runs it
+// on its own (a batch is not a transaction across keys; each write is
+// atomic, and so is the call as a whole): ARGV tag, maxKeys, lru,
+// reclaimMs, group, then putWidth arguments per write: key, value,
+// deadline, idle, now, flags (1 keepTTL, 2 conditional, 4 wantPrev),
+// ifVersion, holder (a consumer name, or empty).
+//
+// The reply holds one element per write: 0 when the write succeeded with
+// nothing more to say (no previous entry asked for or none there, nothing
+// displaced, evicted or replaced), else {code, moved, heldID, heldV,
+// heldD, existed, prevV, prevD, prevN, prevI, evicted key, v, d, n, i
+// ...}; code 0 ok, 1 version conflict, 2 limit (the first five fields are
+// set then too: a displaced entry moved before the check), 4 ok after
+// replacing an entry that could not be read (heldV is why). {3, why} is a
+// KeepTTL or conditional write refused on an entry that cannot be read. The
+// previous value is read and returned only when wantPrev is set. An
+// expired entry the write displaces goes to the outbox, or, when holder
+// is given, to the shard's held stream, pending for holder in group: see
+// the comment at hold below.
+//
+// The script is written for what it costs Redis per call: no helper
+// closures on the way of a plain write, one pattern match for the three
+// number fields, one INCRBY for the versions of every write of the call,
+// and index updates only where they change something. An entry that
+// exists is in the key index already, and in the deadline index under
+// its deadline with Redis' own expiry at that deadline plus reclaim (every
+// write and Retime keeps them so, in the same script), so a write that
+// keeps the deadline leaves them alone. Without a key limit, the index
+// updates of a call with several writes go out at its end, one ZADD or
+// ZREM for all (no write in between reads the indexes); with a limit each
+// write's go at once, as the next write counts the live keys.
+var putScript = goredis.NewScript(`
+local tag, idx = ARGV[1], KEYS[1]
+local max, lru, reclaim, grp = tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[4]), ARGV[5]
+local call, find = redis.call, string.find
+local ekp = tag .. ':e:'
+-- The other keys of the shard are named where a write needs them.
+local dl, lruk
+local n = (#ARGV - 5) / 8
+local version = call('INCRBY', tag .. ':seq', n) - n
+-- Index changes held for the end of the call: keys new to the key index,
+-- and the deadline index's score (or false: out) by key.
+local batched = n > 1 and max == 0
+local newKeys, dls
+if batched then newKeys, dls = {}, {} end
+local out = {}
+for a = 6, #ARGV, 8 do
+	local key, value, dd, ii, now, flags = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4]), ARGV[a + 5]
+	local keep, cond, want = false, false, false
+	if flags ~= '0' then
+		local f = tonumber(flags)
+		keep, cond, want = f % 2 == 1, f % 4 >= 2, f % 8 >= 4
 	end
-	res[2], exists = 1, false
-end
-if ARGV[6] == '1' then
-	local have = 0
-	if exists then have = tonumber(cur[2]) end
-	if have ~= tonumber(ARGV[7]) then
-		res[1] = 1
-		return res
-	end
-end
-local max = tonumber(ARGV[9])
-if not exists and max > 0 then
-	local n = live_count(now)
-	if n >= max then
-		if ARGV[10] ~= '1' then
-			res[1] = 2
-			return res
-		end
-		local need, pos, victims = n - max + 1, 0, {}
-		while need > 0 do
-			local batch = redis.call('ZRANGE', tag .. ':lru', pos, pos + 63)
-			if #batch == 0 then break end
-			for _, k in ipairs(batch) do
-				if need > 0 then
-					local e = redis.call('HMGET', ek(k), 'v', 'd', 'n', 'i')
-					if e[1] ~= false and not expired(tonumber(e[2]), now) then
-						table.insert(victims, {k, e[1], tonumber(e[2]), tonumber(e[3]), tonumber(e[4]) or 0})
-						need = need - 1
-					end
+	local ek = ekp .. key
+	version = version + 1
+	local cur = redis.pcall('HMGET', ek, 'd', 'n', 'i')
+	local cd, cn, ci = cur[1], cur[2], cur[3]
+	local code, moved, hid, hv, hd = 0, 0, '', '', 0
+	local r
+	repeat
+		-- A field must be decimal digits, at most 15 (Go's field, the
+		-- prelude's num): one match checks the three.
+		local bad
+		if cur.err then
+			bad = cur.err
+		elseif (cd or cn or ci) and not ((not cd or #cd <= 15) and (not cn or #cn <= 15) and (not ci or #ci <= 15)
+			and find((cd or '0') .. ' ' .. (cn or '0') .. ' ' .. (ci or '0'), '^%d+ %d+ %d+$')) then
+			local function nn(what, v)
+				if v and not (#v <= 15 and find(v, '^%d+$')) then
+					return what .. ' ' .. string.format('%q', string.sub(v, 1, 40)) .. ' is not a number'
 				end
 			end
-			pos = pos + #batch
+			bad = nn('deadline', cd) or nn('version', cn) or nn('idle', ci)
 		end
-		for _, vic in ipairs(victims) do
-			redis.call('DEL', ek(vic[1]))
-			unindex(vic[1])
-			for _, x in ipairs(vic) do table.insert(res, x) end
+		if bad then
+			-- A record that cannot be read: a write that needs it (KeepTTL,
+			-- a version condition) fails; any other replaces it (code 4).
+			if keep or cond then
+				r = {3, bad}
+				break
+			end
+			dl, lruk = tag .. ':dl', tag .. ':lru'
+			call('DEL', ek)
+			call('ZREM', idx, key)
+			call('ZREM', dl, key)
+			call('ZREM', lruk, key)
+			if batched then newKeys[key], dls[key] = nil, nil end
+			cd, cn, ci = false, false, false
+			code, hv = 4, bad
 		end
+		local exists = cd ~= false
+		local d = exists and tonumber(cd)
+		if exists and d > 0 and d <= now then
+			-- The key holds an expired entry: it moves out first.
+			local v = call('HGET', ek, 'v')
+			local holder = ARGV[a + 7]
+			if holder ~= '' then
+				-- hold: the entry goes to the held stream, claimed by holder.
+				-- XCLAIM FORCE files it in the group's pending list as if
+				-- holder had read it. Nobody reads the held stream with '>':
+				-- its events reach other consumers only by XAUTOCLAIM, once
+				-- idle for a claim lease, so one whose holder died
+				-- unacknowledged is delivered again.
+				local held = tag .. ':held'
+				redis.pcall('XGROUP', 'CREATE', held, grp, '0', 'MKSTREAM') -- BUSYGROUP when it exists
+				hid = call('XADD', held, '*', 'k', key, 'v', v, 'd', cd)
+				call('XCLAIM', held, grp, holder, 0, hid, 'FORCE', 'JUSTID')
+				hv, hd = v, d
+			else
+				call('XADD', tag .. ':out', '*', 'k', key, 'v', v, 'd', cd)
+			end
+			dl, lruk = tag .. ':dl', tag .. ':lru'
+			call('DEL', ek)
+			call('ZREM', idx, key)
+			call('ZREM', dl, key)
+			call('ZREM', lruk, key)
+			if batched then newKeys[key], dls[key] = nil, nil end
+			moved, exists, cd, cn, ci = 1, false, false, false, false
+		end
+		if cond then
+			local have = 0
+			if exists then have = tonumber(cn) end
+			if have ~= tonumber(ARGV[a + 6]) then
+				code = 1
+				break
+			end
+		end
+		local ev
+		if not exists and max > 0 then
+			dl, lruk = tag .. ':dl', tag .. ':lru'
+			local live = call('ZCARD', idx) - call('ZCOUNT', dl, 1, now)
+			if live >= max then
+				if not lru then
+					code = 2
+					break
+				end
+				local need, pos, victims = live - max + 1, 0, {}
+				while need > 0 do
+					local page = call('ZRANGE', lruk, pos, pos + 63)
+					if #page == 0 then break end
+					for _, k in ipairs(page) do
+						if need > 0 then
+							-- Entries that are gone, expired, or cannot be
+							-- read are passed over, as Get passes them.
+							local e = redis.pcall('HMGET', ekp .. k, 'v', 'd', 'n', 'i')
+							if not e.err and e[1] ~= false and e[2] and e[3] and #e[2] <= 15 and #e[3] <= 15 and (not e[4] or #e[4] <= 15)
+								and find(e[2] .. ' ' .. e[3] .. ' ' .. (e[4] or '0'), '^%d+ %d+ %d+$') then
+								local vd = tonumber(e[2])
+								if not (vd > 0 and vd <= now) then
+									table.insert(victims, {k, e[1], vd, tonumber(e[3]), tonumber(e[4]) or 0})
+									need = need - 1
+								end
+							end
+						end
+					end
+					pos = pos + #page
+				end
+				ev = {}
+				for _, vic in ipairs(victims) do
+					call('DEL', ekp .. vic[1])
+					call('ZREM', idx, vic[1])
+					call('ZREM', dl, vic[1])
+					call('ZREM', lruk, vic[1])
+					for _, x in ipairs(vic) do table.insert(ev, x) end
+				end
+			end
+		end
+		local prev
+		if exists then
+			if want then prev = {redis.call('HGET', ek, 'v'), d, tonumber(cn), tonumber(ci) or 0} end
+			if keep then dd, ii = cd, ci or '0' end
+		end
+		local dn, idle = tonumber(dd), tonumber(ii)
+		local same = exists and dn == d
+		if same then
+			if idle > 0 then call('HSET', ek, 'v', value, 'n', version, 'i', ii)
+			else call('HSET', ek, 'v', value, 'n', version) end
+		else
+			if idle > 0 then call('HSET', ek, 'v', value, 'd', dd, 'n', version, 'i', ii)
+			else call('HSET', ek, 'v', value, 'd', dd, 'n', version) end
+		end
+		-- Only a hash read with i has one to drop: a fixed write ends sliding.
+		if idle == 0 and ci then call('HDEL', ek, 'i') end
+		if not exists then
+			if batched then newKeys[key] = true else call('ZADD', idx, 0, key) end
+		end
+		if not same then
+			dl = dl or tag .. ':dl'
+			-- place: the deadline index, and Redis' own reclaim of the
+			-- entry reclaim ms after its deadline (or after now for one
+			-- already past), so that Redis never deletes an entry the sweep
+			-- has not had the time to move to the outbox.
+			if dn > 0 then
+				if batched then dls[key] = dd else call('ZADD', dl, dd, key) end
+				if reclaim > 0 then call('PEXPIREAT', ek, math.max(dn, now) + reclaim) end
+			else
+				-- A new key may have a stale member from an entry Redis
+				-- reclaimed; an entry that had a deadline has an expiry.
+				if batched then dls[key] = false else call('ZREM', dl, key) end
+				if exists then call('PERSIST', ek) end
+			end
+		end
+		if lru then call('ZADD', tag .. ':lru', call('INCR', tag .. ':seq'), key) end
+		if code ~= 0 or moved ~= 0 or prev or ev then
+			r = {code, moved, hid, hv, hd, 0, '', 0, 0, 0}
+			if prev then r[6], r[7], r[8], r[9], r[10] = 1, prev[1], prev[2], prev[3], prev[4] end
+			if ev then for _, x in ipairs(ev) do table.insert(r, x) end end
+		end
+	until true
+	if code ~= 0 and not r then r = {code, moved, hid, hv, hd, 0, '', 0, 0, 0} end
+	out[#out + 1] = r or 0
+end
+if batched then
+	local function flush(cmd, k, args)
+		for i = 1, #args, 512 do call(cmd, k, unpack(args, i, math.min(i + 511, #args))) end
 	end
-end
-local deadline, idle = tonumber(ARGV[4]), tonumber(ARGV[15])
-if exists then
-	local curIdle = tonumber(cur[3]) or 0
-	if ARGV[12] == '1' then
-		res[6], res[7], res[8], res[9], res[10] = 1, redis.call('HGET', ek(key), 'v'), tonumber(cur[1]), tonumber(cur[2]), curIdle
+	local add, dladd, dlrem = {}, {}, {}
+	for k in pairs(newKeys) do add[#add + 1] = 0; add[#add + 1] = k end
+	for k, s in pairs(dls) do
+		if s then dladd[#dladd + 1] = s; dladd[#dladd + 1] = k else dlrem[#dlrem + 1] = k end
 	end
-	if ARGV[5] == '1' then deadline, idle = tonumber(cur[1]), curIdle end
+	dl = tag .. ':dl'
+	flush('ZADD', idx, add)
+	flush('ZADD', dl, dladd)
+	flush('ZREM', dl, dlrem)
 end
-local version = redis.call('INCR', tag .. ':seq')
-if idle > 0 then
-	redis.call('HSET', ek(key), 'v', ARGV[3], 'd', deadline, 'n', version, 'i', idle)
-else
-	redis.call('HSET', ek(key), 'v', ARGV[3], 'd', deadline, 'n', version)
-	-- Only a hash read with i has one to drop: a fixed write ends sliding.
-	if cur[3] then redis.call('HDEL', ek(key), 'i') end
-end
-redis.call('ZADD', tag .. ':idx', 0, key)
-place(key, deadline, tonumber(ARGV[11]), now)
-if ARGV[10] == '1' then touch(key) end
-return res
+return out
 `)
+
+// putWidth is how many arguments putScript takes per write.
+const putWidth = 8
 
 // getTouchScript is Get in an EvictLRU bucket: ARGV tag, key, now.
 // Returns {}, {v, d, n, i}, or unread's reply for an entry it cannot read.
@@ -229,27 +353,57 @@ touch(key)
 return {e[1], d, n, i}
 `)
 
-// deleteScript: ARGV tag, key, now, ifVersion (0: any). An expired entry is
-// left for the sweep. Returns {} or {v, d, n, i} of the deleted entry, or
-// unread's reply when it deleted an entry it could not read (a version
-// condition never matches one).
-var deleteScript = goredis.NewScript(prelude + `
-local key, now, want = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local e = redis.pcall('HMGET', ek(key), 'v', 'd', 'n', 'i')
-if not e.err and e[1] == false then return {} end
-local d, n, i = times(e, 2)
-if not d then
-	if want ~= 0 then return {} end
-	redis.call('DEL', ek(key))
-	unindex(key)
-	return unread(e, 2)
+// deleteScript runs the deletes of one shard, in order, each as Delete
+// runs it on its own: ARGV tag, then deleteWidth arguments per delete:
+// key, now, ifVersion (0: any). An expired entry is left for the sweep.
+// The reply holds one element per delete: 0 when it deleted nothing,
+// {v, d, n, i} of the entry it deleted, or unread's reply (see the
+// prelude) when it deleted an entry it could not read (a version condition
+// never matches one). The keys leave the indexes at the end, in one ZREM
+// per index.
+var deleteScript = goredis.NewScript(`
+local tag = ARGV[1]
+local call, find = redis.call, string.find
+local ekp = tag .. ':e:'
+local out, gone = {}, {}
+for a = 2, #ARGV, 3 do
+	local key, now, want = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+	local ek = ekp .. key
+	local e = redis.pcall('HMGET', ek, 'v', 'd', 'n', 'i')
+	local r = 0
+	if e.err or e[1] ~= false then
+		-- times (the prelude's): d and n decimal digits, at most 15, and i
+		-- one too or absent.
+		local d, n, i
+		local sd, sn, si = e[2], e[3], e[4]
+		if not e.err and sd and sn and #sd <= 15 and #sn <= 15 and (not si or #si <= 15)
+			and find(sd .. ' ' .. sn .. ' ' .. (si or '0'), '^%d+ %d+ %d+$') then
+			d, n, i = tonumber(sd), tonumber(sn), tonumber(si) or 0
+		end
+		if not d then
+			if want == 0 then
+				call('DEL', ek)
+				gone[#gone + 1] = key
+				if e.err then r = {{e.err}} else r = {{'', sd, sn, si}} end
+			end
+		elseif not (d > 0 and d <= now) and (want == 0 or n == want) then
+			call('DEL', ek)
+			gone[#gone + 1] = key
+			r = {e[1], d, n, i}
+		end
+	end
+	out[#out + 1] = r
 end
-if expired(d, now) then return {} end
-if want ~= 0 and n ~= want then return {} end
-redis.call('DEL', ek(key))
-unindex(key)
-return {e[1], d, n, i}
+if #gone > 0 then
+	for _, s in ipairs({':idx', ':dl', ':lru'}) do
+		for i = 1, #gone, 512 do call('ZREM', tag .. s, unpack(gone, i, math.min(i + 511, #gone))) end
+	end
+end
+return out
 `)
+
+// deleteWidth is how many arguments deleteScript takes per delete.
+const deleteWidth = 3
 
 // sweepScript moves up to max due entries to the outbox: ARGV tag, now,
 // max. Index members whose entry Redis already reclaimed are dropped from
