@@ -181,11 +181,15 @@ func (h *Hook) succeeded() {
 	}
 }
 
-// Call is one hook invocation.
-type Call struct {
-	Hook *Hook                     // must not be nil
-	Key  string                    // for reports only
-	Fn   func(ctx context.Context) // the invocation; ctx carries the hook's timeout deadline
+// CallOf is one hook invocation: Fn(ctx, Arg). Fn is usually made once per
+// hook and Arg carries the event, by value, so that queueing a call
+// allocates nothing.
+type CallOf[A any] struct {
+	Hook *Hook  // must not be nil
+	Key  string // for reports only; empty: the pool's keyOf names it (NewOf)
+	// Fn is the invocation; ctx carries the hook's timeout deadline.
+	Fn  func(ctx context.Context, arg A)
+	Arg A
 	// Done, if set, is called exactly once when the pool is through with the
 	// call: Fn returned or panicked, the call timed out (Fn may still be
 	// running), or it was skipped, dropped or refused. The store uses it to
@@ -193,7 +197,7 @@ type Call struct {
 	Done func()
 }
 
-func (c Call) finish() {
+func (c *CallOf[A]) finish() {
 	if c.Done != nil {
 		c.Done()
 	}
@@ -238,10 +242,6 @@ type Failure struct {
 	// that is an error. Timeouts wrap context.DeadlineExceeded, drops are
 	// ErrDropped.
 	Err error
-}
-
-func newFailure(kind FailureKind, c Call, err error) Failure {
-	return Failure{Kind: kind, HookID: c.Hook.id, HookName: c.Hook.name, Key: c.Key, Err: err}
 }
 
 // panicError is the Failure.Err of a recovered panic.

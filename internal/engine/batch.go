@@ -25,7 +25,7 @@ func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) ([]livedict.Lookup[
 	out := make([]livedict.Lookup[V], len(keys))
 	var failed map[K]error
 	hs := s.table()
-	var inline []call
+	var inline []call[K, V]
 	var hits, misses uint64
 	for i, r := range reads {
 		switch {
@@ -92,7 +92,7 @@ func (s *Store[K, V]) SetMany(ctx context.Context, items map[K]V, opts ...livedi
 		return err
 	}
 	var failed map[K]error
-	var inline []call
+	var inline []call[K, V]
 	for i, r := range res {
 		s.afterWrite(ws[i].Write.Deadline, r.Result, r.Err)
 		if r.Err != nil {
@@ -131,7 +131,7 @@ func (s *Store[K, V]) DeleteMany(ctx context.Context, keys []K) ([]bool, error) 
 	}
 	out := make([]bool, len(keys))
 	var failed map[K]error
-	var inline []call
+	var inline []call[K, V]
 	for i, r := range reads {
 		if r.Err != nil {
 			failed = addFailure(failed, keys[i], r.Err)

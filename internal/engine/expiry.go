@@ -165,7 +165,7 @@ func (s *Store[K, V]) schedule() {
 		// and a large backlog must not push out events a listener is about
 		// to take. A full hook queue then slows the sweep instead.
 		batch := sweepBatch
-		var inline []call
+		var inline []call[K, V]
 		if listening {
 			batch = min(batch, s.retention)
 			// Events that waited for a listener go first, before a sweep

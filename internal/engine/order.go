@@ -61,7 +61,7 @@ import (
 // atomically and is not part of this order.
 type eventOrder[K comparable, V any] struct {
 	s    *Store[K, V] // the hook table, key strings and values, the bucket
-	pool *sandbox.Pool
+	pool *sandbox.PoolOf[hookArg[K, V]]
 
 	gate sweepGate
 	// stripes order the events of one key: a write that raises events
@@ -73,7 +73,7 @@ type eventOrder[K comparable, V any] struct {
 	// claimed from a memory bucket, and the calls of a claimed batch,
 	// queued to the pool in one step.
 	events []memory.Event[K, V]
-	batch  []sandbox.Queued
+	batch  []queued[K, V]
 
 	ackMu sync.Mutex
 	acks  []string // expiry events whose hooks have all finished
@@ -87,7 +87,7 @@ type eventOrder[K comparable, V any] struct {
 	renewDone sync.WaitGroup
 }
 
-func (o *eventOrder[K, V]) init(s *Store[K, V], pool *sandbox.Pool) {
+func (o *eventOrder[K, V]) init(s *Store[K, V], pool *sandbox.PoolOf[hookArg[K, V]]) {
 	o.s, o.pool = s, pool
 	for i := range o.stripes {
 		o.stripes[i] = make(chan struct{}, 1)
@@ -171,8 +171,8 @@ func displacedLease[K comparable, V any](hs *hookTable[K, V]) time.Duration {
 // still delivered. That displaced entry's expiry goes first, by the
 // writer: its OnExpire precedes the OnSet of the new value, and the rest of
 // the outbox stays with the scheduler.
-func (o *eventOrder[K, V]) writeEvents(ctx context.Context, hs *hookTable[K, V], key K, h uint64, v V, res backend.WriteResult[K, V], stored bool) []call {
-	var inline []call
+func (o *eventOrder[K, V]) writeEvents(ctx context.Context, hs *hookTable[K, V], key K, h uint64, v V, res backend.WriteResult[K, V], stored bool) []call[K, V] {
+	var inline []call[K, V]
 	if res.Displaced != nil {
 		inline = o.expired(ctx, hs, *res.Displaced, h, inline, nil)
 	}
@@ -192,20 +192,19 @@ func (o *eventOrder[K, V]) writeEvents(ctx context.Context, hs *hookTable[K, V],
 // emitChange raises the OnChange event of a write of v that stored it with
 // result res (asked for the previous entry, Write.WantPrev). Each hook gets
 // copies of its own: v is the caller's, the previous value the backend's.
-func (o *eventOrder[K, V]) emitChange(ctx context.Context, hs *hookTable[K, V], key K, h uint64, v V, res backend.WriteResult[K, V], inline []call) []call {
+func (o *eventOrder[K, V]) emitChange(ctx context.Context, hs *hookTable[K, V], key K, h uint64, v V, res backend.WriteResult[K, V], inline []call[K, V]) []call[K, V] {
 	s := o.s
 	scoped := hs.scoped[kindChange][key]
 	global := hs.global[kindChange]
-	ks := s.keyString(key)
 	left := len(scoped) + len(global)
 	for _, list := range [2][]*hook[K, V]{scoped, global} {
 		for _, hk := range list {
 			left--
-			ch := livedict.Change[V]{Value: s.hookValue(v, true, left), Existed: res.Existed}
+			ch := &livedict.Change[V]{Value: s.hookValue(v, true, left), Existed: res.Existed}
 			if res.Existed {
 				ch.Prev = s.hookValue(res.Prev.Value, false, left)
 			}
-			inline = o.dispatch(ctx, hk, h, sandbox.Call{Hook: hk.sb, Key: ks, Fn: bindChange(hk.change, key, ch)}, inline)
+			inline = o.dispatch(ctx, hk, h, call[K, V]{Hook: hk.sb, Fn: hk.run, Arg: hookArg[K, V]{key: key, change: ch}}, inline)
 		}
 	}
 	return inline
@@ -227,7 +226,7 @@ func (o *eventOrder[K, V]) sweep(listening bool) func() {
 // OnExpire hooks and returns the inline calls appended to inline. With no
 // OnExpire hook registered it leaves the outbox alone: events wait for the
 // first hook, up to the retention limit. Only the scheduler calls it.
-func (o *eventOrder[K, V]) deliverBacklog(ctx context.Context, inline []call) []call {
+func (o *eventOrder[K, V]) deliverBacklog(ctx context.Context, inline []call[K, V]) []call[K, V] {
 	s := o.s
 	for {
 		hs := s.table()
@@ -255,7 +254,7 @@ func (o *eventOrder[K, V]) deliverBacklog(ctx context.Context, inline []call) []
 // asynchronous ones in o.batch, the inline ones appended to *inline. It
 // returns how many events it claimed. A memory bucket hands them over in
 // the scheduler's buffer, with their keys' hashes.
-func (o *eventOrder[K, V]) claim(ctx context.Context, hs *hookTable[K, V], inline *[]call) (int, error) {
+func (o *eventOrder[K, V]) claim(ctx context.Context, hs *hookTable[K, V], inline *[]call[K, V]) (int, error) {
 	s := o.s
 	if s.mem != nil {
 		evs, err := s.mem.ClaimEvents(claimBatch, o.events[:0])
@@ -280,7 +279,7 @@ func (o *eventOrder[K, V]) claim(ctx context.Context, hs *hookTable[K, V], inlin
 // acknowledgement, and its calls no completion callback. With a non-nil
 // batch the asynchronous calls are appended to it instead of being
 // queued, for the caller to queue with the rest of its batch.
-func (o *eventOrder[K, V]) expired(ctx context.Context, hs *hookTable[K, V], ev backend.Expired[K, V], h uint64, inline []call, batch *[]sandbox.Queued) []call {
+func (o *eventOrder[K, V]) expired(ctx context.Context, hs *hookTable[K, V], ev backend.Expired[K, V], h uint64, inline []call[K, V], batch *[]queued[K, V]) []call[K, V] {
 	s := o.s
 	scoped := hs.scoped[kindExpire][ev.Key]
 	global := hs.global[kindExpire]
@@ -295,14 +294,13 @@ func (o *eventOrder[K, V]) expired(ctx context.Context, hs *hookTable[K, V], ev 
 			}
 		}
 	}
-	ks := s.keyString(ev.Key)
 	left := len(scoped) + len(global)
 	for _, list := range [2][]*hook[K, V]{scoped, global} {
 		for _, hk := range list {
 			left--
-			c := sandbox.Call{Hook: hk.sb, Key: ks, Fn: bind(hk.fn, ev.Key, s.hookValue(ev.Value, false, left)), Done: done}
+			c := call[K, V]{Hook: hk.sb, Fn: hk.run, Arg: hookArg[K, V]{key: ev.Key, v: s.hookValue(ev.Value, false, left)}, Done: done}
 			if batch != nil && !hk.inline {
-				*batch = append(*batch, sandbox.Queued{Shard: h, Call: c})
+				*batch = append(*batch, queued[K, V]{Shard: h, Call: c})
 				continue
 			}
 			inline = o.dispatch(ctx, hk, h, c, inline)
@@ -318,19 +316,18 @@ func (o *eventOrder[K, V]) expired(ctx context.Context, hs *hookTable[K, V], ev 
 // returns the inline ones, appended to inline. Key-scoped hooks come first.
 // copyValue says whether v is shared with the caller, so that even the
 // first hook needs a copy.
-func (o *eventOrder[K, V]) emit(ctx context.Context, hs *hookTable[K, V], k kind, key K, h uint64, v V, copyValue bool, inline []call) []call {
+func (o *eventOrder[K, V]) emit(ctx context.Context, hs *hookTable[K, V], k kind, key K, h uint64, v V, copyValue bool, inline []call[K, V]) []call[K, V] {
 	scoped := hs.scoped[k][key]
 	global := hs.global[k]
 	if len(scoped)+len(global) == 0 {
 		return inline
 	}
 	s := o.s
-	ks := s.keyString(key)
 	left := len(scoped) + len(global)
 	for _, list := range [2][]*hook[K, V]{scoped, global} {
 		for _, hk := range list {
 			left--
-			inline = o.dispatch(ctx, hk, h, sandbox.Call{Hook: hk.sb, Key: ks, Fn: bind(hk.fn, key, s.hookValue(v, copyValue, left))}, inline)
+			inline = o.dispatch(ctx, hk, h, call[K, V]{Hook: hk.sb, Fn: hk.run, Arg: hookArg[K, V]{key: key, v: s.hookValue(v, copyValue, left)}}, inline)
 		}
 	}
 	return inline
@@ -341,7 +338,7 @@ func (o *eventOrder[K, V]) emit(ctx context.Context, hs *hookTable[K, V], k kind
 // closed pool, a ctx that ended while waiting for room) are counted and
 // reported by the pool; they never fail the operation that raised the
 // event.
-func (o *eventOrder[K, V]) dispatch(ctx context.Context, hk *hook[K, V], h uint64, c sandbox.Call, inline []call) []call {
+func (o *eventOrder[K, V]) dispatch(ctx context.Context, hk *hook[K, V], h uint64, c call[K, V], inline []call[K, V]) []call[K, V] {
 	if hk.inline {
 		return append(inline, c)
 	}
@@ -351,7 +348,7 @@ func (o *eventOrder[K, V]) dispatch(ctx context.Context, hk *hook[K, V], h uint6
 
 // runInline runs inline hook calls on the caller's goroutine, with no lock
 // of the order held.
-func (o *eventOrder[K, V]) runInline(ctx context.Context, calls []call) {
+func (o *eventOrder[K, V]) runInline(ctx context.Context, calls []call[K, V]) {
 	for _, c := range calls {
 		o.pool.RunInline(ctx, c)
 	}

@@ -153,13 +153,13 @@ func New[K comparable, V any](codec Codec[K, V], opts ...livedict.Option) (*Stor
 	if workers == 0 {
 		workers = max(4, runtime.GOMAXPROCS(0))
 	}
-	s.ev.init(s, sandbox.New(sandbox.Config{
+	s.ev.init(s, sandbox.NewOf(sandbox.Config{
 		Workers:   workers,
 		QueueSize: cfg.HookQueue,
 		Overflow:  cfg.Overflow,
 		OnFailure: s.hookFailed,
 		Logger:    s.log,
-	}))
+	}, func(a hookArg[K, V]) string { return s.keyString(a.key) }))
 	if s.poll > 0 {
 		s.ev.startRenewing(s.log)
 	}
@@ -403,7 +403,7 @@ func (s *Store[K, V]) Set(ctx context.Context, key K, v V, opts ...livedict.SetO
 	}
 	res, err := s.put(ctx, key, h, w, floorMs(now))
 	s.afterWrite(w.Deadline, res, err)
-	var inline []call
+	var inline []call[K, V]
 	if len(hs.byID) > 0 {
 		inline = s.ev.writeEvents(ctx, hs, key, h, v, res, err == nil)
 	}
@@ -645,7 +645,7 @@ func (s *Store[K, V]) Delete(ctx context.Context, key K) (bool, error) {
 	} else {
 		e, ok, err = s.b.Delete(ctx, key, s.nowMs())
 	}
-	var inline []call
+	var inline []call[K, V]
 	if err == nil && ok {
 		s.st.deleted()
 		inline = s.ev.emit(ctx, hs, kindDelete, key, h, e.Value, false, nil)
@@ -697,7 +697,7 @@ func (s *Store[K, V]) Update(ctx context.Context, key K, fn func(cur V, exists b
 		if err != nil {
 			return err
 		}
-		var inline []call
+		var inline []call[K, V]
 		if keep {
 			var res backend.WriteResult[K, V]
 			res, err = s.put(ctx, key, h, w, floorMs(now))
