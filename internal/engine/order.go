@@ -96,58 +96,78 @@ func (o *eventOrder[K, V]) init(s *Store[K, V], pool *sandbox.PoolOf[hookArg[K, 
 
 // begin is called by a write that may raise events (hs is the hook table
 // it raises them to, h its key's hash), before its backend write; the
-// write calls the returned function once its events are queued. Without
+// write releases what it returns once its events are queued. Without
 // hooks there is nothing to order and it costs nothing. A write whose ctx
 // ends while it waits fails with ctx's error.
-func (o *eventOrder[K, V]) begin(ctx context.Context, hs *hookTable[K, V], h uint64) (func(), error) {
+func (o *eventOrder[K, V]) begin(ctx context.Context, hs *hookTable[K, V], h uint64) (held, error) {
 	if hs.async == 0 && !hs.has(kindExpire) {
-		return noop, nil
+		return held{}, nil
 	}
-	afterSweep, err := o.enterGate(ctx, hs)
+	gate, err := o.enterGate(ctx, hs)
 	if err != nil || hs.async == 0 {
-		return afterSweep, err
+		return held{gate: gate}, err
 	}
-	unlockStripe, err := o.lockStripe(ctx, h)
+	stripe, err := o.lockStripe(ctx, h)
 	if err != nil {
-		afterSweep()
-		return nil, err
+		held{gate: gate}.release()
+		return held{}, err
 	}
-	return func() { unlockStripe(); afterSweep() }, nil
+	return held{gate: gate, stripe: stripe}, nil
+}
+
+// held is what a write holds of the order from begin until its events are
+// queued: the sweep gate, its key's stripe, both or neither. A value, so
+// that a write raising events allocates nothing to hold them.
+type held struct {
+	gate   *sweepGate    // nil: not entered
+	stripe chan struct{} // nil: not taken
+}
+
+// release lets go of what the write held.
+func (h held) release() {
+	if h.stripe != nil {
+		<-h.stripe
+	}
+	if h.gate != nil {
+		h.gate.leave()
+	}
 }
 
 func noop() {}
 
 // enterGate passes the sweep gate for a write raising events to hs, and
-// returns the function that leaves it.
-func (o *eventOrder[K, V]) enterGate(ctx context.Context, hs *hookTable[K, V]) (func(), error) {
+// returns it, for the write to leave; nil when the write need not enter.
+func (o *eventOrder[K, V]) enterGate(ctx context.Context, hs *hookTable[K, V]) (*sweepGate, error) {
 	if !hs.has(kindExpire) || sandbox.InHook(ctx) {
-		return noop, nil
+		return nil, nil
 	}
 	// Wait for a sweep in progress to queue what it swept, so that a key
 	// set again right after its sweep raises OnSet after OnExpire.
 	if err := o.gate.enter(ctx); err != nil {
 		return nil, err
 	}
-	return o.gate.leave, nil
+	return &o.gate, nil
 }
 
 // lockStripe takes the ordering stripe of key hash h, as long as ctx
-// allows. A write from a hook call's context takes it only if it is free:
-// its holder may be waiting for room in the queue of that very hook's
-// worker, which would wait in turn for the hook to return.
-func (o *eventOrder[K, V]) lockStripe(ctx context.Context, h uint64) (func(), error) {
+// allows, and returns it, for the write to release (receive from); nil
+// when it went on without. A write from a hook call's context takes it
+// only if it is free: its holder may be waiting for room in the queue of
+// that very hook's worker, which would wait in turn for the hook to
+// return.
+func (o *eventOrder[K, V]) lockStripe(ctx context.Context, h uint64) (chan struct{}, error) {
 	c := o.stripes[h%uint64(len(o.stripes))]
 	select {
 	case c <- struct{}{}:
-		return func() { <-c }, nil
+		return c, nil
 	default:
 	}
 	if sandbox.InHook(ctx) {
-		return noop, nil
+		return nil, nil
 	}
 	select {
 	case c <- struct{}{}:
-		return func() { <-c }, nil
+		return c, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

@@ -397,7 +397,7 @@ func (s *Store[K, V]) Set(ctx context.Context, key K, v V, opts ...livedict.SetO
 	}
 	w.ClaimDisplaced = displacedLease(hs)
 	w.WantPrev = hs.has(kindChange)
-	release, err := s.ev.begin(ctx, hs, h)
+	hd, err := s.ev.begin(ctx, hs, h)
 	if err != nil {
 		return err
 	}
@@ -407,7 +407,7 @@ func (s *Store[K, V]) Set(ctx context.Context, key K, v V, opts ...livedict.SetO
 	if len(hs.byID) > 0 {
 		inline = s.ev.writeEvents(ctx, hs, key, h, v, res, err == nil)
 	}
-	release()
+	hd.release()
 	s.ev.runInline(ctx, inline)
 	return err
 }
@@ -634,7 +634,7 @@ func (s *Store[K, V]) Delete(ctx context.Context, key K) (bool, error) {
 	if s.needHash(hs) {
 		h = s.hash(key)
 	}
-	release, err := s.ev.begin(ctx, hs, h)
+	hd, err := s.ev.begin(ctx, hs, h)
 	if err != nil {
 		return false, err
 	}
@@ -650,7 +650,7 @@ func (s *Store[K, V]) Delete(ctx context.Context, key K) (bool, error) {
 		s.st.deleted()
 		inline = s.ev.emit(ctx, hs, kindDelete, key, h, e.Value, false, nil)
 	}
-	release()
+	hd.release()
 	s.ev.runInline(ctx, inline)
 	return ok, err
 }
@@ -693,7 +693,7 @@ func (s *Store[K, V]) Update(ctx context.Context, key K, fn func(cur V, exists b
 		hs := s.table()
 		w.ClaimDisplaced = displacedLease(hs)
 		w.WantPrev = hs.has(kindChange)
-		release, err := s.ev.begin(ctx, hs, h)
+		hd, err := s.ev.begin(ctx, hs, h)
 		if err != nil {
 			return err
 		}
@@ -709,7 +709,7 @@ func (s *Store[K, V]) Update(ctx context.Context, key K, fn func(cur V, exists b
 			s.st.deleted()
 			inline = s.ev.emit(ctx, hs, kindDelete, key, h, cur.Value, true, nil)
 		}
-		release()
+		hd.release()
 		s.ev.runInline(ctx, inline)
 		if errors.Is(err, backend.ErrConflict) {
 			continue
