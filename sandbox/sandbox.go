@@ -5,10 +5,19 @@
 //
 // # Shards
 //
-// A Pool has Config.Workers shards. A shard is a bounded FIFO queue served by
+// A pool (PoolOf, whose calls carry their argument by value, or Pool, whose
+// calls are closures) has Config.Workers shards. A shard is a bounded FIFO queue served by
 // exactly one worker goroutine, which starts the queued calls one at a time,
 // in queue order. The store sends every event of one key to the same shard,
 // so one key's hooks run in event order while different keys run in parallel.
+//
+// # Allocation
+//
+// A call queued to a PoolOf costs no heap allocation of its own: the queue
+// holds calls by value, a worker reuses its record of the call it runs, and
+// takes the calls' contexts (24 bytes each, their Done channel made on first
+// use) from slabs it allocates 128 at a time. A Pool's closures are the
+// caller's allocation.
 //
 // # Timeouts, the watchdog and runaways
 //
