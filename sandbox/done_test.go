@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,4 +72,92 @@ func TestDoneOncePerCall(t *testing.T) {
 		close(block)
 		p.Close()
 	})
+}
+
+// TestContextPerCall: a worker reuses its task from call to call and takes
+// the calls' contexts from slabs, yet each call has a context of its own,
+// which ends when the call returns and stays ended: a hook may keep it.
+func TestContextPerCall(t *testing.T) {
+	p := sandbox.New(sandbox.Config{Workers: 1})
+	defer p.Close()
+	h := sandbox.NewHook(1, "kept", time.Minute)
+	const calls = 1000 // several slabs
+	ctxs := make([]context.Context, calls)
+	deadlines := make([]time.Time, calls)
+	var live atomic.Int32 // calls that found their context live while running
+	for i := range calls {
+		if err := p.Submit(context.Background(), 0, sandbox.Call{Hook: h, Fn: func(ctx context.Context) {
+			ctxs[i] = ctx
+			deadlines[i], _ = ctx.Deadline()
+			if ctx.Err() == nil && sandbox.InHook(ctx) {
+				live.Add(1)
+			}
+			if i%3 == 0 {
+				_ = ctx.Done() // some ask for the channel while the call runs
+			}
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "calls run", func() bool { return p.Stats().Completed == calls })
+	if n := live.Load(); n != calls {
+		t.Fatalf("%d of %d calls found their context live", n, calls)
+	}
+	seen := map[context.Context]bool{}
+	for i, ctx := range ctxs {
+		if seen[ctx] {
+			t.Fatalf("call %d got the context of an earlier call", i)
+		}
+		seen[ctx] = true
+		select {
+		case <-ctx.Done():
+		default:
+			t.Fatalf("call %d: context not done after the call returned", i)
+		}
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			t.Fatalf("call %d: Err() = %v after the call returned, want Canceled", i, ctx.Err())
+		}
+		if i > 0 && deadlines[i].Before(deadlines[i-1]) {
+			t.Fatalf("call %d: deadline %v before the previous call's %v", i, deadlines[i], deadlines[i-1])
+		}
+		// AfterFunc on an ended context runs at once.
+		ran := make(chan struct{})
+		context.AfterFunc(ctx, func() { close(ran) })
+		within(t, "AfterFunc of an ended context", func() { <-ran })
+	}
+}
+
+// TestTimeoutsAmongFastCalls: the watchdog times out exactly the calls that
+// overrun, never the fast calls that run after them in the same reused
+// task, nor those of the workers that replace the timed-out ones.
+func TestTimeoutsAmongFastCalls(t *testing.T) {
+	p := sandbox.New(sandbox.Config{Workers: 2, BreakerThreshold: 1 << 20})
+	defer p.Close()
+	fast := sandbox.NewHook(1, "fast", 10*time.Second)
+	slow := sandbox.NewHook(2, "slow", 20*time.Millisecond)
+	const calls, every = 4000, 400
+	var wrong atomic.Int32
+	slows := 0
+	for i := range calls {
+		c := sandbox.Call{Hook: fast, Fn: func(ctx context.Context) {}}
+		if i%every == every-1 {
+			slows++
+			c = sandbox.Call{Hook: slow, Fn: func(ctx context.Context) {
+				<-ctx.Done()
+				if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					wrong.Add(1)
+				}
+			}}
+		}
+		if err := p.Submit(context.Background(), uint64(i), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "calls end", func() bool {
+		st := p.Stats()
+		return st.Completed+st.Timeouts == calls && st.Runaway == 0
+	})
+	if st := p.Stats(); st.Timeouts != uint64(slows) || st.Completed != calls-uint64(slows) || wrong.Load() != 0 {
+		t.Fatalf("%d timeouts and %d completed of %d calls, %d of them slow; %d slow calls saw another error", st.Timeouts, st.Completed, calls, slows, wrong.Load())
+	}
 }

@@ -5,10 +5,19 @@
 //
 // # Shards
 //
-// A Pool has Config.Workers shards. A shard is a bounded FIFO queue served by
+// A pool (PoolOf, whose calls carry their argument by value, or Pool, whose
+// calls are closures) has Config.Workers shards. A shard is a bounded FIFO queue served by
 // exactly one worker goroutine, which starts the queued calls one at a time,
 // in queue order. The store sends every event of one key to the same shard,
 // so one key's hooks run in event order while different keys run in parallel.
+//
+// # Allocation
+//
+// A call queued to a PoolOf costs no heap allocation of its own: the queue
+// holds calls by value, a worker reuses its record of the call it runs, and
+// takes the calls' contexts (24 bytes each, their Done channel made on first
+// use) from slabs it allocates 128 at a time. A Pool's closures are the
+// caller's allocation.
 //
 // # Timeouts, the watchdog and runaways
 //
@@ -181,11 +190,15 @@ func (h *Hook) succeeded() {
 	}
 }
 
-// Call is one hook invocation.
-type Call struct {
-	Hook *Hook                     // must not be nil
-	Key  string                    // for reports only
-	Fn   func(ctx context.Context) // the invocation; ctx carries the hook's timeout deadline
+// CallOf is one hook invocation: Fn(ctx, Arg). Fn is usually made once per
+// hook and Arg carries the event, by value, so that queueing a call
+// allocates nothing.
+type CallOf[A any] struct {
+	Hook *Hook  // must not be nil
+	Key  string // for reports only; empty: the pool's keyOf names it (NewOf)
+	// Fn is the invocation; ctx carries the hook's timeout deadline.
+	Fn  func(ctx context.Context, arg A)
+	Arg A
 	// Done, if set, is called exactly once when the pool is through with the
 	// call: Fn returned or panicked, the call timed out (Fn may still be
 	// running), or it was skipped, dropped or refused. The store uses it to
@@ -193,7 +206,7 @@ type Call struct {
 	Done func()
 }
 
-func (c Call) finish() {
+func (c *CallOf[A]) finish() {
 	if c.Done != nil {
 		c.Done()
 	}
@@ -238,10 +251,6 @@ type Failure struct {
 	// that is an error. Timeouts wrap context.DeadlineExceeded, drops are
 	// ErrDropped.
 	Err error
-}
-
-func newFailure(kind FailureKind, c Call, err error) Failure {
-	return Failure{Kind: kind, HookID: c.Hook.id, HookName: c.Hook.name, Key: c.Key, Err: err}
 }
 
 // panicError is the Failure.Err of a recovered panic.

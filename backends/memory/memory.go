@@ -152,6 +152,7 @@ type shard[K comparable, V any] struct {
 	mu      sync.Mutex
 	timers  timers[K, V]
 	version uint64
+	tidy    bool     // the sweep expired keys: Tidy may rebuild the table
 	_       [64]byte // keep shards on their own cache lines
 }
 
@@ -624,8 +625,19 @@ func (b *Bucket[K, V]) NextDeadline(_ context.Context) (int64, bool, error) {
 // SweepExpired expires what is due in every shard before it files again
 // the keys of buckets that fall due early (cascading), so that cascading
 // never delays an expiry; and it cascades at most cascadeStep keys per
-// shard and call, the rest being due still at the next call.
+// shard and call, the rest being due still at the next call. Then it
+// rebuilds smaller the tables the expiry left mostly empty (Tidy).
 func (b *Bucket[K, V]) SweepExpired(_ context.Context, now int64, max int) (int, error) {
+	n, err := b.SweepDue(now, max)
+	b.Tidy()
+	return n, err
+}
+
+// SweepDue is SweepExpired without the rebuilds, for a caller that
+// delivers what it swept first and calls Tidy after: a rebuild walks the
+// whole table it replaces, and must not hold up the expiries of other
+// shards.
+func (b *Bucket[K, V]) SweepDue(now int64, max int) (int, error) {
 	if b.closed.Load() {
 		return 0, backend.ErrClosed
 	}
@@ -643,7 +655,9 @@ func (b *Bucket[K, V]) SweepExpired(_ context.Context, now int64, max int) (int,
 				n, did := b.sweepShard(s, b.tables[i].Load(), now, max-moved, steps, cascade)
 				b.trimOutbox()
 				b.outMu.Unlock()
-				b.shrink(uint64(i), sweepStep)
+				if n > 0 {
+					s.tidy = true
+				}
 				s.mu.Unlock()
 				moved += n
 				if cascade {
@@ -656,6 +670,21 @@ func (b *Bucket[K, V]) SweepExpired(_ context.Context, now int64, max int) (int,
 		}
 	}
 	return moved, nil
+}
+
+// Tidy rebuilds smaller the tables of the shards that SweepDue expired keys
+// from, once they are mostly empty and hold few keys (the rebuild of a
+// table that still holds many waits until few are left).
+func (b *Bucket[K, V]) Tidy() {
+	for i := range b.shards {
+		s := &b.shards[i]
+		s.mu.Lock()
+		if s.tidy {
+			s.tidy = false
+			b.shrink(uint64(i), sweepStep)
+		}
+		s.mu.Unlock()
+	}
 }
 
 // sweepShard moves up to max due entries of s to the outbox, and returns

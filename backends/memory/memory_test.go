@@ -529,6 +529,29 @@ func TestShrinks(t *testing.T) {
 	if small*64 > big {
 		t.Fatalf("%d groups before the expiry, %d after", big, small)
 	}
+
+	// SweepDue leaves the rebuilds to Tidy.
+	groups := func() int {
+		g := 0
+		for i := range b.tables {
+			g += len(b.tables[i].Load().groups)
+		}
+		return g
+	}
+	for k := range 100_000 {
+		b.Put(ctx, k, backend.Write[int]{Value: k, Deadline: 20}, 11)
+	}
+	big = groups()
+	if n, err := b.SweepDue(20, 1<<30); err != nil || n != 100_000 {
+		t.Fatalf("SweepDue = %d, %v", n, err)
+	}
+	if g := groups(); g != big {
+		t.Fatalf("SweepDue rebuilt tables: %d groups before, %d after", big, g)
+	}
+	b.Tidy()
+	if g := groups(); g*64 > big {
+		t.Fatalf("%d groups before the expiry, %d after Tidy", big, g)
+	}
 }
 
 // TestShardBits: the shard a key goes to and its place in the table come

@@ -25,7 +25,7 @@ func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) ([]livedict.Lookup[
 	out := make([]livedict.Lookup[V], len(keys))
 	var failed map[K]error
 	hs := s.table()
-	var inline []call
+	var inline []call[K, V]
 	var hits, misses uint64
 	for i, r := range reads {
 		switch {
@@ -92,7 +92,7 @@ func (s *Store[K, V]) SetMany(ctx context.Context, items map[K]V, opts ...livedi
 		return err
 	}
 	var failed map[K]error
-	var inline []call
+	var inline []call[K, V]
 	for i, r := range res {
 		s.afterWrite(ws[i].Write.Deadline, r.Result, r.Err)
 		if r.Err != nil {
@@ -131,7 +131,7 @@ func (s *Store[K, V]) DeleteMany(ctx context.Context, keys []K) ([]bool, error) 
 	}
 	out := make([]bool, len(keys))
 	var failed map[K]error
-	var inline []call
+	var inline []call[K, V]
 	for i, r := range reads {
 		if r.Err != nil {
 			failed = addFailure(failed, keys[i], r.Err)
@@ -153,14 +153,22 @@ func (s *Store[K, V]) DeleteMany(ctx context.Context, keys []K) ([]bool, error) 
 // never wait for each other in a cycle (a single-key write holds one).
 func (o *eventOrder[K, V]) beginMany(ctx context.Context, hs *hookTable[K, V], hashes []uint64) (func(), error) {
 	if len(hashes) == 1 {
-		return o.begin(ctx, hs, hashes[0])
+		hd, err := o.begin(ctx, hs, hashes[0])
+		if err != nil {
+			return nil, err
+		}
+		return hd.release, nil
 	}
 	if hs.async == 0 && !hs.has(kindExpire) {
 		return noop, nil
 	}
-	afterSweep, err := o.enterGate(ctx, hs)
-	if err != nil || hs.async == 0 {
-		return afterSweep, err
+	gate, err := o.enterGate(ctx, hs)
+	if err != nil {
+		return nil, err
+	}
+	afterSweep := held{gate: gate}.release
+	if hs.async == 0 {
+		return afterSweep, nil
 	}
 	idx := make([]uint64, len(hashes))
 	for i, h := range hashes {
@@ -168,20 +176,22 @@ func (o *eventOrder[K, V]) beginMany(ctx context.Context, hs *hookTable[K, V], h
 	}
 	slices.Sort(idx)
 	idx = slices.Compact(idx)
-	unlocks := make([]func(), 0, len(idx))
+	stripes := make([]chan struct{}, 0, len(idx))
 	releaseAll := func() {
-		for _, u := range slices.Backward(unlocks) {
-			u()
+		for _, c := range slices.Backward(stripes) {
+			if c != nil {
+				<-c
+			}
 		}
 		afterSweep()
 	}
 	for _, i := range idx {
-		u, err := o.lockStripe(ctx, i)
+		c, err := o.lockStripe(ctx, i)
 		if err != nil {
 			releaseAll()
 			return nil, err
 		}
-		unlocks = append(unlocks, u)
+		stripes = append(stripes, c)
 	}
 	return releaseAll, nil
 }

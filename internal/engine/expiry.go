@@ -138,6 +138,15 @@ func (s *Store[K, V]) reportCorrupt(key, msg string, err error) {
 	s.log.Error(msg, "key", key, "err", err)
 }
 
+// sweepExpired is the backend's SweepExpired; on the memory backend it
+// leaves the rebuild of tables it emptied to the end of the round (Tidy).
+func (s *Store[K, V]) sweepExpired(ctx context.Context, now int64, max int) (int, error) {
+	if s.mem != nil {
+		return s.mem.SweepDue(now, max)
+	}
+	return s.b.SweepExpired(ctx, now, max)
+}
+
 func (s *Store[K, V]) schedule() {
 	sc := &s.sched
 	var timer clock.Timer
@@ -165,7 +174,7 @@ func (s *Store[K, V]) schedule() {
 		// and a large backlog must not push out events a listener is about
 		// to take. A full hook queue then slows the sweep instead.
 		batch := sweepBatch
-		var inline []call
+		var inline []call[K, V]
 		if listening {
 			batch = min(batch, s.retention)
 			// Events that waited for a listener go first, before a sweep
@@ -173,7 +182,7 @@ func (s *Store[K, V]) schedule() {
 			inline = s.ev.deliverBacklog(ctx, inline)
 		}
 		for {
-			n, err := s.b.SweepExpired(ctx, now, batch)
+			n, err := s.sweepExpired(ctx, now, batch)
 			s.st.expired.Add(uint64(n))
 			// Records the backend could not read were skipped and left in
 			// place; the rest of the sweep went on. Each is reported once.
@@ -202,6 +211,11 @@ func (s *Store[K, V]) schedule() {
 		// sweep's exclusion: they may write to the store.
 		s.ev.runInline(ctx, inline)
 		s.ev.flushAcks(ctx)
+		if s.mem != nil {
+			// The tables the sweep emptied are rebuilt once what it swept
+			// is on its way to the hooks.
+			s.mem.Tidy()
+		}
 
 		// Sleep until the next deadline, or for a backend that other
 		// processes write to, at most one poll interval; with neither,

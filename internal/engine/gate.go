@@ -15,7 +15,8 @@ import (
 type sweepGate struct {
 	mu       sync.Mutex
 	writers  int
-	sweeping chan struct{} // non-nil while a sweep holds or waits for the gate; closed when it ends
+	sweeping bool          // a sweep holds or waits for the gate
+	ended    chan struct{} // made by the first write that waits for the sweep; closed when it ends
 	drained  chan struct{} // non-nil while a sweep waits for writers; closed by the last one
 }
 
@@ -23,8 +24,13 @@ type sweepGate struct {
 // error.
 func (g *sweepGate) enter(ctx context.Context) error {
 	g.mu.Lock()
-	for g.sweeping != nil {
-		wait := g.sweeping
+	for g.sweeping {
+		// The channel is made only when a write has to wait: the
+		// scheduler sweeps every millisecond while keys fall due.
+		if g.ended == nil {
+			g.ended = make(chan struct{})
+		}
+		wait := g.ended
 		g.mu.Unlock()
 		select {
 		case <-wait:
@@ -52,7 +58,7 @@ func (g *sweepGate) leave() {
 // flight have left. Only the scheduler sweeps, one sweep at a time.
 func (g *sweepGate) sweep() {
 	g.mu.Lock()
-	g.sweeping = make(chan struct{})
+	g.sweeping = true
 	if g.writers > 0 {
 		g.drained = make(chan struct{})
 		wait := g.drained
@@ -65,7 +71,10 @@ func (g *sweepGate) sweep() {
 
 func (g *sweepGate) done() {
 	g.mu.Lock()
-	close(g.sweeping)
-	g.sweeping = nil
+	g.sweeping = false
+	if g.ended != nil {
+		close(g.ended)
+		g.ended = nil
+	}
 	g.mu.Unlock()
 }

@@ -32,6 +32,9 @@ type hook[K comparable, V any] struct {
 	kind   kind
 	fn     func(ctx context.Context, key K, v V)
 	change func(ctx context.Context, key K, ch livedict.Change[V]) // an OnChange hook's, instead of fn
+	// run calls fn (or change) on one event's hookArg: the Fn of every
+	// call of the hook, made once.
+	run    func(ctx context.Context, a hookArg[K, V])
 	sb     *sandbox.Hook
 	inline bool
 	scoped bool
@@ -87,6 +90,11 @@ func (s *Store[K, V]) add(k kind, h *hook[K, V], nilFn bool, opts []livedict.Hoo
 		name = fmt.Sprintf("%s#%d", kindNames[k], id)
 	}
 	h.id, h.kind, h.inline, h.scoped, h.key, h.sb = id, k, o.Inline, o.Scoped, key, sandbox.NewHook(uint64(id), name, o.Timeout)
+	if fn, change := h.fn, h.change; change != nil {
+		h.run = func(ctx context.Context, a hookArg[K, V]) { change(ctx, a.key, *a.change) }
+	} else {
+		h.run = func(ctx context.Context, a hookArg[K, V]) { fn(ctx, a.key, a.v) }
+	}
 	s.hookMu.Lock()
 	old := s.table()
 	next := old.clone()
@@ -223,8 +231,20 @@ func (s *Store[K, V]) OnChange(fn func(ctx context.Context, key K, ch livedict.C
 	return s.add(kindChange, &hook[K, V]{change: fn}, fn == nil, opts)
 }
 
-// call is an inline hook call waiting for its operation to finish.
-type call = sandbox.Call
+// hookArg is what a hook call gets of its event, carried by value in the
+// hook queue: the key and the value, or for OnChange the change.
+type hookArg[K comparable, V any] struct {
+	key    K
+	v      V
+	change *livedict.Change[V]
+}
+
+// call is one hook call: queued to the pool, or an inline one waiting for
+// its operation to finish.
+type call[K comparable, V any] = sandbox.CallOf[hookArg[K, V]]
+
+// queued is a call of a batch, with the hash of its key.
+type queued[K comparable, V any] = sandbox.QueuedOf[hookArg[K, V]]
 
 // hookValue gives a hook its own copy of an event's value: hooks run
 // concurrently with the caller and with each other. A value the caller does
@@ -235,17 +255,6 @@ func (s *Store[K, V]) hookValue(v V, shared bool, hooksLeft int) V {
 		return s.clone(v)
 	}
 	return v
-}
-
-// bind makes the call of fn on one event. It is a function of its own so
-// that emit's key and value stay on the stack when no hook is registered.
-func bind[K comparable, V any](fn func(context.Context, K, V), key K, v V) func(context.Context) {
-	return func(ctx context.Context) { fn(ctx, key, v) }
-}
-
-// bindChange is bind for an OnChange hook.
-func bindChange[K comparable, V any](fn func(context.Context, K, livedict.Change[V]), key K, ch livedict.Change[V]) func(context.Context) {
-	return func(ctx context.Context) { fn(ctx, key, ch) }
 }
 
 func (s *Store[K, V]) hookFailed(f sandbox.Failure) {

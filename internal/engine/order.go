@@ -61,7 +61,7 @@ import (
 // atomically and is not part of this order.
 type eventOrder[K comparable, V any] struct {
 	s    *Store[K, V] // the hook table, key strings and values, the bucket
-	pool *sandbox.Pool
+	pool *sandbox.PoolOf[hookArg[K, V]]
 
 	gate sweepGate
 	// stripes order the events of one key: a write that raises events
@@ -73,7 +73,7 @@ type eventOrder[K comparable, V any] struct {
 	// claimed from a memory bucket, and the calls of a claimed batch,
 	// queued to the pool in one step.
 	events []memory.Event[K, V]
-	batch  []sandbox.Queued
+	batch  []queued[K, V]
 
 	ackMu sync.Mutex
 	acks  []string // expiry events whose hooks have all finished
@@ -87,7 +87,7 @@ type eventOrder[K comparable, V any] struct {
 	renewDone sync.WaitGroup
 }
 
-func (o *eventOrder[K, V]) init(s *Store[K, V], pool *sandbox.Pool) {
+func (o *eventOrder[K, V]) init(s *Store[K, V], pool *sandbox.PoolOf[hookArg[K, V]]) {
 	o.s, o.pool = s, pool
 	for i := range o.stripes {
 		o.stripes[i] = make(chan struct{}, 1)
@@ -96,58 +96,78 @@ func (o *eventOrder[K, V]) init(s *Store[K, V], pool *sandbox.Pool) {
 
 // begin is called by a write that may raise events (hs is the hook table
 // it raises them to, h its key's hash), before its backend write; the
-// write calls the returned function once its events are queued. Without
+// write releases what it returns once its events are queued. Without
 // hooks there is nothing to order and it costs nothing. A write whose ctx
 // ends while it waits fails with ctx's error.
-func (o *eventOrder[K, V]) begin(ctx context.Context, hs *hookTable[K, V], h uint64) (func(), error) {
+func (o *eventOrder[K, V]) begin(ctx context.Context, hs *hookTable[K, V], h uint64) (held, error) {
 	if hs.async == 0 && !hs.has(kindExpire) {
-		return noop, nil
+		return held{}, nil
 	}
-	afterSweep, err := o.enterGate(ctx, hs)
+	gate, err := o.enterGate(ctx, hs)
 	if err != nil || hs.async == 0 {
-		return afterSweep, err
+		return held{gate: gate}, err
 	}
-	unlockStripe, err := o.lockStripe(ctx, h)
+	stripe, err := o.lockStripe(ctx, h)
 	if err != nil {
-		afterSweep()
-		return nil, err
+		held{gate: gate}.release()
+		return held{}, err
 	}
-	return func() { unlockStripe(); afterSweep() }, nil
+	return held{gate: gate, stripe: stripe}, nil
+}
+
+// held is what a write holds of the order from begin until its events are
+// queued: the sweep gate, its key's stripe, both or neither. A value, so
+// that a write raising events allocates nothing to hold them.
+type held struct {
+	gate   *sweepGate    // nil: not entered
+	stripe chan struct{} // nil: not taken
+}
+
+// release lets go of what the write held.
+func (h held) release() {
+	if h.stripe != nil {
+		<-h.stripe
+	}
+	if h.gate != nil {
+		h.gate.leave()
+	}
 }
 
 func noop() {}
 
 // enterGate passes the sweep gate for a write raising events to hs, and
-// returns the function that leaves it.
-func (o *eventOrder[K, V]) enterGate(ctx context.Context, hs *hookTable[K, V]) (func(), error) {
+// returns it, for the write to leave; nil when the write need not enter.
+func (o *eventOrder[K, V]) enterGate(ctx context.Context, hs *hookTable[K, V]) (*sweepGate, error) {
 	if !hs.has(kindExpire) || sandbox.InHook(ctx) {
-		return noop, nil
+		return nil, nil
 	}
 	// Wait for a sweep in progress to queue what it swept, so that a key
 	// set again right after its sweep raises OnSet after OnExpire.
 	if err := o.gate.enter(ctx); err != nil {
 		return nil, err
 	}
-	return o.gate.leave, nil
+	return &o.gate, nil
 }
 
 // lockStripe takes the ordering stripe of key hash h, as long as ctx
-// allows. A write from a hook call's context takes it only if it is free:
-// its holder may be waiting for room in the queue of that very hook's
-// worker, which would wait in turn for the hook to return.
-func (o *eventOrder[K, V]) lockStripe(ctx context.Context, h uint64) (func(), error) {
+// allows, and returns it, for the write to release (receive from); nil
+// when it went on without. A write from a hook call's context takes it
+// only if it is free: its holder may be waiting for room in the queue of
+// that very hook's worker, which would wait in turn for the hook to
+// return.
+func (o *eventOrder[K, V]) lockStripe(ctx context.Context, h uint64) (chan struct{}, error) {
 	c := o.stripes[h%uint64(len(o.stripes))]
 	select {
 	case c <- struct{}{}:
-		return func() { <-c }, nil
+		return c, nil
 	default:
 	}
 	if sandbox.InHook(ctx) {
-		return noop, nil
+		return nil, nil
 	}
 	select {
 	case c <- struct{}{}:
-		return func() { <-c }, nil
+		return c, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -171,8 +191,8 @@ func displacedLease[K comparable, V any](hs *hookTable[K, V]) time.Duration {
 // still delivered. That displaced entry's expiry goes first, by the
 // writer: its OnExpire precedes the OnSet of the new value, and the rest of
 // the outbox stays with the scheduler.
-func (o *eventOrder[K, V]) writeEvents(ctx context.Context, hs *hookTable[K, V], key K, h uint64, v V, res backend.WriteResult[K, V], stored bool) []call {
-	var inline []call
+func (o *eventOrder[K, V]) writeEvents(ctx context.Context, hs *hookTable[K, V], key K, h uint64, v V, res backend.WriteResult[K, V], stored bool) []call[K, V] {
+	var inline []call[K, V]
 	if res.Displaced != nil {
 		inline = o.expired(ctx, hs, *res.Displaced, h, inline, nil)
 	}
@@ -192,20 +212,19 @@ func (o *eventOrder[K, V]) writeEvents(ctx context.Context, hs *hookTable[K, V],
 // emitChange raises the OnChange event of a write of v that stored it with
 // result res (asked for the previous entry, Write.WantPrev). Each hook gets
 // copies of its own: v is the caller's, the previous value the backend's.
-func (o *eventOrder[K, V]) emitChange(ctx context.Context, hs *hookTable[K, V], key K, h uint64, v V, res backend.WriteResult[K, V], inline []call) []call {
+func (o *eventOrder[K, V]) emitChange(ctx context.Context, hs *hookTable[K, V], key K, h uint64, v V, res backend.WriteResult[K, V], inline []call[K, V]) []call[K, V] {
 	s := o.s
 	scoped := hs.scoped[kindChange][key]
 	global := hs.global[kindChange]
-	ks := s.keyString(key)
 	left := len(scoped) + len(global)
 	for _, list := range [2][]*hook[K, V]{scoped, global} {
 		for _, hk := range list {
 			left--
-			ch := livedict.Change[V]{Value: s.hookValue(v, true, left), Existed: res.Existed}
+			ch := &livedict.Change[V]{Value: s.hookValue(v, true, left), Existed: res.Existed}
 			if res.Existed {
 				ch.Prev = s.hookValue(res.Prev.Value, false, left)
 			}
-			inline = o.dispatch(ctx, hk, h, sandbox.Call{Hook: hk.sb, Key: ks, Fn: bindChange(hk.change, key, ch)}, inline)
+			inline = o.dispatch(ctx, hk, h, call[K, V]{Hook: hk.sb, Fn: hk.run, Arg: hookArg[K, V]{key: key, change: ch}}, inline)
 		}
 	}
 	return inline
@@ -227,7 +246,7 @@ func (o *eventOrder[K, V]) sweep(listening bool) func() {
 // OnExpire hooks and returns the inline calls appended to inline. With no
 // OnExpire hook registered it leaves the outbox alone: events wait for the
 // first hook, up to the retention limit. Only the scheduler calls it.
-func (o *eventOrder[K, V]) deliverBacklog(ctx context.Context, inline []call) []call {
+func (o *eventOrder[K, V]) deliverBacklog(ctx context.Context, inline []call[K, V]) []call[K, V] {
 	s := o.s
 	for {
 		hs := s.table()
@@ -255,7 +274,7 @@ func (o *eventOrder[K, V]) deliverBacklog(ctx context.Context, inline []call) []
 // asynchronous ones in o.batch, the inline ones appended to *inline. It
 // returns how many events it claimed. A memory bucket hands them over in
 // the scheduler's buffer, with their keys' hashes.
-func (o *eventOrder[K, V]) claim(ctx context.Context, hs *hookTable[K, V], inline *[]call) (int, error) {
+func (o *eventOrder[K, V]) claim(ctx context.Context, hs *hookTable[K, V], inline *[]call[K, V]) (int, error) {
 	s := o.s
 	if s.mem != nil {
 		evs, err := s.mem.ClaimEvents(claimBatch, o.events[:0])
@@ -280,7 +299,7 @@ func (o *eventOrder[K, V]) claim(ctx context.Context, hs *hookTable[K, V], inlin
 // acknowledgement, and its calls no completion callback. With a non-nil
 // batch the asynchronous calls are appended to it instead of being
 // queued, for the caller to queue with the rest of its batch.
-func (o *eventOrder[K, V]) expired(ctx context.Context, hs *hookTable[K, V], ev backend.Expired[K, V], h uint64, inline []call, batch *[]sandbox.Queued) []call {
+func (o *eventOrder[K, V]) expired(ctx context.Context, hs *hookTable[K, V], ev backend.Expired[K, V], h uint64, inline []call[K, V], batch *[]queued[K, V]) []call[K, V] {
 	s := o.s
 	scoped := hs.scoped[kindExpire][ev.Key]
 	global := hs.global[kindExpire]
@@ -295,14 +314,13 @@ func (o *eventOrder[K, V]) expired(ctx context.Context, hs *hookTable[K, V], ev 
 			}
 		}
 	}
-	ks := s.keyString(ev.Key)
 	left := len(scoped) + len(global)
 	for _, list := range [2][]*hook[K, V]{scoped, global} {
 		for _, hk := range list {
 			left--
-			c := sandbox.Call{Hook: hk.sb, Key: ks, Fn: bind(hk.fn, ev.Key, s.hookValue(ev.Value, false, left)), Done: done}
+			c := call[K, V]{Hook: hk.sb, Fn: hk.run, Arg: hookArg[K, V]{key: ev.Key, v: s.hookValue(ev.Value, false, left)}, Done: done}
 			if batch != nil && !hk.inline {
-				*batch = append(*batch, sandbox.Queued{Shard: h, Call: c})
+				*batch = append(*batch, queued[K, V]{Shard: h, Call: c})
 				continue
 			}
 			inline = o.dispatch(ctx, hk, h, c, inline)
@@ -318,19 +336,18 @@ func (o *eventOrder[K, V]) expired(ctx context.Context, hs *hookTable[K, V], ev 
 // returns the inline ones, appended to inline. Key-scoped hooks come first.
 // copyValue says whether v is shared with the caller, so that even the
 // first hook needs a copy.
-func (o *eventOrder[K, V]) emit(ctx context.Context, hs *hookTable[K, V], k kind, key K, h uint64, v V, copyValue bool, inline []call) []call {
+func (o *eventOrder[K, V]) emit(ctx context.Context, hs *hookTable[K, V], k kind, key K, h uint64, v V, copyValue bool, inline []call[K, V]) []call[K, V] {
 	scoped := hs.scoped[k][key]
 	global := hs.global[k]
 	if len(scoped)+len(global) == 0 {
 		return inline
 	}
 	s := o.s
-	ks := s.keyString(key)
 	left := len(scoped) + len(global)
 	for _, list := range [2][]*hook[K, V]{scoped, global} {
 		for _, hk := range list {
 			left--
-			inline = o.dispatch(ctx, hk, h, sandbox.Call{Hook: hk.sb, Key: ks, Fn: bind(hk.fn, key, s.hookValue(v, copyValue, left))}, inline)
+			inline = o.dispatch(ctx, hk, h, call[K, V]{Hook: hk.sb, Fn: hk.run, Arg: hookArg[K, V]{key: key, v: s.hookValue(v, copyValue, left)}}, inline)
 		}
 	}
 	return inline
@@ -341,7 +358,7 @@ func (o *eventOrder[K, V]) emit(ctx context.Context, hs *hookTable[K, V], k kind
 // closed pool, a ctx that ended while waiting for room) are counted and
 // reported by the pool; they never fail the operation that raised the
 // event.
-func (o *eventOrder[K, V]) dispatch(ctx context.Context, hk *hook[K, V], h uint64, c sandbox.Call, inline []call) []call {
+func (o *eventOrder[K, V]) dispatch(ctx context.Context, hk *hook[K, V], h uint64, c call[K, V], inline []call[K, V]) []call[K, V] {
 	if hk.inline {
 		return append(inline, c)
 	}
@@ -351,7 +368,7 @@ func (o *eventOrder[K, V]) dispatch(ctx context.Context, hk *hook[K, V], h uint6
 
 // runInline runs inline hook calls on the caller's goroutine, with no lock
 // of the order held.
-func (o *eventOrder[K, V]) runInline(ctx context.Context, calls []call) {
+func (o *eventOrder[K, V]) runInline(ctx context.Context, calls []call[K, V]) {
 	for _, c := range calls {
 		o.pool.RunInline(ctx, c)
 	}

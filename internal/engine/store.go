@@ -153,13 +153,13 @@ func New[K comparable, V any](codec Codec[K, V], opts ...livedict.Option) (*Stor
 	if workers == 0 {
 		workers = max(4, runtime.GOMAXPROCS(0))
 	}
-	s.ev.init(s, sandbox.New(sandbox.Config{
+	s.ev.init(s, sandbox.NewOf(sandbox.Config{
 		Workers:   workers,
 		QueueSize: cfg.HookQueue,
 		Overflow:  cfg.Overflow,
 		OnFailure: s.hookFailed,
 		Logger:    s.log,
-	}))
+	}, func(a hookArg[K, V]) string { return s.keyString(a.key) }))
 	if s.poll > 0 {
 		s.ev.startRenewing(s.log)
 	}
@@ -402,17 +402,17 @@ func (s *Store[K, V]) Set(ctx context.Context, key K, v V, opts ...livedict.SetO
 	}
 	w.ClaimDisplaced = displacedLease(hs)
 	w.WantPrev = hs.has(kindChange)
-	release, err := s.ev.begin(ctx, hs, h)
+	hd, err := s.ev.begin(ctx, hs, h)
 	if err != nil {
 		return err
 	}
 	res, err := s.put(ctx, key, h, w, floorMs(now))
 	s.afterWrite(w.Deadline, res, err)
-	var inline []call
+	var inline []call[K, V]
 	if len(hs.byID) > 0 {
 		inline = s.ev.writeEvents(ctx, hs, key, h, v, res, err == nil)
 	}
-	release()
+	hd.release()
 	s.ev.runInline(ctx, inline)
 	return err
 }
@@ -639,7 +639,7 @@ func (s *Store[K, V]) Delete(ctx context.Context, key K) (bool, error) {
 	if s.needHash(hs) {
 		h = s.hash(key)
 	}
-	release, err := s.ev.begin(ctx, hs, h)
+	hd, err := s.ev.begin(ctx, hs, h)
 	if err != nil {
 		return false, err
 	}
@@ -650,12 +650,12 @@ func (s *Store[K, V]) Delete(ctx context.Context, key K) (bool, error) {
 	} else {
 		e, ok, err = s.b.Delete(ctx, key, s.nowMs())
 	}
-	var inline []call
+	var inline []call[K, V]
 	if err == nil && ok {
 		s.st.deleted()
 		inline = s.ev.emit(ctx, hs, kindDelete, key, h, e.Value, false, nil)
 	}
-	release()
+	hd.release()
 	s.ev.runInline(ctx, inline)
 	return ok, err
 }
@@ -698,11 +698,11 @@ func (s *Store[K, V]) Update(ctx context.Context, key K, fn func(cur V, exists b
 		hs := s.table()
 		w.ClaimDisplaced = displacedLease(hs)
 		w.WantPrev = hs.has(kindChange)
-		release, err := s.ev.begin(ctx, hs, h)
+		hd, err := s.ev.begin(ctx, hs, h)
 		if err != nil {
 			return err
 		}
-		var inline []call
+		var inline []call[K, V]
 		if keep {
 			var res backend.WriteResult[K, V]
 			res, err = s.put(ctx, key, h, w, floorMs(now))
@@ -714,7 +714,7 @@ func (s *Store[K, V]) Update(ctx context.Context, key K, fn func(cur V, exists b
 			s.st.deleted()
 			inline = s.ev.emit(ctx, hs, kindDelete, key, h, cur.Value, true, nil)
 		}
-		release()
+		hd.release()
 		s.ev.runInline(ctx, inline)
 		if errors.Is(err, backend.ErrConflict) {
 			continue
