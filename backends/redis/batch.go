@@ -116,14 +116,6 @@ func (bt *batcher) doCmds(ctx context.Context, cmds []goredis.Cmder) error {
 	return bt.submit(ctx, &batchReq{cmds: cmds})
 }
 
-// doCmd sends one command built already.
-func (bt *batcher) doCmd(ctx context.Context, cmd goredis.Cmder) error {
-	r := &batchReq{}
-	r.one[0] = cmd
-	r.cmds = r.one[:]
-	return bt.submit(ctx, r)
-}
-
 // doOps sends writes of single keys (see slotOp), as do sends what queue
 // queues; each op's reply is in its cmd, at its place.
 func (bt *batcher) doOps(ctx context.Context, ops []*slotOp) error {
