@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -151,6 +152,7 @@ type results struct {
 	RootRotated map[string]*pkgRun
 	Batches     *pkgRun
 	Loading     *pkgRun
+	LoadAcross  []processLoad
 	Generator   *pkgRun
 	Changes     []changeResult
 	Wall        time.Duration
@@ -234,6 +236,9 @@ func run(o options) error {
 	if o.wants("loading") {
 		l := benchPkg(benchDir, "./loading", "-run", "^$", "-bench", ".", "-benchtime", fmt.Sprintf("%dx", o.pairRounds))
 		r.Loading = &l
+		for _, pkg := range []string{"./backends/sqlite", "./backends/redis"} {
+			r.LoadAcross = append(r.LoadAcross, loadAcross(rootDir, pkg))
+		}
 	}
 	if o.wants("generator") {
 		g := rootBench(rootDir, "./internal/gen", "-run", "^$", "-bench", "Generate100", "-benchtime", "3x", "-benchmem")
@@ -381,4 +386,42 @@ func findBenchDir() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// processLoad is the root module's test of a miss storm across processes
+// on one backend: how many loads each process ran.
+type processLoad struct {
+	Pkg     string
+	Command string
+	Line    string // the test's own summary, or why there is none
+	Loads   int    // -1 when the test did not say
+}
+
+// loadAcross runs pkg's TestProcessesLoadOnce (4 processes x 250
+// goroutines missing one key) and reads the loads per process it logs.
+func loadAcross(rootDir, pkg string) processLoad {
+	args := []string{pkg, "-run", "^TestProcessesLoadOnce$", "-count", "1", "-v"}
+	res := processLoad{Pkg: strings.TrimPrefix(pkg, "./"), Command: "go test " + strings.Join(quoteArgs(args), " "), Loads: -1}
+	logf("%s", res.Command)
+	out, err := goTest(rootDir, args...)
+	for _, line := range strings.Split(string(out), "\n") {
+		_, summary, ok := strings.Cut(line, "goroutines missing one key: loads per process ")
+		if !ok {
+			continue
+		}
+		res.Line = strings.TrimSpace(line[strings.Index(line, ": ")+2:])
+		res.Loads = 0
+		for _, f := range strings.Fields(strings.Trim(strings.TrimSpace(summary), "[]")) {
+			n, perr := strconv.Atoi(f)
+			if perr != nil {
+				res.Loads = -1
+				break
+			}
+			res.Loads += n
+		}
+	}
+	if err != nil || res.Loads < 0 {
+		res.Line = fmt.Sprintf("the test failed or said nothing (%v): %s", err, oneLine(lastLines(out, 3)))
+	}
+	return res
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -175,6 +176,22 @@ func (r *report) loading(res *results) {
 		r.p("| %s | %.2f | %s |", name, row.Metrics["loads/op"], fmtNs(row.Metrics["ns/op"]))
 	}
 	r.p("")
+	if len(res.LoadAcross) > 0 {
+		r.p("The same storm across processes, on a shared backend: 4 worker processes of 250 goroutines")
+		r.p("each miss one key at once, and the loads of every process are counted (the root module's")
+		r.p("process test; 1 in all is the goal):")
+		r.p("")
+		r.p("| backend | loads in all | what the test logged | command |")
+		r.p("|---|---:|---|---|")
+		for _, l := range res.LoadAcross {
+			total := "–"
+			if l.Loads >= 0 {
+				total = strconv.Itoa(l.Loads)
+			}
+			r.p("| %s | %s | %s | `%s` |", l.Pkg, total, l.Line, l.Command)
+		}
+		r.p("")
+	}
 	if p, ok := findPair(run.Rows, "ReadThroughHit", "through", "plain"); ok {
 		r.p("A read-through hit: Gets that hit on a store opened `WithLoader` against the same Gets on a")
 		r.p("store without a loader, rotated in one process (slices of 100,000 Gets, %d rounds): %s", res.Options.pairRounds, p.Ratio)
