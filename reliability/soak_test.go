@@ -203,7 +203,11 @@ func soak(t *testing.T, uri string, keys int, dur time.Duration) {
 
 	// Flat: in the last third of the run the typical (median) sample holds
 	// no more goroutines than the first third's peak (pools and database
-	// connections come and go, so one sample may be higher), and a live
+	// connections come and go, so one sample may be higher) but for a few
+	// that a store starts once it has work for them, which may first come
+	// late in a short run (the renewal of expiry claims runs while a store
+	// holds claims, and the first keys fall due a while in); a leak, one
+	// goroutine per operation or per expiry, is thousands. And a live
 	// heap within half again of the first third's peak (expired keys are
 	// replaced, never piled up).
 	third := max(1, len(samples)/3)
@@ -215,8 +219,9 @@ func soak(t *testing.T, uri string, keys int, dur time.Duration) {
 	}
 	g1 := median(last, func(sm sample) float64 { return float64(sm.goroutines) })
 	h1 := median(last, func(sm sample) float64 { return sm.heapMB })
-	if g1 > float64(g0) {
-		t.Errorf("goroutines grew: at most %d in the first third of the run, a median of %.0f in the last", g0, g1)
+	const startedLate = 3
+	if g1 > float64(g0+startedLate) {
+		t.Errorf("goroutines grew: at most %d in the first third of the run, a median of %.0f in the last (%d may start late)", g0, g1, startedLate)
 	}
 	if h1 > h0*1.5+16 {
 		t.Errorf("live heap grew: at most %.0fMB in the first third of the run, a median of %.0fMB in the last", h0, h1)
