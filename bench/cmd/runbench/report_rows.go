@@ -53,9 +53,11 @@ var plainBatches = []plainBatch{
 	{what: "SQLite: 100 async Sets", against: "one plain transaction of 100 upserts",
 		pkg: "backends/sqlite", row: "Rotated/SetBatch100", name: "async", base: "sql-one-tx"},
 	{what: "Redis: SetMany of 100", against: "one pipeline of 100 SETs",
-		pkg: "backends/redis", ours: "SetBatch100/livedict-SetMany", theirs: "SetBatch100/redis-pipeline"},
+		pkg: "backends/redis", row: "Rotated/SetMany100", name: "SetMany", base: "pipeline",
+		ours: "SetBatch100/livedict-SetMany", theirs: "SetBatch100/redis-pipeline"},
 	{what: "Redis: 100 async Sets", against: "one pipeline of 100 SETs",
-		pkg: "backends/redis", ours: "SetBatch100/livedict-async", theirs: "SetBatch100/redis-pipeline"},
+		pkg: "backends/redis", row: "Rotated/SetMany100", name: "async", base: "pipeline",
+		ours: "SetBatch100/livedict-async", theirs: "SetBatch100/redis-pipeline"},
 }
 
 // measured is a comparison the report judges: a ratio, whether it was

@@ -314,9 +314,9 @@ func collectTargets(res *results) []target {
 	root("SQLite: SetMany of 100 within %s of one plain transaction (measured: the bucket's PutMany, which SetMany runs)", plainBatches[0], sqliteSetManyVsTx)
 	root("SQLite: 100 concurrent Sets within %s of one plain transaction", plainBatches[2], sqliteConcurrentTx)
 	root("Redis: SetMany of 100 within %s of one plain pipeline", plainBatches[4], redisSetManyVsPipe)
-	root("Redis: Get within %s of a plain GET", plainBatch{pkg: "backends/redis", row: "Rotated/Get", name: "livedict", base: "redis",
+	root("Redis: Get within %s of a plain GET", plainBatch{pkg: "backends/redis", row: "Rotated/Get", name: "livedict", base: "GET",
 		ours: "Get/livedict", theirs: "Get/redis"}, redisGetVsPlain)
-	root("Redis: Set within %s of a plain SET", plainBatch{pkg: "backends/redis", row: "Rotated/Set", name: "livedict", base: "redis",
+	root("Redis: Set within %s of a plain SET", plainBatch{pkg: "backends/redis", row: "Rotated/Set", name: "livedict", base: "SET",
 		ours: "Set/livedict", theirs: "Set/redis"}, redisSetVsPlain)
 	return ts
 }
