@@ -438,11 +438,12 @@ func (s *Store[K, V]) afterWrite(deadline int64, res backend.WriteResult[K, V], 
 // Get returns the value of key, and false when there is none or it expired.
 // With WithLoader, a miss loads the value instead, as GetOrLoad does.
 func (s *Store[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
-	if s.mem == nil || s.loads.fn != nil {
+	if s.mem == nil || s.loads.fn != nil && s.loads.window > 0 {
 		return s.getThrough(ctx, key, s.loads.fn, nil)
 	}
-	// The common case, a memory store without a loader, on a path of its
-	// own: through getThrough's generality a hit cost a tenth more.
+	// The common case, a memory store without refresh ahead, on a path of
+	// its own: through getThrough's generality a hit cost a tenth more
+	// (with a loader too, which only a miss needs).
 	if err := s.check(); err != nil {
 		var zero V
 		return zero, false, err
@@ -450,10 +451,15 @@ func (s *Store[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
 	h := s.mem.Hash(key)
 	v, ok, err := s.mem.GetValue(key, h, s.nowMs())
 	if err != nil || !ok {
-		if err == nil {
-			s.st.miss()
+		if err != nil {
+			return v, false, err
 		}
-		return v, false, err
+		s.st.miss()
+		if s.loads.fn != nil {
+			v, err := s.load(ctx, key, s.loads.fn, nil)
+			return v, err == nil, err
+		}
+		return v, false, nil
 	}
 	s.st.hit()
 	s.gotten(ctx, key, h, v)
