@@ -55,6 +55,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livedict/livedict/internal/benchrot"
+
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/livedict/livedict"
@@ -307,57 +309,10 @@ func BenchmarkTouch(b *testing.B) {
 	})
 }
 
-// contender is one side of a rotated comparison: slice runs its share of
-// a round, ops operations.
-type contender struct {
-	name  string
-	ops   int
-	slice func(round int)
-}
+// contender and rotate are benchrot's, under the names this file uses.
+type contender = benchrot.Contender
 
-// rotate runs the contenders in turn, one slice each per round (b.N
-// rounds), starting each round with the next one, and reports, for every
-// contender after the first, the median over the rounds of its time per
-// operation divided by the first one's (ratio-X/base), with the quartiles
-// of those ratios (ratio-p25-, ratio-p75-); and each one's median time per
-// operation. The ratio of one round compares slices run a few
-// milliseconds apart, so a machine whose speed drifts with other work
-// moves both sides of it alike.
-func rotate(b *testing.B, cs ...contender) {
-	per := make([][]float64, len(cs)) // ns per operation, by contender and round
-	for _, c := range cs {
-		c.slice(-1) // warm up: connections dialled, scripts loaded
-	}
-	b.ResetTimer()
-	for r := range b.N {
-		for k := range cs {
-			j := (r + k) % len(cs)
-			start := time.Now()
-			cs[j].slice(r)
-			per[j] = append(per[j], float64(time.Since(start).Nanoseconds())/float64(cs[j].ops))
-		}
-	}
-	b.StopTimer()
-	quantile := func(xs []float64, q float64) float64 {
-		xs = slices.Clone(xs)
-		slices.Sort(xs)
-		return xs[int(q*float64(len(xs)-1)+0.5)]
-	}
-	for j, c := range cs {
-		b.ReportMetric(quantile(per[j], 0.5), "ns/op-"+c.name)
-		if j == 0 {
-			continue
-		}
-		ratios := make([]float64, len(per[j]))
-		for r := range ratios {
-			ratios[r] = per[j][r] / per[0][r]
-		}
-		suffix := c.name + "/" + cs[0].name
-		b.ReportMetric(quantile(ratios, 0.5), "ratio-"+suffix)
-		b.ReportMetric(quantile(ratios, 0.25), "ratio-p25-"+suffix)
-		b.ReportMetric(quantile(ratios, 0.75), "ratio-p75-"+suffix)
-	}
-}
+func rotate(b *testing.B, cs ...contender) { benchrot.Rotate(b, cs...) }
 
 // BenchmarkRotated compares the store with plain go-redis commands on one
 // server, rotated in one process (see rotate): Get against a plain GET
@@ -371,7 +326,7 @@ func BenchmarkRotated(b *testing.B) {
 	keys := conformance.BenchKeys(benchKeys)
 	const singles = 200 // single operations per slice
 	single := func(name string, op func(n int) error) contender {
-		return contender{name, singles, func(r int) {
+		return contender{Name: name, Ops: singles, Slice: func(r int) {
 			for i := range singles {
 				if err := op((r+1)*singles + i); err != nil {
 					b.Fatal(err)
@@ -381,7 +336,7 @@ func BenchmarkRotated(b *testing.B) {
 	}
 	const batch, batches = 100, 4 // batches of 100 per slice
 	batched := func(name string, run func(offset int) error) contender {
-		return contender{name, batches * batch, func(r int) {
+		return contender{Name: name, Ops: batches * batch, Slice: func(r int) {
 			for i := range batches {
 				if err := run(((r+1)*batches + i) * batch); err != nil {
 					b.Fatal(err)

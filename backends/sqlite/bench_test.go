@@ -45,11 +45,12 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/livedict/livedict/internal/benchrot"
 
 	"github.com/livedict/livedict"
 	"github.com/livedict/livedict/backend"
@@ -308,57 +309,10 @@ func BenchmarkPutMany100(b *testing.B) {
 	})
 }
 
-// contender is one side of a rotated pair: slice runs its share of a
-// round, ops operations.
-type contender struct {
-	name  string
-	ops   int
-	slice func(round int)
-}
+// contender and rotate are benchrot's, under the names this file uses.
+type contender = benchrot.Contender
 
-// rotate runs the contenders in turn, one slice each per round (b.N
-// rounds), starting each round with the next one, and reports, for every
-// contender after the first, the median over the rounds of its time per
-// operation divided by the first one's (ratio), with the quartiles of
-// those ratios (ratio-p25, ratio-p75); and each one's median time per
-// operation (ns/op itself is the time of a round of all of them). The
-// ratio of one round compares slices run a few milliseconds apart, so a
-// machine whose speed drifts with other work moves both sides of it alike.
-func rotate(b *testing.B, cs ...contender) {
-	per := make([][]float64, len(cs)) // ns per operation, by contender and round
-	for _, c := range cs {
-		c.slice(-1) // warm up: statements prepared, pages cached
-	}
-	b.ResetTimer()
-	for r := range b.N {
-		for k := range cs {
-			j := (r + k) % len(cs)
-			start := time.Now()
-			cs[j].slice(r)
-			per[j] = append(per[j], float64(time.Since(start).Nanoseconds())/float64(cs[j].ops))
-		}
-	}
-	b.StopTimer()
-	quantile := func(xs []float64, q float64) float64 {
-		xs = slices.Clone(xs)
-		slices.Sort(xs)
-		return xs[int(q*float64(len(xs)-1)+0.5)]
-	}
-	for j, c := range cs {
-		b.ReportMetric(quantile(per[j], 0.5), "ns/op-"+c.name)
-		if j == 0 {
-			continue
-		}
-		ratios := make([]float64, len(per[j]))
-		for r := range ratios {
-			ratios[r] = per[j][r] / per[0][r]
-		}
-		suffix := c.name + "/" + cs[0].name
-		b.ReportMetric(quantile(ratios, 0.5), "ratio-"+suffix)
-		b.ReportMetric(quantile(ratios, 0.25), "ratio-p25-"+suffix)
-		b.ReportMetric(quantile(ratios, 0.75), "ratio-p75-"+suffix)
-	}
-}
+func rotate(b *testing.B, cs ...contender) { benchrot.Rotate(b, cs...) }
 
 // BenchmarkRotated measures each pair of the benchmarks above by rotate.
 // Run it with a fixed number of rounds, e.g. -benchtime 40x.
@@ -369,7 +323,7 @@ func BenchmarkRotated(b *testing.B) {
 	// single is a contender that runs op singles times per slice, with the
 	// number of the operation in the benchmark (never negative).
 	single := func(name string, op func(n int) error) contender {
-		return contender{name, singles, func(r int) {
+		return contender{Name: name, Ops: singles, Slice: func(r int) {
 			for i := range singles {
 				if err := op((r+1)*singles + i); err != nil {
 					b.Fatal(err)
@@ -416,7 +370,7 @@ func BenchmarkRotated(b *testing.B) {
 	})
 	const batches = 4 // batches of 100 per slice
 	batched := func(name string, run func(offset int)) contender {
-		return contender{name, batches * 100, func(r int) {
+		return contender{Name: name, Ops: batches * 100, Slice: func(r int) {
 			for i := range batches {
 				run(((r+1)*batches + i) * 100)
 			}
@@ -504,7 +458,7 @@ func BenchmarkTouch(b *testing.B) {
 		put, touch, fixed := setup(b)
 		const singles = 200
 		slice := func(name string, op func() error) contender {
-			return contender{name, singles, func(int) {
+			return contender{Name: name, Ops: singles, Slice: func(int) {
 				for range singles {
 					if err := op(); err != nil {
 						b.Fatal(err)
