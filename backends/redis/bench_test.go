@@ -424,12 +424,31 @@ func BenchmarkRotated(b *testing.B) {
 		a := s.Async()
 		c, plain := plainRedis(b, url)
 		items := make(map[string]string, batch)
+		now := time.Now().UnixMilli()
+		// A pipeline cannot fall back from EVALSHA to EVAL.
+		if err := floorBatchScript.Load(bg, c).Err(); err != nil {
+			b.Fatal(err)
+		}
 		futs := make([]*livedict.Future[struct{}], batch)
 		rotate(b,
 			batched("pipeline", func(off int) error {
 				pipe := c.Pipeline()
 				for j := range batch {
 					pipe.Set(bg, plain[(off+j)%benchKeys], benchValue, 0)
+				}
+				_, err := pipe.Exec(bg)
+				return err
+			}),
+			// The floor's scripts, one per shard as SetMany sends them,
+			// with as many arguments per key as a Put.
+			batched("floor", func(off int) error {
+				pipe := c.Pipeline()
+				for sh := range floorShards {
+					args := []any{"floor:{x}"}
+					for j := sh; j < batch; j += floorShards {
+						args = append(args, plain[(off+j)%benchKeys]+":h", benchValue, 0, 0, now, 0, 0, "")
+					}
+					floorBatchScript.Run(bg, pipe, []string{"floor:{x}:idx"}, args...)
 				}
 				_, err := pipe.Exec(bg)
 				return err
@@ -464,6 +483,24 @@ local cur = redis.pcall('HMGET', ARGV[6], 'd', 'n', 'i')
 redis.call('HSET', ARGV[6], 'v', ARGV[7], 'n', v)
 return {0}
 `)
+
+// floorBatchScript is floorScript for the keys of one shard in one call,
+// as the put script takes them (8 arguments per key): one version counter
+// read, and per key a read of its fields and the write of its hash.
+var floorBatchScript = goredis.NewScript(`
+local n = (#ARGV - 1) / 8
+local v = redis.call('INCRBY', ARGV[1] .. ':seq', n) - n
+for a = 2, #ARGV, 8 do
+	v = v + 1
+	local cur = redis.pcall('HMGET', ARGV[a], 'd', 'n', 'i')
+	redis.call('HSET', ARGV[a], 'v', ARGV[a + 1], 'n', v)
+end
+return {0}
+`)
+
+// floorShards is the number of script calls a batch of SetMany makes at
+// most: one per shard of the bucket.
+const floorShards = redis.DefaultShards
 
 // BenchmarkServerCost reports what the backend's commands cost the server
 // itself, from INFO commandstats (usec_per_call, after CONFIG RESETSTAT):

@@ -181,13 +181,13 @@ func newContender(name string) (contender, error) {
 		for i := range values {
 			values[i] = model.Grant{UserID: "user-" + strconv.Itoa(i), Scope: uint32(i), ExpiresAt: time.Now().Add(ttl)}
 		}
-		return fill(caches.All(caches.OpenGrant, true), cache, values)
+		return fill(append(caches.All(caches.OpenGrant, true), caches.Copying(func(g model.Grant) model.Grant { return g })), cache, values)
 	case "session":
 		values := make([]model.Session, 64)
 		for i := range values {
 			values[i] = model.SampleSession(i)
 		}
-		return fill(caches.All(caches.OpenSession, true), cache, values)
+		return fill(append(caches.All(caches.OpenSession, true), caches.Copying(model.CopySession)), cache, values)
 	}
 	return nil, fmt.Errorf("%s: the value type is neither grant nor session", name)
 }

@@ -58,7 +58,7 @@ func main() {
 	keys := flag.Int("keys", 1_000_000, "keys of the expiry and memory workloads")
 	spread := flag.Duration("spread", 5*time.Second, "the expiry workload's deadlines fall due over this long")
 	quick := flag.Bool("quick", false, "a short run to try the command: few rounds, short benchtimes, 100,000 keys")
-	rotRounds := flag.Int("rotate.rounds", 0, "rounds of the throughput rotations (default 12, -quick 4)")
+	rotRounds := flag.Int("rotate.rounds", 0, "rounds of the throughput rotations (default 20, -quick 4)")
 	rotSlice := flag.Duration("rotate.slice", 0, "slice of one cache in a round of the throughput rotations (default 100ms, -quick 40ms)")
 	only := flag.String("only", "", "comma-separated sections to run ("+strings.Join(sections, ",")+"); default all")
 	out := flag.String("out", ".", "directory for RESULTS.md and charts/")
@@ -93,7 +93,7 @@ func main() {
 
 func runAll(quick bool, only, out string, keys int, spread time.Duration, rotRounds int, rotSlice time.Duration) {
 	o := options{quick: quick, out: out, rounds: 3, benchtime: "500ms",
-		rotRounds: 12, rotSlice: 100 * time.Millisecond, pairRounds: 40, rootBenchtime: "1s",
+		rotRounds: 20, rotSlice: 100 * time.Millisecond, pairRounds: 40, rootBenchtime: "1s",
 		expiryKeys: keys, spread: spread, memoryKeys: keys, childTimout: 3 * time.Minute}
 	if o.quick {
 		o.rounds, o.benchtime, o.expiryKeys, o.memoryKeys, o.spread = 1, "100ms", 100_000, 100_000, 2*time.Second

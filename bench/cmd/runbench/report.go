@@ -142,7 +142,7 @@ func fmtX(x float64) string {
 }
 
 func isPeer(name string) bool {
-	return name != caches.Livedict && name != caches.LivedictHook && name != caches.LivedictNoCopies && name != caches.RWMap && name != caches.SyncMap
+	return name != caches.Livedict && name != caches.LivedictHook && name != caches.LivedictNoCopies && name != caches.RWMap && name != caches.RWMapCopies && name != caches.SyncMap
 }
 
 func (r *report) expiry(res *results) {

@@ -58,6 +58,8 @@ var plainBatches = []plainBatch{
 	{what: "Redis: 100 async Sets", against: "one pipeline of 100 SETs",
 		pkg: "backends/redis", row: "Rotated/SetMany100", name: "async", base: "pipeline",
 		ours: "SetBatch100/livedict-async", theirs: "SetBatch100/redis-pipeline"},
+	{what: "Redis: the floor of a batch of scripted writes (one script call per shard, each taking a version, reading each entry's fields and writing its hash)",
+		against: "one pipeline of 100 SETs", pkg: "backends/redis", row: "Rotated/SetMany100", name: "floor", base: "pipeline"},
 }
 
 // measured is a comparison the report judges: a ratio, whether it was

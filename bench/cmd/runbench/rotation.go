@@ -28,7 +28,10 @@ const (
 var throughputRotations = []struct{ key, value, caches string }{
 	{rotGrant, "grant", "all"},
 	{rotSession, "session", "all"},
-	{rotCopies, "grant", "grant:livedict,session:livedict,session:livedict WithoutCopies"},
+	// otter's two rows say what the larger value costs a cache that copies
+	// nothing; the copying map's, what the copies cost with no cache.
+	{rotCopies, "grant", "grant:livedict,session:livedict,session:livedict WithoutCopies," +
+		"grant:otter,session:otter,grant:map+RWMutex+copies,session:map+RWMutex+copies"},
 }
 
 // throughput runs the throughput package's TestRotate once per rotation
@@ -169,6 +172,11 @@ func fmtR(x float64) string {
 
 // ratio is the median and quartiles over the rounds of a's time per
 // operation (with the collector's share) over b's, of wall time or of CPU.
+// valueCost is cache's Session row against its Grant row, rotated together.
+func (t *rotation) valueCost(cache string, reads int) ratioQ {
+	return t.ratio("session:"+cache, "grant:"+cache, reads, false)
+}
+
 func (t *rotation) ratio(a, b string, reads int, cpu bool) ratioQ {
 	sa, sb := t.slices(a, reads), t.slices(b, reads)
 	if len(sa) == 0 || len(sb) == 0 {

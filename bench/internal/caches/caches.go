@@ -91,7 +91,10 @@ const (
 	GoCache          = "go-cache"
 	GolangLRU        = "golang-lru"
 	RWMap            = "map+RWMutex"
-	SyncMap          = "sync.Map"
+	// RWMapCopies is the map+RWMutex floor copying every value on Set and
+	// on Get: what the copies alone cost (see Copying).
+	RWMapCopies = "map+RWMutex+copies"
+	SyncMap     = "sync.Map"
 )
 
 // All returns every cache; open builds the livedict store of V.
@@ -452,6 +455,31 @@ func (r *rwMap[V]) Set(k string, v V) {
 func (r *rwMap[V]) SetTTL(k string, v V, _ time.Duration) { r.Set(k, v) }
 func (r *rwMap[V]) Settle()                               {}
 func (r *rwMap[V]) Close()                                {}
+
+// Copying returns the floor that copies values with clone on their way in
+// and out of a map+RWMutex, as livedict copies them; it is in no table of
+// every cache, only beside livedict's own rows.
+func Copying[V any](clone func(V) V) Spec[V] {
+	return Spec[V]{RWMapCopies, false, false, func(Config[V]) (Cache[V], error) {
+		return &copyingMap[V]{rwMap: rwMap[V]{m: map[string]V{}}, clone: clone}, nil
+	}}
+}
+
+type copyingMap[V any] struct {
+	rwMap[V]
+	clone func(V) V
+}
+
+func (c *copyingMap[V]) Get(k string) (V, bool) {
+	v, ok := c.rwMap.Get(k)
+	if ok {
+		v = c.clone(v)
+	}
+	return v, ok
+}
+
+func (c *copyingMap[V]) Set(k string, v V)                     { c.rwMap.Set(k, c.clone(v)) }
+func (c *copyingMap[V]) SetTTL(k string, v V, _ time.Duration) { c.Set(k, v) }
 
 type syncMap[V any] struct{ m sync.Map }
 
