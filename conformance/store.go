@@ -31,6 +31,7 @@ var valueTests = []subtest{
 var limitTests = []subtest{
 	{name: "RejectNew", fn: testLimitRejectNew},
 	{name: "EvictLRU", fn: testLimitEvictLRU},
+	{name: "EvictLRUTouchAndExpire", fn: testLimitEvictLRUTouchExpire},
 }
 
 var updateTests = []subtest{
@@ -357,6 +358,32 @@ func testLimitEvictLRU(t *testing.T, f *fixture) {
 	if st := s.Stats(); st.Evicted != 2 {
 		t.Fatalf("Stats().Evicted = %d, want 2", st.Evicted)
 	}
+}
+
+// testLimitEvictLRUTouchExpire: Touch and Expire of a key count as uses of
+// it, on every backend, as a Get does, whether or not its deadline moves.
+func testLimitEvictLRUTouchExpire(t *testing.T, f *fixture) {
+	s := f.store(livedict.WithMaxKeys(3, livedict.EvictLRU))
+	rec := newRecorder()
+	s.OnEvict(rec.hook("evict"), livedict.Inline())
+	for _, k := range []string{"a", "b", "c"} {
+		set(t, s, k, item(k, 1), livedict.Idle(time.Hour))
+	}
+	// Recency order after these, least recent first: c, a, b.
+	if ok, err := s.Touch(bg, "a"); err != nil || !ok {
+		t.Fatalf("Touch(a) = %v, %v; want true, nil", ok, err)
+	}
+	if ok, err := s.Expire(bg, "b", livedict.TTL(time.Hour)); err != nil || !ok {
+		t.Fatalf("Expire(b) = %v, %v; want true, nil", ok, err)
+	}
+	set(t, s, "d", item("d", 1))
+	wantEvents(t, "OnEvict after Touch(a), Expire(b) and a 4th key", rec.events(), []event{{"evict", "c", item("c", 1)}})
+	set(t, s, "e", item("e", 1))
+	wantEvents(t, "OnEvict after a 5th key", rec.events(), []event{
+		{"evict", "c", item("c", 1)},
+		{"evict", "a", item("a", 1)},
+	})
+	wantKeys(t, s, "b", "d", "e")
 }
 
 // asyncTests: the futures of Async() give what the blocking calls give.

@@ -438,9 +438,9 @@ return res
 // then for Retime the new deadline and idle time (none for Touch). On the
 // live entry of key, Touch moves the deadline to now + the entry's idle
 // time when it is sliding and that is later (for an idle time on an entry
-// without a deadline too, as the memory backend does), and stamps the
-// access in an EvictLRU bucket: a touch stands for a read. Retime sets
-// both, as given. Either refiles the deadline and the reclaim time as
+// without a deadline too, as the memory backend does). Retime sets both,
+// as given. Either stamps the access in an EvictLRU bucket, as the other
+// backends count it: a touch stands for a read, a retime for a write. Either refiles the deadline and the reclaim time as
 // putScript does, and leaves v and n alone. Returns 1 when the entry was
 // live, 0 when not, or unread's reply for an entry it cannot read (then it
 // changed nothing).
@@ -465,7 +465,7 @@ elseif i > 0 and now + i > d then
 	redis.call('HSET', ek(key), 'd', now + i)
 	place(key, now + i, reclaim, now)
 end
-if ARGV[5] == '1' and not ARGV[6] then touch(key) end
+if ARGV[5] == '1' then touch(key) end
 return 1
 `)
 
