@@ -41,6 +41,10 @@ type expiryResult struct {
 	MaxStale    time.Duration // how long after its deadline the stalest of them was read
 	StaleAgain  int64         // stale reads that a second read of the key repeated
 	StaleFirst  string        // the first stale read, for whoever looks into it
+	// WallStale counts reads stale by the wall clock only: the wall clock
+	// stepped ahead of the monotonic one, by which deadlines and reads
+	// are judged (a TTL is a duration from the Set).
+	WallStale int64
 	Dropped     uint64        // expiries the cache counted as dropped (livedict Stats().ExpiredDropped)
 	Interval    string        // sweep setting chosen for the cache, when it has one
 	Lead        time.Duration // from the start of the insertion to the first deadline
@@ -99,23 +103,29 @@ func runExpiry(name string, n int, spread time.Duration) (res expiryResult) {
 	// Deadlines are whole milliseconds (livedict keeps milliseconds), in a
 	// random order of the keys, so that insertion order says nothing.
 	slot := rand.New(rand.NewPCG(3, 4)).Perm(n)
+	// Deadlines and lateness are judged on the monotonic clock, as
+	// offsets from origin; the wall clock can step.
+	origin := time.Now()
 	var (
 		done     = make([]atomic.Bool, n)
 		lateness = make([]int64, n)
+		// deadlineMono[i] is key i's deadline on the monotonic clock,
+		// written before its Set, so before its callback can come.
+		deadlineMono = make([]int64, n)
 		fired    atomic.Int64
 		dups     atomic.Int64
 		lastFire atomic.Int64
 	)
 	onExpire := func(_ string, v model.Grant) {
-		now := time.Now().UnixNano()
+		now := time.Now()
 		i := int(v.Scope)
 		if i >= n || !done[i].CompareAndSwap(false, true) {
 			dups.Add(1)
 			return
 		}
-		lateness[i] = now - v.ExpiresAt.UnixNano()
+		lateness[i] = int64(now.Sub(origin)) - deadlineMono[i]
 		fired.Add(1)
-		lastFire.Store(now)
+		lastFire.Store(now.UnixNano())
 	}
 	lead := leadFor(spec, keys)
 	res.Lead = lead
@@ -157,6 +167,7 @@ func runExpiry(name string, n int, spread time.Duration) (res expiryResult) {
 		} else {
 			d = before.Add(ttl)
 		}
+		deadlineMono[i] = int64(before.Sub(origin) + d.Sub(before))
 		c.SetTTL(k, model.Grant{UserID: k, Scope: uint32(i), ExpiresAt: d}, d.Sub(before))
 		after := time.Now()
 		gap[i] = int64(after.Sub(before))
@@ -200,6 +211,7 @@ func runExpiry(name string, n int, spread time.Duration) (res expiryResult) {
 		readersCPU atomic.Int64
 		staleFirst atomic.Value
 		confirmed  atomic.Int64
+		wallStale  atomic.Int64
 	)
 	const readers = 2
 	for r := range readers {
@@ -225,7 +237,8 @@ func runExpiry(name string, n int, spread time.Duration) (res expiryResult) {
 				for range 64 {
 					j := min(max(p-2000+rng.IntN(2500), 0), n-1)
 					i := order[j]
-					before := time.Now().UnixNano()
+					t := time.Now()
+					before, beforeMono := t.UnixNano(), int64(t.Sub(origin))
 					v, ok := c.Get(keys[i])
 					nr++
 					if !ok {
@@ -236,7 +249,12 @@ func runExpiry(name string, n int, spread time.Duration) (res expiryResult) {
 					}
 					// Past the deadline by more than the Set took, plus the
 					// millisecond livedict rounds deadlines up to.
-					if over := before - deadline[i]; over > gap[i]+int64(time.Millisecond) {
+					slack := gap[i] + int64(time.Millisecond)
+					over := beforeMono - deadlineMono[i]
+					if over <= slack && before-deadline[i] > slack {
+						wallStale.Add(1)
+					}
+					if over > slack {
 						// Read it again: a value a second read also returns
 						// is kept past its deadline, not returned by a race.
 						_, again := c.Get(keys[i])
@@ -296,6 +314,7 @@ func runExpiry(name string, n int, spread time.Duration) (res expiryResult) {
 	res.StaleReads = stale.Load()
 	res.MaxStale = time.Duration(maxStale.Load())
 	res.StaleAgain = confirmed.Load()
+	res.WallStale = wallStale.Load()
 	if v, ok := staleFirst.Load().(string); ok {
 		res.StaleFirst = v
 	}

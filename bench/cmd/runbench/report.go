@@ -166,6 +166,8 @@ func (r *report) expiry(res *results) {
 	r.p("once; a cache gives up waiting %s after its last report once every deadline has passed (and", idleGiveUp)
 	r.p("%s after the last deadline in any case). A key whose deadline the insertion has already", maxWait)
 	r.p("reached gets %s–%s from its Set instead, and its lateness counts from that deadline.", minTTL, 2*minTTL)
+	r.p("Deadlines, reads and callbacks are timed on the monotonic clock, as a TTL runs: a step of")
+	r.p("the wall clock moves none of them.")
 	r.p("")
 	r.p("| cache | fired | p50 late | p99 late | max late | CPU | window | stale reads | notes |")
 	r.p("|---|---:|---:|---:|---:|---:|---:|---:|---|")
@@ -210,6 +212,9 @@ func (r *report) expiry(res *results) {
 		}
 		if e.SetLate > 0 {
 			notes = append(notes, fmt.Sprintf("%d deadlines had passed before their Set and were moved to %s–%s after it, by up to %s", e.SetLate, minTTL, 2*minTTL, fmtDur(e.SetLateMax)))
+		}
+		if e.WallStale > 0 {
+			notes = append(notes, fmt.Sprintf("%d reads would have been stale by the wall clock, which stepped ahead of the monotonic clock deadlines are judged by", e.WallStale))
 		}
 		staleCell := fmt.Sprintf("%d of %s", e.StaleReads, fmtInt(int(e.Reads)))
 		if e.StaleReads > 0 {
