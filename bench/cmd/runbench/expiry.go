@@ -45,10 +45,10 @@ type expiryResult struct {
 	// stepped ahead of the monotonic one, by which deadlines and reads
 	// are judged (a TTL is a duration from the Set).
 	WallStale int64
-	Dropped     uint64        // expiries the cache counted as dropped (livedict Stats().ExpiredDropped)
-	Interval    string        // sweep setting chosen for the cache, when it has one
-	Lead        time.Duration // from the start of the insertion to the first deadline
-	Error       string
+	Dropped   uint64        // expiries the cache counted as dropped (livedict Stats().ExpiredDropped)
+	Interval  string        // sweep setting chosen for the cache, when it has one
+	Lead      time.Duration // from the start of the insertion to the first deadline
+	Error     string
 }
 
 const (
@@ -112,9 +112,9 @@ func runExpiry(name string, n int, spread time.Duration) (res expiryResult) {
 		// deadlineMono[i] is key i's deadline on the monotonic clock,
 		// written before its Set, so before its callback can come.
 		deadlineMono = make([]int64, n)
-		fired    atomic.Int64
-		dups     atomic.Int64
-		lastFire atomic.Int64
+		fired        atomic.Int64
+		dups         atomic.Int64
+		lastFire     atomic.Int64
 	)
 	onExpire := func(_ string, v model.Grant) {
 		now := time.Now()
