@@ -18,6 +18,9 @@ func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) ([]livedict.Lookup[
 		return nil, err
 	}
 	now := s.nowMs()
+	if s.mem != nil {
+		return s.getManyMem(ctx, keys, now)
+	}
 	reads, err := getMany(ctx, s.b, keys, now)
 	if err != nil {
 		return nil, err
@@ -54,6 +57,38 @@ func (s *Store[K, V]) GetMany(ctx context.Context, keys []K) ([]livedict.Lookup[
 	return out, batchError(failed)
 }
 
+// getManyMem is GetMany on the memory backend: each key read as Get reads
+// it (one hash, the value copied once, a sliding key slid in the same
+// lookup), with no per-key record in between; a batch of Gets then costs
+// what the Gets do, less their calls.
+func (s *Store[K, V]) getManyMem(ctx context.Context, keys []K, now int64) ([]livedict.Lookup[V], error) {
+	out := make([]livedict.Lookup[V], len(keys))
+	var failed map[K]error
+	hs := s.table()
+	var inline []call[K, V]
+	var hits, misses uint64
+	for i, k := range keys {
+		h := s.mem.Hash(k)
+		v, ok, err := s.mem.GetValue(k, h, now)
+		switch {
+		case err != nil:
+			failed = addFailure(failed, k, err)
+		case !ok:
+			misses++
+		default:
+			hits++
+			out[i] = livedict.Lookup[V]{Value: v, Found: true}
+			if hs.has(kindGet) {
+				inline = s.ev.emit(ctx, hs, kindGet, k, h, v, true, inline)
+			}
+		}
+	}
+	s.st.addN(nHits, hits)
+	s.st.addN(nMisses, misses)
+	s.ev.runInline(ctx, inline)
+	return out, batchError(failed)
+}
+
 // SetMany sets each key of items to its value with opts, as Set would:
 // each key on its own, not a transaction across keys. OnSet (and OnEvict,
 // OnExpire for an expired entry a write displaced) fire per key as for
@@ -69,16 +104,34 @@ func (s *Store[K, V]) SetMany(ctx context.Context, items map[K]V, opts ...livedi
 		return nil
 	}
 	now := s.now()
+	// Every key's write is this one with its value: the options and the
+	// time are the same for all, and so is whether they are valid.
+	tmpl, err := s.write(*new(V), now, opts)
+	if err != nil {
+		return err
+	}
 	hs := s.table()
+	if s.mem != nil && len(hs.byID) == 0 {
+		// No hooks: no events to order or raise, so one pass over items.
+		var failed map[K]error
+		for k, v := range items {
+			w := tmpl
+			w.Value = v
+			r, err := s.mem.PutHashed(k, s.mem.Hash(k), w, floorMs(now))
+			s.afterWrite(w.Deadline, r, err)
+			if err != nil {
+				failed = addFailure(failed, k, err)
+			}
+		}
+		return batchError(failed)
+	}
+	tmpl.ClaimDisplaced = displacedLease(hs)
+	tmpl.WantPrev = hs.has(kindChange)
 	ws := make([]backend.KeyWrite[K, V], 0, len(items))
 	hashes := make([]uint64, 0, len(items))
 	for k, v := range items {
-		w, err := s.write(v, now, opts)
-		if err != nil {
-			return err
-		}
-		w.ClaimDisplaced = displacedLease(hs)
-		w.WantPrev = hs.has(kindChange)
+		w := tmpl
+		w.Value = v
 		ws = append(ws, backend.KeyWrite[K, V]{Key: k, Write: w})
 		hashes = append(hashes, s.hash(k))
 	}
@@ -86,20 +139,32 @@ func (s *Store[K, V]) SetMany(ctx context.Context, items map[K]V, opts ...livedi
 	if err != nil {
 		return err
 	}
-	res, err := putMany(ctx, s.b, ws, floorMs(now))
-	if err != nil {
-		release()
-		return err
-	}
 	var failed map[K]error
 	var inline []call[K, V]
-	for i, r := range res {
-		s.afterWrite(ws[i].Write.Deadline, r.Result, r.Err)
-		if r.Err != nil {
-			failed = addFailure(failed, ws[i].Key, r.Err)
+	written := func(i int, r backend.WriteResult[K, V], err error) {
+		s.afterWrite(ws[i].Write.Deadline, r, err)
+		if err != nil {
+			failed = addFailure(failed, ws[i].Key, err)
 		}
 		if len(hs.byID) > 0 {
-			inline = append(inline, s.ev.writeEvents(ctx, hs, ws[i].Key, hashes[i], items[ws[i].Key], r.Result, r.Err == nil)...)
+			inline = append(inline, s.ev.writeEvents(ctx, hs, ws[i].Key, hashes[i], items[ws[i].Key], r, err == nil)...)
+		}
+	}
+	if s.mem != nil {
+		// Memory writes of one key each, as Set makes them, with the hash
+		// already taken: no result records to gather first.
+		for i := range ws {
+			r, err := s.mem.PutHashed(ws[i].Key, hashes[i], ws[i].Write, floorMs(now))
+			written(i, r, err)
+		}
+	} else {
+		res, err := putMany(ctx, s.b, ws, floorMs(now))
+		if err != nil {
+			release()
+			return err
+		}
+		for i, r := range res {
+			written(i, r.Result, r.Err)
 		}
 	}
 	release()
@@ -124,23 +189,34 @@ func (s *Store[K, V]) DeleteMany(ctx context.Context, keys []K) ([]bool, error) 
 	if err != nil {
 		return nil, err
 	}
-	reads, err := deleteMany(ctx, s.b, keys, s.nowMs())
-	if err != nil {
-		release()
-		return nil, err
-	}
 	out := make([]bool, len(keys))
 	var failed map[K]error
 	var inline []call[K, V]
-	for i, r := range reads {
-		if r.Err != nil {
-			failed = addFailure(failed, keys[i], r.Err)
+	deleted := func(i int, e backend.Entry[V], found bool, err error) {
+		if err != nil {
+			failed = addFailure(failed, keys[i], err)
 		}
 		// A corrupt record is deleted with its error, as Delete reports it.
-		out[i] = r.Found
-		if r.Found && r.Err == nil {
+		out[i] = found
+		if found && err == nil {
 			s.st.deleted()
-			inline = s.ev.emit(ctx, hs, kindDelete, keys[i], hashes[i], r.Entry.Value, false, inline)
+			inline = s.ev.emit(ctx, hs, kindDelete, keys[i], hashes[i], e.Value, false, inline)
+		}
+	}
+	now := s.nowMs()
+	if s.mem != nil {
+		for i, k := range keys {
+			e, found, err := s.mem.DeleteHashed(k, hashes[i], now)
+			deleted(i, e, found, err)
+		}
+	} else {
+		reads, err := deleteMany(ctx, s.b, keys, now)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		for i, r := range reads {
+			deleted(i, r.Entry, r.Found, r.Err)
 		}
 	}
 	release()
