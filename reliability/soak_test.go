@@ -65,6 +65,47 @@ type sample struct {
 	at         time.Duration
 	goroutines int
 	heapMB     float64 // live heap after a GC
+	// byCreator counts the goroutines by the function that started them.
+	byCreator map[string]int
+}
+
+// goroutinesByCreator counts the process's goroutines by the function
+// that started each ("created by" in a stack dump; "main" for those no
+// function started), so that a soak that ends with more goroutines than it
+// began with says which kind grew.
+func goroutinesByCreator() map[string]int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	out := make(map[string]int)
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		creator := "main"
+		if _, after, ok := strings.Cut(g, "\ncreated by "); ok {
+			creator, _, _ = strings.Cut(after, "\n")
+			creator, _, _ = strings.Cut(creator, " in goroutine")
+		}
+		out[creator]++
+	}
+	return out
+}
+
+// grewBy lists the creators with more goroutines in b than in a, and by
+// how many.
+func grewBy(a, b map[string]int) string {
+	var out []string
+	for k, n := range b {
+		if n > a[k] {
+			out = append(out, fmt.Sprintf("%s +%d", k, n-a[k]))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
 }
 
 // TestSoak runs 8 goroutines at 90% reads over a store pre-filled with
@@ -172,7 +213,7 @@ func soak(t *testing.T, uri string, keys int, dur time.Duration) {
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		samples = append(samples, sample{time.Since(start), runtime.NumGoroutine(), float64(ms.HeapAlloc) / (1 << 20)})
+		samples = append(samples, sample{time.Since(start), runtime.NumGoroutine(), float64(ms.HeapAlloc) / (1 << 20), goroutinesByCreator()})
 	}
 	every := dur / 10
 	begin := time.Now()
@@ -214,14 +255,23 @@ func soak(t *testing.T, uri string, keys int, dur time.Duration) {
 	first, last := samples[:third], samples[len(samples)-third:]
 	var g0 int
 	var h0 float64
+	peak := first[0]
 	for _, sm := range first {
+		if sm.goroutines > g0 {
+			peak = sm
+		}
 		g0, h0 = max(g0, sm.goroutines), max(h0, sm.heapMB)
+	}
+	end := samples[len(samples)-1]
+	if grew := grewBy(peak.byCreator, end.byCreator); grew != "" {
+		t.Logf("goroutines at the end beyond the first third's peak, by the function that started them: %s", grew)
 	}
 	g1 := median(last, func(sm sample) float64 { return float64(sm.goroutines) })
 	h1 := median(last, func(sm sample) float64 { return sm.heapMB })
 	const startedLate = 3
 	if g1 > float64(g0+startedLate) {
-		t.Errorf("goroutines grew: at most %d in the first third of the run, a median of %.0f in the last (%d may start late)", g0, g1, startedLate)
+		t.Errorf("goroutines grew: at most %d in the first third of the run, a median of %.0f in the last (%d may start late); at the end, by the function that started them: %s",
+			g0, g1, startedLate, grewBy(peak.byCreator, end.byCreator))
 	}
 	if h1 > h0*1.5+16 {
 		t.Errorf("live heap grew: at most %.0fMB in the first third of the run, a median of %.0fMB in the last", h0, h1)
@@ -238,4 +288,26 @@ func median(ss []sample, of func(sample) float64) float64 {
 	}
 	slices.Sort(vs)
 	return vs[len(vs)/2]
+}
+
+// TestGoroutinesByCreator: the soak's count of goroutines by creator sees
+// three goroutines that one function started.
+func TestGoroutinesByCreator(t *testing.T) {
+	before := goroutinesByCreator()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	startParked(&wg, stop, 3)
+	defer func() { close(stop); wg.Wait() }()
+	grew := grewBy(before, goroutinesByCreator())
+	const want = "github.com/livedict/livedict/reliability.startParked +3"
+	if grew != want {
+		t.Fatalf("grewBy = %q, want %q", grew, want)
+	}
+}
+
+func startParked(wg *sync.WaitGroup, stop chan struct{}, n int) {
+	for range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); <-stop }()
+	}
 }
