@@ -440,8 +440,9 @@ return res
 // time when it is sliding and that is later (for an idle time on an entry
 // without a deadline too, as the memory backend does). Retime sets both,
 // as given. Either stamps the access in an EvictLRU bucket, as the other
-// backends count it: a touch stands for a read, a retime for a write. Either refiles the deadline and the reclaim time as
-// putScript does, and leaves v and n alone. Returns 1 when the entry was
+// backends count it (a touch stands for a read, a retime for a write),
+// refiles the deadline and the reclaim time as putScript does, and leaves
+// v and n alone. Returns 1 when the entry was
 // live, 0 when not, or unread's reply for an entry it cannot read (then it
 // changed nothing).
 var retimeScript = goredis.NewScript(prelude + `

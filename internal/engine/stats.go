@@ -54,14 +54,14 @@ type stripe struct {
 
 func newCounters() counters { return counters{stripes: new([stripes]stripe)} }
 
-// add adds one to counter i of the stripe of the caller's processor.
+// add adds one to counter i of the calling goroutine's stripe.
 func (c *counters) add(i int) { c.addN(i, 1) }
 
 // addN adds n to counter i of the stripe of the calling goroutine: the
 // one a hash of the address of its stack picks (in units of the smallest
 // stack, 2 KiB, which no two goroutines' stacks share). A goroutine keeps
 // its stripe, and two goroutines that run on different cores at once
-// seldom share one (8 of them fill 64 stripes): the adds stay
+// seldom share one (a busy program's few goroutines among 64): the adds stay
 // uncontended, as with a stripe per processor, without the sync.Pool get
 // and put that finding the processor's stripe took (about 15% of a Get).
 // A stack that grows moves, and with it the stripe; any stripe is

@@ -53,14 +53,14 @@ func TestStatsCountEveryOperation(t *testing.T) {
 }
 
 // deep calls fn from n frames further down the stack, each with room of
-// its own, so that the stack grows.
-func deep(n int, fn func()) {
+// its own (read back, so that the compiler keeps it), so that the stack
+// grows.
+func deep(n int, fn func()) byte {
 	var room [256]byte
+	room[n%len(room)] = byte(n)
 	if n == 0 {
 		fn()
-		return
+		return room[0]
 	}
-	deep(n-1, fn)
-	room[n%len(room)]++
-	_ = room
+	return deep(n-1, fn) + room[(n*7)%len(room)]
 }
